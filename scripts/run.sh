@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The run command: installs what is missing, builds, and starts the gateway in the
+# foreground. Arguments go to oa-bypass (see ./build/oa-bypass --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+exec "${BUILD_DIR:-build}/oa-bypass" "$@"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing oa-bypass needs on Debian 12, and nothing that is
+# already there. Safe to run again: every step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libboost-program-options1.81-dev  # Beast/Asio; flags, env, config
+  libssl-dev openssl                                 # upstream TLS; test certificates
+  libprotobuf-dev protobuf-compiler                  # descriptors for the route table
+  libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front
+  golang-github-gogo-googleapis-dev                  # google/api/http.proto, annotations.proto
+  libabsl-dev                                        # status, strings
+  libgtest-dev libgmock-dev                          # unit and integration tests
+  nodejs npm                                         # the official openai SDK in client tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A machine may carry its own Node.js outside Debian's packages: accept it if it is new enough.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The client tests use the real openai npm package, pinned by the lock file.
+if [ ! -d tests/clients/node_modules ] ||
+   [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+fi

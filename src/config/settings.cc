@@ -1,0 +1,179 @@
+#include "config/settings.h"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "base/strings.h"
+
+namespace oa::config {
+namespace po = boost::program_options;
+namespace {
+
+// "OA_LOG_LEVEL" -> "log-level"; names outside the OA_ prefix are not ours.
+std::string EnvToOption(const std::string& env) {
+  if (env.rfind("OA_", 0) != 0) return {};
+  std::string option = AsciiLower(env.substr(3));
+  std::replace(option.begin(), option.end(), '_', '-');
+  return option;
+}
+
+absl::Status Bad(std::string_view option, std::string_view why) {
+  return absl::InvalidArgumentError(StrCat("--", option, ": ", why));
+}
+
+absl::Status ParseListen(const std::string& value, Settings& s) {
+  const size_t colon = value.rfind(':');
+  if (colon == std::string::npos) return Bad("listen", "expected HOST:PORT, e.g. 0.0.0.0:8080");
+  std::string host = value.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint64_t port = 0;
+  if (host.empty() || !ParseUint(std::string_view(value).substr(colon + 1), port) || port > 65535) {
+    return Bad("listen", StrCat("'", value, "' is not HOST:PORT"));
+  }
+  s.listen_host = host;
+  s.listen_port = static_cast<uint16_t>(port);
+  return absl::OkStatus();
+}
+
+absl::Status ParseDuration(std::string_view option, const std::string& value, absl::Duration& out) {
+  uint64_t seconds = 0;
+  if (ParseUint(value, seconds)) {
+    out = absl::Seconds(static_cast<int64_t>(seconds));
+  } else if (!absl::ParseDuration(value, &out)) {
+    return Bad(option, StrCat("'", value, "' is not a duration (e.g. 30s, 500ms, 10m)"));
+  }
+  if (out <= absl::ZeroDuration()) return Bad(option, "must be positive");
+  return absl::OkStatus();
+}
+
+// Accepts "1048576", "64KiB", "600MiB", "1GiB".
+absl::Status ParseBytes(std::string_view option, const std::string& value, uint64_t& out) {
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"GiB", uint64_t{1} << 30}, {"MiB", uint64_t{1} << 20}, {"KiB", uint64_t{1} << 10}, {"", 1}};
+  for (const auto& [suffix, scale] : kUnits) {
+    if (!value.ends_with(suffix)) continue;
+    uint64_t n = 0;
+    if (ParseUint(std::string_view(value).substr(0, value.size() - suffix.size()), n) && n > 0 &&
+        n <= UINT64_MAX / scale) {
+      out = n * scale;
+      return absl::OkStatus();
+    }
+    break;
+  }
+  return Bad(option, StrCat("'", value, "' is not a size (e.g. 65536, 64KiB, 512MiB)"));
+}
+
+}  // namespace
+
+absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
+                                     const std::vector<std::string>& environment) {
+  const Settings defaults;
+  auto str = [](std::string def) { return po::value<std::string>()->default_value(def); };
+  auto dur = [&](absl::Duration d) { return str(absl::FormatDuration(d)); };
+
+  po::options_description desc(
+      "oa-bypass: an OpenAI API gateway (REST and gRPC) that forwards each call with the "
+      "caller's own key.\nEvery option can also be set as an environment variable: "
+      "--log-level is OA_LOG_LEVEL.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("listen", str("0.0.0.0:8080"), "address and port to serve REST on")
+    ("upstream", str(defaults.upstream),
+     "OpenAI base URL; a call to /v1/X goes to <upstream>/X (http:// or https://)")
+    ("upstream-ca-file", str(""), "PEM file of CAs to trust for the upstream instead of the system's")
+    ("log-level", str(defaults.log_level), "debug, info, warn, error or off")
+    ("workers", po::value<int>()->default_value(0), "worker threads, 0 for one per core")
+    ("cors-origins", str("*"), "comma-separated origins allowed by CORS, or *")
+    ("reject-unmodelled", po::value<bool>()->default_value(false),
+     "answer 404 for /v1 paths that no RPC in proto/ describes, instead of forwarding them")
+    ("max-body-bytes", str("1GiB"), "largest request body accepted")
+    ("max-header-bytes", str("64KiB"), "largest request line plus headers accepted")
+    ("client-header-timeout", dur(defaults.client_header_timeout),
+     "time a client has to send a request's headers")
+    ("client-idle-timeout", dur(defaults.client_idle_timeout),
+     "how long an idle keep-alive client connection is kept")
+    ("client-io-timeout", dur(defaults.client_io_timeout),
+     "longest a client may stall while sending a body or reading an answer")
+    ("upstream-connect-timeout", dur(defaults.upstream_connect_timeout),
+     "time to resolve, connect and finish TLS with the upstream")
+    ("upstream-first-byte-timeout", dur(defaults.upstream_first_byte_timeout),
+     "time from the end of a request to the upstream's response headers")
+    ("upstream-idle-timeout", dur(defaults.upstream_idle_timeout),
+     "longest silence allowed inside an upstream response body (e.g. between SSE events)")
+    ("upstream-pool-max-idle", po::value<int>()->default_value(defaults.upstream_pool_max_idle),
+     "idle keep-alive upstream connections kept per worker")
+    ("upstream-pool-idle-timeout", dur(defaults.upstream_pool_idle_timeout),
+     "how long an idle upstream connection is kept");
+  // clang-format on
+
+  ParsedArgs out;
+  std::ostringstream help;
+  help << desc;
+  out.help = help.str();
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    // Stored second, so the command line wins over the environment.
+    std::vector<std::string> from_env;
+    for (const std::string& entry : environment) {
+      const size_t eq = entry.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string option = EnvToOption(entry.substr(0, eq));
+      if (option.empty() || option == "help" || !desc.find_nothrow(option, false)) continue;
+      from_env.push_back(StrCat("--", option, "=", entry.substr(eq + 1)));
+    }
+    po::store(po::command_line_parser(from_env).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+
+  Settings& s = out.settings;
+  out.show_help = vm.count("help") > 0;
+  auto get = [&](const char* name) { return vm[name].as<std::string>(); };
+  if (auto st = ParseListen(get("listen"), s); !st.ok()) return st;
+  s.upstream = get("upstream");
+  s.upstream_ca_file = get("upstream-ca-file");
+  s.log_level = get("log-level");
+  s.workers = vm["workers"].as<int>();
+  if (s.workers < 0 || s.workers > 1024) return Bad("workers", "must be between 0 and 1024");
+  s.cors_origins.clear();
+  const std::string origins = get("cors-origins");
+  for (std::string_view origin : Split(origins, ',')) {
+    if (!TrimAscii(origin).empty()) s.cors_origins.emplace_back(TrimAscii(origin));
+  }
+  if (s.cors_origins.empty()) return Bad("cors-origins", "give at least one origin, or *");
+  s.reject_unmodelled = vm["reject-unmodelled"].as<bool>();
+
+  if (auto st = ParseBytes("max-body-bytes", get("max-body-bytes"), s.max_body_bytes); !st.ok()) {
+    return st;
+  }
+  uint64_t header_bytes = 0;
+  if (auto st = ParseBytes("max-header-bytes", get("max-header-bytes"), header_bytes); !st.ok()) {
+    return st;
+  }
+  if (header_bytes > (uint64_t{1} << 24)) return Bad("max-header-bytes", "at most 16MiB");
+  s.max_header_bytes = static_cast<uint32_t>(header_bytes);
+
+  const std::pair<const char*, absl::Duration*> durations[] = {
+      {"client-header-timeout", &s.client_header_timeout},
+      {"client-idle-timeout", &s.client_idle_timeout},
+      {"client-io-timeout", &s.client_io_timeout},
+      {"upstream-connect-timeout", &s.upstream_connect_timeout},
+      {"upstream-first-byte-timeout", &s.upstream_first_byte_timeout},
+      {"upstream-idle-timeout", &s.upstream_idle_timeout},
+      {"upstream-pool-idle-timeout", &s.upstream_pool_idle_timeout},
+  };
+  for (const auto& [name, target] : durations) {
+    if (auto st = ParseDuration(name, get(name), *target); !st.ok()) return st;
+  }
+  s.upstream_pool_max_idle = vm["upstream-pool-max-idle"].as<int>();
+  if (s.upstream_pool_max_idle < 0) return Bad("upstream-pool-max-idle", "must be 0 or more");
+  return out;
+}
+
+}  // namespace oa::config

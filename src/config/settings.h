@@ -1,0 +1,49 @@
+// The gateway's settings: every one a command-line flag and an OA_* environment variable
+// (flag wins over environment, environment over default). Parsing validates everything
+// up front, so a bad value stops start-up with one line naming the setting.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace oa::config {
+
+struct Settings {
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 8080;
+  std::string upstream = "https://api.openai.com/v1";
+  std::string upstream_ca_file;  // empty: the system's CAs
+  std::string log_level = "info";
+  int workers = 0;  // 0: one per core
+  std::vector<std::string> cors_origins = {"*"};
+  bool reject_unmodelled = false;  // 404 for /v1 paths that no RPC in proto/ describes
+
+  uint64_t max_body_bytes = uint64_t{1} << 30;
+  uint32_t max_header_bytes = 64 * 1024;
+
+  absl::Duration client_header_timeout = absl::Seconds(30);
+  absl::Duration client_idle_timeout = absl::Seconds(75);
+  absl::Duration client_io_timeout = absl::Seconds(300);
+  absl::Duration upstream_connect_timeout = absl::Seconds(10);
+  absl::Duration upstream_first_byte_timeout = absl::Seconds(600);
+  absl::Duration upstream_idle_timeout = absl::Seconds(300);
+  int upstream_pool_max_idle = 64;
+  absl::Duration upstream_pool_idle_timeout = absl::Seconds(50);
+};
+
+// What the command line asked for.
+struct ParsedArgs {
+  Settings settings;
+  bool show_help = false;
+  std::string help;  // the --help text, always filled
+};
+
+// `environ` entries named OA_* are read as settings; `argv` overrides them.
+absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
+                                     const std::vector<std::string>& environment);
+
+}  // namespace oa::config

@@ -1,0 +1,79 @@
+#include "http/error_reply.h"
+
+#include "absl/strings/str_format.h"
+#include "base/strings.h"
+
+namespace oa::http {
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string GatewayError::ToJson() const {
+  return StrCat("{\"error\":{\"message\":\"", JsonEscape(message), "\",\"type\":\"",
+                JsonEscape(type), "\",\"param\":null,\"code\":",
+                code.empty() ? "null" : StrCat("\"", JsonEscape(code), "\""), "}}");
+}
+
+GatewayError MissingKey() {
+  return {401, "invalid_request_error", "missing_api_key",
+          "No API key provided. Send your OpenAI key as 'Authorization: Bearer <key>'; the "
+          "gateway forwards it to the upstream with each call."};
+}
+
+GatewayError UnknownUrl(std::string_view method, std::string_view target) {
+  // The query string can carry anything, so only the path is echoed.
+  const std::string_view path = target.substr(0, target.find('?'));
+  return {404, "invalid_request_error", "unknown_url",
+          StrCat("Unknown request URL: ", method, " ", path,
+                 ". The gateway serves the OpenAI API under /v1/.")};
+}
+
+GatewayError BodyTooLarge(uint64_t limit) {
+  return {413, "invalid_request_error", "request_too_large",
+          StrCat("The request body is larger than this gateway accepts (", limit,
+                 " bytes; see --max-body-bytes).")};
+}
+
+GatewayError BadRequest(std::string_view why) {
+  return {400, "invalid_request_error", "bad_request",
+          StrCat("The gateway could not read this HTTP request: ", why, ".")};
+}
+
+GatewayError UpstreamFailure(const absl::Status& status) {
+  if (absl::IsDeadlineExceeded(status)) {
+    return {504, "server_error", "upstream_timeout",
+            StrCat("The upstream did not answer in time: ", status.message(), ".")};
+  }
+  return {502, "server_error", "upstream_unavailable",
+          StrCat("The gateway could not get an answer from the upstream: ", status.message(), ".")};
+}
+
+}  // namespace oa::http

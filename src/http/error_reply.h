@@ -1,0 +1,32 @@
+// Errors the gateway makes itself, in OpenAI's shape (DESIGN.md, invariant 4):
+//   {"error":{"message":"...","type":"...","param":null,"code":"..."}}
+// The message says what went wrong and what to do; it never contains a caller's key.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace oa::http {
+
+struct GatewayError {
+  int status = 500;
+  std::string type;     // "invalid_request_error", "server_error", ...
+  std::string code;     // machine-readable; empty prints as null
+  std::string message;  // for a person
+
+  std::string ToJson() const;
+};
+
+GatewayError MissingKey();
+GatewayError UnknownUrl(std::string_view method, std::string_view target);
+GatewayError BodyTooLarge(uint64_t limit);
+GatewayError BadRequest(std::string_view why);
+// Maps a failure to reach the upstream: DEADLINE_EXCEEDED -> 504, anything else -> 502.
+GatewayError UpstreamFailure(const absl::Status& status);
+
+// JSON string contents for `s` (no quotes): escapes quotes, backslashes, control bytes.
+std::string JsonEscape(std::string_view s);
+
+}  // namespace oa::http

@@ -1,0 +1,151 @@
+#include "http/server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <optional>
+
+#include "base/strings.h"
+#include "http/cors.h"
+#include "http/session.h"
+#include "net/stream.h"
+#include "observe/log.h"
+#include "upstream/base_url.h"
+#include "upstream/pool.h"
+#include "upstream/relay.h"
+
+namespace oa::http {
+namespace asio = net::asio;
+using net::kNoThrow;
+using net::tcp;
+
+// What all workers read and nobody changes after start-up.
+struct Server::Shared {
+  upstream::BaseUrl upstream;
+  std::optional<asio::ssl::context> tls;
+  Cors cors;
+  upstream::RelayLimits relay_limits;
+};
+
+struct Server::Worker {
+  Worker(const config::Settings& settings, const route::RouteTable& routes, Shared& shared)
+      : context(1),
+        acceptor(context),
+        pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
+             {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
+              settings.upstream_connect_timeout}),
+        front{settings, routes, shared.cors, pool, shared.relay_limits} {}
+
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+      if (!acceptor.is_open()) co_return;
+      if (ec) {
+        // Out of descriptors and the like: say so, back off briefly, keep serving.
+        OA_LOG(kWarn, "accept failed: %s", ec.message());
+        asio::steady_timer pause(context, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kNoThrow);
+        continue;
+      }
+      net::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      asio::co_spawn(context, ServeConnection(std::move(socket), front), asio::detached);
+    }
+  }
+
+  asio::io_context context;
+  tcp::acceptor acceptor;
+  upstream::Pool pool;
+  FrontContext front;
+};
+
+Server::Server() = default;
+Server::~Server() {
+  Stop();
+  Join();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::Settings& settings,
+                                                      const route::RouteTable& routes) {
+  absl::StatusOr<upstream::BaseUrl> upstream = upstream::BaseUrl::Parse(settings.upstream);
+  if (!upstream.ok()) return upstream.status();
+  net::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(settings.listen_host, ec);
+  if (ec)
+    return absl::InvalidArgumentError(
+        StrCat("--listen: '", settings.listen_host, "' is not an IP address"));
+
+  std::unique_ptr<Server> server(new Server());
+  server->shared_ = std::make_unique<Shared>(
+      Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}});
+  Shared& shared = *server->shared_;
+  shared.relay_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
+  shared.relay_limits.idle_timeout = settings.upstream_idle_timeout;
+  shared.relay_limits.client_io_timeout = settings.client_io_timeout;
+  if (shared.upstream.tls) {
+    shared.tls.emplace(asio::ssl::context::tls_client);
+    shared.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                            asio::ssl::context::no_tlsv1_1);
+    if (settings.upstream_ca_file.empty()) {
+      shared.tls->set_default_verify_paths(ec);
+    } else {
+      shared.tls->load_verify_file(settings.upstream_ca_file, ec);
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(StrCat("--upstream-ca-file: cannot load '",
+                                               settings.upstream_ca_file, "': ", ec.message()));
+    }
+  }
+
+  const int count = settings.workers > 0
+                        ? settings.workers
+                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  tcp::endpoint endpoint(address, settings.listen_port);
+  for (int i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>(settings, routes, shared);
+    tcp::acceptor& acceptor = worker->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+      acceptor.set_option(ReusePort(true), ec);
+    }
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(StrCat("--listen: cannot listen on ", settings.listen_host, ":",
+                                           endpoint.port(), ": ", ec.message()));
+    }
+    // Port 0 picks a free port once; the other workers join that one.
+    endpoint = acceptor.local_endpoint();
+    server->workers_.push_back(std::move(worker));
+  }
+  server->port_ = endpoint.port();
+  for (auto& worker : server->workers_) {
+    asio::co_spawn(worker->context, worker->Accept(), asio::detached);
+    server->threads_.emplace_back([w = worker.get()] { w->context.run(); });
+  }
+  return server;
+}
+
+void Server::Stop() {
+  for (auto& worker : workers_) {
+    asio::post(worker->context, [w = worker.get()] {
+      net::error_code ignored;
+      w->acceptor.close(ignored);
+      w->context.stop();
+    });
+  }
+}
+
+void Server::Join() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace oa::http

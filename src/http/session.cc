@@ -1,0 +1,222 @@
+#include "http/session.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "base/strings.h"
+#include "http/error_reply.h"
+#include "net/watchdog.h"
+#include "observe/fingerprint.h"
+#include "observe/log.h"
+
+namespace oa::http {
+namespace {
+
+namespace asio = net::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using namespace asio::experimental::awaitable_operators;
+using net::Clock;
+using net::kNoThrow;
+
+constexpr Clock::time_point kNever = Clock::time_point::max();
+constexpr std::string_view kHealthBody = "OpenAI API Server is running";
+
+Clock::time_point After(absl::Duration d) { return Clock::now() + absl::ToChronoNanoseconds(d); }
+
+int StatusFor(const absl::Status& failure) {
+  switch (failure.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    case absl::StatusCode::kResourceExhausted:
+      return 413;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    default:
+      return 502;
+  }
+}
+
+class Session {
+ public:
+  Session(net::tcp::socket socket, FrontContext& context)
+      : stream_(std::move(socket)), context_(context) {
+    net::error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = StrCat(peer.address().to_string(), ":", peer.port());
+  }
+
+  asio::awaitable<void> Run() {
+    co_await (Serve() || net::Watchdog(deadline_, [this] { stream_.Close(); }));
+    stream_.Close();
+  }
+
+ private:
+  asio::awaitable<void> Serve() {
+    const config::Settings& settings = context_.settings;
+    for (bool first = true;; first = false) {
+      upstream::ClientParser parser;
+      parser.header_limit(settings.max_header_bytes);
+      parser.body_limit(settings.max_body_bytes);
+      // Between requests a client may idle; once bytes arrive the header must follow.
+      deadline_ = After(first || buffer_.size() > 0 ? settings.client_header_timeout
+                                                    : settings.client_idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+      deadline_ = kNever;
+      if (ec) {
+        if (ec == bhttp::error::header_limit) {
+          co_await Reply(parser,
+                         {431, "invalid_request_error", "request_header_too_large",
+                          StrCat("The request line and headers exceed ", settings.max_header_bytes,
+                                 " bytes (see --max-header-bytes).")});
+        } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+                   ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+          co_await Reply(parser, BadRequest(ec.message()));
+        }
+        co_return;
+      }
+      if (!co_await Handle(parser)) co_return;
+    }
+  }
+
+  // Answers one request; true if the connection may carry another.
+  asio::awaitable<bool> Handle(upstream::ClientParser& parser) {
+    const Clock::time_point start = Clock::now();
+    const auto& request = parser.get();
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+
+    if (request.method() == bhttp::verb::options &&
+        request.count(bhttp::field::access_control_request_method) > 0) {
+      co_return co_await Preflight(parser);
+    }
+    if (path == "/health" &&
+        (request.method() == bhttp::verb::get || request.method() == bhttp::verb::head)) {
+      co_return co_await Reply(parser, 200, "text/plain; charset=utf-8", kHealthBody);
+    }
+    if (path != "/v1" && !path.starts_with("/v1/")) {
+      co_return co_await ReplyLogged(parser, UnknownUrl(request.method_string(), target), start,
+                                     "-");
+    }
+    const std::optional<route::RouteMatch> match =
+        context_.routes.MatchHttp(request.method_string(), path);
+    const std::string_view rpc = match ? std::string_view(match->route->rpc) : "unmodelled";
+    if (!match && context_.settings.reject_unmodelled) {
+      co_return co_await ReplyLogged(parser, UnknownUrl(request.method_string(), target), start,
+                                     rpc);
+    }
+    if (request[bhttp::field::authorization].empty()) {
+      co_return co_await ReplyLogged(parser, MissingKey(), start, rpc);
+    }
+    if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
+      co_return co_await ReplyLogged(parser, BodyTooLarge(context_.settings.max_body_bytes), start,
+                                     rpc);
+    }
+
+    const std::string origin(request[bhttp::field::origin]);
+    upstream::Relay relay(context_.pool, context_.relay_limits);
+    upstream::RelayOutcome out =
+        co_await relay.Run(stream_, buffer_, parser, deadline_,
+                           [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); });
+    bool keep_alive = out.client_reusable;
+    int status = out.status;
+    if (out.failure) {
+      GatewayError error = out.failure->code() == absl::StatusCode::kResourceExhausted
+                               ? BodyTooLarge(context_.settings.max_body_bytes)
+                           : out.failure->code() == absl::StatusCode::kInvalidArgument
+                               ? BadRequest(std::string(out.failure->message()))
+                               : UpstreamFailure(*out.failure);
+      error.status = StatusFor(*out.failure);
+      status = error.status;
+      keep_alive = co_await Reply(parser, error);
+    }
+    LogAccess(parser, start, rpc, status, out);
+    co_return keep_alive;
+  }
+
+  asio::awaitable<bool> Preflight(upstream::ClientParser& parser) {
+    bhttp::response<bhttp::string_body> response{bhttp::status::no_content, parser.get().version()};
+    context_.cors.DecoratePreflight(parser.get()[bhttp::field::origin],
+                                    parser.get()[bhttp::field::access_control_request_headers],
+                                    response.base());
+    co_return co_await Send(parser, response);
+  }
+
+  asio::awaitable<bool> Reply(upstream::ClientParser& parser, const GatewayError& error) {
+    co_return co_await Reply(parser, error.status, "application/json", error.ToJson());
+  }
+
+  asio::awaitable<bool> Reply(upstream::ClientParser& parser, int status,
+                              std::string_view content_type, std::string_view body) {
+    bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
+                                                 parser.get().version()};
+    response.set(bhttp::field::content_type, content_type);
+    response.body() = std::string(body);
+    context_.cors.Decorate(parser.get()[bhttp::field::origin], response.base());
+    co_return co_await Send(parser, response);
+  }
+
+  asio::awaitable<bool> ReplyLogged(upstream::ClientParser& parser, const GatewayError& error,
+                                    Clock::time_point start, std::string_view rpc) {
+    const bool keep_alive = co_await Reply(parser, error);
+    LogAccess(parser, start, rpc, error.status, {});
+    co_return keep_alive;
+  }
+
+  // Writes a response of the gateway's own. A request whose body was not read cannot be
+  // followed by another on this connection, so such a connection is closed after it.
+  asio::awaitable<bool> Send(upstream::ClientParser& parser,
+                             bhttp::response<bhttp::string_body>& response) {
+    const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive();
+    response.keep_alive(keep_alive);
+    if (parser.get().method() == bhttp::verb::head) {
+      response.content_length(response.body().size());
+      response.body().clear();
+    } else {
+      response.prepare_payload();
+    }
+    deadline_ = After(context_.settings.client_io_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream_, response, kNoThrow);
+    deadline_ = kNever;
+    co_return !ec && keep_alive;
+  }
+
+  void LogAccess(const upstream::ClientParser& parser, Clock::time_point start,
+                 std::string_view rpc, int status, const upstream::RelayOutcome& out) const {
+    if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
+    const auto& request = parser.get();
+    const std::string_view target = request.target();
+    const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    const std::string upstream_ms =
+        out.upstream_first_byte
+            ? absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte))
+            : "-";
+    const char* end = out.client_gone    ? " ended=client_gone"
+                      : out.upstream_cut ? " ended=upstream_cut"
+                                         : "";
+    OA_LOG(kInfo,
+           "access client=%s method=%s path=%s rpc=%s status=%d ms=%.1f upstream_ms=%s "
+           "bytes_in=%d bytes_out=%d key=%s request_id=%s%s%s",
+           peer_, std::string_view(request.method_string()), target.substr(0, target.find('?')),
+           rpc, status, total_ms, upstream_ms, out.request_body_bytes, out.response_body_bytes,
+           observe::KeyFingerprint(request[bhttp::field::authorization]),
+           out.request_id.empty() ? "-" : out.request_id, out.retried ? " retried=1" : "", end);
+  }
+
+  net::Stream stream_;
+  FrontContext& context_;
+  beast::flat_buffer buffer_;
+  Clock::time_point deadline_ = kNever;
+  std::string peer_ = "-";
+};
+
+}  // namespace
+
+asio::awaitable<void> ServeConnection(net::tcp::socket socket, FrontContext& context) {
+  Session session(std::move(socket), context);
+  co_await session.Run();
+}
+
+}  // namespace oa::http

@@ -1,0 +1,66 @@
+// oa-bypass: reads its settings, loads the route table from the embedded descriptors of
+// proto/, starts the fronts and runs until SIGINT or SIGTERM.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "config/settings.h"
+#include "http/server.h"
+#include "observe/log.h"
+#include "route/descriptors.h"
+#include "route/route_table.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that left is an error code, never a signal
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
+  absl::StatusOr<oa::config::ParsedArgs> args = oa::config::ParseArgs(argc, argv, environment);
+  if (!args.ok()) {
+    std::fprintf(stderr, "oa-bypass: %s (see --help)\n",
+                 std::string(args.status().message()).c_str());
+    return 2;
+  }
+  if (args->show_help) {
+    std::fputs(args->help.c_str(), stdout);
+    return 0;
+  }
+  const oa::config::Settings& settings = args->settings;
+  absl::StatusOr<oa::observe::LogLevel> level = oa::observe::ParseLogLevel(settings.log_level);
+  if (!level.ok()) {
+    std::fprintf(stderr, "oa-bypass: --log-level: %s\n",
+                 std::string(level.status().message()).c_str());
+    return 2;
+  }
+  oa::observe::SetLogLevel(*level);
+
+  absl::StatusOr<oa::route::RouteTable> routes =
+      oa::route::RouteTable::Build(oa::route::ApiDescriptors().files);
+  if (!routes.ok()) {
+    std::fprintf(stderr, "oa-bypass: proto/: %s\n", std::string(routes.status().message()).c_str());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<oa::http::Server>> server =
+      oa::http::Server::Start(settings, *routes);
+  if (!server.ok()) {
+    std::fprintf(stderr, "oa-bypass: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  OA_LOG(kInfo, "listening on %s:%d (%d workers, %d routes, upstream %s)", settings.listen_host,
+         (*server)->port(), (*server)->workers(), routes->routes().size(), settings.upstream);
+
+  boost::asio::io_context signals_context(1);
+  boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    OA_LOG(kInfo, "signal %d: stopping", signal);
+    (*server)->Stop();
+  });
+  signals_context.run();
+  (*server)->Join();
+  OA_LOG(kInfo, "stopped");
+  return 0;
+}

@@ -1,0 +1,70 @@
+// A byte stream over TCP, with or without TLS, behind one type so that the HTTP code
+// (Beast's read/write algorithms) is written once for both. Satisfies Beast's
+// AsyncReadStream and AsyncWriteStream.
+#pragma once
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <variant>
+
+#include "net/asio.h"
+
+namespace oa::net {
+
+using tcp = asio::ip::tcp;
+
+class Stream {
+ public:
+  using executor_type = asio::any_io_executor;
+  using TlsStream = asio::ssl::stream<tcp::socket>;
+
+  explicit Stream(tcp::socket socket) : stream_(std::move(socket)) {}
+  Stream(tcp::socket socket, asio::ssl::context& tls)
+      : stream_(std::in_place_type<TlsStream>, std::move(socket), tls) {}
+
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  executor_type get_executor() { return socket().get_executor(); }
+
+  tcp::socket& socket() {
+    if (auto* tls = std::get_if<TlsStream>(&stream_)) return tls->next_layer();
+    return std::get<tcp::socket>(stream_);
+  }
+  const tcp::socket& socket() const { return const_cast<Stream*>(this)->socket(); }
+
+  // nullptr for a plain stream.
+  TlsStream* tls() { return std::get_if<TlsStream>(&stream_); }
+
+  // Closes the socket now: pending operations complete with an error. Skips TLS
+  // close_notify on purpose; callers close when a connection is abandoned, not drained.
+  void Close() {
+    error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, std::size_t)>(
+        [this](auto handler, const MutableBuffers& b) {
+          std::visit([&](auto& s) { s.async_read_some(b, std::move(handler)); }, stream_);
+        },
+        token, buffers);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, std::size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          std::visit([&](auto& s) { s.async_write_some(b, std::move(handler)); }, stream_);
+        },
+        token, buffers);
+  }
+
+ private:
+  std::variant<tcp::socket, TlsStream> stream_;
+};
+
+}  // namespace oa::net

@@ -1,0 +1,89 @@
+#include "upstream/connection.h"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cerrno>
+
+#include "base/strings.h"
+#include "net/watchdog.h"
+
+namespace oa::upstream {
+namespace asio = net::asio;
+using net::error_code;
+using net::kNoThrow;
+using net::tcp;
+
+bool Connection::LooksAlive() const {
+  char byte;
+  const int fd = const_cast<net::Stream&>(stream).socket().native_handle();
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+namespace {
+
+absl::Status Failed(std::string_view step, const BaseUrl& url, const error_code& ec) {
+  return absl::UnavailableError(
+      StrCat(step, " upstream ", url.host_header, " failed: ", ec.message()));
+}
+
+asio::awaitable<absl::Status> Establish(const BaseUrl& url, tcp::resolver& resolver,
+                                        Connection& conn) {
+  auto [resolve_ec, endpoints] =
+      co_await resolver.async_resolve(url.host, std::to_string(url.port), kNoThrow);
+  if (resolve_ec) co_return Failed("resolving", url, resolve_ec);
+  auto [connect_ec, endpoint] =
+      co_await asio::async_connect(conn.stream.socket(), endpoints, kNoThrow);
+  if (connect_ec) co_return Failed("connecting to", url, connect_ec);
+  conn.stream.socket().set_option(tcp::no_delay(true));
+
+  if (net::Stream::TlsStream* tls = conn.stream.tls()) {
+    error_code ec;
+    asio::ip::make_address(url.host, ec);
+    const bool is_address = !ec;
+    // SNI carries names only (RFC 6066); the certificate check covers names and addresses.
+    if (!is_address && !SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str())) {
+      co_return absl::InternalError("cannot set TLS SNI");
+    }
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
+    auto [hs_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+    if (hs_ec) co_return Failed("TLS handshake with", url, hs_ec);
+  }
+  co_return absl::OkStatus();
+}
+
+}  // namespace
+
+asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Connect(const BaseUrl& url,
+                                                                     asio::ssl::context* tls,
+                                                                     absl::Duration timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  auto conn = tls ? std::make_unique<Connection>(tcp::socket(executor), *tls)
+                  : std::make_unique<Connection>(tcp::socket(executor));
+  tcp::resolver resolver(executor);
+  const net::Clock::time_point deadline = net::Clock::now() + absl::ToChronoNanoseconds(timeout);
+  bool timed_out = false;
+  auto result = co_await (Establish(url, resolver, *conn) || net::Watchdog(deadline, [&] {
+                            timed_out = true;
+                            resolver.cancel();
+                            conn->stream.Close();
+                          }));
+  if (timed_out || result.index() == 1) {
+    co_return absl::DeadlineExceededError(StrCat("connecting to upstream ", url.host_header,
+                                                 " timed out after ",
+                                                 absl::FormatDuration(timeout)));
+  }
+  if (absl::Status st = std::get<0>(std::move(result)); !st.ok()) co_return st;
+  conn->idle_since = net::Clock::now();
+  co_return conn;
+}
+
+}  // namespace oa::upstream

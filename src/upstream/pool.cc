@@ -1,0 +1,37 @@
+#include "upstream/pool.h"
+
+namespace oa::upstream {
+
+Pool::Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options)
+    : url_(std::move(url)), tls_(tls), options_(options) {}
+
+std::unique_ptr<Connection> Pool::TakeIdle() {
+  const auto oldest_usable = net::Clock::now() - absl::ToChronoNanoseconds(options_.idle_timeout);
+  while (!idle_.empty()) {
+    std::unique_ptr<Connection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    if (conn->idle_since >= oldest_usable && conn->LooksAlive()) return conn;
+    conn->stream.Close();
+  }
+  return nullptr;
+}
+
+net::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Pool::ConnectNew() {
+  return Connect(url_, tls_, options_.connect_timeout);
+}
+
+void Pool::Release(std::unique_ptr<Connection> conn) {
+  if (options_.max_idle <= 0) {
+    conn->stream.Close();
+    return;
+  }
+  if (static_cast<int>(idle_.size()) >= options_.max_idle) {
+    // Keep the newest: drop the connection idle the longest.
+    idle_.front()->stream.Close();
+    idle_.erase(idle_.begin());
+  }
+  conn->idle_since = net::Clock::now();
+  idle_.push_back(std::move(conn));
+}
+
+}  // namespace oa::upstream

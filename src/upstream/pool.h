@@ -1,0 +1,43 @@
+// The keep-alive connections of one worker to the upstream. Owned by the worker and used
+// only from its thread, so it takes no lock (DESIGN.md, concurrency model).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "upstream/connection.h"
+
+namespace oa::upstream {
+
+struct PoolOptions {
+  int max_idle = 64;
+  absl::Duration idle_timeout = absl::Seconds(50);
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+class Pool {
+ public:
+  // `tls` outlives the pool and is set exactly when `url.tls`.
+  Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options);
+
+  // The most recently used idle connection that is still alive, or nullptr. Connections
+  // idle too long, or closed by the upstream while idle, are dropped on the way.
+  std::unique_ptr<Connection> TakeIdle();
+
+  net::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> ConnectNew();
+
+  // Takes back a connection whose last exchange ended cleanly (whole request sent, whole
+  // response read, keep-alive on both sides, nothing unread).
+  void Release(std::unique_ptr<Connection> conn);
+
+  const BaseUrl& url() const { return url_; }
+  size_t idle_count() const { return idle_.size(); }
+
+ private:
+  BaseUrl url_;
+  net::asio::ssl::context* tls_;
+  PoolOptions options_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // most recently released last
+};
+
+}  // namespace oa::upstream
