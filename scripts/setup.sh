@@ -12,6 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front
   golang-github-gogo-googleapis-dev                  # google/api/http.proto, annotations.proto
   libabsl-dev                                        # status, strings
+  zlib1g-dev                                         # gzip answers of the test mock
   libgtest-dev libgmock-dev                          # unit and integration tests
   nodejs npm                                         # the official openai SDK in client tests
 )

@@ -45,6 +45,8 @@ absl::Status ParseDuration(std::string_view option, const std::string& value, ab
     return Bad(option, StrCat("'", value, "' is not a duration (e.g. 30s, 500ms, 10m)"));
   }
   if (out <= absl::ZeroDuration()) return Bad(option, "must be positive");
+  // Deadlines are steady_clock::now() + the duration: "inf" or centuries would overflow.
+  if (out > absl::Hours(24 * 365)) return Bad(option, "must be at most 8760h (a year)");
   return absl::OkStatus();
 }
 

@@ -7,7 +7,7 @@
 
 #include "base/strings.h"
 #include "http/error_reply.h"
-#include "net/watchdog.h"
+#include "net/deadline.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
 
@@ -21,39 +21,26 @@ using namespace asio::experimental::awaitable_operators;
 using net::Clock;
 using net::kNoThrow;
 
-constexpr Clock::time_point kNever = Clock::time_point::max();
 constexpr std::string_view kHealthBody = "OpenAI API Server is running";
-
-Clock::time_point After(absl::Duration d) { return Clock::now() + absl::ToChronoNanoseconds(d); }
-
-int StatusFor(const absl::Status& failure) {
-  switch (failure.code()) {
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    case absl::StatusCode::kResourceExhausted:
-      return 413;
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    default:
-      return 502;
-  }
-}
 
 class Session {
  public:
   Session(net::tcp::socket socket, FrontContext& context)
-      : stream_(std::move(socket)), context_(context) {
+      : stream_(std::move(socket)), context_(context), deadline_(stream_.get_executor()) {
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = StrCat(peer.address().to_string(), ":", peer.port());
   }
 
   asio::awaitable<void> Run() {
-    co_await (Serve() || net::Watchdog(deadline_, [this] { stream_.Close(); }));
+    co_await (Serve() || deadline_.Watch([this] { stream_.Close(); }));
     stream_.Close();
   }
 
  private:
+  // Note on style: GCC 12 can destroy a temporary twice when it is created inside a
+  // co_await expression, so arguments of class type are named locals here, never
+  // temporaries in the co_await line.
   asio::awaitable<void> Serve() {
     const config::Settings& settings = context_.settings;
     for (bool first = true;; first = false) {
@@ -61,24 +48,49 @@ class Session {
       parser.header_limit(settings.max_header_bytes);
       parser.body_limit(settings.max_body_bytes);
       // Between requests a client may idle; once bytes arrive the header must follow.
-      deadline_ = After(first || buffer_.size() > 0 ? settings.client_header_timeout
-                                                    : settings.client_idle_timeout);
+      deadline_.Expire(first || buffer_.size() > 0 ? settings.client_header_timeout
+                                                   : settings.client_idle_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
-      deadline_ = kNever;
+      deadline_.Clear();
       if (ec) {
-        if (ec == bhttp::error::header_limit) {
-          co_await Reply(parser,
-                         {431, "invalid_request_error", "request_header_too_large",
-                          StrCat("The request line and headers exceed ", settings.max_header_bytes,
-                                 " bytes (see --max-header-bytes).")});
-        } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-                   ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-          co_await Reply(parser, BadRequest(ec.message()));
+        if (const std::optional<GatewayError> error = ReadError(ec)) {
+          co_await Reply(parser, *error);
         }
         co_return;
       }
       if (!co_await Handle(parser)) co_return;
     }
+  }
+
+  // The answer to a request whose header could not be read; nullopt when the client
+  // just went away (or timed out), which deserves no answer.
+  std::optional<GatewayError> ReadError(const net::error_code& ec) const {
+    if (ec == bhttp::error::header_limit) {
+      return GatewayError{
+          431, "invalid_request_error", "request_header_too_large",
+          StrCat("The request line and headers exceed ", context_.settings.max_header_bytes,
+                 " bytes (see --max-header-bytes).")};
+    }
+    if (ec == bhttp::error::body_limit) return BodyTooLarge(context_.settings.max_body_bytes);
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      return BadRequest(ec.message());
+    }
+    return std::nullopt;
+  }
+
+  // What the gateway answers itself before any upstream call, or nullopt to relay.
+  std::optional<GatewayError> Refusal(const upstream::ClientParser& parser,
+                                      const std::optional<route::RouteMatch>& match) const {
+    const auto& request = parser.get();
+    if (!match && context_.settings.reject_unmodelled) {
+      return UnknownUrl(request.method_string(), request.target());
+    }
+    if (request[bhttp::field::authorization].empty()) return MissingKey();
+    if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
+      return BodyTooLarge(context_.settings.max_body_bytes);
+    }
+    return std::nullopt;
   }
 
   // Answers one request; true if the connection may carry another.
@@ -97,43 +109,40 @@ class Session {
       co_return co_await Reply(parser, 200, "text/plain; charset=utf-8", kHealthBody);
     }
     if (path != "/v1" && !path.starts_with("/v1/")) {
-      co_return co_await ReplyLogged(parser, UnknownUrl(request.method_string(), target), start,
-                                     "-");
+      const GatewayError error = UnknownUrl(request.method_string(), target);
+      co_return co_await ReplyLogged(parser, error, start, "-");
     }
     const std::optional<route::RouteMatch> match =
         context_.routes.MatchHttp(request.method_string(), path);
     const std::string_view rpc = match ? std::string_view(match->route->rpc) : "unmodelled";
-    if (!match && context_.settings.reject_unmodelled) {
-      co_return co_await ReplyLogged(parser, UnknownUrl(request.method_string(), target), start,
-                                     rpc);
-    }
-    if (request[bhttp::field::authorization].empty()) {
-      co_return co_await ReplyLogged(parser, MissingKey(), start, rpc);
-    }
-    if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
-      co_return co_await ReplyLogged(parser, BodyTooLarge(context_.settings.max_body_bytes), start,
-                                     rpc);
+    if (const std::optional<GatewayError> refusal = Refusal(parser, match)) {
+      co_return co_await ReplyLogged(parser, *refusal, start, rpc);
     }
 
     const std::string origin(request[bhttp::field::origin]);
+    const auto decorate = [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); };
     upstream::Relay relay(context_.pool, context_.relay_limits);
-    upstream::RelayOutcome out =
-        co_await relay.Run(stream_, buffer_, parser, deadline_,
-                           [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); });
+    upstream::RelayOutcome out = co_await relay.Run(stream_, buffer_, parser, deadline_, decorate);
     bool keep_alive = out.client_reusable;
     int status = out.status;
     if (out.failure) {
-      GatewayError error = out.failure->code() == absl::StatusCode::kResourceExhausted
-                               ? BodyTooLarge(context_.settings.max_body_bytes)
-                           : out.failure->code() == absl::StatusCode::kInvalidArgument
-                               ? BadRequest(std::string(out.failure->message()))
-                               : UpstreamFailure(*out.failure);
-      error.status = StatusFor(*out.failure);
+      const GatewayError error = FailureReply(*out.failure);
       status = error.status;
       keep_alive = co_await Reply(parser, error);
     }
     LogAccess(parser, start, rpc, status, out);
     co_return keep_alive;
+  }
+
+  GatewayError FailureReply(const absl::Status& failure) const {
+    switch (failure.code()) {
+      case absl::StatusCode::kResourceExhausted:
+        return BodyTooLarge(context_.settings.max_body_bytes);
+      case absl::StatusCode::kInvalidArgument:
+        return BadRequest(std::string(failure.message()));
+      default:
+        return UpstreamFailure(failure);
+    }
   }
 
   asio::awaitable<bool> Preflight(upstream::ClientParser& parser) {
@@ -145,7 +154,8 @@ class Session {
   }
 
   asio::awaitable<bool> Reply(upstream::ClientParser& parser, const GatewayError& error) {
-    co_return co_await Reply(parser, error.status, "application/json", error.ToJson());
+    const std::string json = error.ToJson();
+    co_return co_await Reply(parser, error.status, "application/json", json);
   }
 
   asio::awaitable<bool> Reply(upstream::ClientParser& parser, int status,
@@ -177,9 +187,9 @@ class Session {
     } else {
       response.prepare_payload();
     }
-    deadline_ = After(context_.settings.client_io_timeout);
+    deadline_.Expire(context_.settings.client_io_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream_, response, kNoThrow);
-    deadline_ = kNever;
+    deadline_.Clear();
     co_return !ec && keep_alive;
   }
 
@@ -208,7 +218,7 @@ class Session {
   net::Stream stream_;
   FrontContext& context_;
   beast::flat_buffer buffer_;
-  Clock::time_point deadline_ = kNever;
+  net::Deadline deadline_;
   std::string peer_ = "-";
 };
 

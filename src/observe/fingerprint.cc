@@ -10,6 +10,8 @@ std::string KeyFingerprint(std::string_view authorization) {
   std::string_view credential = TrimAscii(authorization);
   if (StartsWithIgnoreCase(credential, "bearer ")) {
     credential = TrimAscii(credential.substr(7));
+  } else if (EqualsIgnoreCase(credential, "bearer")) {
+    credential = {};  // "Bearer " with no key (e.g. an unset $OPENAI_API_KEY) names no key
   }
   if (credential.empty()) return "-";
   unsigned char digest[EVP_MAX_MD_SIZE];

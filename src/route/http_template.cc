@@ -37,6 +37,12 @@ class Parser {
     return status_;
   }
 
+  // Records the error and returns false, for the bool-returning parse steps.
+  bool Fail(std::string_view why) {
+    Error(why).IgnoreError();  // kept in status_
+    return false;
+  }
+
   // A literal runs up to the next character with a meaning in the grammar.
   std::string_view TakeLiteral() {
     const size_t start = pos_;
@@ -63,11 +69,11 @@ class Parser {
       return true;
     }
     if (Peek() == '{') {
-      if (inside_variable) return !Error("variables cannot nest").ok();
+      if (inside_variable) return Fail("variables cannot nest");
       return ParseVariable();
     }
     std::string_view literal = TakeLiteral();
-    if (literal.empty()) return !Error("empty segment").ok();
+    if (literal.empty()) return Fail("empty segment");
     out_.segments.emplace_back(literal);
     return true;
   }
@@ -87,7 +93,7 @@ class Parser {
           !std::all_of(ident.begin(), ident.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
           })) {
-        return !Error("bad field path in variable").ok();
+        return Fail("bad field path in variable");
       }
     }
     var.start_segment = static_cast<int>(out_.segments.size());
@@ -97,13 +103,13 @@ class Parser {
     } else {
       out_.segments.emplace_back(HttpTemplate::kSingleWildcard);
     }
-    if (Peek() != '}') return !Error("expected '}'").ok();
+    if (Peek() != '}') return Fail("expected '}'");
     ++pos_;
     var.end_segment = static_cast<int>(out_.segments.size());
     var.multi_segment = out_.segments.back() == HttpTemplate::kMultiWildcard;
     for (const HttpTemplate::Variable& other : out_.variables) {
       if (other.field_path == var.field_path) {
-        return !Error(StrCat("variable '", Join(var.field_path, "."), "' appears twice")).ok();
+        return Fail(StrCat("variable '", Join(var.field_path, "."), "' appears twice"));
       }
     }
     out_.variables.push_back(std::move(var));

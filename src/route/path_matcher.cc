@@ -56,8 +56,14 @@ bool PathMatcher::Walk(const Node& node, const std::vector<std::string_view>& se
                        std::string_view key, int& entry) const {
   if (i == segments.size()) {
     auto it = node.ends.find(key);
-    if (it == node.ends.end()) return false;
-    entry = it->second;
+    if (it != node.ends.end()) {
+      entry = it->second;
+      return true;
+    }
+    // `**` matches zero or more segments, so "/v1/{name=**}" also takes "/v1".
+    auto rest = node.rest_ends.find(key);
+    if (rest == node.rest_ends.end()) return false;
+    entry = rest->second;
     return true;
   }
   auto literal = node.literals.find(segments[i]);
@@ -84,7 +90,10 @@ PathMatch PathMatcher::Bind(const Entry& entry,
     const size_t end = var.multi_segment ? segments.size() : static_cast<size_t>(var.end_segment);
     std::vector<std::string_view> parts(segments.begin() + var.start_segment,
                                         segments.begin() + end);
-    match.bindings.push_back({var.field_path, PercentDecode(Join(parts, "/"), var.multi_segment)});
+    // As google.api.http says: a variable over several segments ("{name=operations/*}" as
+    // well as "{name=**}") keeps %2F encoded, so its segment boundaries stay unambiguous.
+    const bool several = var.multi_segment || var.end_segment - var.start_segment > 1;
+    match.bindings.push_back({var.field_path, PercentDecode(Join(parts, "/"), several)});
   }
   return match;
 }

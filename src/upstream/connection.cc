@@ -11,7 +11,7 @@
 #include <cerrno>
 
 #include "base/strings.h"
-#include "net/watchdog.h"
+#include "net/deadline.h"
 
 namespace oa::upstream {
 namespace asio = net::asio;
@@ -35,8 +35,8 @@ absl::Status Failed(std::string_view step, const BaseUrl& url, const error_code&
 
 asio::awaitable<absl::Status> Establish(const BaseUrl& url, tcp::resolver& resolver,
                                         Connection& conn) {
-  auto [resolve_ec, endpoints] =
-      co_await resolver.async_resolve(url.host, std::to_string(url.port), kNoThrow);
+  const std::string port = std::to_string(url.port);
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url.host, port, kNoThrow);
   if (resolve_ec) co_return Failed("resolving", url, resolve_ec);
   auto [connect_ec, endpoint] =
       co_await asio::async_connect(conn.stream.socket(), endpoints, kNoThrow);
@@ -69,14 +69,13 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Connect(const BaseU
   auto conn = tls ? std::make_unique<Connection>(tcp::socket(executor), *tls)
                   : std::make_unique<Connection>(tcp::socket(executor));
   tcp::resolver resolver(executor);
-  const net::Clock::time_point deadline = net::Clock::now() + absl::ToChronoNanoseconds(timeout);
-  bool timed_out = false;
-  auto result = co_await (Establish(url, resolver, *conn) || net::Watchdog(deadline, [&] {
-                            timed_out = true;
-                            resolver.cancel();
-                            conn->stream.Close();
-                          }));
-  if (timed_out || result.index() == 1) {
+  net::Deadline deadline(executor);
+  deadline.Expire(timeout);
+  auto result = co_await (Establish(url, resolver, *conn) || deadline.Watch([&] {
+    resolver.cancel();
+    conn->stream.Close();
+  }));
+  if (deadline.expired() || result.index() == 1) {
     co_return absl::DeadlineExceededError(StrCat("connecting to upstream ", url.host_header,
                                                  " timed out after ",
                                                  absl::FormatDuration(timeout)));

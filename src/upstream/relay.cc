@@ -9,7 +9,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
-#include "net/watchdog.h"
+#include "net/deadline.h"
 #include "upstream/header_policy.h"
 
 namespace oa::upstream {
@@ -22,10 +22,6 @@ using namespace asio::experimental::awaitable_operators;
 using net::Clock;
 using net::error_code;
 using net::kNoThrow;
-
-constexpr Clock::time_point kNever = Clock::time_point::max();
-
-Clock::time_point After(absl::Duration d) { return Clock::now() + absl::ToChronoNanoseconds(d); }
 
 // A malformed message, as opposed to a connection that ended or failed.
 bool IsMalformed(const error_code& ec) {
@@ -44,8 +40,8 @@ enum class Attempt {
 class Exchange {
  public:
   Exchange(Pool& pool, const RelayLimits& limits, net::Stream& client,
-           beast::flat_buffer& client_buffer, ClientParser& request,
-           Clock::time_point& client_deadline, HeaderDecorator decorate, RelayOutcome& out)
+           beast::flat_buffer& client_buffer, ClientParser& request, net::Deadline& client_deadline,
+           HeaderDecorator decorate, RelayOutcome& out)
       : pool_(pool),
         limits_(limits),
         client_(client),
@@ -110,22 +106,20 @@ class Exchange {
     const auto expect = request_.get()[bhttp::field::expect];
     if (!EqualsIgnoreCase(expect, "100-continue") || request_.is_done()) co_return true;
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    client_deadline_ = After(limits_.client_io_timeout);
+    client_deadline_.Expire(limits_.client_io_timeout);
     auto [ec, n] = co_await asio::async_write(client_, asio::buffer(kContinue), kNoThrow);
-    client_deadline_ = kNever;
+    client_deadline_.Clear();
     if (ec) out_.client_gone = true;
     co_return !ec;
   }
 
   // One attempt, bounded by the upstream deadline that the phases below keep moving.
   asio::awaitable<Attempt> GuardedAttempt(Connection& conn, bool may_retry) {
-    upstream_deadline_ = kNever;
-    upstream_timed_out_ = false;
+    net::Deadline deadline(client_.get_executor());
+    upstream_deadline_ = &deadline;
     connection_reusable_ = false;
-    auto result = co_await (AttemptOn(conn, may_retry) || net::Watchdog(upstream_deadline_, [&] {
-                              upstream_timed_out_ = true;
-                              conn.stream.Close();
-                            }));
+    auto result =
+        co_await (AttemptOn(conn, may_retry) || deadline.Watch([&] { conn.stream.Close(); }));
     if (result.index() == 0) co_return std::get<0>(result);
     // The watchdog fired; AttemptOn was cancelled wherever it stood.
     connection_reusable_ = false;
@@ -150,9 +144,9 @@ class Exchange {
     if (request_.get().method() == bhttp::verb::head) parser.skip(true);
 
     waiting_for_ = "response";
-    upstream_deadline_ = After(limits_.first_byte_timeout);
+    upstream_deadline_->Expire(limits_.first_byte_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
-    upstream_deadline_ = kNever;
+    upstream_deadline_->Clear();
     if (ec) {
       const bool nothing_arrived = n == 0 && conn.buffer.size() == 0;
       if (nothing_arrived && may_retry && replay_complete_) co_return Attempt::kRetryable;
@@ -196,9 +190,9 @@ class Exchange {
     body.data = const_cast<char*>(data);
     body.size = size;
     body.more = more;
-    upstream_deadline_ = After(limits_.idle_timeout);
+    upstream_deadline_->Expire(limits_.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write(conn.stream, serializer, kNoThrow);
-    upstream_deadline_ = kNever;
+    upstream_deadline_->Clear();
     co_return !ec || ec == bhttp::error::need_buffer;
   }
 
@@ -207,9 +201,9 @@ class Exchange {
     auto& body = request_.get().body();
     body.data = piece_.get();
     body.size = limits_.piece_bytes;
-    client_deadline_ = After(limits_.client_io_timeout);
+    client_deadline_.Expire(limits_.client_io_timeout);
     auto [ec, n] = co_await bhttp::async_read_some(client_, client_buffer_, request_, kNoThrow);
-    client_deadline_ = kNever;
+    client_deadline_.Clear();
     if (ec && ec != bhttp::error::need_buffer) {
       if (ec == bhttp::error::body_limit) {
         out_.failure = absl::ResourceExhaustedError("request body too large");
@@ -270,10 +264,7 @@ class Exchange {
 
     if (!upstream.is_done()) {
       auto both = co_await (RelayBody(conn, upstream, response, serializer) || WatchClient(conn));
-      if (both.index() == 1) {
-        out_.client_gone = true;
-        co_return;
-      }
+      if (both.index() == 1) co_return;  // WatchClient said why
       if (!std::get<0>(both)) co_return;
     }
     connection_reusable_ = request_sent && upstream.keep_alive() && conn.buffer.size() == 0;
@@ -290,9 +281,9 @@ class Exchange {
       auto& in = upstream.get().body();
       in.data = piece_.get();
       in.size = limits_.piece_bytes;
-      upstream_deadline_ = After(limits_.idle_timeout);
+      upstream_deadline_->Expire(limits_.idle_timeout);
       auto [ec, n] = co_await bhttp::async_read_some(conn.stream, conn.buffer, upstream, kNoThrow);
-      upstream_deadline_ = kNever;
+      upstream_deadline_->Clear();
       if (ec && ec != bhttp::error::need_buffer) {
         CutClient();
         co_return false;
@@ -313,9 +304,9 @@ class Exchange {
     body.data = data;
     body.size = size;
     body.more = more;
-    client_deadline_ = After(limits_.client_io_timeout);
+    client_deadline_.Expire(limits_.client_io_timeout);
     auto [ec, n] = co_await bhttp::async_write(client_, serializer, kNoThrow);
-    client_deadline_ = kNever;
+    client_deadline_.Clear();
     if (ec && ec != bhttp::error::need_buffer) {
       out_.client_gone = true;
       co_return false;
@@ -334,14 +325,14 @@ class Exchange {
       const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
       if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
       if (ec) {
-        out_.client_gone = true;
+        if (!out_.upstream_cut) out_.client_gone = true;  // not just our own cut
         conn.stream.Close();
         co_return;
       }
       client_buffer_.commit(n);
     }
     // Enough pipelined bytes are waiting: stop reading and just wait to be cancelled.
-    asio::steady_timer forever(co_await asio::this_coro::executor, kNever);
+    asio::steady_timer forever(co_await asio::this_coro::executor, net::Deadline::kNever);
     co_await forever.async_wait(kNoThrow);
     // Reached only by cancellation, which || treats as the other side having won.
     co_return;
@@ -360,7 +351,7 @@ class Exchange {
   net::Stream& client_;
   beast::flat_buffer& client_buffer_;
   ClientParser& request_;
-  Clock::time_point& client_deadline_;
+  net::Deadline& client_deadline_;
   HeaderDecorator decorate_;
   RelayOutcome& out_;
 
@@ -369,9 +360,8 @@ class Exchange {
   std::string replay_;           // every request body byte read so far, while it fits
   bool replay_complete_ = true;  // replay_ holds all of them
   Clock::time_point started_{};
-  Clock::time_point upstream_deadline_ = kNever;
-  std::string_view waiting_for_ = "response";  // names the timeout in messages
-  bool upstream_timed_out_ = false;
+  net::Deadline* upstream_deadline_ = nullptr;  // the current attempt's
+  std::string_view waiting_for_ = "response";   // names the timeout in messages
   bool response_started_ = false;
   bool connection_reusable_ = false;
 };
@@ -379,7 +369,7 @@ class Exchange {
 }  // namespace
 
 asio::awaitable<RelayOutcome> Relay::Run(net::Stream& client, beast::flat_buffer& client_buffer,
-                                         ClientParser& request, Clock::time_point& client_deadline,
+                                         ClientParser& request, net::Deadline& client_deadline,
                                          HeaderDecorator decorate) {
   RelayOutcome out;
   Exchange exchange(pool_, limits_, client, client_buffer, request, client_deadline, decorate, out);

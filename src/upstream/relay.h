@@ -30,6 +30,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "net/deadline.h"
 #include "net/stream.h"
 #include "upstream/pool.h"
 
@@ -71,12 +72,11 @@ class Relay {
 
   // REQUIRES: `request` holds a complete header whose target starts with /v1; `client`,
   // `client_buffer`, `request` and `client_deadline` outlive the call. `client_deadline`
-  // is the session's watched deadline for client I/O: the relay moves it around each
-  // read from and write to the client, and leaves it at max() while waiting upstream.
+  // is the session's watched deadline for client I/O: the relay sets it around each read
+  // from and write to the client, and clears it while it waits for the upstream.
   net::asio::awaitable<RelayOutcome> Run(net::Stream& client,
                                          boost::beast::flat_buffer& client_buffer,
-                                         ClientParser& request,
-                                         net::Clock::time_point& client_deadline,
+                                         ClientParser& request, net::Deadline& client_deadline,
                                          HeaderDecorator decorate);
 
  private:

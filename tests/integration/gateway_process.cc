@@ -1,0 +1,116 @@
+#include "gateway_process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#ifndef OA_BYPASS_BINARY
+#error "OA_BYPASS_BINARY must name the gateway binary"
+#endif
+
+namespace oa::testing {
+
+GatewayProcess::GatewayProcess(std::vector<std::string> args) : args_(std::move(args)) {
+  char path[] = "/tmp/oa-gateway-log-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd >= 0) close(fd);
+  log_path_ = path;
+}
+
+GatewayProcess::~GatewayProcess() {
+  Stop();
+  unlink(log_path_.c_str());
+}
+
+bool GatewayProcess::Start() {
+  std::vector<std::string> argv = {OA_BYPASS_BINARY, "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    const int log = open(log_path_.c_str(), O_WRONLY | O_TRUNC);
+    dup2(log, STDERR_FILENO);
+    const int null = open("/dev/null", O_RDWR);
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    std::vector<char*> raw;
+    for (std::string& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < give_up) {
+    const std::string log = Log();
+    const size_t at = log.find("listening on 127.0.0.1:");
+    if (at != std::string::npos) {
+      port_ = static_cast<uint16_t>(std::atoi(log.c_str() + at + 23));
+      return port_ != 0;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+int GatewayProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string GatewayProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+namespace {
+long StatusField(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return -1;
+}
+}  // namespace
+
+long GatewayProcess::RssKib() const { return StatusField(pid_, "VmRSS"); }
+long GatewayProcess::PeakRssKib() const { return StatusField(pid_, "VmHWM"); }
+
+int GatewayProcess::OpenFds() const {
+  DIR* dir = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (readdir(dir) != nullptr) ++count;
+  closedir(dir);
+  return count - 2;
+}
+
+}  // namespace oa::testing

@@ -1,0 +1,44 @@
+// Runs the real oa-bypass binary as a child process for integration tests: on a free
+// loopback port, its stderr (the log) captured to a file that tests can scan.
+//
+//   GatewayProcess gateway({"--upstream", mock.base_url() + "/v1"});
+//   ASSERT_TRUE(gateway.Start()) << gateway.Log();
+//   ... connect to 127.0.0.1:gateway.port() ...
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace oa::testing {
+
+class GatewayProcess {
+ public:
+  explicit GatewayProcess(std::vector<std::string> args);
+  ~GatewayProcess();  // stops the process if it still runs
+
+  // Starts the binary with `--listen 127.0.0.1:0` and the given args, and waits until it
+  // logs the port it listens on. False if it exited or did not get there in 10 s.
+  bool Start();
+  // SIGTERM, then waits; returns the exit status (or -1).
+  int Stop();
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string Log() const;  // everything written to stderr so far
+
+  // From /proc/<pid>/status, in KiB: current and peak resident set size.
+  long RssKib() const;
+  long PeakRssKib() const;
+  int OpenFds() const;
+
+ private:
+  std::vector<std::string> args_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace oa::testing

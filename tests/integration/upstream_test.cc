@@ -1,0 +1,118 @@
+// The upstream side of the relay: the keep-alive pool and TLS.
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "fixture.h"
+
+namespace oa::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+class Pool : public GatewayTest {};
+
+TEST_F(Pool, UpstreamClosingIdleConnectionsNeverFailsACall) {
+  mock::MockOptions options;
+  options.idle_close_ms = 150;
+  StartAll({"--workers", "1"}, options);
+  TestClient client = Client();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200) << "call " << i;
+    // Long enough for the mock to drop the pooled connection before the next call.
+    std::this_thread::sleep_for(milliseconds(400));
+  }
+  EXPECT_EQ(mock_->accepted_connections(), 3);
+  EXPECT_EQ(mock_->requests().size(), 3u);
+}
+
+TEST_F(Pool, RequestIsReplayedOnceWhenAPooledConnectionDies) {
+  StartAll({"--workers", "1"});
+  TestClient client = Client();
+  ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);  // leaves one pooled
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-break", "before-headers"});  // read the request, then hang up
+  const std::string body = R"({"model":"m","input":"replay me"})";
+  const Reply reply = client.Call("POST", "/v1/embeddings", headers, body);
+  EXPECT_EQ(reply.status, 502) << reply.body;
+  const auto requests = mock_->requests();
+  ASSERT_EQ(requests.size(), 3u);  // the first call, then the POST twice
+  EXPECT_EQ(requests[1].body_prefix, body);
+  EXPECT_EQ(requests[2].body_prefix, body);
+  EXPECT_EQ(mock_->accepted_connections(), 2);  // the pooled one, then one fresh retry
+  EXPECT_TRUE(LogHas("retried=1")) << gateway_->Log();
+}
+
+TEST_F(Pool, FreshConnectionFailuresAreNotRetried) {
+  StartAll({"--workers", "1"});
+  TestClient client = Client();
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-break", "before-headers"});
+  EXPECT_EQ(client.Call("POST", "/v1/embeddings", headers, "{}").status, 502);
+  EXPECT_EQ(mock_->requests().size(), 1u);
+}
+
+class Tls : public GatewayTest {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(std::filesystem::temp_directory_path() /
+                           ("oa-certs-" + std::to_string(getpid())));
+    const std::string cmd = std::string(OA_TEST_SOURCE_DIR) + "/make_test_certs.sh " + *dir_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string File(const char* name) { return *dir_ + "/" + name; }
+
+  void StartTls(const char* cert, const std::string& host, std::vector<std::string> args) {
+    mock::MockOptions options;
+    options.tls_cert_file = File((std::string(cert) + ".pem").c_str());
+    options.tls_key_file = File((std::string(cert) + ".key").c_str());
+    mock_ = std::make_unique<mock::MockOpenAI>(options);
+    mock_->Start();
+    args.insert(args.end(),
+                {"--upstream", "https://" + host + ":" + std::to_string(mock_->port()) + "/v1"});
+    gateway_ = std::make_unique<GatewayProcess>(args);
+    ASSERT_TRUE(gateway_->Start()) << gateway_->Log();
+  }
+
+  static std::string* dir_;
+};
+std::string* Tls::dir_ = nullptr;
+
+TEST_F(Tls, VerifiedUpstreamByNameAndByAddress) {
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    StartTls("good", host, {"--upstream-ca-file", File("ca.pem")});
+    TestClient client = Client();
+    const Reply reply = client.Call("GET", "/v1/models", kAuth);
+    EXPECT_EQ(reply.status, 200) << host << ": " << reply.body;
+    EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);  // pooled TLS reuse
+    EXPECT_EQ(mock_->accepted_connections(), 1) << host;
+    EXPECT_EQ(gateway_->Stop(), 0);
+    EXPECT_EQ(gateway_->Log().find(kKey), std::string::npos);
+    gateway_.reset();
+  }
+}
+
+TEST_F(Tls, WrongHostNameIsRefused) {
+  StartTls("wrong", "127.0.0.1", {"--upstream-ca-file", File("ca.pem")});
+  TestClient client = Client();
+  const Reply reply = client.Call("GET", "/v1/models", kAuth);
+  EXPECT_EQ(reply.status, 502);
+  EXPECT_NE(reply.body.find("certificate verify failed"), std::string::npos) << reply.body;
+  EXPECT_EQ(mock_->requests().size(), 0u);
+}
+
+TEST_F(Tls, UnknownAuthorityIsRefused) {
+  StartTls("good", "localhost", {});  // the system's CAs do not know the test CA
+  TestClient client = Client();
+  const Reply reply = client.Call("GET", "/v1/models", kAuth);
+  EXPECT_EQ(reply.status, 502);
+  EXPECT_NE(reply.body.find("certificate verify failed"), std::string::npos) << reply.body;
+  EXPECT_EQ(mock_->requests().size(), 0u);
+}
+
+}  // namespace
+}  // namespace oa::testing

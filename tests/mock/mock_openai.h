@@ -1,0 +1,87 @@
+// A mock of the OpenAI API for tests: an HTTP/1.1 (optionally HTTPS) server on loopback that
+// stands where api.openai.com would be, answers OpenAI-shaped responses, records what it
+// received and counts connections. Request headers named x-mock-* choose odd behaviour
+// (errors, delays, broken responses, streaming pace); see mock_replies.cc for the list.
+//
+//   oa::mock::MockOpenAI mock;
+//   mock.Start();
+//   ... send traffic through the gateway to 127.0.0.1:mock.port() ...
+//   EXPECT_EQ(mock.requests().at(0).target, "/v1/models");
+
+#ifndef OA_TESTS_MOCK_MOCK_OPENAI_H_
+#define OA_TESTS_MOCK_MOCK_OPENAI_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace oa::mock {
+
+// One request as the mock received it.
+struct RecordedRequest {
+  std::string method;  // "POST"
+  std::string target;  // path + query exactly as received, e.g. "/v1/models?limit=2"
+  std::vector<std::pair<std::string, std::string>> headers;  // in order received, names as sent
+  // The value of the first header named `name` (case-insensitive), "" when absent.
+  std::string header(std::string_view name) const;
+  uint64_t body_bytes = 0;
+  std::string body_sha256;  // lowercase hex of the whole body
+  std::string body_prefix;  // first 1 MiB of the body (the rest is hashed, never held)
+  bool chunked = false;     // request arrived with Transfer-Encoding: chunked
+  std::string request_id;   // the x-request-id the mock answered it with, "req_mock_<n>"
+};
+
+struct MockOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;               // 0 = pick a free port
+  std::string tls_cert_file = {};  // with tls_key_file (PEM files): serve HTTPS (TLS 1.2+)
+  std::string tls_key_file = {};
+  // >0: close connections that wait this long for a request, without any response, to test
+  // a gateway's handling of pooled connections the server dropped.
+  int idle_close_ms = 0;
+};
+
+class MockOpenAI {
+ public:
+  explicit MockOpenAI(MockOptions options = {});
+  ~MockOpenAI();  // stops and joins
+  MockOpenAI(const MockOpenAI&) = delete;
+  MockOpenAI& operator=(const MockOpenAI&) = delete;
+
+  // Binds and runs the server on its own thread. Throws std::exception when it cannot bind
+  // or load the TLS certificate. A stopped mock is not restarted.
+  void Start();
+  // Closes the listener and every connection, and joins the thread. Idempotent.
+  void Stop();
+
+  uint16_t port() const;
+  // "http://127.0.0.1:<port>" (https when serving TLS).
+  std::string base_url() const;
+
+  // Thread-safe snapshot of the requests received, in arrival order. A request is recorded
+  // once its body is complete. The control paths /__mock/* are not recorded.
+  std::vector<RecordedRequest> requests() const;
+  void ClearRequests();
+
+  int accepted_connections() const;  // TCP connections accepted so far
+  int open_connections() const;      // currently open
+  // Responses the mock started but could not finish because the peer closed or reset the
+  // connection: while it waited out x-mock-delay-ms, or while it wrote headers or body.
+  int aborted_responses() const;
+
+  // Polls pred every 10 ms until true or timeout; returns pred's last value.
+  static bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+ private:
+  class Server;
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace oa::mock
+
+#endif  // OA_TESTS_MOCK_MOCK_OPENAI_H_
