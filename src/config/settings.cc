@@ -89,7 +89,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("log-level", str(defaults.log_level), "debug, info, warn, error or off")
     ("workers", po::value<int>()->default_value(0), "worker threads, 0 for one per core")
     ("cors-origins", str("*"), "comma-separated origins allowed by CORS, or *")
-    ("reject-unmodelled", po::value<bool>()->default_value(false),
+    ("reject-unmodelled", po::value<bool>()->default_value(false)->implicit_value(true),
      "answer 404 for /v1 paths that no RPC in proto/ describes, instead of forwarding them")
     ("max-body-bytes", str("1GiB"), "largest request body accepted")
     ("max-header-bytes", str("64KiB"), "largest request line plus headers accepted")

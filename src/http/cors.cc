@@ -20,13 +20,11 @@ void Cors::Decorate(std::string_view origin, beast_http::fields& response) const
     it = StartsWithIgnoreCase(it->name_string(), "access-control-") ? response.erase(it)
                                                                     : std::next(it);
   }
+  // With a list of origins the answer depends on Origin, so caches must know that.
+  if (!any_) response.insert(beast_http::field::vary, "Origin");
   if (origin.empty() || !Allowed(origin)) return;
-  if (any_) {
-    response.set(beast_http::field::access_control_allow_origin, "*");
-  } else {
-    response.set(beast_http::field::access_control_allow_origin, origin);
-    response.insert(beast_http::field::vary, "Origin");
-  }
+  response.set(beast_http::field::access_control_allow_origin,
+               any_ ? std::string_view("*") : origin);
   // Lets browser code read x-request-id, openai-*, x-ratelimit-* and retry-after.
   response.set(beast_http::field::access_control_expose_headers, "*");
 }

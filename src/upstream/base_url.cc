@@ -10,11 +10,11 @@ absl::StatusOr<BaseUrl> BaseUrl::Parse(std::string_view url) {
   };
   BaseUrl out;
   std::string_view rest = url;
-  if (rest.starts_with("https://")) {
+  if (StartsWithIgnoreCase(rest, "https://")) {
     rest.remove_prefix(8);
     out.tls = true;
     out.port = 443;
-  } else if (rest.starts_with("http://")) {
+  } else if (StartsWithIgnoreCase(rest, "http://")) {
     rest.remove_prefix(7);
     out.tls = false;
     out.port = 80;
@@ -44,6 +44,17 @@ absl::StatusOr<BaseUrl> BaseUrl::Parse(std::string_view url) {
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
   if (out.host.empty()) return bad("no host");
+  // Names and IPv4 addresses carry no ':' (an IPv6 address goes in brackets), and no
+  // host carries spaces, controls or URL delimiters.
+  const bool bracketed_host = authority.starts_with("[");
+  for (const char c : out.host) {
+    if (static_cast<unsigned char>(c) <= ' ' ||
+        std::string_view("/?#[]@\\\"<>%").find(c) != std::string_view::npos ||
+        (c == ':' && !bracketed_host)) {
+      return bad(c == ':' ? "an IPv6 address must be in brackets, e.g. http://[::1]:8080"
+                          : "the host has characters a host name cannot have");
+    }
+  }
   const uint16_t default_port = out.port;
   if (!port_text.empty()) {
     uint64_t port = 0;

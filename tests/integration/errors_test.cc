@@ -164,8 +164,8 @@ TEST(UnreachableUpstream, RefusedConnectionIs502) {
 TEST(UnreachableUpstream, RejectUnmodelledAnswers404) {
   int fd = -1;
   const uint16_t port = RefusingPort(fd);
-  GatewayProcess gateway({"--upstream", "http://127.0.0.1:" + std::to_string(port) + "/v1",
-                          "--reject-unmodelled", "true"});
+  GatewayProcess gateway(
+      {"--upstream", "http://127.0.0.1:" + std::to_string(port) + "/v1", "--reject-unmodelled"});
   ASSERT_TRUE(gateway.Start()) << gateway.Log();
   TestClient client(gateway.port());
   const Reply rejected = client.Call("POST", "/v1/brand/new", kAuth, "{}");
@@ -176,6 +176,34 @@ TEST(UnreachableUpstream, RejectUnmodelledAnswers404) {
   TestClient second(gateway.port());
   ExpectOpenAIError(second.Call("GET", "/v1/models", kAuth), 502, "upstream_unavailable");
   close(fd);
+}
+
+TEST(UnreachableUpstream, ConnectTimeoutIs504) {
+  // A listener that never accepts, its queue filled: further connection attempts get no
+  // answer at all, like a black-holed host, but without leaving loopback.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor stuck(io);
+  stuck.open(boost::asio::ip::tcp::v4());
+  stuck.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+  stuck.listen(0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(stuck.local_endpoint().port());
+  std::vector<int> queued;  // non-blocking connects: they fill the queue without waiting
+  for (int i = 0; i < 4; ++i) {
+    queued.push_back(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    connect(queued.back(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  GatewayProcess gateway({"--upstream",
+                          "http://127.0.0.1:" + std::to_string(stuck.local_endpoint().port()),
+                          "--upstream-connect-timeout", "500ms"});
+  ASSERT_TRUE(gateway.Start()) << gateway.Log();
+  TestClient client(gateway.port());
+  const Reply reply = client.Call("GET", "/v1/models", kAuth);
+  ExpectOpenAIError(reply, 504, "upstream_timeout");
+  EXPECT_NE(reply.body.find("timed out after 500ms"), std::string::npos) << reply.body;
+  for (int fd : queued) close(fd);
 }
 
 TEST(Startup, BadSettingsStopWithOneClearLine) {

@@ -174,6 +174,27 @@ TEST_F(Relay, UpstreamCutMidBodyCutsTheClient) {
   EXPECT_TRUE(LogHas("ended=upstream_cut")) << gateway_->Log();
 }
 
+class RelayIdle : public GatewayTest {
+ protected:
+  void SetUp() override { StartAll({"--upstream-idle-timeout", "500ms"}); }
+};
+
+TEST_F(RelayIdle, SilentUpstreamStreamIsCutAfterTheIdleTimeout) {
+  TestClient client = Client();
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-sse-events", "3"});
+  headers.push_back({"x-mock-sse-interval-ms", "3000"});
+  client.Send("POST", "/v1/chat/completions", headers, R"({"stream":true})");
+  std::vector<Piece> pieces;
+  const Reply reply = client.ReadPieces(pieces);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_FALSE(reply.complete);  // cut, not ended: the client can tell
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_NE(pieces[0].bytes.find("tok0"), std::string::npos);
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
+                                        milliseconds(4000)));
+}
+
 TEST_F(Relay, ChunkedRequestBodyKeepsItsFraming) {
   TestClient client = Client();
   std::string raw = "POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ";

@@ -13,7 +13,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -28,7 +29,6 @@
 #include <span>
 #include <thread>
 #include <type_traits>
-#include <variant>
 
 #include "mock_replies.h"
 #include "mock_text.h"
@@ -277,13 +277,18 @@ class Connection {
     co_return true;
   }
 
-  // Delivers `plan` while watching for the peer to hang up; the first to finish wins.
+  // Delivers `plan` while watching for the peer to hang up, which cuts the delivery short.
+  // The delivery runs to its end either way: the response was aborted unless it got out whole.
   net::awaitable<Outcome> Respond(const Plan& plan, const std::string& request_id,
                                   bool keep_alive) {
-    using namespace net::experimental::awaitable_operators;
-    std::variant<Outcome, std::monostate> first =
-        co_await (Deliver(plan, request_id, keep_alive) || WatchForHangUp());
-    co_return first.index() == 0 ? std::get<0>(first) : Outcome::kAborted;
+    auto executor = co_await net::this_coro::executor;
+    auto [order, delivery_error, outcome, watch_error] =
+        co_await net::experimental::make_parallel_group(
+            net::co_spawn(executor, Deliver(plan, request_id, keep_alive), net::deferred),
+            net::co_spawn(executor, WatchForHangUp(), net::deferred))
+            .async_wait(net::experimental::wait_for_one(), net::use_awaitable);
+    if (delivery_error) co_return Outcome::kAborted;
+    co_return outcome;
   }
 
   // Completes when the peer closes or resets the connection. Bytes it sends meanwhile (a

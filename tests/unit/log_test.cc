@@ -1,0 +1,72 @@
+// Log levels: parsing the names the settings accept, and which levels are enabled.
+#include "observe/log.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace oa::observe {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ParseLogLevel, KnownNames) {
+  EXPECT_EQ(ParseLogLevel("debug").value(), LogLevel::kDebug);
+  EXPECT_EQ(ParseLogLevel("info").value(), LogLevel::kInfo);
+  EXPECT_EQ(ParseLogLevel("warn").value(), LogLevel::kWarn);
+  EXPECT_EQ(ParseLogLevel("error").value(), LogLevel::kError);
+  EXPECT_EQ(ParseLogLevel("off").value(), LogLevel::kOff);
+}
+
+TEST(ParseLogLevel, IgnoresCaseAndAcceptsWarning) {
+  EXPECT_EQ(ParseLogLevel("DEBUG").value(), LogLevel::kDebug);
+  EXPECT_EQ(ParseLogLevel("Info").value(), LogLevel::kInfo);
+  EXPECT_EQ(ParseLogLevel("warning").value(), LogLevel::kWarn);
+  EXPECT_EQ(ParseLogLevel("WARNING").value(), LogLevel::kWarn);
+}
+
+TEST(ParseLogLevel, UnknownNameIsInvalidArgumentNamingIt) {
+  for (const char* bad : {"", "verbose", "trace", "information", " info", "info ", "0"}) {
+    absl::StatusOr<LogLevel> level = ParseLogLevel(bad);
+    ASSERT_FALSE(level.ok()) << "'" << bad << "'";
+    EXPECT_EQ(level.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(level.status().message()), HasSubstr(std::string("'") + bad + "'"));
+    EXPECT_THAT(std::string(level.status().message()),
+                HasSubstr("debug, info, warn, error or off"));
+  }
+}
+
+// Restores the process-wide level after each test.
+class LogEnabledTest : public ::testing::Test {
+ protected:
+  ~LogEnabledTest() override { SetLogLevel(LogLevel::kInfo); }
+};
+
+TEST_F(LogEnabledTest, LevelsAtOrAboveTheThresholdAreEnabled) {
+  SetLogLevel(LogLevel::kWarn);
+  EXPECT_FALSE(LogEnabled(LogLevel::kDebug));
+  EXPECT_FALSE(LogEnabled(LogLevel::kInfo));
+  EXPECT_TRUE(LogEnabled(LogLevel::kWarn));
+  EXPECT_TRUE(LogEnabled(LogLevel::kError));
+}
+
+TEST_F(LogEnabledTest, DebugEnablesEverything) {
+  SetLogLevel(LogLevel::kDebug);
+  EXPECT_TRUE(LogEnabled(LogLevel::kDebug));
+  EXPECT_TRUE(LogEnabled(LogLevel::kInfo));
+  EXPECT_TRUE(LogEnabled(LogLevel::kError));
+}
+
+TEST_F(LogEnabledTest, OffDisablesEverything) {
+  SetLogLevel(LogLevel::kOff);
+  EXPECT_FALSE(LogEnabled(LogLevel::kDebug));
+  EXPECT_FALSE(LogEnabled(LogLevel::kError));
+  EXPECT_FALSE(LogEnabled(LogLevel::kOff));
+}
+
+TEST_F(LogEnabledTest, OffIsNeverALevelToWriteAt) {
+  SetLogLevel(LogLevel::kDebug);
+  EXPECT_FALSE(LogEnabled(LogLevel::kOff));
+}
+
+}  // namespace
+}  // namespace oa::observe
