@@ -6,26 +6,23 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libboost1.81-dev libboost-program-options1.81-dev  # Beast/Asio; flags, env, config
+  libboost1.81-dev libboost-program-options1.81-dev  # Beast/Asio; flags and environment
   libssl-dev openssl                                 # upstream TLS; test certificates
   libprotobuf-dev protobuf-compiler                  # descriptors for the route table
   libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front
   golang-github-gogo-googleapis-dev                  # google/api/http.proto, annotations.proto
-  libabsl-dev                                        # status, strings
+  libabsl-dev                                        # status, formatting, durations
   zlib1g-dev                                         # gzip answers of the test mock
   libgtest-dev libgmock-dev                          # unit and integration tests
-  nodejs npm                                         # the official openai SDK in client tests
 )
+# The client tests need Node.js and npm; a machine may have its own, outside Debian's
+# packages, which is used as it is.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# A machine may carry its own Node.js outside Debian's packages: accept it if it is new enough.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
-fi
-read -r -a missing <<<"${missing[*]}"
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
