@@ -69,7 +69,8 @@ class Exchange {
         reused = false;
       }
       started_ = started;
-      const Attempt result = co_await GuardedAttempt(*conn, /*may_retry=*/reused && !out_.retried);
+      const bool may_retry = reused && !out_.retried;
+      const Attempt result = co_await GuardedAttempt(*conn, may_retry);
       if (result == Attempt::kRetryable) {
         conn->stream.Close();
         conn.reset();
@@ -170,9 +171,10 @@ class Exchange {
     bhttp::request_serializer<bhttp::buffer_body> serializer(upstream_request_);
     waiting_for_ = "progress";
     if (!co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/true)) co_return false;
-    if (!replay_.empty() &&
-        !co_await WritePiece(conn, serializer, replay_.data(), replay_.size(), true)) {
-      co_return false;
+    // (No co_await inside && or ?: here or below: GCC 12 miscompiles those.)
+    if (!replay_.empty()) {
+      const bool sent = co_await WritePiece(conn, serializer, replay_.data(), replay_.size(), true);
+      if (!sent) co_return false;
     }
     while (!request_.is_done()) {
       const std::optional<size_t> got = co_await ReadClientBody();

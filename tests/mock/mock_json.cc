@@ -73,31 +73,34 @@ size_t OffsetAfter(std::string_view whole, std::string_view part) {
   return static_cast<size_t>(part.data() - whole.data()) + part.size();
 }
 
+// The lead bytes of multi-byte UTF-8 sequences: (lead & mask) == value.
+struct Utf8Lead {
+  unsigned char mask;
+  unsigned char value;
+  size_t length;
+  uint32_t smallest;  // anything below has a shorter encoding
+};
+constexpr Utf8Lead kUtf8Leads[] = {
+    {0xE0, 0xC0, 2, 0x80}, {0xF0, 0xE0, 3, 0x800}, {0xF8, 0xF0, 4, 0x10000}};
+
 // Length of the well-formed UTF-8 sequence at s[pos], or 0 when it is malformed.
 size_t Utf8SequenceLength(std::string_view s, size_t pos) {
-  auto c = static_cast<unsigned char>(s[pos]);
-  if (c < 0x80) return 1;
-  size_t length;
-  uint32_t code_point;
-  uint32_t smallest;
-  if ((c & 0xE0) == 0xC0) {
-    length = 2, code_point = c & 0x1F, smallest = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    length = 3, code_point = c & 0x0F, smallest = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    length = 4, code_point = c & 0x07, smallest = 0x10000;
-  } else {
-    return 0;
+  auto lead = static_cast<unsigned char>(s[pos]);
+  if (lead < 0x80) return 1;
+  for (const Utf8Lead& kind : kUtf8Leads) {
+    if ((lead & kind.mask) != kind.value) continue;
+    if (pos + kind.length > s.size()) return 0;
+    uint32_t code_point = lead & ~kind.mask & 0xFF;
+    for (size_t i = 1; i < kind.length; ++i) {
+      auto continuation = static_cast<unsigned char>(s[pos + i]);
+      if ((continuation & 0xC0) != 0x80) return 0;
+      code_point = (code_point << 6) | (continuation & 0x3F);
+    }
+    bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
+    bool valid = code_point >= kind.smallest && code_point <= 0x10FFFF && !surrogate;
+    return valid ? kind.length : 0;
   }
-  if (pos + length > s.size()) return 0;
-  for (size_t i = 1; i < length; ++i) {
-    auto continuation = static_cast<unsigned char>(s[pos + i]);
-    if ((continuation & 0xC0) != 0x80) return 0;
-    code_point = (code_point << 6) | (continuation & 0x3F);
-  }
-  bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
-  if (code_point < smallest || code_point > 0x10FFFF || surrogate) return 0;
-  return length;
+  return 0;
 }
 
 void AppendUtf8(uint32_t code_point, std::string& out) {
@@ -128,12 +131,13 @@ std::optional<uint32_t> ParseHex4(std::string_view s, size_t pos) {
 }
 
 // Decodes the \uXXXX escape (or surrogate pair) at raw[pos] == 'u'; advances pos past it.
+// A lone surrogate becomes U+FFFD.
 std::optional<uint32_t> DecodeUnicodeEscape(std::string_view raw, size_t& pos) {
   std::optional<uint32_t> high = ParseHex4(raw, pos + 1);
   if (!high) return std::nullopt;
   pos += 5;
-  if (*high < 0xD800 || *high > 0xDBFF) return *high;
-  if (raw.substr(pos, 2) != "\\u") return 0xFFFD;
+  if (*high < 0xD800 || *high > 0xDFFF) return *high;
+  if (*high > 0xDBFF || raw.substr(pos, 2) != "\\u") return 0xFFFD;
   std::optional<uint32_t> low = ParseHex4(raw, pos + 2);
   if (!low || *low < 0xDC00 || *low > 0xDFFF) return 0xFFFD;
   pos += 6;

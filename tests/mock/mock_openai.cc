@@ -119,12 +119,18 @@ RecordedRequest Describe(const http::request<http::buffer_body>& request) {
 
 // ---- shared state -----------------------------------------------------------------------
 
-// What the connections of one mock share with each other and with test threads.
-class Ledger {
- public:
+// Connection counts: updated on the server's thread, read from any.
+struct Counters {
   std::atomic<int> accepted{0};
   std::atomic<int> open{0};
   std::atomic<int> aborted{0};
+};
+
+// What the connections of one mock share with each other and with test threads.
+class Ledger {
+ public:
+  Counters& counters() { return counters_; }
+  const Counters& counters() const { return counters_; }
 
   std::string NextRequestId() { return Cat("req_mock_", ++responses_); }
 
@@ -156,7 +162,7 @@ class Ledger {
       return JsonPlan(RecordedRequestsJson(Snapshot()));
     }
     if (request.method == "GET" && path == "stats") {
-      return JsonPlan(StatsJson(accepted, open, aborted));
+      return JsonPlan(StatsJson(counters_.accepted, counters_.open, counters_.aborted));
     }
     if (request.method == "POST" && path == "reset") {
       ClearRequests();
@@ -166,6 +172,7 @@ class Ledger {
     return ErrorPlan(404);
   }
 
+  Counters counters_;
   mutable std::mutex mutex_;
   std::vector<RecordedRequest> requests_;  // guarded by mutex_
   FileStore files_;                        // the server's thread only
@@ -246,7 +253,7 @@ class Connection {
     Plan plan = ledger_.Answer(std::move(request), body.tail());
 
     Outcome outcome = co_await Respond(plan, request_id, parser.get().keep_alive());
-    if (outcome == Outcome::kAborted) ++ledger_.aborted;
+    if (outcome == Outcome::kAborted) ++ledger_.counters().aborted;
     co_return outcome == Outcome::kKeepAlive;
   }
 
@@ -288,15 +295,20 @@ class Connection {
             net::co_spawn(executor, WatchForHangUp(), net::deferred))
             .async_wait(net::experimental::wait_for_one(), net::use_awaitable);
     if (delivery_error) co_return Outcome::kAborted;
+    if (peer_hung_up_ && outcome == Outcome::kKeepAlive) co_return Outcome::kClose;
     co_return outcome;
   }
 
-  // Completes when the peer closes or resets the connection. Bytes it sends meanwhile (a
-  // pipelined request) are kept for the next read.
+  // Completes when the peer closes or resets the connection, or cancelled. Bytes it sends
+  // meanwhile (a pipelined request) are kept for the next read. A connection is not read
+  // again after a hang-up: Asio 1.81 would wait forever for a second end of file.
   net::awaitable<void> WatchForHangUp() {
     auto [ec, bytes] = co_await stream_.async_read_some(buffer_.prepare(kPieceSize), kAwait);
     buffer_.commit(bytes);
-    if (ec) co_return;
+    if (ec) {
+      peer_hung_up_ = ec != net::error::operation_aborted;
+      co_return;
+    }
     net::steady_timer forever(co_await net::this_coro::executor,
                               net::steady_timer::time_point::max());
     co_await forever.async_wait(kAwait);
@@ -348,7 +360,7 @@ class Connection {
         co_return co_await WritePattern(plan.pattern_bytes, plan.chunked);
       case Plan::Kind::kTruncated:
         co_return co_await WritePattern(kTruncatedBytesSent, false);
-      default:
+      default:  // kBody
         co_return co_await Write(net::buffer(plan.body));
     }
   }
@@ -410,6 +422,7 @@ class Connection {
   Ledger& ledger_;
   Millis idle_close_;
   beast::flat_buffer buffer_;
+  bool peer_hung_up_ = false;
   std::vector<char> piece_;  // body bytes being read, or generated ones being written
 };
 
@@ -436,6 +449,11 @@ tcp::endpoint ListenEndpoint(net::io_context& io, const MockOptions& options) {
   return resolver.resolve(options.host, std::to_string(options.port)).begin()->endpoint();
 }
 
+// A listening socket (with SO_REUSEADDR) on options.host:options.port; throws on failure.
+tcp::acceptor Listen(net::io_context& io, const MockOptions& options) {
+  return tcp::acceptor(io, ListenEndpoint(io, options));
+}
+
 void IgnoreOutcome(const std::exception_ptr&) {}
 
 }  // namespace
@@ -447,18 +465,18 @@ class MockOpenAI::Server {
   explicit Server(MockOptions options) : options_(std::move(options)) {}
   ~Server() { Stop(); }
 
+  // What can throw comes first, so that a failed Start() leaves the mock as it was.
   void Start() {
     if (io_) return;
-    io_ = std::make_unique<net::io_context>(1);
+    std::optional<ssl::context> tls;
     if (!options_.tls_cert_file.empty() && !options_.tls_key_file.empty()) {
-      tls_.emplace(MakeTlsContext(options_));
+      tls.emplace(MakeTlsContext(options_));
     }
-    tcp::endpoint endpoint = ListenEndpoint(*io_, options_);
-    acceptor_.emplace(*io_);
-    acceptor_->open(endpoint.protocol());
-    acceptor_->set_option(tcp::acceptor::reuse_address(true));
-    acceptor_->bind(endpoint);
-    acceptor_->listen();
+    auto io = std::make_unique<net::io_context>(1);
+    tcp::acceptor acceptor = Listen(*io, options_);
+    tls_ = std::move(tls);
+    io_ = std::move(io);
+    acceptor_.emplace(std::move(acceptor));
     port_ = acceptor_->local_endpoint().port();
     net::co_spawn(*io_, Accept(), IgnoreOutcome);
     thread_ = std::thread([this] { io_->run(); });
@@ -489,7 +507,7 @@ class MockOpenAI::Server {
         co_await backoff.async_wait(kAwait);
         continue;
       }
-      ++ledger_.accepted;
+      ++ledger_.counters().accepted;
       Spawn(std::move(socket));
     }
   }
@@ -497,7 +515,7 @@ class MockOpenAI::Server {
   void Spawn(tcp::socket socket) {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    OpenCount count(ledger_.open);
+    OpenCount count(ledger_.counters().open);
     Millis idle_close(options_.idle_close_ms);
     beast::tcp_stream plain(std::move(socket));
     if (tls_) {
@@ -549,11 +567,11 @@ std::vector<RecordedRequest> MockOpenAI::requests() const { return server_->ledg
 
 void MockOpenAI::ClearRequests() { server_->ledger().ClearRequests(); }
 
-int MockOpenAI::accepted_connections() const { return server_->ledger().accepted; }
+int MockOpenAI::accepted_connections() const { return server_->ledger().counters().accepted; }
 
-int MockOpenAI::open_connections() const { return server_->ledger().open; }
+int MockOpenAI::open_connections() const { return server_->ledger().counters().open; }
 
-int MockOpenAI::aborted_responses() const { return server_->ledger().aborted; }
+int MockOpenAI::aborted_responses() const { return server_->ledger().counters().aborted; }
 
 bool MockOpenAI::WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

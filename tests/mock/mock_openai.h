@@ -53,10 +53,11 @@ class MockOpenAI {
   MockOpenAI(const MockOpenAI&) = delete;
   MockOpenAI& operator=(const MockOpenAI&) = delete;
 
-  // Binds and runs the server on its own thread. Throws std::exception when it cannot bind
-  // or load the TLS certificate. A stopped mock is not restarted.
+  // Binds and runs the server on its own thread; does nothing when it runs already. Throws
+  // std::exception when it cannot bind or load the TLS certificate and key.
   void Start();
-  // Closes the listener and every connection, and joins the thread. Idempotent.
+  // Closes the listener and every connection, and joins the thread. Idempotent. Recordings
+  // and counters stay; Start() serves again, on a new port when options.port is 0.
   void Stop();
 
   uint16_t port() const;

@@ -21,7 +21,6 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
-#include <system_error>
 
 #include "mock_json.h"
 #include "mock_text.h"
@@ -128,6 +127,28 @@ std::optional<std::string> DispositionParam(std::string_view part_headers, std::
   return std::string(value.substr(0, value.find('"')));
 }
 
+// One part of a multipart body: its headers, and where its content lies in the body.
+struct Part {
+  std::string_view headers;
+  uint64_t content_begin = 0;
+  uint64_t content_size = 0;
+};
+
+// The part that begins `delimiter_size` bytes after the delimiter at `delimiter_at`, and ends
+// with the CRLF before the next delimiter, at `next_delimiter_at`.
+std::optional<Part> PartBetween(const BodySample& body, uint64_t delimiter_at,
+                                uint64_t delimiter_size, uint64_t next_delimiter_at) {
+  uint64_t headers_begin = delimiter_at + delimiter_size + 2;
+  if (next_delimiter_at < headers_begin + 2) return std::nullopt;
+  uint64_t part_end = next_delimiter_at - 2;
+  std::string_view window =
+      body.Slice(headers_begin, std::min<uint64_t>(part_end - headers_begin, 8192)).value_or("");
+  size_t headers_size = window.find("\r\n\r\n");
+  if (headers_size == std::string_view::npos) return std::nullopt;
+  uint64_t content_begin = headers_begin + headers_size + 4;
+  return Part{window.substr(0, headers_size), content_begin, part_end - content_begin};
+}
+
 // Reads the parts between consecutive boundary delimiters that the sample shows. The size
 // of the file part is exact whenever the delimiters around it fall in the head or the tail.
 Upload ParseUpload(const RecordedRequest& request, const BodySample& body) {
@@ -137,23 +158,15 @@ Upload ParseUpload(const RecordedRequest& request, const BodySample& body) {
   std::string delimiter = Cat("--", boundary);
   std::vector<uint64_t> delimiters = body.FindAll(delimiter);
   for (size_t i = 0; i + 1 < delimiters.size(); ++i) {
-    uint64_t headers_begin = delimiters[i] + delimiter.size() + 2;
-    uint64_t part_end = delimiters[i + 1] - 2;  // the CRLF before a delimiter is part of it
-    if (headers_begin > part_end) continue;
-    std::string_view window =
-        body.Slice(headers_begin, std::min<uint64_t>(part_end - headers_begin, 8192)).value_or("");
-    size_t headers_size = window.find("\r\n\r\n");
-    if (headers_size == std::string_view::npos) continue;
-    std::string_view part_headers = window.substr(0, headers_size);
-    uint64_t content_begin = headers_begin + headers_size + 4;
-    uint64_t content_size = part_end - content_begin;
-    if (std::optional<std::string> filename = DispositionParam(part_headers, "filename")) {
+    std::optional<Part> part =
+        PartBetween(body, delimiters[i], delimiter.size(), delimiters[i + 1]);
+    if (!part) continue;
+    if (std::optional<std::string> filename = DispositionParam(part->headers, "filename")) {
       upload.filename = *filename;
-      upload.bytes = content_size;
-    } else if (DispositionParam(part_headers, "name") == "purpose") {
-      if (std::optional<std::string_view> purpose = body.Slice(content_begin, content_size)) {
-        upload.purpose = std::string(*purpose);
-      }
+      upload.bytes = part->content_size;
+    } else if (DispositionParam(part->headers, "name") == "purpose") {
+      std::optional<std::string_view> purpose = body.Slice(part->content_begin, part->content_size);
+      if (purpose) upload.purpose = std::string(*purpose);
     }
   }
   return upload;
@@ -295,6 +308,14 @@ std::optional<Plan> BreakPlan(std::string_view how) {
     return std::nullopt;
   }
   return plan;
+}
+
+// The answer that x-mock-break or x-mock-status impose, if any.
+std::optional<Plan> OverridePlan(const RecordedRequest& request) {
+  if (std::optional<Plan> plan = BreakPlan(request.header("x-mock-break"))) return plan;
+  std::optional<int64_t> status = IntHeader(request, "x-mock-status");
+  if (status && *status >= 400 && *status <= 999) return ErrorPlan(static_cast<unsigned>(*status));
+  return std::nullopt;
 }
 
 Plan EventStreamPlan(const RecordedRequest& request, EventStream::Api api, std::string model) {
@@ -500,12 +521,7 @@ void FileStore::Remove(std::string_view id) {
 }
 
 Plan PlanReply(const RecordedRequest& request, const BodySample& body, FileStore& files) {
-  std::optional<Plan> plan = BreakPlan(request.header("x-mock-break"));
-  if (!plan) {
-    std::optional<int64_t> status = IntHeader(request, "x-mock-status");
-    if (status && *status >= 400 && *status <= 999)
-      plan = ErrorPlan(static_cast<unsigned>(*status));
-  }
+  std::optional<Plan> plan = OverridePlan(request);
   if (!plan) plan = EndpointPlan(request, body, files);
   if (!plan) plan = EchoPlan(request);
   plan->headers_only = request.method == "HEAD";

@@ -56,10 +56,11 @@ struct EventStream {
   enum class Api { kChat, kCompletion };
   Api api = Api::kChat;
   std::string model;
-  int events = 3;  // chunks before the final `data: [DONE]`
+  int events = 3;  // chunks before `data: [DONE]`, the last with finish_reason "stop"
   std::chrono::milliseconds interval{0};
 };
 
+// How much of its promised body a kTruncated answer sends.
 inline constexpr uint64_t kTruncatedBytesSent = 1000;
 
 // How to answer one request.
