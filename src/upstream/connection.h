@@ -25,7 +25,6 @@ struct Connection {
   net::Stream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the upstream, not yet parsed
   net::Clock::time_point idle_since{};
-  int requests = 0;  // exchanges completed on this connection
 };
 
 // `tls` must be set exactly when `url.tls`. Fails with UNAVAILABLE (cannot resolve,

@@ -31,7 +31,6 @@ class Pool {
   void Release(std::unique_ptr<Connection> conn);
 
   const BaseUrl& url() const { return url_; }
-  size_t idle_count() const { return idle_.size(); }
 
  private:
   BaseUrl url_;

@@ -78,7 +78,6 @@ class Exchange {
         continue;
       }
       if (connection_reusable_) {
-        ++conn->requests;
         pool_.Release(std::move(conn));
       } else {
         conn->stream.Close();

@@ -8,17 +8,21 @@ namespace {
 
 using std::chrono::milliseconds;
 
+std::string Hex(const unsigned char* bytes, unsigned int len) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 15];
+  }
+  return out;
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return Hex(digest, len);
 }
 
 class Relay : public GatewayTest {
@@ -306,12 +310,7 @@ TEST_F(RelayLarge, HundredMegabyteUploadStreamsWithBoundedMemory) {
   ASSERT_EQ(reply.status, 200) << reply.body;
   const auto got = mock_->requests().at(0);
   EXPECT_EQ(got.body_bytes, kSize);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += "0123456789abcdef"[digest[i] >> 4];
-    hex += "0123456789abcdef"[digest[i] & 15];
-  }
-  EXPECT_EQ(got.body_sha256, hex);
+  EXPECT_EQ(got.body_sha256, Hex(digest, len));
   // The gateway held a few pieces at a time, not the body: its peak RSS grew by far less
   // than the 100 MiB that went through it.
   EXPECT_LT(gateway_->PeakRssKib() - rss_before, 16 * 1024)
