@@ -72,10 +72,7 @@ class Session {
                  " bytes (see --max-header-bytes).")};
     }
     if (ec == bhttp::error::body_limit) return BodyTooLarge(context_.settings.max_body_bytes);
-    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      return BadRequest(ec.message());
-    }
+    if (upstream::IsMalformedMessage(ec)) return BadRequest(ec.message());
     return std::nullopt;
   }
 

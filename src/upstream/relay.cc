@@ -13,6 +13,15 @@
 #include "upstream/header_policy.h"
 
 namespace oa::upstream {
+
+bool IsMalformedMessage(const net::error_code& ec) {
+  return ec.category() ==
+             boost::beast::http::make_error_code(boost::beast::http::error::bad_version)
+                 .category() &&
+         ec != boost::beast::http::error::end_of_stream &&
+         ec != boost::beast::http::error::partial_message;
+}
+
 namespace {
 
 namespace asio = net::asio;
@@ -22,12 +31,6 @@ using namespace asio::experimental::awaitable_operators;
 using net::Clock;
 using net::error_code;
 using net::kNoThrow;
-
-// A malformed message, as opposed to a connection that ended or failed.
-bool IsMalformed(const error_code& ec) {
-  return ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
-         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
-}
 
 // How one attempt on one upstream connection ended.
 enum class Attempt {
@@ -55,7 +58,7 @@ class Exchange {
   asio::awaitable<void> Run() {
     BuildUpstreamRequest();
     if (!co_await ContinueIfExpected()) co_return;
-    const Clock::time_point started = Clock::now();
+    started_ = Clock::now();
     std::unique_ptr<Connection> conn = pool_.TakeIdle();
     bool reused = conn != nullptr;
     for (;;) {
@@ -68,7 +71,6 @@ class Exchange {
         conn = *std::move(fresh);
         reused = false;
       }
-      started_ = started;
       const bool may_retry = reused && !out_.retried;
       const Attempt result = co_await GuardedAttempt(*conn, may_retry);
       if (result == Attempt::kRetryable) {
@@ -120,6 +122,7 @@ class Exchange {
     connection_reusable_ = false;
     auto result =
         co_await (AttemptOn(conn, may_retry) || deadline.Watch([&] { conn.stream.Close(); }));
+    upstream_deadline_ = nullptr;
     if (result.index() == 0) co_return std::get<0>(result);
     // The watchdog fired; AttemptOn was cancelled wherever it stood.
     connection_reusable_ = false;
@@ -208,7 +211,7 @@ class Exchange {
     if (ec && ec != bhttp::error::need_buffer) {
       if (ec == bhttp::error::body_limit) {
         out_.failure = absl::ResourceExhaustedError("request body too large");
-      } else if (IsMalformed(ec)) {
+      } else if (IsMalformedMessage(ec)) {
         out_.failure = absl::InvalidArgumentError(ec.message());
       } else {
         out_.client_gone = true;
@@ -323,6 +326,8 @@ class Exchange {
     constexpr size_t kMaxPipelined = 64 * 1024;
     while (client_buffer_.size() < kMaxPipelined) {
       auto [ec, n] = co_await client_.async_read_some(client_buffer_.prepare(4096), kNoThrow);
+      // Kept whatever happens next: these bytes may begin the client's next request.
+      client_buffer_.commit(n);
       const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
       if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
       if (ec) {
@@ -330,7 +335,6 @@ class Exchange {
         conn.stream.Close();
         co_return;
       }
-      client_buffer_.commit(n);
     }
     // Enough pipelined bytes are waiting: stop reading and just wait to be cancelled.
     asio::steady_timer forever(co_await asio::this_coro::executor, net::Deadline::kNever);

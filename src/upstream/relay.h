@@ -65,6 +65,10 @@ struct RelayOutcome {
   bool retried = false;          // a pooled connection failed and a new one was used
 };
 
+// True for a message that broke HTTP's rules, as opposed to a connection that ended
+// or failed before the message did.
+bool IsMalformedMessage(const net::error_code& ec);
+
 class Relay {
  public:
   // `pool` belongs to the calling worker and outlives the call.
