@@ -26,7 +26,4 @@ GatewayError BadRequest(std::string_view why);
 // Maps a failure to reach the upstream: DEADLINE_EXCEEDED -> 504, anything else -> 502.
 GatewayError UpstreamFailure(const absl::Status& status);
 
-// JSON string contents for `s` (no quotes): escapes quotes, backslashes, control bytes.
-std::string JsonEscape(std::string_view s);
-
 }  // namespace oa::http

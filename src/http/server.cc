@@ -15,7 +15,7 @@
 #include "observe/log.h"
 #include "upstream/base_url.h"
 #include "upstream/pool.h"
-#include "upstream/relay.h"
+#include "upstream/forwarder.h"
 
 namespace oa::http {
 namespace asio = net::asio;
@@ -27,7 +27,7 @@ struct Server::Shared {
   upstream::BaseUrl upstream;
   std::optional<asio::ssl::context> tls;
   Cors cors;
-  upstream::RelayLimits relay_limits;
+  upstream::ForwardLimits forward_limits;
 };
 
 struct Server::Worker {
@@ -37,7 +37,7 @@ struct Server::Worker {
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
               settings.upstream_connect_timeout}),
-        front{settings, routes, shared.cors, pool, shared.relay_limits} {}
+        front{settings, routes, shared.cors, pool, shared.forward_limits} {}
 
   asio::awaitable<void> Accept() {
     for (;;) {
@@ -82,9 +82,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::Settings& se
   server->shared_ = std::make_unique<Shared>(
       Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}});
   Shared& shared = *server->shared_;
-  shared.relay_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
-  shared.relay_limits.idle_timeout = settings.upstream_idle_timeout;
-  shared.relay_limits.client_io_timeout = settings.client_io_timeout;
+  shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
+  shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;
+  shared.forward_limits.client_io_timeout = settings.client_io_timeout;
   if (shared.upstream.tls) {
     shared.tls.emplace(asio::ssl::context::tls_client);
     shared.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |

@@ -6,6 +6,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
+#include "http/client_downstream.h"
 #include "http/error_reply.h"
 #include "net/deadline.h"
 #include "observe/fingerprint.h"
@@ -44,7 +45,7 @@ class Session {
   asio::awaitable<void> Serve() {
     const config::Settings& settings = context_.settings;
     for (bool first = true;; first = false) {
-      upstream::ClientParser parser;
+      ClientParser parser;
       parser.header_limit(settings.max_header_bytes);
       parser.body_limit(settings.max_body_bytes);
       // Between requests a client may idle; once bytes arrive the header must follow.
@@ -77,7 +78,7 @@ class Session {
   }
 
   // What the gateway answers itself before any upstream call, or nullopt to relay.
-  std::optional<GatewayError> Refusal(const upstream::ClientParser& parser,
+  std::optional<GatewayError> Refusal(const ClientParser& parser,
                                       const std::optional<route::RouteMatch>& match) const {
     const auto& request = parser.get();
     if (!match && context_.settings.reject_unmodelled) {
@@ -91,7 +92,7 @@ class Session {
   }
 
   // Answers one request; true if the connection may carry another.
-  asio::awaitable<bool> Handle(upstream::ClientParser& parser) {
+  asio::awaitable<bool> Handle(ClientParser& parser) {
     const Clock::time_point start = Clock::now();
     const auto& request = parser.get();
     const std::string_view target = request.target();
@@ -118,9 +119,11 @@ class Session {
 
     const std::string origin(request[bhttp::field::origin]);
     const auto decorate = [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); };
-    upstream::Relay relay(context_.pool, context_.relay_limits);
-    upstream::RelayOutcome out = co_await relay.Run(stream_, buffer_, parser, deadline_, decorate);
-    bool keep_alive = out.client_reusable;
+    ClientDownstream caller(stream_, buffer_, parser, deadline_, context_.pool.url(),
+                            context_.settings.client_io_timeout, decorate);
+    upstream::Forwarder forwarder(context_.pool, context_.forward_limits);
+    upstream::ForwardOutcome out = co_await forwarder.Run(caller);
+    bool keep_alive = !out.failure && caller.reusable();
     int status = out.status;
     if (out.failure) {
       const GatewayError error = FailureReply(*out.failure);
@@ -142,7 +145,7 @@ class Session {
     }
   }
 
-  asio::awaitable<bool> Preflight(upstream::ClientParser& parser) {
+  asio::awaitable<bool> Preflight(ClientParser& parser) {
     bhttp::response<bhttp::string_body> response{bhttp::status::no_content, parser.get().version()};
     context_.cors.DecoratePreflight(parser.get()[bhttp::field::origin],
                                     parser.get()[bhttp::field::access_control_request_headers],
@@ -150,12 +153,12 @@ class Session {
     co_return co_await Send(parser, response);
   }
 
-  asio::awaitable<bool> Reply(upstream::ClientParser& parser, const GatewayError& error) {
+  asio::awaitable<bool> Reply(ClientParser& parser, const GatewayError& error) {
     const std::string json = error.ToJson();
     co_return co_await Reply(parser, error.status, "application/json", json);
   }
 
-  asio::awaitable<bool> Reply(upstream::ClientParser& parser, int status,
+  asio::awaitable<bool> Reply(ClientParser& parser, int status,
                               std::string_view content_type, std::string_view body) {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
                                                  parser.get().version()};
@@ -165,7 +168,7 @@ class Session {
     co_return co_await Send(parser, response);
   }
 
-  asio::awaitable<bool> ReplyLogged(upstream::ClientParser& parser, const GatewayError& error,
+  asio::awaitable<bool> ReplyLogged(ClientParser& parser, const GatewayError& error,
                                     Clock::time_point start, std::string_view rpc) {
     const bool keep_alive = co_await Reply(parser, error);
     LogAccess(parser, start, rpc, error.status, {});
@@ -174,7 +177,7 @@ class Session {
 
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
-  asio::awaitable<bool> Send(upstream::ClientParser& parser,
+  asio::awaitable<bool> Send(ClientParser& parser,
                              bhttp::response<bhttp::string_body>& response) {
     const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive();
     response.keep_alive(keep_alive);
@@ -190,8 +193,8 @@ class Session {
     co_return !ec && keep_alive;
   }
 
-  void LogAccess(const upstream::ClientParser& parser, Clock::time_point start,
-                 std::string_view rpc, int status, const upstream::RelayOutcome& out) const {
+  void LogAccess(const ClientParser& parser, Clock::time_point start,
+                 std::string_view rpc, int status, const upstream::ForwardOutcome& out) const {
     if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
     const auto& request = parser.get();
     const std::string_view target = request.target();

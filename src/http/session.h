@@ -1,6 +1,6 @@
 // One client connection of the REST front: reads requests one after the other
 // (keep-alive, pipelining), answers what the gateway owns itself (/health, CORS
-// preflight, its own errors) and relays every /v1 call through the upstream relay.
+// preflight, its own errors) and forwards every /v1 call to the upstream.
 //
 // The session is a coroutine whose frame owns the socket and every buffer, so it lives
 // exactly as long as its pending operations (the self-owning session of Beast's
@@ -14,7 +14,7 @@
 #include "net/stream.h"
 #include "route/route_table.h"
 #include "upstream/pool.h"
-#include "upstream/relay.h"
+#include "upstream/forwarder.h"
 
 namespace oa::http {
 
@@ -24,7 +24,7 @@ struct FrontContext {
   const route::RouteTable& routes;
   const Cors& cors;
   upstream::Pool& pool;
-  const upstream::RelayLimits& relay_limits;
+  const upstream::ForwardLimits& forward_limits;
 };
 
 // Serves `socket` until the client leaves, a timeout passes or an error ends it.

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "base/json_text.h"
 #include "base/strings.h"
 
 namespace oa::http {
@@ -86,10 +87,8 @@ TEST(ErrorReply, UnknownUrlEscapesThePath) {
   ExpectOpenAiShape(e);
 }
 
-// Known bug (src/http/error_reply.cc, JsonEscape): Beast accepts bytes 0x80-0xFF in a
-// request target, UnknownUrl echoes the path, and JsonEscape copies bytes that are not
-// UTF-8 as they are, so the body is not JSON (protobuf and Python's json both reject it).
-// Enable when JsonEscape replaces invalid UTF-8 (e.g. with U+FFFD).
+// Beast accepts bytes 0x80-0xFF in a request target and UnknownUrl echoes the path:
+// bytes that are not UTF-8 must not make the body invalid JSON.
 TEST(ErrorReply, UnknownUrlWithNonUtf8PathIsStillJson) {
   ParseJson(UnknownUrl("GET", "/v2/caf\xE9").ToJson());
   ParseJson(StrCat("{\"s\":\"", JsonEscape("\xFF\xC3"), "\"}"));

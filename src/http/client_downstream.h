@@ -1,0 +1,76 @@
+// The REST front's side of a forwarded call: a client connection whose request header
+// has been read. Relays the rest byte for byte (DESIGN.md, invariant 2): the request's
+// method, target (re-based onto the upstream URL), end-to-end headers and body framing
+// go up unchanged; the answer's status, reason, end-to-end headers and body framing come
+// back unchanged. Nothing is parsed beyond HTTP framing.
+//
+// Usage (in a session):
+//   ClientDownstream caller(stream, buffer, parser, deadline, base_url, limits, decorate);
+//   ForwardOutcome out = co_await forwarder.Run(caller);
+//   bool keep_alive = !out.failure && caller.reusable();
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+
+#include "absl/functional/function_ref.h"
+#include "net/deadline.h"
+#include "net/stream.h"
+#include "upstream/base_url.h"
+#include "upstream/forwarder.h"
+
+namespace oa::http {
+
+using ClientParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+using HeaderDecorator = absl::FunctionRef<void(boost::beast::http::fields&)>;
+
+class ClientDownstream final : public upstream::Downstream {
+ public:
+  // REQUIRES: `request` holds a complete header whose target starts with /v1; every
+  // argument outlives the object. `deadline` is the session's watched deadline for
+  // client I/O: it is set around each read from and write to the client, and left clear
+  // while the upstream is awaited.
+  ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, ClientParser& request,
+                   net::Deadline& deadline, const upstream::BaseUrl& upstream,
+                   absl::Duration io_timeout, HeaderDecorator decorate)
+      : client_(client),
+        buffer_(buffer),
+        request_(request),
+        deadline_(deadline),
+        upstream_(upstream),
+        io_timeout_(io_timeout),
+        decorate_(decorate) {}
+
+  // The client connection may carry another request once the call is over.
+  bool reusable() const { return reusable_; }
+
+  void PrepareRequest(upstream::UpstreamRequest& request) override;
+  net::asio::awaitable<bool> BeforeSend() override;
+  bool RequestBodyDone() const override { return request_.is_done(); }
+  net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override;
+  net::asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override;
+  net::asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) override;
+  net::asio::awaitable<void> WatchGone() override;
+  void Cut() override;
+
+ private:
+  using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
+  using Serializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
+
+  net::asio::awaitable<bool> Write(const char* data, size_t size, bool more);
+
+  net::Stream& client_;
+  boost::beast::flat_buffer& buffer_;
+  ClientParser& request_;
+  net::Deadline& deadline_;
+  const upstream::BaseUrl& upstream_;
+  absl::Duration io_timeout_;
+  HeaderDecorator decorate_;
+
+  Response response_;
+  std::optional<Serializer> serializer_;  // set once the head is known
+  bool reusable_ = false;
+};
+
+}  // namespace oa::http

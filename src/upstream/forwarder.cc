@@ -1,0 +1,283 @@
+#include "upstream/forwarder.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "base/strings.h"
+#include "net/deadline.h"
+
+namespace oa::upstream {
+
+bool IsMalformedMessage(const net::error_code& ec) {
+  return ec.category() ==
+             boost::beast::http::make_error_code(boost::beast::http::error::bad_version)
+                 .category() &&
+         ec != boost::beast::http::error::end_of_stream &&
+         ec != boost::beast::http::error::partial_message;
+}
+
+namespace {
+
+namespace asio = net::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using namespace asio::experimental::awaitable_operators;
+using net::Clock;
+using net::kNoThrow;
+
+// How one attempt on one upstream connection ended.
+enum class Attempt {
+  kDone,       // the exchange is over, well or badly; the outcome says which
+  kRetryable,  // the connection failed before any answer; a new one may try again
+};
+
+// The state of one Forwarder::Run call. Member coroutines capture `this`; the object
+// lives in Run's frame, which awaits every one of them.
+class Exchange {
+ public:
+  Exchange(Pool& pool, const ForwardLimits& limits, Downstream& caller, ForwardOutcome& out)
+      : pool_(pool),
+        limits_(limits),
+        caller_(caller),
+        out_(out),
+        piece_(new char[limits.piece_bytes]) {}
+
+  asio::awaitable<void> Run() {
+    caller_.PrepareRequest(request_);
+    request_.version(11);
+    request_.set(bhttp::field::host, pool_.url().host_header);
+    if (!co_await caller_.BeforeSend()) {
+      out_.client_gone = true;
+      co_return;
+    }
+    started_ = Clock::now();
+    std::unique_ptr<Connection> conn = pool_.TakeIdle();
+    bool reused = conn != nullptr;
+    for (;;) {
+      if (!conn) {
+        absl::StatusOr<std::unique_ptr<Connection>> fresh = co_await pool_.ConnectNew();
+        if (!fresh.ok()) {
+          out_.failure = fresh.status();
+          co_return;
+        }
+        conn = *std::move(fresh);
+        reused = false;
+      }
+      const bool may_retry = reused && !out_.retried;
+      const Attempt result = co_await GuardedAttempt(*conn, may_retry);
+      if (result == Attempt::kRetryable) {
+        conn->stream.Close();
+        conn.reset();
+        out_.retried = true;
+        continue;
+      }
+      if (connection_reusable_) {
+        pool_.Release(std::move(conn));
+      } else {
+        conn->stream.Close();
+      }
+      co_return;
+    }
+  }
+
+ private:
+  // One attempt, bounded by the upstream deadline that the phases below keep moving.
+  asio::awaitable<Attempt> GuardedAttempt(Connection& conn, bool may_retry) {
+    net::Deadline deadline(co_await asio::this_coro::executor);
+    upstream_deadline_ = &deadline;
+    connection_reusable_ = false;
+    auto result =
+        co_await (AttemptOn(conn, may_retry) || deadline.Watch([&] { conn.stream.Close(); }));
+    upstream_deadline_ = nullptr;
+    if (result.index() == 0) co_return std::get<0>(result);
+    // The watchdog fired; AttemptOn was cancelled wherever it stood.
+    connection_reusable_ = false;
+    if (!response_started_) {
+      out_.failure = absl::DeadlineExceededError(
+          StrCat("no ", waiting_for_, " from the upstream within ",
+                 absl::FormatDuration(waiting_for_ == "response" ? limits_.first_byte_timeout
+                                                                 : limits_.idle_timeout)));
+    } else {
+      Cut();
+    }
+    co_return Attempt::kDone;
+  }
+
+  asio::awaitable<Attempt> AttemptOn(Connection& conn, bool may_retry) {
+    const bool sent = co_await SendRequest(conn);
+    if (out_.failure || out_.client_gone) co_return Attempt::kDone;
+
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.header_limit(limits_.response_header_bytes);
+    parser.body_limit(boost::none);
+    if (request_.method() == bhttp::verb::head) parser.skip(true);
+
+    waiting_for_ = "response";
+    upstream_deadline_->Expire(limits_.first_byte_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
+    upstream_deadline_->Clear();
+    if (ec) {
+      const bool nothing_arrived = n == 0 && conn.buffer.size() == 0;
+      if (nothing_arrived && may_retry && replay_complete_) co_return Attempt::kRetryable;
+      out_.failure = absl::UnavailableError(
+          nothing_arrived
+              ? StrCat("the upstream closed the connection ",
+                       sent ? "without answering" : "while receiving the request", " (",
+                       ec.message(), ")")
+              : StrCat("the upstream's response was not valid HTTP (", ec.message(), ")"));
+      co_return Attempt::kDone;
+    }
+    out_.upstream_first_byte = absl::FromChrono(Clock::now() - started_);
+    co_await RelayResponse(conn, parser, sent);
+    co_return Attempt::kDone;
+  }
+
+  // Writes the request header, then the body: first what was kept from an earlier
+  // attempt, then the rest as the caller gives it. Returns false if the upstream
+  // stopped taking the request (it may still have answered: the caller reads on).
+  asio::awaitable<bool> SendRequest(Connection& conn) {
+    bhttp::request_serializer<bhttp::buffer_body> serializer(request_);
+    waiting_for_ = "progress";
+    if (!co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/true)) co_return false;
+    // (No co_await inside && or ?: here or below: GCC 12 miscompiles those.)
+    if (!replay_.empty()) {
+      const bool sent = co_await WritePiece(conn, serializer, replay_.data(), replay_.size(), true);
+      if (!sent) co_return false;
+    }
+    while (!caller_.RequestBodyDone()) {
+      const std::optional<size_t> got = co_await ReadRequestBody();
+      if (!got) co_return true;  // out_ says why
+      if (!co_await WritePiece(conn, serializer, piece_.get(), *got, true)) co_return false;
+    }
+    co_return co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/false);
+  }
+
+  asio::awaitable<bool> WritePiece(Connection& conn,
+                                   bhttp::request_serializer<bhttp::buffer_body>& serializer,
+                                   const char* data, size_t size, bool more) {
+    if (data != nullptr && size == 0) co_return true;
+    auto& body = request_.body();
+    body.data = const_cast<char*>(data);
+    body.size = size;
+    body.more = more;
+    upstream_deadline_->Expire(limits_.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write(conn.stream, serializer, kNoThrow);
+    upstream_deadline_->Clear();
+    co_return !ec || ec == bhttp::error::need_buffer;
+  }
+
+  // The next piece of the request body in piece_, or nullopt with out_ saying why.
+  asio::awaitable<std::optional<size_t>> ReadRequestBody() {
+    const absl::StatusOr<size_t> got =
+        co_await caller_.ReadRequestBody(piece_.get(), limits_.piece_bytes);
+    if (!got.ok()) {
+      if (absl::IsCancelled(got.status())) {
+        out_.client_gone = true;
+      } else {
+        out_.failure = got.status();
+      }
+      co_return std::nullopt;
+    }
+    out_.request_body_bytes += *got;
+    if (replay_complete_ && replay_.size() + *got <= limits_.replay_bytes) {
+      replay_.append(piece_.get(), *got);
+    } else if (replay_complete_) {
+      replay_complete_ = false;
+      std::string().swap(replay_);
+    }
+    co_return *got;
+  }
+
+  asio::awaitable<void> RelayResponse(Connection& conn,
+                                      bhttp::response_parser<bhttp::buffer_body>& upstream,
+                                      bool request_sent) {
+    const ResponseHead& head = upstream.get().base();
+    out_.status = head.result_int();
+    out_.request_id = std::string(head["x-request-id"]);
+
+    std::optional<uint64_t> length;
+    if (const auto declared = upstream.content_length()) length = *declared;
+    const ResponseStart start{head, length, !upstream.is_done(), request_sent};
+    response_started_ = true;
+    if (!co_await caller_.WriteHead(start)) {
+      out_.client_gone = true;
+      co_return;
+    }
+    if (!upstream.is_done()) {
+      auto both = co_await (RelayBody(conn, upstream) || WatchCaller(conn));
+      if (both.index() == 1) co_return;  // WatchCaller said why
+      if (!std::get<0>(both)) co_return;
+    }
+    connection_reusable_ = request_sent && upstream.keep_alive() && conn.buffer.size() == 0;
+  }
+
+  // Moves the body piece by piece. False if either side failed (out_ says which).
+  asio::awaitable<bool> RelayBody(Connection& conn,
+                                  bhttp::response_parser<bhttp::buffer_body>& upstream) {
+    waiting_for_ = "data";
+    while (!upstream.is_done()) {
+      auto& in = upstream.get().body();
+      in.data = piece_.get();
+      in.size = limits_.piece_bytes;
+      upstream_deadline_->Expire(limits_.idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read_some(conn.stream, conn.buffer, upstream, kNoThrow);
+      upstream_deadline_->Clear();
+      if (ec && ec != bhttp::error::need_buffer) {
+        Cut();
+        co_return false;
+      }
+      const size_t got = limits_.piece_bytes - in.size;
+      if (got == 0 && !upstream.is_done()) continue;
+      if (!co_await caller_.WriteBody(piece_.get(), got, !upstream.is_done())) {
+        out_.client_gone = true;
+        co_return false;
+      }
+      out_.response_body_bytes += got;
+    }
+    co_return true;
+  }
+
+  // Runs beside RelayBody: a caller that leaves ends the upstream call at once instead
+  // of at the next write.
+  asio::awaitable<void> WatchCaller(Connection& conn) {
+    co_await caller_.WatchGone();
+    const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+    if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
+    if (!out_.upstream_cut) out_.client_gone = true;            // not just our own cut
+    conn.stream.Close();
+  }
+
+  void Cut() {
+    if (!out_.client_gone) out_.upstream_cut = true;
+    caller_.Cut();
+  }
+
+  Pool& pool_;
+  const ForwardLimits& limits_;
+  Downstream& caller_;
+  ForwardOutcome& out_;
+
+  std::unique_ptr<char[]> piece_;
+  UpstreamRequest request_;
+  std::string replay_;           // every request body byte read so far, while it fits
+  bool replay_complete_ = true;  // replay_ holds all of them
+  Clock::time_point started_{};
+  net::Deadline* upstream_deadline_ = nullptr;  // the current attempt's
+  std::string_view waiting_for_ = "response";   // names the timeout in messages
+  bool response_started_ = false;
+  bool connection_reusable_ = false;
+};
+
+}  // namespace
+
+asio::awaitable<ForwardOutcome> Forwarder::Run(Downstream& downstream) {
+  ForwardOutcome out;
+  Exchange exchange(pool_, limits_, downstream, out);
+  co_await exchange.Run();
+  co_return out;
+}
+
+}  // namespace oa::upstream

@@ -1,0 +1,116 @@
+// The one way to the upstream (DESIGN.md): forwards one HTTP exchange between a caller
+// and the upstream, streaming both bodies in pieces. Both fronts use it; each supplies a
+// Downstream, the caller's side of the exchange: the REST front relays a client
+// connection byte for byte, the gRPC front a request it transcoded.
+//
+// Usage:
+//   ClientDownstream caller(...);              // implements Downstream
+//   Forwarder forwarder(pool, limits);
+//   ForwardOutcome out = co_await forwarder.Run(caller);
+//   if (out.failure) { /* nothing reached the caller: answer with an error of our own */ }
+//
+// What it guarantees:
+// - The request's head and body pieces reach the upstream as the Downstream gives them,
+//   and the answer's head and body pieces reach the Downstream as they are read (SSE
+//   stays live). A caller that is slow to take a piece stalls the upstream read.
+// - A pooled connection that fails before any answer arrived is retried once on a new
+//   connection, when every body byte sent so far could be kept for the replay.
+// - If the caller goes away once its request is sent, the upstream connection is closed
+//   at once. If the upstream fails mid-answer, the Downstream is told to Cut().
+// - Connect, first-byte and idle timeouts bound every wait on the upstream.
+#pragma once
+
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "net/asio.h"
+#include "upstream/pool.h"
+
+namespace oa::upstream {
+
+using UpstreamRequest = boost::beast::http::request<boost::beast::http::buffer_body>;
+using ResponseHead = boost::beast::http::response_header<>;
+
+struct ForwardLimits {
+  absl::Duration first_byte_timeout = absl::Seconds(600);
+  absl::Duration idle_timeout = absl::Seconds(300);
+  absl::Duration client_io_timeout = absl::Seconds(300);
+  size_t piece_bytes = 16 * 1024;     // largest piece moved per read
+  size_t replay_bytes = 1024 * 1024;  // request body kept for one retry
+  uint32_t response_header_bytes = 64 * 1024;
+};
+
+// The start of the upstream's answer, as the Downstream needs it to frame its own.
+struct ResponseStart {
+  const ResponseHead& head;
+  std::optional<uint64_t> content_length;  // declared by the upstream
+  bool body_follows = false;               // body bytes are still to be read
+  bool request_sent = false;               // the upstream took the whole request
+};
+
+// The caller's side of one exchange. Called from one coroutine at a time, except that
+// WatchGone() runs beside the reading of the answer's body.
+class Downstream {
+ public:
+  virtual ~Downstream() = default;
+
+  // Sets the upstream request's method, target, headers and body framing; the
+  // Forwarder then sets Host.
+  virtual void PrepareRequest(UpstreamRequest& request) = 0;
+  // Once, before the first attempt (the REST front answers 100-continue here). False:
+  // the caller is gone.
+  virtual net::asio::awaitable<bool> BeforeSend() = 0;
+  virtual bool RequestBodyDone() const = 0;
+  // The next piece of the request body, copied into `piece` (at most `size` bytes).
+  // Errors: CANCELLED when the caller went away; any other status is the caller's fault
+  // (RESOURCE_EXHAUSTED: too large, INVALID_ARGUMENT: broken framing).
+  virtual net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece,
+                                                                        size_t size) = 0;
+  // The answer's head, then its body in pieces (`more` false on the last). False: the
+  // caller is gone.
+  virtual net::asio::awaitable<bool> WriteHead(const ResponseStart& start) = 0;
+  virtual net::asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) = 0;
+  // Completes when the caller goes away; cancelled (and must return) when the body is done.
+  virtual net::asio::awaitable<void> WatchGone() = 0;
+  // The answer started but cannot finish: the caller must see a cut, not a clean end.
+  virtual void Cut() = 0;
+};
+
+struct ForwardOutcome {
+  // Set when the front must answer the caller itself; nothing was written to it yet.
+  // UNAVAILABLE / DEADLINE_EXCEEDED: the upstream failed (502 / 504).
+  // RESOURCE_EXHAUSTED / INVALID_ARGUMENT: the request body was refused (413 / 400).
+  std::optional<absl::Status> failure;
+  int status = 0;                                     // the upstream's status, once relayed
+  std::string request_id;                             // the upstream's x-request-id
+  uint64_t request_body_bytes = 0;                    // taken from the caller
+  uint64_t response_body_bytes = 0;                   // given to the caller
+  std::optional<absl::Duration> upstream_first_byte;  // request start to response header
+  bool client_gone = false;   // the caller left before the answer was complete
+  bool upstream_cut = false;  // the upstream failed after the answer had started
+  bool retried = false;       // a pooled connection failed and a new one was used
+};
+
+// True for a message that broke HTTP's rules, as opposed to a connection that ended
+// or failed before the message did.
+bool IsMalformedMessage(const net::error_code& ec);
+
+class Forwarder {
+ public:
+  // `pool` belongs to the calling worker and outlives the call.
+  Forwarder(Pool& pool, const ForwardLimits& limits) : pool_(pool), limits_(limits) {}
+
+  // REQUIRES: runs on the pool's worker; `downstream` outlives the call.
+  net::asio::awaitable<ForwardOutcome> Run(Downstream& downstream);
+
+ private:
+  Pool& pool_;
+  const ForwardLimits& limits_;
+};
+
+}  // namespace oa::upstream
