@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-program-options1.81-dev  # Beast/Asio; flags and environment
+  libboost-json1.81-dev                              # gRPC front: JSON of OpenAI's answers
   libssl-dev openssl                                 # upstream TLS; test certificates
   libprotobuf-dev protobuf-compiler                  # descriptors for the route table
   libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front
@@ -14,6 +15,7 @@ packages=(
   libabsl-dev                                        # status, formatting, durations
   zlib1g-dev                                         # gzip answers of the test mock
   libgtest-dev libgmock-dev                          # unit and integration tests
+  python3-grpcio python3-protobuf python3-yaml       # gRPC client tests; proto/ checks
 )
 # The client tests need Node.js and npm; a machine may have its own, outside Debian's
 # packages, which is used as it is.

@@ -249,7 +249,7 @@ TEST_F(Relay, ModelIdsWithColonsReachUpstreamIntact) {
   const Reply reply = client.Call("GET", "/v1/models/ft:gpt-4o:acme::abc123", kAuth);
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(mock_->requests().at(0).target, "/v1/models/ft:gpt-4o:acme::abc123");
-  EXPECT_TRUE(LogHas("rpc=openai.v1.Models/RetrieveModel")) << gateway_->Log();
+  EXPECT_TRUE(LogHas("rpc=openai.v1.ModelsService/RetrieveModel")) << gateway_->Log();
 }
 
 TEST_F(Relay, EndpointsNewerThanTheProtosAreForwarded) {

@@ -48,7 +48,7 @@ TEST(Descriptors, ImportsComeBeforeTheirUsers) {
 
 TEST(Descriptors, HttpRulesAreAKnownExtension) {
   const google::protobuf::MethodDescriptor* method =
-      ApiDescriptors().pool->FindMethodByName("openai.v1.Models.RetrieveModel");
+      ApiDescriptors().pool->FindMethodByName("openai.v1.ModelsService.RetrieveModel");
   ASSERT_NE(method, nullptr);
   ASSERT_TRUE(method->options().HasExtension(google::api::http));
   EXPECT_EQ(method->options().GetExtension(google::api::http).get(), "/v1/models/{model}");

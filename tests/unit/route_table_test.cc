@@ -87,36 +87,36 @@ TEST(RouteTable, EveryRuleIsReachableOverHttp) {
 TEST(RouteTable, ChatCompletionPostFindsTheUnaryRpc) {
   std::optional<RouteMatch> m = RealTable().MatchHttp("POST", "/v1/chat/completions");
   ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->route->rpc, "openai.v1.Chat/CreateChatCompletion");
+  EXPECT_EQ(m->route->rpc, "openai.v1.ChatService/CreateChatCompletion");
   EXPECT_EQ(m->route->body, "*");
   EXPECT_FALSE(m->route->method->server_streaming());
   EXPECT_TRUE(m->bindings.empty());
 }
 
 TEST(RouteTable, ChatCompletionGetListsThem) {
-  EXPECT_EQ(RpcOf("GET", "/v1/chat/completions"), "openai.v1.Chat/ListChatCompletions");
+  EXPECT_EQ(RpcOf("GET", "/v1/chat/completions"), "openai.v1.ChatService/ListChatCompletions");
 }
 
 TEST(RouteTable, FileContentBindsFileId) {
   std::optional<RouteMatch> m = RealTable().MatchHttp("GET", "/v1/files/file-abc/content");
   ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->route->rpc, "openai.v1.Files/DownloadFile");
+  EXPECT_EQ(m->route->rpc, "openai.v1.FilesService/DownloadFile");
   ASSERT_EQ(m->bindings.size(), 1u);
   EXPECT_THAT(m->bindings[0].field_path, ElementsAre("file_id"));
   EXPECT_EQ(m->bindings[0].value, "file-abc");
 }
 
 TEST(RouteTable, FileRetrieveIsNotFileContent) {
-  EXPECT_EQ(RpcOf("GET", "/v1/files/file-abc"), "openai.v1.Files/RetrieveFile");
-  EXPECT_EQ(RpcOf("DELETE", "/v1/files/file-abc"), "openai.v1.Files/DeleteFile");
-  EXPECT_EQ(RpcOf("POST", "/v1/files"), "openai.v1.Files/CreateFile");
-  EXPECT_EQ(RpcOf("GET", "/v1/files"), "openai.v1.Files/ListFiles");
+  EXPECT_EQ(RpcOf("GET", "/v1/files/file-abc"), "openai.v1.FilesService/RetrieveFile");
+  EXPECT_EQ(RpcOf("DELETE", "/v1/files/file-abc"), "openai.v1.FilesService/DeleteFile");
+  EXPECT_EQ(RpcOf("POST", "/v1/files"), "openai.v1.FilesService/CreateFile");
+  EXPECT_EQ(RpcOf("GET", "/v1/files"), "openai.v1.FilesService/ListFiles");
 }
 
 TEST(RouteTable, FineTunedModelIdWithColonsBindsWhole) {
   std::optional<RouteMatch> m = RealTable().MatchHttp("GET", "/v1/models/ft:gpt-4o:acme::abc123");
   ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->route->rpc, "openai.v1.Models/RetrieveModel");
+  EXPECT_EQ(m->route->rpc, "openai.v1.ModelsService/RetrieveModel");
   ASSERT_EQ(m->bindings.size(), 1u);
   EXPECT_THAT(m->bindings[0].field_path, ElementsAre("model"));
   EXPECT_EQ(m->bindings[0].value, "ft:gpt-4o:acme::abc123");
@@ -125,10 +125,10 @@ TEST(RouteTable, FineTunedModelIdWithColonsBindsWhole) {
 TEST(RouteTable, DeleteModel) {
   std::optional<RouteMatch> m = RealTable().MatchHttp("DELETE", "/v1/models/x");
   ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->route->rpc, "openai.v1.Models/DeleteModel");
+  EXPECT_EQ(m->route->rpc, "openai.v1.ModelsService/DeleteModel");
   ASSERT_EQ(m->bindings.size(), 1u);
   EXPECT_EQ(m->bindings[0].value, "x");
-  EXPECT_EQ(RpcOf("GET", "/v1/models"), "openai.v1.Models/ListModels");
+  EXPECT_EQ(RpcOf("GET", "/v1/models"), "openai.v1.ModelsService/ListModels");
 }
 
 TEST(RouteTable, UnmodelledEndpointIsNullopt) {
@@ -140,8 +140,8 @@ TEST(RouteTable, UnmodelledEndpointIsNullopt) {
 }
 
 TEST(RouteTable, FindRpcWithAndWithoutLeadingSlash) {
-  const Route* plain = RealTable().FindRpc("openai.v1.Models/RetrieveModel");
-  const Route* slashed = RealTable().FindRpc("/openai.v1.Models/RetrieveModel");
+  const Route* plain = RealTable().FindRpc("openai.v1.ModelsService/RetrieveModel");
+  const Route* slashed = RealTable().FindRpc("/openai.v1.ModelsService/RetrieveModel");
   ASSERT_NE(plain, nullptr);
   EXPECT_EQ(plain, slashed);
   EXPECT_EQ(plain->http_method, "GET");
@@ -149,16 +149,16 @@ TEST(RouteTable, FindRpcWithAndWithoutLeadingSlash) {
 }
 
 TEST(RouteTable, FindRpcOfUnknownIsNull) {
-  EXPECT_EQ(RealTable().FindRpc("openai.v1.Models/Nope"), nullptr);
-  EXPECT_EQ(RealTable().FindRpc("openai.v1.Models.RetrieveModel"), nullptr);
-  EXPECT_EQ(RealTable().FindRpc("//openai.v1.Models/RetrieveModel"), nullptr);
+  EXPECT_EQ(RealTable().FindRpc("openai.v1.ModelsService/Nope"), nullptr);
+  EXPECT_EQ(RealTable().FindRpc("openai.v1.ModelsService.RetrieveModel"), nullptr);
+  EXPECT_EQ(RealTable().FindRpc("//openai.v1.ModelsService/RetrieveModel"), nullptr);
   EXPECT_EQ(RealTable().FindRpc(""), nullptr);
 }
 
 TEST(RouteTable, StreamingTwinIsFoundByName) {
-  const Route* stream = RealTable().FindRpc("/openai.v1.Chat/StreamChatCompletion");
+  const Route* stream = RealTable().FindRpc("/openai.v1.ChatService/CreateChatCompletionStream");
   ASSERT_NE(stream, nullptr);
-  EXPECT_EQ(stream->rpc, "openai.v1.Chat/StreamChatCompletion");
+  EXPECT_EQ(stream->rpc, "openai.v1.ChatService/CreateChatCompletionStream");
   ASSERT_NE(stream->method, nullptr);
   EXPECT_TRUE(stream->method->server_streaming());
   EXPECT_FALSE(stream->method->client_streaming());
@@ -440,7 +440,7 @@ TEST_F(RouteTableFromProto, EmptyFileListGivesEmptyTable) {
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_TRUE(table->routes().empty());
   EXPECT_FALSE(table->MatchHttp("GET", "/v1/models").has_value());
-  EXPECT_EQ(table->FindRpc("openai.v1.Models/ListModels"), nullptr);
+  EXPECT_EQ(table->FindRpc("openai.v1.ModelsService/ListModels"), nullptr);
 }
 
 TEST_F(RouteTableFromProto, TableSurvivesMove) {
