@@ -1,5 +1,5 @@
 // oa-bypass: reads its settings, loads the route table from the embedded descriptors of
-// proto/, starts the fronts and runs until SIGINT or SIGTERM.
+// proto/, starts both fronts (REST and gRPC share the port) and runs until SIGINT or SIGTERM.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/settings.h"
+#include "grpc/front.h"
 #include "http/server.h"
 #include "observe/log.h"
 #include "route/descriptors.h"
@@ -45,18 +46,29 @@ int main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<oa::http::Server>> server =
-      oa::http::Server::Start(settings, *routes);
+      oa::http::Server::Create(settings, *routes);
   if (!server.ok()) {
     std::fprintf(stderr, "oa-bypass: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  OA_LOG(kInfo, "listening on %s:%d (%d workers, %d routes, upstream %s)", settings.listen_host,
-         (*server)->port(), (*server)->workers(), routes->routes().size(), settings.upstream);
+  absl::StatusOr<std::unique_ptr<oa::grpc_front::GrpcFront>> grpc =
+      oa::grpc_front::GrpcFront::Start(settings, *routes, oa::route::ApiDescriptors(), **server);
+  if (!grpc.ok()) {
+    std::fprintf(stderr, "oa-bypass: %s\n", std::string(grpc.status().message()).c_str());
+    return 1;
+  }
+  (*server)->Run(grpc->get());
+  OA_LOG(kInfo, "listening on %s:%d (REST and gRPC; %d workers, %d routes, upstream %s)",
+         settings.listen_host, (*server)->port(), (*server)->workers(), routes->routes().size(),
+         settings.upstream);
+  if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
 
   boost::asio::io_context signals_context(1);
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     OA_LOG(kInfo, "signal %d: stopping", signal);
+    // gRPC first: its calls end on the workers, which must still run for that.
+    (*grpc)->Shutdown(absl::Seconds(1));
     (*server)->Stop();
   });
   signals_context.run();

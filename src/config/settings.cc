@@ -21,19 +21,18 @@ absl::Status Bad(std::string_view option, std::string_view why) {
   return absl::InvalidArgumentError(StrCat("--", option, ": ", why));
 }
 
-absl::Status ParseListen(const std::string& value, Settings& s) {
+absl::Status ParseHostPort(std::string_view option, const std::string& value, std::string& host,
+                           uint16_t& port) {
   const size_t colon = value.rfind(':');
-  if (colon == std::string::npos) return Bad("listen", "expected HOST:PORT, e.g. 0.0.0.0:8080");
-  std::string host = value.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
+  if (colon == std::string::npos) return Bad(option, "expected HOST:PORT, e.g. 0.0.0.0:8080");
+  std::string h = value.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  uint64_t p = 0;
+  if (h.empty() || !ParseUint(std::string_view(value).substr(colon + 1), p) || p > 65535) {
+    return Bad(option, StrCat("'", value, "' is not HOST:PORT"));
   }
-  uint64_t port = 0;
-  if (host.empty() || !ParseUint(std::string_view(value).substr(colon + 1), port) || port > 65535) {
-    return Bad("listen", StrCat("'", value, "' is not HOST:PORT"));
-  }
-  s.listen_host = host;
-  s.listen_port = static_cast<uint16_t>(port);
+  host = h;
+  port = static_cast<uint16_t>(p);
   return absl::OkStatus();
 }
 
@@ -83,6 +82,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   desc.add_options()
     ("help,h", "print this help and exit")
     ("listen", str("0.0.0.0:8080"), "address and port to serve REST on")
+    ("grpc-listen", str(""),
+     "an extra address and port for gRPC only; gRPC is always served on --listen too")
     ("upstream", str(defaults.upstream),
      "OpenAI base URL; a call to /v1/X goes to <upstream>/X (http:// or https://)")
     ("upstream-ca-file", str(""), "PEM file of CAs to trust for the upstream instead of the system's")
@@ -137,7 +138,15 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   Settings& s = out.settings;
   out.show_help = vm.count("help") > 0;
   auto get = [&](const char* name) { return vm[name].as<std::string>(); };
-  if (auto st = ParseListen(get("listen"), s); !st.ok()) return st;
+  if (auto st = ParseHostPort("listen", get("listen"), s.listen_host, s.listen_port); !st.ok()) {
+    return st;
+  }
+  if (const std::string grpc = get("grpc-listen"); !grpc.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (auto st = ParseHostPort("grpc-listen", grpc, host, port); !st.ok()) return st;
+    s.grpc_listen = grpc;
+  }
   s.upstream = get("upstream");
   s.upstream_ca_file = get("upstream-ca-file");
   s.log_level = get("log-level");

@@ -6,7 +6,6 @@
 
 namespace oa::http {
 
-
 std::string GatewayError::ToJson() const {
   return StrCat("{\"error\":{\"message\":\"", JsonEscape(message), "\",\"type\":\"",
                 JsonEscape(type), "\",\"param\":null,\"code\":",

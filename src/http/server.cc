@@ -14,8 +14,8 @@
 #include "net/stream.h"
 #include "observe/log.h"
 #include "upstream/base_url.h"
-#include "upstream/pool.h"
 #include "upstream/forwarder.h"
+#include "upstream/pool.h"
 
 namespace oa::http {
 namespace asio = net::asio;
@@ -68,8 +68,8 @@ Server::~Server() {
   Join();
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::Settings& settings,
-                                                      const route::RouteTable& routes) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& settings,
+                                                       const route::RouteTable& routes) {
   absl::StatusOr<upstream::BaseUrl> upstream = upstream::BaseUrl::Parse(settings.upstream);
   if (!upstream.ok()) return upstream.status();
   net::error_code ec;
@@ -125,11 +125,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const config::Settings& se
     server->workers_.push_back(std::move(worker));
   }
   server->port_ = endpoint.port();
-  for (auto& worker : server->workers_) {
-    asio::co_spawn(worker->context, worker->Accept(), asio::detached);
-    server->threads_.emplace_back([w = worker.get()] { w->context.run(); });
-  }
   return server;
+}
+
+void Server::Run(Http2Handoff* http2) {
+  for (auto& worker : workers_) {
+    worker->front.http2 = http2;
+    worker->front.listener_fd = worker->acceptor.native_handle();
+    asio::co_spawn(worker->context, worker->Accept(), asio::detached);
+    threads_.emplace_back([w = worker.get()] { w->context.run(); });
+  }
+}
+
+WorkerHandle Server::NextWorker() {
+  Worker& w = *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+  return {w.context.get_executor(), w.pool, w.front.forward_limits};
 }
 
 void Server::Stop() {

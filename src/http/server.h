@@ -2,30 +2,68 @@
 // io_context, its own acceptor on the shared port (SO_REUSEPORT: the kernel spreads
 // connections) and its own upstream pool, so a request's path takes no lock.
 //
+// The gRPC front runs its calls on these workers too (WorkerSource), and the REST front
+// hands it the connections that open with the HTTP/2 preface (Http2Handoff), so both
+// protocols share one port.
+//
 // Usage:
-//   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(settings, routes);
-//   ... (*server)->port() ...
-//   (*server)->Stop();   // from any thread
+//   absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(settings, routes);
+//   ... (*server)->port() ...             // bound, not yet serving
+//   (*server)->Run(grpc_front);           // serving; grpc_front may be nullptr
+//   (*server)->Stop();                    // from any thread
 //   (*server)->Join();
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "config/settings.h"
+#include "net/asio.h"
 #include "route/route_table.h"
+#include "upstream/forwarder.h"
+#include "upstream/pool.h"
 
 namespace oa::http {
 
-class Server {
+// What a call needs from the worker that runs it. Everything here is used on the
+// worker's thread only: post to `executor` to get there.
+struct WorkerHandle {
+  net::asio::any_io_executor executor;
+  upstream::Pool& pool;
+  const upstream::ForwardLimits& limits;
+};
+
+class WorkerSource {
  public:
-  // Binds every worker's acceptor, then starts their threads. `settings` and `routes`
-  // outlive the server.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const config::Settings& settings,
-                                                       const route::RouteTable& routes);
-  ~Server();
+  virtual ~WorkerSource() = default;
+  // The worker for the next call, taken in turn. Thread-safe.
+  virtual WorkerHandle NextWorker() = 0;
+};
+
+// Takes over a connection whose first bytes were the HTTP/2 client preface.
+class Http2Handoff {
+ public:
+  virtual ~Http2Handoff() = default;
+  // `fd` is now the callee's; `already_read` are the bytes read from it so far.
+  // Thread-safe.
+  virtual void Adopt(int listener_fd, int fd, std::string_view already_read) = 0;
+};
+
+class Server final : public WorkerSource {
+ public:
+  // Binds every worker's acceptor. `settings` and `routes` outlive the server.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const config::Settings& settings,
+                                                        const route::RouteTable& routes);
+  ~Server() override;
+
+  // Starts the workers' threads. `http2`, when set, outlives the server.
+  void Run(Http2Handoff* http2);
+
+  WorkerHandle NextWorker() override;
 
   uint16_t port() const { return port_; }
   int workers() const { return static_cast<int>(workers_.size()); }
@@ -42,6 +80,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
+  std::atomic<size_t> next_worker_{0};
   struct Shared;
   std::unique_ptr<Shared> shared_;
 };

@@ -44,6 +44,14 @@ class Session {
   // temporaries in the co_await line.
   asio::awaitable<void> Serve() {
     const config::Settings& settings = context_.settings;
+    if (context_.http2 != nullptr) {
+      const Protocol protocol = co_await DetectProtocol();
+      if (protocol == Protocol::kGone) co_return;
+      if (protocol == Protocol::kHttp2) {
+        HandOff();
+        co_return;
+      }
+    }
     for (bool first = true;; first = false) {
       ClientParser parser;
       parser.header_limit(settings.max_header_bytes);
@@ -61,6 +69,40 @@ class Session {
       }
       if (!co_await Handle(parser)) co_return;
     }
+  }
+
+  enum class Protocol { kHttp1, kHttp2, kGone };
+
+  // HTTP/2 (gRPC) clients open with a fixed preface, which no HTTP/1 request can begin
+  // with; reads only as far as needed to tell the two apart. What was read stays in
+  // buffer_ for whichever side takes the connection.
+  asio::awaitable<Protocol> DetectProtocol() {
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    for (;;) {
+      const auto data = buffer_.cdata();
+      const std::string_view seen(static_cast<const char*>(data.data()),
+                                  std::min(data.size(), kPreface.size()));
+      if (!kPreface.starts_with(seen)) co_return Protocol::kHttp1;
+      if (seen.size() == kPreface.size()) co_return Protocol::kHttp2;
+      deadline_.Expire(context_.settings.client_header_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
+      deadline_.Clear();
+      buffer_.commit(n);
+      if (ec) co_return Protocol::kGone;  // never read again after an error or EOF
+    }
+  }
+
+  void HandOff() {
+    const auto data = buffer_.cdata();
+    const std::string_view read(static_cast<const char*>(data.data()), data.size());
+    net::error_code ec;
+    const int fd = stream_.socket().release(ec);
+    if (ec) {
+      OA_LOG(kWarn, "cannot hand an HTTP/2 connection from %s to gRPC: %s", peer_, ec.message());
+      return;
+    }
+    OA_LOG(kDebug, "HTTP/2 connection from %s handed to the gRPC front", peer_);
+    context_.http2->Adopt(context_.listener_fd, fd, read);
   }
 
   // The answer to a request whose header could not be read; nullopt when the client
@@ -158,8 +200,8 @@ class Session {
     co_return co_await Reply(parser, error.status, "application/json", json);
   }
 
-  asio::awaitable<bool> Reply(ClientParser& parser, int status,
-                              std::string_view content_type, std::string_view body) {
+  asio::awaitable<bool> Reply(ClientParser& parser, int status, std::string_view content_type,
+                              std::string_view body) {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
                                                  parser.get().version()};
     response.set(bhttp::field::content_type, content_type);
@@ -177,8 +219,7 @@ class Session {
 
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
-  asio::awaitable<bool> Send(ClientParser& parser,
-                             bhttp::response<bhttp::string_body>& response) {
+  asio::awaitable<bool> Send(ClientParser& parser, bhttp::response<bhttp::string_body>& response) {
     const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive();
     response.keep_alive(keep_alive);
     if (parser.get().method() == bhttp::verb::head) {
@@ -193,8 +234,8 @@ class Session {
     co_return !ec && keep_alive;
   }
 
-  void LogAccess(const ClientParser& parser, Clock::time_point start,
-                 std::string_view rpc, int status, const upstream::ForwardOutcome& out) const {
+  void LogAccess(const ClientParser& parser, Clock::time_point start, std::string_view rpc,
+                 int status, const upstream::ForwardOutcome& out) const {
     if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
     const auto& request = parser.get();
     const std::string_view target = request.target();

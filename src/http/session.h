@@ -11,10 +11,11 @@
 
 #include "config/settings.h"
 #include "http/cors.h"
+#include "http/server.h"
 #include "net/stream.h"
 #include "route/route_table.h"
-#include "upstream/pool.h"
 #include "upstream/forwarder.h"
+#include "upstream/pool.h"
 
 namespace oa::http {
 
@@ -25,6 +26,8 @@ struct FrontContext {
   const Cors& cors;
   upstream::Pool& pool;
   const upstream::ForwardLimits& forward_limits;
+  Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
+  int listener_fd = -1;
 };
 
 // Serves `socket` until the client leaves, a timeout passes or an error ends it.

@@ -70,7 +70,7 @@ class Downstream {
   // Errors: CANCELLED when the caller went away; any other status is the caller's fault
   // (RESOURCE_EXHAUSTED: too large, INVALID_ARGUMENT: broken framing).
   virtual net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece,
-                                                                        size_t size) = 0;
+                                                                       size_t size) = 0;
   // The answer's head, then its body in pieces (`more` false on the last). False: the
   // caller is gone.
   virtual net::asio::awaitable<bool> WriteHead(const ResponseStart& start) = 0;

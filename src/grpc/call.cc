@@ -1,0 +1,508 @@
+#include "grpc/call.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "base/strings.h"
+#include "net/notification.h"
+#include "observe/fingerprint.h"
+#include "observe/log.h"
+#include "transcode/field_names.h"
+#include "transcode/http_call.h"
+#include "transcode/json_reader.h"
+#include "transcode/sse_reader.h"
+#include "transcode/status_map.h"
+#include "upstream/forwarder.h"
+
+namespace oa::grpc_front {
+namespace {
+
+namespace asio = net::asio;
+namespace bhttp = boost::beast::http;
+using namespace asio::experimental::awaitable_operators;
+using google::protobuf::Message;
+using net::Clock;
+
+constexpr size_t kMaxJsonAnswer = 64 * 1024 * 1024;  // a unary answer is held whole
+constexpr size_t kMaxErrorAnswer = 1024 * 1024;
+
+// Request metadata that becomes an upstream header, and upstream headers that come back
+// as initial metadata.
+constexpr std::string_view kForwardedMetadata[] = {
+    "openai-organization", "openai-project", "openai-beta", "idempotency-key", "x-request-id"};
+
+bool ReturnedHeader(std::string_view name) {
+  return name == "x-request-id" || name == "retry-after" || name.starts_with("openai-") ||
+         name.starts_with("x-ratelimit-");
+}
+
+// gRPC metadata values (not -bin) are printable ASCII.
+bool PrintableAscii(std::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+std::string ToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+grpc::ByteBuffer ToBuffer(std::string bytes) {
+  grpc::Slice slice(std::move(bytes));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+class CallReactor;
+
+// Everything one call's two sides share. Owned jointly by the reactor (gRPC's threads)
+// and the coroutine (the worker), so whichever finishes last frees it.
+struct CallState {
+  CallState(grpc::GenericCallbackServerContext* c, const route::Route& r, CallContext& cc,
+            http::WorkerHandle w)
+      : ctx(c),
+        route(r),
+        context(cc),
+        worker(std::move(w)),
+        write_done(worker.executor),
+        cancelled(worker.executor, /*sticky=*/true) {}
+
+  grpc::GenericCallbackServerContext* ctx;
+  const route::Route& route;
+  CallContext& context;
+  http::WorkerHandle worker;
+  CallReactor* reactor = nullptr;  // valid until Finish is called
+
+  grpc::ByteBuffer request_buffer;
+  grpc::ByteBuffer response_buffer;  // the one write in flight
+  bool write_ok = false;
+  net::Notification write_done;
+  net::Notification cancelled;
+
+  // Read once, from the reactor, before the call moves to the worker.
+  std::string authorization;
+  std::vector<std::pair<std::string, std::string>> forwarded;
+  std::string peer;
+  Clock::time_point start = Clock::now();
+};
+
+// The gRPC side of the upstream exchange: gives the transcoded request, turns the answer
+// into messages.
+class GrpcDownstream final : public upstream::Downstream {
+ public:
+  GrpcDownstream(CallState& state, transcode::HttpCall call)
+      : state_(state),
+        call_(std::move(call)),
+        output_(*state.route.method->output_type()),
+        streaming_(state.route.method->server_streaming()) {}
+
+  void PrepareRequest(upstream::UpstreamRequest& request) override {
+    request.method_string(call_.method);
+    request.target(state_.worker.pool.url().TargetFor(call_.target));
+    request.set(bhttp::field::authorization, state_.authorization);
+    request.set(bhttp::field::user_agent, "oa-bypass (gRPC front)");
+    for (const auto& [name, value] : state_.forwarded) request.set(name, value);
+    if (!call_.content_type.empty()) {
+      request.set(bhttp::field::content_type, call_.content_type);
+      request.content_length(call_.body.size());
+    } else if (call_.method != "GET" && call_.method != "DELETE") {
+      request.content_length(0);
+    }
+  }
+
+  asio::awaitable<bool> BeforeSend() override { co_return true; }
+
+  bool RequestBodyDone() const override { return sent_ == call_.body.size(); }
+
+  asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override {
+    const size_t n = std::min(size, call_.body.size() - sent_);
+    std::memcpy(piece, call_.body.data() + sent_, n);
+    sent_ += n;
+    co_return n;
+  }
+
+  asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override {
+    http_status_ = start.head.result_int();
+    content_type_ = std::string(start.head[bhttp::field::content_type]);
+    for (const auto& field : start.head) {
+      const std::string name = AsciiLower(std::string_view(field.name_string()));
+      const std::string_view value(field.value());
+      if (ReturnedHeader(name) && PrintableAscii(value)) {
+        state_.ctx->AddInitialMetadata(name, std::string(value));
+      }
+    }
+    if (http_status_ < 200 || http_status_ >= 300) {
+      mode_ = Mode::kError;
+    } else if (transcode::IsHttpBody(output_)) {
+      mode_ = Mode::kBytes;
+      // gRPC owns content-type; the answer's own travels under another name too.
+      if (PrintableAscii(content_type_))
+        state_.ctx->AddInitialMetadata("x-content-type", content_type_);
+    } else if (StartsWithIgnoreCase(content_type_, "text/event-stream")) {
+      mode_ = streaming_ ? Mode::kEvents : Mode::kUnexpectedEvents;
+    } else {
+      mode_ = Mode::kJson;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) override {
+    const std::string_view piece(data, size);
+    switch (mode_) {
+      case Mode::kError:
+      case Mode::kUnexpectedEvents:
+        if (collected_.size() + size > kMaxErrorAnswer) co_return true;  // keep the start
+        collected_.append(piece);
+        co_return true;
+      case Mode::kJson:
+        if (collected_.size() + size > kMaxJsonAnswer) {
+          failure_ = absl::ResourceExhaustedError(
+              StrCat("the upstream's answer passed ", kMaxJsonAnswer, " bytes"));
+          co_return false;
+        }
+        collected_.append(piece);
+        co_return true;
+      case Mode::kBytes:
+        co_return co_await WriteBytes(piece, more);
+      case Mode::kEvents:
+        co_return co_await WriteEvents(piece);
+    }
+    co_return false;
+  }
+
+  asio::awaitable<void> WatchGone() override { co_await state_.cancelled.Wait(); }
+
+  void Cut() override { cut_ = true; }
+
+  // After the exchange: the last message, if one is due, and the call's status. `out`
+  // is the forwarder's outcome (no failure: the answer was read, or cut).
+  asio::awaitable<grpc::Status> Finish(const upstream::ForwardOutcome& out) {
+    if (failure_) co_return ToGrpc(*failure_);
+    if (cut_ || out.upstream_cut) {
+      co_return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "the upstream's answer was cut before its end");
+    }
+    switch (mode_) {
+      case Mode::kError:
+        co_return ErrorStatus();
+      case Mode::kUnexpectedEvents:
+        co_return grpc::Status(grpc::StatusCode::INTERNAL,
+                               StrCat("the upstream answered ", state_.route.rpc,
+                                      " with an event stream; use its streaming form"));
+      case Mode::kJson: {
+        std::unique_ptr<Message> message = NewOutput();
+        const transcode::JsonReadResult read = transcode::ReadJson(collected_, *message);
+        if (!read.status.ok()) {
+          co_return grpc::Status(grpc::StatusCode::INTERNAL,
+                                 StrCat("the upstream's answer is not a ", output_.full_name(),
+                                        ": ", read.status.message()));
+        }
+        NoteMismatches(read);
+        if (!streaming_) {
+          final_message_ = message->SerializeAsString();
+          co_return grpc::Status::OK;
+        }
+        if (!co_await Write(message->SerializeAsString())) co_return Gone();
+        co_return grpc::Status::OK;
+      }
+      case Mode::kBytes:
+        if (!streaming_) {  // a unary HttpBody holds the whole answer
+          final_message_ = HttpBodyMessage(collected_)->SerializeAsString();
+        }
+        co_return grpc::Status::OK;
+      case Mode::kEvents:
+        if (!events_.status().ok()) co_return ToGrpc(events_.status());
+        co_return grpc::Status::OK;
+    }
+    co_return grpc::Status::OK;
+  }
+
+  // The unary answer, to be written together with the status; empty for streams.
+  const std::optional<std::string>& final_message() const { return final_message_; }
+  int http_status() const { return http_status_; }
+
+ private:
+  enum class Mode { kError, kJson, kBytes, kEvents, kUnexpectedEvents };
+
+  std::unique_ptr<Message> NewOutput() const {
+    return std::unique_ptr<Message>(state_.context.messages.GetPrototype(&output_)->New());
+  }
+
+  std::unique_ptr<Message> HttpBodyMessage(std::string_view data) {
+    std::unique_ptr<Message> message = NewOutput();
+    const auto& r = *message->GetReflection();
+    if (!content_type_sent_) {  // the first chunk carries the type
+      r.SetString(message.get(), output_.FindFieldByName("content_type"), content_type_);
+      content_type_sent_ = true;
+    }
+    r.SetString(message.get(), output_.FindFieldByName("data"), std::string(data));
+    return message;
+  }
+
+  asio::awaitable<bool> WriteBytes(std::string_view piece, bool more) {
+    if (!streaming_) {
+      if (collected_.size() + piece.size() > kMaxJsonAnswer) {
+        failure_ = absl::ResourceExhaustedError(
+            StrCat("the upstream's answer passed ", kMaxJsonAnswer, " bytes; use a streaming RPC"));
+        co_return false;
+      }
+      collected_.append(piece);
+      co_return true;
+    }
+    if (piece.empty() && more) co_return true;
+    const std::string bytes = HttpBodyMessage(piece)->SerializeAsString();
+    co_return co_await Write(bytes);
+  }
+
+  asio::awaitable<bool> WriteEvents(std::string_view piece) {
+    events_.Feed(piece);
+    while (std::optional<transcode::SseEvent> event = events_.Next()) {
+      if (event->data == "[DONE]") continue;
+      std::unique_ptr<Message> message = NewOutput();
+      const std::optional<absl::Status> error = Decode(*event, *message);
+      if (error) {
+        failure_ = *error;
+        co_return false;
+      }
+      const std::string bytes = message->SerializeAsString();
+      if (!co_await Write(bytes)) co_return false;
+    }
+    if (!events_.status().ok()) {
+      failure_ = events_.status();
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // One SSE event into one message. Two shapes exist: most streams send the event's
+  // object as `data` (its `type` inside); the Assistants streams name the event in the
+  // SSE `event:` line, which the spec models as a message of {event, data}.
+  std::optional<absl::Status> Decode(const transcode::SseEvent& event, Message& message) {
+    const auto* event_field = output_.FindFieldByName("event");
+    const auto* data_field = output_.FindFieldByName("data");
+    const bool wrapped =
+        event_field != nullptr && data_field != nullptr &&
+        event_field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+        data_field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+        !event.event.empty();
+    if (event.event == "error" || (!wrapped && output_.FindFieldByName("error") == nullptr &&
+                                   event.data.starts_with("{\"error\""))) {
+      // An error inside the stream ends the call with OpenAI's message.
+      return absl::Status(absl::StatusCode::kInternal, transcode::ErrorMessage(500, event.data));
+    }
+    if (wrapped) {
+      message.GetReflection()->SetString(&message, event_field, event.event);
+      Message* data = message.GetReflection()->MutableMessage(&message, data_field);
+      const transcode::JsonReadResult read = transcode::ReadJson(event.data, *data);
+      if (read.status.ok()) NoteMismatches(read);
+      return std::nullopt;  // data that is not an object ("[DONE]"-like) leaves it empty
+    }
+    const transcode::JsonReadResult read = transcode::ReadJson(event.data, message);
+    if (!read.status.ok()) {
+      return absl::InternalError(StrCat("an event from the upstream is not a ", output_.full_name(),
+                                        ": ", read.status.message()));
+    }
+    NoteMismatches(read);
+    return std::nullopt;
+  }
+
+  void NoteMismatches(const transcode::JsonReadResult& read) {
+    if (read.mismatched > 0 && !mismatch_logged_) {
+      mismatch_logged_ = true;
+      OA_LOG(kDebug, "%s: %d value(s) of the upstream's answer did not fit %s (first: %s)",
+             state_.route.rpc, read.mismatched, output_.full_name(), read.first_mismatch);
+    }
+  }
+
+  grpc::Status ErrorStatus() {
+    const absl::StatusCode code = transcode::GrpcCodeForHttp(http_status_);
+    std::string message = transcode::ErrorMessage(http_status_, collected_);
+    state_.ctx->AddTrailingMetadata("openai-http-status", StrCat(http_status_));
+    if (!collected_.empty()) state_.ctx->AddTrailingMetadata("openai-error-bin", collected_);
+    return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
+  }
+
+  static grpc::Status Gone() {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+  }
+
+  asio::awaitable<bool> Write(std::string bytes);
+
+  CallState& state_;
+  transcode::HttpCall call_;
+  const google::protobuf::Descriptor& output_;
+  const bool streaming_;
+  size_t sent_ = 0;
+
+  int http_status_ = 0;
+  std::string content_type_;
+  Mode mode_ = Mode::kError;
+  std::string collected_;
+  transcode::SseReader events_;
+  bool content_type_sent_ = false;
+  bool cut_ = false;
+  bool mismatch_logged_ = false;
+  std::optional<absl::Status> failure_;
+  std::optional<std::string> final_message_;
+};
+
+class CallReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  CallReactor(grpc::GenericCallbackServerContext* ctx, const route::Route& route,
+              CallContext& context)
+      : state_(std::make_shared<CallState>(ctx, route, context, context.workers.NextWorker())) {
+    state_->reactor = this;
+    for (const auto& [key, value] : ctx->client_metadata()) {
+      const std::string_view name(key.data(), key.size());
+      if (name == "authorization") state_->authorization.assign(value.data(), value.size());
+      for (std::string_view forwarded : kForwardedMetadata) {
+        if (name == forwarded)
+          state_->forwarded.emplace_back(name, std::string(value.data(), value.size()));
+      }
+    }
+    state_->peer = ctx->peer();
+    StartRead(&state_->request_buffer);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call sent no request message"));
+      return;
+    }
+    if (state_->authorization.empty()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "Missing API key: send your OpenAI key as 'authorization: Bearer "
+                          "<key>' metadata."));
+      return;
+    }
+    const route::Route& route = state_->route;
+    const auto* input = route.method->input_type();
+    std::unique_ptr<Message> request(state_->context.messages.GetPrototype(input)->New());
+    if (!request->ParseFromString(ToString(state_->request_buffer))) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          StrCat("the request is not a valid ", input->full_name())));
+      return;
+    }
+    state_->request_buffer.Clear();
+    const bool events =
+        route.method->server_streaming() && !transcode::IsHttpBody(*route.method->output_type());
+    absl::StatusOr<transcode::HttpCall> call = transcode::BuildHttpCall(route, *request, events);
+    if (!call.ok()) {
+      Finish(ToGrpc(call.status()));
+      return;
+    }
+    asio::co_spawn(state_->worker.executor, Run(state_, *std::move(call)), asio::detached);
+  }
+
+  void OnWriteDone(bool ok) override {
+    asio::post(state_->worker.executor, [state = state_, ok] {
+      state->write_ok = ok;
+      state->write_done.Notify();
+    });
+  }
+
+  void OnCancel() override {
+    asio::post(state_->worker.executor, [state = state_] { state->cancelled.Notify(); });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  static asio::awaitable<void> Run(std::shared_ptr<CallState> state, transcode::HttpCall call) {
+    CallState& s = *state;
+    const std::string method = call.method;
+    const std::string target = call.target;
+    const uint64_t bytes_in = call.body.size();
+    GrpcDownstream caller(s, std::move(call));
+    upstream::Forwarder forwarder(s.worker.pool, s.worker.limits);
+    auto result = co_await (forwarder.Run(caller) || s.cancelled.Wait());
+
+    grpc::Status status;
+    upstream::ForwardOutcome out;
+    if (result.index() == 1 || s.cancelled.given()) {
+      status = Gone();
+    } else {
+      out = std::get<0>(std::move(result));
+      if (out.failure) {
+        status = ToGrpc(*out.failure);
+      } else if (out.client_gone) {
+        status = Gone();
+      } else {
+        status = co_await caller.Finish(out);
+      }
+    }
+    Log(s, method, target, status, caller.http_status(), bytes_in, out);
+    CallReactor* reactor = s.reactor;
+    s.reactor = nullptr;  // from here on the reactor may be gone
+    if (status.ok() && caller.final_message()) {
+      s.response_buffer = ToBuffer(*caller.final_message());
+      reactor->StartWriteAndFinish(&s.response_buffer, grpc::WriteOptions(), status);
+    } else {
+      reactor->Finish(status);
+    }
+  }
+
+  static grpc::Status Gone() {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+  }
+
+  static void Log(const CallState& s, std::string_view method, std::string_view target,
+                  const grpc::Status& status, int http_status, uint64_t bytes_in,
+                  const upstream::ForwardOutcome& out) {
+    if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
+    const double total_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - s.start).count();
+    const std::string upstream_ms =
+        out.upstream_first_byte
+            ? absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte))
+            : "-";
+    OA_LOG(kInfo,
+           "access front=grpc client=%s method=%s path=%s rpc=%s grpc_status=%d status=%d ms=%.1f "
+           "upstream_ms=%s bytes_in=%d bytes_out=%d key=%s request_id=%s",
+           s.peer, method, target.substr(0, target.find('?')), s.route.rpc,
+           static_cast<int>(status.error_code()), http_status, total_ms, upstream_ms, bytes_in,
+           out.response_body_bytes, observe::KeyFingerprint(s.authorization),
+           out.request_id.empty() ? "-" : out.request_id);
+  }
+
+  std::shared_ptr<CallState> state_;
+};
+
+asio::awaitable<bool> GrpcDownstream::Write(std::string bytes) {
+  CallReactor* reactor = state_.reactor;
+  state_.response_buffer = ToBuffer(std::move(bytes));
+  reactor->StartWrite(&state_.response_buffer);
+  const bool done = co_await state_.write_done.Wait();
+  co_return done&& state_.write_ok;
+}
+
+class FailedReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit FailedReactor(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContext* ctx,
+                                               const route::Route& route, CallContext& context) {
+  return new CallReactor(ctx, route, context);
+}
+
+grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::Status status) {
+  return new FailedReactor(std::move(status));
+}
+
+}  // namespace oa::grpc_front

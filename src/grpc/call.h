@@ -1,0 +1,37 @@
+// One gRPC call on the gRPC front, from request message to status: the generic handler's
+// per-call object (DESIGN.md: no per-method C++; the route table and the transcoder know
+// every method).
+//
+//   request bytes --(descriptor)--> message --(http rule)--> HTTP request
+//        --(Forwarder, on a worker)--> upstream --> JSON | SSE events | bytes
+//        --> response message(s) --> status (HTTP status mapped, OpenAI's error text)
+//
+// gRPC's threads call the reactor; the upstream exchange runs on one worker of the HTTP
+// front (its pool, its thread); the two meet through notifications posted to that worker.
+#pragma once
+
+#include <google/protobuf/dynamic_message.h>
+#include <grpcpp/generic/async_generic_service.h>
+
+#include "config/settings.h"
+#include "http/server.h"
+#include "route/route_table.h"
+
+namespace oa::grpc_front {
+
+// What every call reads; immutable once the front has started.
+struct CallContext {
+  const config::Settings& settings;
+  const route::RouteTable& routes;
+  http::WorkerSource& workers;
+  google::protobuf::DynamicMessageFactory& messages;  // thread-safe
+};
+
+// A reactor serving `route` for the call `ctx`. It deletes itself when the call is done.
+grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContext* ctx,
+                                               const route::Route& route, CallContext& context);
+
+// A reactor that ends the call at once with `status`.
+grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::Status status);
+
+}  // namespace oa::grpc_front

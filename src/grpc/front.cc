@@ -1,0 +1,103 @@
+#include "grpc/front.h"
+
+#include <google/protobuf/dynamic_message.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <unistd.h>
+
+#include "base/strings.h"
+#include "grpc/call.h"
+#include "grpc/reflection.h"
+#include "observe/log.h"
+
+namespace oa::grpc_front {
+
+// The generic handler: every method the server does not register itself (health does)
+// comes here and is looked up in the route table.
+class GrpcFront::Service final : public grpc::CallbackGenericService {
+ public:
+  Service(const config::Settings& settings, const route::RouteTable& routes,
+          const route::Descriptors& descriptors, http::WorkerSource& workers)
+      : descriptors_(descriptors), context_{settings, routes, workers, messages_} {
+    for (const route::Route& route : routes.routes()) {
+      const std::string& service = route.method->service()->full_name();
+      if (services_.empty() || services_.back() != service) services_.push_back(service);
+    }
+    std::sort(services_.begin(), services_.end());
+    services_.erase(std::unique(services_.begin(), services_.end()), services_.end());
+    for (const char* infra : {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+                              "grpc.reflection.v1alpha.ServerReflection"}) {
+      services_.emplace_back(infra);
+    }
+  }
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    const std::string& method = ctx->method();
+    if (IsReflectionMethod(method)) return NewReflectionReactor(descriptors_, services_);
+    const route::Route* route = context_.routes.FindRpc(method);
+    if (route == nullptr) {
+      return NewFailedReactor(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                           StrCat("no method ", method, " in proto/")));
+    }
+    return NewCallReactor(ctx, *route, context_);
+  }
+
+ private:
+  const route::Descriptors& descriptors_;
+  google::protobuf::DynamicMessageFactory messages_{descriptors_.pool};
+  CallContext context_;
+  std::vector<std::string> services_;
+};
+
+GrpcFront::GrpcFront() = default;
+
+GrpcFront::~GrpcFront() {
+  if (server_) Shutdown(absl::ZeroDuration());
+}
+
+absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const config::Settings& settings,
+                                                            const route::RouteTable& routes,
+                                                            const route::Descriptors& descriptors,
+                                                            http::WorkerSource& workers) {
+  std::unique_ptr<GrpcFront> front(new GrpcFront());
+  front->service_ = std::make_unique<Service>(settings, routes, descriptors, workers);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.RegisterCallbackGenericService(front->service_.get());
+  front->acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+      grpc::InsecureServerCredentials());
+  if (!settings.grpc_listen.empty()) {
+    builder.AddListeningPort(settings.grpc_listen, grpc::InsecureServerCredentials(),
+                             &front->port_);
+  }
+  const uint64_t max_message = std::min<uint64_t>(settings.max_body_bytes, INT32_MAX);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
+  builder.SetMaxSendMessageSize(-1);
+  front->server_ = builder.BuildAndStart();
+  if (!front->server_) return absl::UnavailableError("the gRPC server did not start");
+  if (!settings.grpc_listen.empty() && front->port_ == 0) {
+    return absl::UnavailableError(StrCat("--grpc-listen: cannot listen on ", settings.grpc_listen));
+  }
+  return front;
+}
+
+void GrpcFront::Adopt(int listener_fd, int fd, std::string_view already_read) {
+  grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+  p.listener_fd = listener_fd;
+  p.fd = fd;
+  grpc::Slice slice(already_read.data(), already_read.size());
+  p.read_buffer = grpc::ByteBuffer(&slice, 1);
+  acceptor_->HandleNewConnection(&p);
+}
+
+void GrpcFront::Shutdown(absl::Duration grace) {
+  if (!server_) return;
+  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace oa::grpc_front

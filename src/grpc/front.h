@@ -1,0 +1,55 @@
+// The gRPC front: a grpc::Server whose every OpenAI method is served by one generic
+// handler (call.h), beside gRPC's health service and server reflection over the
+// gateway's own descriptors. It takes connections from the REST front's port (the HTTP/2
+// preface hand-off) and, optionally, listens on a port of its own (--grpc-listen).
+//
+// Usage:
+//   auto front = GrpcFront::Start(settings, routes, descriptors, *http_server);
+//   http_server->Run(front->get());     // HTTP/2 connections now reach gRPC
+//   ...
+//   (*front)->Shutdown(absl::Seconds(5));
+#pragma once
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "config/settings.h"
+#include "http/server.h"
+#include "route/descriptors.h"
+#include "route/route_table.h"
+
+namespace oa::grpc_front {
+
+class GrpcFront final : public http::Http2Handoff {
+ public:
+  // Everything passed in outlives the front.
+  static absl::StatusOr<std::unique_ptr<GrpcFront>> Start(const config::Settings& settings,
+                                                          const route::RouteTable& routes,
+                                                          const route::Descriptors& descriptors,
+                                                          http::WorkerSource& workers);
+  ~GrpcFront() override;
+
+  void Adopt(int listener_fd, int fd, std::string_view already_read) override;
+
+  // The port of --grpc-listen, or 0 when there is none.
+  int port() const { return port_; }
+
+  // Stops taking calls; calls still running after `grace` are cancelled. Blocks until
+  // every call has ended, so the workers must still be running.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  class Service;
+  GrpcFront();
+
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace oa::grpc_front

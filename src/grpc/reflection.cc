@@ -1,0 +1,157 @@
+#include "grpc/reflection.h"
+
+#include <google/protobuf/descriptor.pb.h>
+
+#include <mutex>
+#include <set>
+
+#include "base/strings.h"
+#include "grpc/reflection/v1alpha/reflection.pb.h"
+
+namespace oa::grpc_front {
+namespace {
+
+namespace pb = grpc::reflection::v1alpha;
+using google::protobuf::FileDescriptor;
+
+std::string ToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// Answers each request as it arrives; one write in flight at a time, so requests wait
+// while an answer is being written.
+class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  ReflectionReactor(const route::Descriptors& descriptors, const std::vector<std::string>& services)
+      : descriptors_(descriptors), services_(services) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);  // the client has no more questions
+      return;
+    }
+    pb::ServerReflectionRequest request;
+    if (!request.ParseFromString(ToString(in_))) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a ServerReflectionRequest"));
+      return;
+    }
+    const pb::ServerReflectionResponse response = Answer(request);
+    grpc::Slice slice(response.SerializeAsString());
+    out_ = grpc::ByteBuffer(&slice, 1);
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  pb::ServerReflectionResponse Answer(const pb::ServerReflectionRequest& request) {
+    pb::ServerReflectionResponse response;
+    response.set_valid_host(request.host());
+    *response.mutable_original_request() = request;
+    const auto* pool = descriptors_.pool;
+    switch (request.message_request_case()) {
+      case pb::ServerReflectionRequest::kListServices:
+        for (const std::string& name : services_) {
+          response.mutable_list_services_response()->add_service()->set_name(name);
+        }
+        break;
+      case pb::ServerReflectionRequest::kFileByFilename:
+        AddFile(pool->FindFileByName(request.file_by_filename()), response,
+                StrCat("no file named ", request.file_by_filename()));
+        break;
+      case pb::ServerReflectionRequest::kFileContainingSymbol:
+        AddFile(pool->FindFileContainingSymbol(request.file_containing_symbol()), response,
+                StrCat("no symbol named ", request.file_containing_symbol()));
+        break;
+      case pb::ServerReflectionRequest::kFileContainingExtension: {
+        const auto& ask = request.file_containing_extension();
+        const auto* type = pool->FindMessageTypeByName(ask.containing_type());
+        const auto* extension =
+            type == nullptr ? nullptr : pool->FindExtensionByNumber(type, ask.extension_number());
+        AddFile(extension == nullptr ? nullptr : extension->file(), response,
+                StrCat("no extension ", ask.extension_number(), " of ", ask.containing_type()));
+        break;
+      }
+      case pb::ServerReflectionRequest::kAllExtensionNumbersOfType: {
+        const auto* type = pool->FindMessageTypeByName(request.all_extension_numbers_of_type());
+        if (type == nullptr) {
+          NotFound(response, StrCat("no type named ", request.all_extension_numbers_of_type()));
+          break;
+        }
+        std::vector<const google::protobuf::FieldDescriptor*> extensions;
+        pool->FindAllExtensions(type, &extensions);
+        auto* numbers = response.mutable_all_extension_numbers_response();
+        numbers->set_base_type_name(type->full_name());
+        for (const auto* e : extensions) numbers->add_extension_number(e->number());
+        break;
+      }
+      default:
+        response.mutable_error_response()->set_error_code(
+            static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
+        response.mutable_error_response()->set_error_message("unknown reflection request");
+    }
+    return response;
+  }
+
+  // The file and everything it imports, each once per stream (clients cache them).
+  void AddFile(const FileDescriptor* file, pb::ServerReflectionResponse& response,
+               const std::string& missing) {
+    if (file == nullptr) {
+      NotFound(response, missing);
+      return;
+    }
+    auto* files = response.mutable_file_descriptor_response();
+    std::vector<const FileDescriptor*> todo = {file};
+    while (!todo.empty()) {
+      const FileDescriptor* f = todo.back();
+      todo.pop_back();
+      if (!sent_.insert(f->name()).second && f != file) continue;
+      google::protobuf::FileDescriptorProto proto;
+      f->CopyTo(&proto);
+      f->CopyJsonNameTo(&proto);
+      files->add_file_descriptor_proto(proto.SerializeAsString());
+      for (int i = 0; i < f->dependency_count(); ++i) todo.push_back(f->dependency(i));
+    }
+  }
+
+  static void NotFound(pb::ServerReflectionResponse& response, const std::string& message) {
+    response.mutable_error_response()->set_error_code(
+        static_cast<int>(grpc::StatusCode::NOT_FOUND));
+    response.mutable_error_response()->set_error_message(message);
+  }
+
+  const route::Descriptors& descriptors_;
+  const std::vector<std::string>& services_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+  std::set<std::string> sent_;
+};
+
+}  // namespace
+
+bool IsReflectionMethod(std::string_view method) {
+  return method == "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" ||
+         method == "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+}
+
+grpc::ServerGenericBidiReactor* NewReflectionReactor(const route::Descriptors& descriptors,
+                                                     const std::vector<std::string>& services) {
+  return new ReflectionReactor(descriptors, services);
+}
+
+}  // namespace oa::grpc_front

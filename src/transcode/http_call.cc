@@ -1,0 +1,232 @@
+#include "transcode/http_call.h"
+
+#include <algorithm>
+
+#include "base/strings.h"
+#include "transcode/field_names.h"
+#include "transcode/json_writer.h"
+#include "transcode/multipart.h"
+
+namespace oa::transcode {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+bool Unreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+// `keep` lists the characters besides the unreserved ones that stay as they are.
+std::string PercentEncode(std::string_view s, std::string_view keep) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (Unreserved(c) || keep.find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+  }
+  return out;
+}
+
+// Characters a path segment may hold as they are (RFC 3986 pchar, less what OpenAI's
+// ids never need): model ids such as ft:gpt-4o:acme::abc keep their colons.
+constexpr std::string_view kPathKeep = ":@!$&'()*+,;=";
+
+// The field a path variable names, walking nested messages; nullptr with `at` unset when
+// a message on the way is unset.
+const Message* Resolve(const Message& root, const std::vector<std::string>& path,
+                       const FieldDescriptor** at) {
+  const Message* message = &root;
+  *at = nullptr;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const FieldDescriptor* field = message->GetDescriptor()->FindFieldByName(path[i]);
+    if (field == nullptr || field->is_repeated()) return nullptr;
+    if (i + 1 == path.size()) {
+      *at = field;
+      return message;
+    }
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+        !message->GetReflection()->HasField(*message, field)) {
+      return nullptr;
+    }
+    message = &message->GetReflection()->GetMessage(*message, field);
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message& request) {
+  const route::HttpTemplate& t = route.tmpl;
+  std::string path;
+  for (size_t i = 0; i < t.segments.size();) {
+    const auto variable = std::find_if(t.variables.begin(), t.variables.end(), [&](const auto& v) {
+      return v.start_segment == static_cast<int>(i);
+    });
+    path += '/';
+    if (variable == t.variables.end()) {
+      path += t.segments[i];
+      ++i;
+      continue;
+    }
+    const FieldDescriptor* field = nullptr;
+    const Message* owner = Resolve(request, variable->field_path, &field);
+    const std::string name = Join(variable->field_path, ".");
+    if (owner == nullptr || field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return absl::InvalidArgumentError(StrCat("field '", name, "' is required (it is part of ",
+                                               route.http_method, " ", route.path_template, ")"));
+    }
+    const std::string value = ScalarText(*owner, *field, -1);
+    if (value.empty()) {
+      return absl::InvalidArgumentError(StrCat("field '", name, "' is required (it is part of ",
+                                               route.http_method, " ", route.path_template, ")"));
+    }
+    path += PercentEncode(value, variable->multi_segment ? StrCat(kPathKeep, "/") : kPathKeep);
+    i = variable->multi_segment ? t.segments.size() : static_cast<size_t>(variable->end_segment);
+  }
+  if (!t.verb.empty()) path += StrCat(":", t.verb);
+  return path;
+}
+
+void AppendQuery(const Message& message, const FieldDescriptor& field, const std::string& key,
+                 std::string& query) {
+  const auto& r = *message.GetReflection();
+  const auto add = [&](int index) {
+    query += query.empty() ? '?' : '&';
+    query += PercentEncode(key, "[]");
+    query += '=';
+    query += PercentEncode(ScalarText(message, field, index), "");
+  };
+  if (field.is_map()) {
+    for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) {
+      const Message& entry = r.GetRepeatedMessage(message, &field, i);
+      const auto& d = *entry.GetDescriptor();
+      AppendQuery(entry, *d.map_value(), StrCat(key, "[", ScalarText(entry, *d.map_key(), -1), "]"),
+                  query);
+    }
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (field.is_repeated()) return;  // no query form for lists of objects
+    const auto& d = *field.message_type();
+    if (IsStruct(d) || IsValue(d) || IsListValue(d)) return;
+    const Message& sub = r.GetMessage(message, &field);
+    std::vector<const FieldDescriptor*> set;
+    sub.GetReflection()->ListFields(sub, &set);
+    for (const FieldDescriptor* f : set)
+      AppendQuery(sub, *f, StrCat(key, "[", WireName(*f), "]"), query);
+  } else if (field.is_repeated()) {
+    for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) add(i);
+  } else {
+    add(-1);
+  }
+}
+
+// Sets `stream` (a bool field of `message`) to `on`, or clears it; false if none.
+bool SetStream(Message& message, bool on) {
+  const FieldDescriptor* stream = message.GetDescriptor()->FindFieldByName("stream");
+  if (stream == nullptr || stream->type() != FieldDescriptor::TYPE_BOOL || stream->is_repeated()) {
+    return false;
+  }
+  if (on) {
+    message.GetReflection()->SetBool(&message, stream, true);
+  } else {
+    message.GetReflection()->ClearField(&message, stream);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route, Message& request,
+                                       bool stream_events) {
+  if (!SetStream(request, stream_events) && !route.body.empty() && route.body != "*") {
+    const FieldDescriptor* body = request.GetDescriptor()->FindFieldByName(route.body);
+    if (body != nullptr && body->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        !body->is_repeated()) {
+      SetStream(*request.GetReflection()->MutableMessage(&request, body), stream_events);
+    }
+  }
+  HttpCall call;
+  call.method = route.http_method;
+  absl::StatusOr<std::string> path = ExpandPath(route, request);
+  if (!path.ok()) return path.status();
+  call.target = *std::move(path);
+
+  const auto& d = *request.GetDescriptor();
+  std::vector<const FieldDescriptor*> in_path;
+  for (const auto& variable : route.tmpl.variables) {
+    if (variable.field_path.size() == 1) {
+      in_path.push_back(d.FindFieldByName(variable.field_path.front()));
+    }
+  }
+  const auto bound = [&](const FieldDescriptor* f) {
+    return std::find(in_path.begin(), in_path.end(), f) != in_path.end();
+  };
+
+  std::vector<const FieldDescriptor*> set;
+  request.GetReflection()->ListFields(request, &set);
+  std::string query;
+  if (route.body == "*") {
+    std::vector<const FieldDescriptor*> body_fields;
+    for (int i = 0; i < d.field_count(); ++i) {
+      if (!bound(d.field(i))) body_fields.push_back(d.field(i));
+    }
+    if (HasFileUpload(request, body_fields)) {
+      MultipartBody multipart = WriteMultipart(request, body_fields);
+      call.content_type = std::move(multipart.content_type);
+      call.body = std::move(multipart.body);
+    } else {
+      call.content_type = "application/json";
+      call.body = WriteJson(request, {.skip = in_path});
+    }
+  } else {
+    const FieldDescriptor* body_field =
+        route.body.empty() ? nullptr : d.FindFieldByName(route.body);
+    for (const FieldDescriptor* field : set) {
+      if (field == body_field || bound(field)) continue;
+      AppendQuery(request, *field, std::string(WireName(*field)), query);
+    }
+    if (body_field != nullptr) {
+      const bool is_message = body_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+      const auto& r = *request.GetReflection();
+      if (is_message && !IsValue(*body_field->message_type()) &&
+          !IsStruct(*body_field->message_type()) && !IsListValue(*body_field->message_type())) {
+        const Message& body = r.GetMessage(request, body_field);
+        std::vector<const FieldDescriptor*> all;
+        for (int i = 0; i < body.GetDescriptor()->field_count(); ++i) {
+          all.push_back(body.GetDescriptor()->field(i));
+        }
+        if (HasFileUpload(body, all)) {
+          MultipartBody multipart = WriteMultipart(body, all);
+          call.content_type = std::move(multipart.content_type);
+          call.body = std::move(multipart.body);
+        } else {
+          call.content_type = "application/json";
+          call.body = WriteJson(body);
+        }
+      } else {
+        // google.protobuf.Value / Struct / ListValue, a list, or a scalar: as JSON.
+        call.content_type = "application/json";
+        if (body_field->is_repeated()) {
+          call.body += '[';
+          for (int i = 0, n = r.FieldSize(request, body_field); i < n; ++i) {
+            if (i > 0) call.body += ',';
+            AppendFieldJson(request, *body_field, i, call.body);
+          }
+          call.body += ']';
+        } else {
+          AppendFieldJson(request, *body_field, -1, call.body);
+        }
+      }
+    }
+  }
+  call.target += query;
+  return call;
+}
+
+}  // namespace oa::transcode

@@ -1,0 +1,33 @@
+// OpenAI's JSON -> message: the answer half of the gRPC front's transcoding.
+//
+// Lenient by design: the upstream is OpenAI, which adds fields and widens types before
+// our protos do. Unknown keys are ignored, `null` leaves a field unset, and a value whose
+// JSON type does not fit its field (a string where a number was declared, say) leaves
+// that field unset and is counted, so one surprise costs one field, not the call.
+//
+// Usage:
+//   JsonReadResult r = ReadJson(body, *message);
+//   if (!r.status.ok()) ...          // not JSON, or not a JSON object
+//   if (r.mismatched > 0) ...        // some values were dropped; r.first_mismatch names one
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace oa::transcode {
+
+struct JsonReadResult {
+  absl::Status status;
+  int mismatched = 0;          // values dropped because their type did not fit
+  std::string first_mismatch;  // the path of the first one ("data[0].bytes")
+};
+
+// REQUIRES: `message` is empty. A message of type google.protobuf.Struct, Value or
+// ListValue takes any JSON of its kind; any other message takes a JSON object.
+JsonReadResult ReadJson(std::string_view json, google::protobuf::Message& message);
+
+}  // namespace oa::transcode

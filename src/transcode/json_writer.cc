@@ -1,0 +1,257 @@
+#include "transcode/json_writer.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "base/json_text.h"
+#include "base/strings.h"
+#include "transcode/field_names.h"
+
+namespace oa::transcode {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+template <class Float>
+void AppendFloat(Float value, std::string& out) {
+  if (!std::isfinite(value)) {  // JSON has no NaN or infinity
+    out += "null";
+    return;
+  }
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof text, value);  // shortest round-trip
+  out.append(text, result.ptr);
+}
+
+void AppendString(std::string_view s, std::string& out) {
+  out += '"';
+  out += JsonEscape(s);
+  out += '"';
+}
+
+std::string Base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+void AppendMessage(const Message& message, const JsonWriteOptions* options, std::string& out);
+
+void AppendValue(const Message& value, std::string& out) {
+  const Reflection& r = *value.GetReflection();
+  std::vector<const FieldDescriptor*> set;
+  r.ListFields(value, &set);
+  if (set.empty()) {
+    out += "null";
+    return;
+  }
+  const FieldDescriptor& kind = *set.front();  // a oneof: at most one is set
+  if (kind.name() == "null_value") {
+    out += "null";
+  } else {
+    AppendFieldJson(value, kind, -1, out);
+  }
+}
+
+void AppendStruct(const Message& message, std::string& out) {
+  // map<string, Value> fields: entries are messages of (key, value).
+  const FieldDescriptor* fields = message.GetDescriptor()->FindFieldByName("fields");
+  const Reflection& r = *message.GetReflection();
+  const int n = r.FieldSize(message, fields);
+  std::vector<const Message*> entries;
+  for (int i = 0; i < n; ++i) entries.push_back(&r.GetRepeatedMessage(message, fields, i));
+  // Map order is unspecified; sorted keys make the output deterministic.
+  const auto key = [](const Message* e) {
+    return e->GetReflection()->GetString(*e, e->GetDescriptor()->FindFieldByNumber(1));
+  };
+  std::sort(entries.begin(), entries.end(),
+            [&](const Message* a, const Message* b) { return key(a) < key(b); });
+  out += '{';
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendString(key(entries[i]), out);
+    out += ':';
+    AppendValue(entries[i]->GetReflection()->GetMessage(
+                    *entries[i], entries[i]->GetDescriptor()->FindFieldByNumber(2)),
+                out);
+  }
+  out += '}';
+}
+
+void AppendListValue(const Message& list, std::string& out) {
+  const FieldDescriptor* values = list.GetDescriptor()->FindFieldByName("values");
+  const Reflection& r = *list.GetReflection();
+  out += '[';
+  for (int i = 0, n = r.FieldSize(list, values); i < n; ++i) {
+    if (i > 0) out += ',';
+    AppendValue(r.GetRepeatedMessage(list, values, i), out);
+  }
+  out += ']';
+}
+
+void AppendAnyMessage(const Message& message, std::string& out) {
+  const Descriptor& d = *message.GetDescriptor();
+  if (IsStruct(d)) {
+    AppendStruct(message, out);
+  } else if (IsValue(d)) {
+    AppendValue(message, out);
+  } else if (IsListValue(d)) {
+    AppendListValue(message, out);
+  } else {
+    AppendMessage(message, nullptr, out);
+  }
+}
+
+// A map field as a JSON object; keys are JSON strings whatever their proto type.
+void AppendMap(const Message& message, const FieldDescriptor& field, std::string& out) {
+  const Reflection& r = *message.GetReflection();
+  const FieldDescriptor& key = *field.message_type()->map_key();
+  const FieldDescriptor& value = *field.message_type()->map_value();
+  std::vector<std::pair<std::string, const Message*>> entries;
+  for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) {
+    const Message& entry = r.GetRepeatedMessage(message, &field, i);
+    entries.emplace_back(ScalarText(entry, key, -1), &entry);
+  }
+  std::sort(entries.begin(), entries.end());
+  out += '{';
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendString(entries[i].first, out);
+    out += ':';
+    AppendFieldJson(*entries[i].second, value, -1, out);
+  }
+  out += '}';
+}
+
+void AppendMessage(const Message& message, const JsonWriteOptions* options, std::string& out) {
+  const Reflection& r = *message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r.ListFields(message, &fields);
+  bool first = true;
+  const auto name = [&](const FieldDescriptor& field) {
+    if (!first) out += ',';
+    first = false;
+    AppendString(WireName(field), out);
+    out += ':';
+  };
+  for (const FieldDescriptor* field : fields) {
+    if (options != nullptr) {
+      const auto& skip = options->skip;
+      if (std::find(skip.begin(), skip.end(), field) != skip.end()) continue;
+    }
+    name(*field);
+    if (field->is_map()) {
+      AppendMap(message, *field, out);
+    } else if (field->is_repeated()) {
+      out += '[';
+      for (int i = 0, n = r.FieldSize(message, field); i < n; ++i) {
+        if (i > 0) out += ',';
+        AppendFieldJson(message, *field, i, out);
+      }
+      out += ']';
+    } else {
+      AppendFieldJson(message, *field, -1, out);
+    }
+  }
+}
+
+}  // namespace
+
+std::string WriteJson(const Message& message, const JsonWriteOptions& options) {
+  std::string out;
+  const Descriptor& d = *message.GetDescriptor();
+  if (IsStruct(d) || IsValue(d) || IsListValue(d)) {
+    AppendAnyMessage(message, out);
+    return out;
+  }
+  out += '{';
+  AppendMessage(message, &options, out);
+  out += '}';
+  return out;
+}
+
+void AppendFieldJson(const Message& message, const FieldDescriptor& field, int index,
+                     std::string& out) {
+  const Reflection& r = *message.GetReflection();
+  const bool repeated = index >= 0;
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& sub =
+          repeated ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field);
+      if (IsStruct(*sub.GetDescriptor()) || IsValue(*sub.GetDescriptor()) ||
+          IsListValue(*sub.GetDescriptor())) {
+        AppendAnyMessage(sub, out);
+      } else {
+        out += '{';
+        AppendMessage(sub, nullptr, out);
+        out += '}';
+      }
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      const std::string& s = repeated
+                                 ? r.GetRepeatedStringReference(message, &field, index, &scratch)
+                                 : r.GetStringReference(message, &field, &scratch);
+      AppendString(field.type() == FieldDescriptor::TYPE_BYTES ? Base64(s) : s, out);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_ENUM:
+      AppendString(ScalarText(message, field, index), out);
+      return;
+    default:
+      out += ScalarText(message, field, index);
+  }
+}
+
+std::string ScalarText(const Message& message, const FieldDescriptor& field, int index) {
+  const Reflection& r = *message.GetReflection();
+  const bool repeated = index >= 0;
+  std::string out;
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return StrCat(repeated ? r.GetRepeatedInt32(message, &field, index)
+                             : r.GetInt32(message, &field));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return StrCat(repeated ? r.GetRepeatedInt64(message, &field, index)
+                             : r.GetInt64(message, &field));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return StrCat(repeated ? r.GetRepeatedUInt32(message, &field, index)
+                             : r.GetUInt32(message, &field));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return StrCat(repeated ? r.GetRepeatedUInt64(message, &field, index)
+                             : r.GetUInt64(message, &field));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      AppendFloat(
+          repeated ? r.GetRepeatedDouble(message, &field, index) : r.GetDouble(message, &field),
+          out);
+      return out;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      AppendFloat(
+          repeated ? r.GetRepeatedFloat(message, &field, index) : r.GetFloat(message, &field), out);
+      return out;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (repeated ? r.GetRepeatedBool(message, &field, index) : r.GetBool(message, &field))
+                 ? "true"
+                 : "false";
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return (repeated ? r.GetRepeatedEnum(message, &field, index) : r.GetEnum(message, &field))
+          ->name();
+    case FieldDescriptor::CPPTYPE_STRING:
+      return repeated ? r.GetRepeatedString(message, &field, index) : r.GetString(message, &field);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;
+  }
+  return out;
+}
+
+}  // namespace oa::transcode

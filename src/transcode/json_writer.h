@@ -1,0 +1,37 @@
+// Message -> OpenAI's JSON: the request half of the gRPC front's transcoding.
+//
+// Differs from protobuf's JSON printer where OpenAI differs from proto3 JSON: field
+// names are OpenAI's (WireName: snake_case as declared, or an explicit json_name), and
+// 64-bit integers are JSON numbers, not strings. Otherwise it is proto3 JSON: unset
+// fields are left out (`optional` scalars are written whenever set, even to 0 or ""),
+// Struct/Value/ListValue are plain JSON, bytes are base64.
+//
+// Usage:
+//   std::string body = WriteJson(request, {.skip = path_fields});
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
+
+namespace oa::transcode {
+
+struct JsonWriteOptions {
+  // Top-level fields left out (those bound to the URL path).
+  std::vector<const google::protobuf::FieldDescriptor*> skip;
+};
+
+std::string WriteJson(const google::protobuf::Message& message,
+                      const JsonWriteOptions& options = {});
+
+// One field's value as JSON: `index` picks an element of a repeated field (-1 otherwise).
+void AppendFieldJson(const google::protobuf::Message& message,
+                     const google::protobuf::FieldDescriptor& field, int index, std::string& out);
+
+// Text of a scalar field's value for a URL or form field: strings as they are, numbers
+// in JSON form, bools as true/false, enums by name.
+std::string ScalarText(const google::protobuf::Message& message,
+                       const google::protobuf::FieldDescriptor& field, int index);
+
+}  // namespace oa::transcode

@@ -1,0 +1,149 @@
+#include "transcode/multipart.h"
+
+#include <openssl/rand.h>
+
+#include "base/strings.h"
+#include "transcode/field_names.h"
+#include "transcode/json_writer.h"
+
+namespace oa::transcode {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+bool IsFileField(const FieldDescriptor& field) {
+  return field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+         IsFileUpload(*field.message_type());
+}
+
+bool IsJsonMessage(const FieldDescriptor& field) {
+  if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return false;
+  const auto& d = *field.message_type();
+  return IsStruct(d) || IsValue(d) || IsListValue(d);
+}
+
+// Names and filenames go inside quotes in a header: no quotes, no line breaks.
+std::string HeaderSafe(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"') {
+      out += "%22";
+    } else if (c == '\r' || c == '\n') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  Writer() {
+    unsigned char random[12];
+    RAND_bytes(random, sizeof random);
+    boundary_ = "oa-bypass-";
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned char b : random) {
+      boundary_ += kHex[b >> 4];
+      boundary_ += kHex[b & 15];
+    }
+  }
+
+  void Field(const Message& message, const FieldDescriptor& field, const std::string& name) {
+    const auto& r = *message.GetReflection();
+    if (field.is_map()) {
+      for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) {
+        const Message& entry = r.GetRepeatedMessage(message, &field, i);
+        const auto& d = *entry.GetDescriptor();
+        Element(entry, *d.map_value(), -1,
+                StrCat(name, "[", ScalarText(entry, *d.map_key(), -1), "]"));
+      }
+    } else if (field.is_repeated()) {
+      // Lists use the `key[]` convention of OpenAI's SDKs, files included (image[]).
+      const std::string key = name.ends_with("]") ? name : StrCat(name, "[]");
+      for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) {
+        Element(message, field, i, key);
+      }
+    } else {
+      Element(message, field, -1, name);
+    }
+  }
+
+  MultipartBody Finish() {
+    body_ += StrCat("--", boundary_, "--\r\n");
+    return {StrCat("multipart/form-data; boundary=", boundary_), std::move(body_)};
+  }
+
+ private:
+  void Element(const Message& message, const FieldDescriptor& field, int index,
+               const std::string& name) {
+    const auto& r = *message.GetReflection();
+    if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+      Part(name, "", "", ScalarText(message, field, index));
+      return;
+    }
+    const Message& sub =
+        index >= 0 ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field);
+    if (IsFileField(field)) {
+      const auto& d = *sub.GetDescriptor();
+      const auto& sr = *sub.GetReflection();
+      std::string filename = sr.GetString(sub, d.FindFieldByName("filename"));
+      std::string type = sr.GetString(sub, d.FindFieldByName("content_type"));
+      if (filename.empty()) filename = name;
+      if (type.empty()) type = "application/octet-stream";
+      Part(name, filename, type, sr.GetString(sub, d.FindFieldByName("data")));
+    } else if (IsJsonMessage(field)) {
+      std::string json;
+      AppendFieldJson(message, field, index, json);
+      Part(name, "", "", json);
+    } else {
+      std::vector<const FieldDescriptor*> set;
+      sub.GetReflection()->ListFields(sub, &set);
+      for (const FieldDescriptor* f : set) Field(sub, *f, StrCat(name, "[", WireName(*f), "]"));
+    }
+  }
+
+  void Part(std::string_view name, std::string_view filename, std::string_view type,
+            std::string_view data) {
+    body_ += StrCat("--", boundary_, "\r\nContent-Disposition: form-data; name=\"",
+                    HeaderSafe(name), "\"");
+    if (!filename.empty()) body_ += StrCat("; filename=\"", HeaderSafe(filename), "\"");
+    body_ += "\r\n";
+    if (!type.empty()) body_ += StrCat("Content-Type: ", HeaderSafe(type), "\r\n");
+    body_ += "\r\n";
+    body_.append(data);
+    body_ += "\r\n";
+  }
+
+  std::string boundary_;
+  std::string body_;
+};
+
+}  // namespace
+
+bool HasFileUpload(const Message& message, const std::vector<const FieldDescriptor*>& fields) {
+  const auto& r = *message.GetReflection();
+  for (const FieldDescriptor* field : fields) {
+    if (!IsFileField(*field)) continue;
+    if (field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+MultipartBody WriteMultipart(const Message& message,
+                             const std::vector<const FieldDescriptor*>& fields) {
+  Writer writer;
+  const auto& r = *message.GetReflection();
+  for (const FieldDescriptor* field : fields) {
+    const bool set =
+        field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
+    if (set) writer.Field(message, *field, std::string(WireName(*field)));
+  }
+  return writer.Finish();
+}
+
+}  // namespace oa::transcode

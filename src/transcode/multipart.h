@@ -1,0 +1,28 @@
+// Fields of a request message -> a multipart/form-data body, as OpenAI's SDKs send them:
+//   - an openai.v1.FileUpload field is a file part (filename, content type, bytes);
+//   - a scalar is a text part; a repeated field is one part per element named `key[]`;
+//   - a nested message is flattened to `key[sub]` parts; Struct/Value/ListValue are JSON
+//     text parts.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
+
+namespace oa::transcode {
+
+struct MultipartBody {
+  std::string content_type;  // "multipart/form-data; boundary=..."
+  std::string body;
+};
+
+// True if any of `fields` is a set FileUpload field (or a non-empty repeated one).
+bool HasFileUpload(const google::protobuf::Message& message,
+                   const std::vector<const google::protobuf::FieldDescriptor*>& fields);
+
+// `fields`: the message's fields that go in the body, in order.
+MultipartBody WriteMultipart(const google::protobuf::Message& message,
+                             const std::vector<const google::protobuf::FieldDescriptor*>& fields);
+
+}  // namespace oa::transcode

@@ -1,0 +1,24 @@
+// The one place where HTTP statuses, gRPC codes and OpenAI's errors meet (STYLE.md).
+//
+//   HTTP from the upstream -> gRPC code   : GrpcCodeForHttp (the google.rpc table)
+//   the gateway's own failures (absl)     : absl codes are gRPC codes, number for number
+//   an OpenAI error body -> status message: ErrorMessage
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace oa::transcode {
+
+// 2xx -> OK; 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
+// 404 NOT_FOUND, 409 ABORTED, 429 RESOURCE_EXHAUSTED, 499 CANCELLED, 500 INTERNAL,
+// 501 UNIMPLEMENTED, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED; see the .cc for the rest.
+absl::StatusCode GrpcCodeForHttp(int http_status);
+
+// OpenAI's `error.message` from an error body, or a message naming the HTTP status when
+// the body is not OpenAI's error shape.
+std::string ErrorMessage(int http_status, std::string_view body);
+
+}  // namespace oa::transcode

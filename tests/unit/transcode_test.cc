@@ -1,0 +1,319 @@
+// The gRPC front's transcoder, stage by stage, on the real descriptors of proto/:
+// message -> path, query and body for each rule shape proto/ uses; JSON and SSE ->
+// messages; HTTP status -> gRPC code.
+#include <gmock/gmock.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "route/descriptors.h"
+#include "route/route_table.h"
+#include "transcode/field_names.h"
+#include "transcode/http_call.h"
+#include "transcode/json_reader.h"
+#include "transcode/json_writer.h"
+#include "transcode/multipart.h"
+#include "transcode/sse_reader.h"
+#include "transcode/status_map.h"
+
+namespace oa::transcode {
+namespace {
+
+using google::protobuf::Message;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+const route::RouteTable& Table() {
+  static const route::RouteTable table = *route::RouteTable::Build(route::ApiDescriptors().files);
+  return table;
+}
+
+google::protobuf::DynamicMessageFactory& Factory() {
+  static google::protobuf::DynamicMessageFactory factory(route::ApiDescriptors().pool);
+  return factory;
+}
+
+std::unique_ptr<Message> New(std::string_view type) {
+  const auto* d = route::ApiDescriptors().pool->FindMessageTypeByName(std::string(type));
+  EXPECT_NE(d, nullptr) << type;
+  return std::unique_ptr<Message>(Factory().GetPrototype(d)->New());
+}
+
+// The request message of `rpc`, filled from protobuf text format.
+std::unique_ptr<Message> Request(std::string_view rpc, std::string_view text) {
+  const route::Route* route = Table().FindRpc(rpc);
+  EXPECT_NE(route, nullptr) << rpc;
+  std::unique_ptr<Message> m(Factory().GetPrototype(route->method->input_type())->New());
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(std::string(text), m.get())) << text;
+  return m;
+}
+
+HttpCall Build(std::string_view rpc, std::string_view text, bool events = false) {
+  std::unique_ptr<Message> m = Request(rpc, text);
+  absl::StatusOr<HttpCall> call = BuildHttpCall(*Table().FindRpc(rpc), *m, events);
+  EXPECT_TRUE(call.ok()) << call.status();
+  return call.ok() ? *call : HttpCall{};
+}
+
+// ---- message -> HTTP request ------------------------------------------------------------
+
+TEST(HttpCall, BodyStarSendsEveryFieldAsOpenAiJson) {
+  const HttpCall call = Build("openai.v1.ChatService/CreateChatCompletion",
+                              R"(model: "gpt-4o" temperature: 0 max_completion_tokens: 5000000000
+                                 messages { role: "user" content { string_value: "hi" } })");
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/chat/completions");
+  EXPECT_EQ(call.content_type, "application/json");
+  // OpenAI's names, int64 as a number, an explicit 0 kept, a Value as plain JSON.
+  EXPECT_THAT(call.body, HasSubstr(R"("temperature":0)"));
+  EXPECT_THAT(call.body, HasSubstr(R"("max_completion_tokens":5000000000)"));
+  EXPECT_THAT(call.body, HasSubstr(R"("content":"hi")"));
+  EXPECT_THAT(call.body, HasSubstr(R"("role":"user")"));
+  EXPECT_THAT(call.body, HasSubstr(R"("model":"gpt-4o")"));
+  EXPECT_THAT(call.body, Not(HasSubstr("stream")));
+}
+
+TEST(HttpCall, StreamingFormAsksForTheStreamAndUnaryFormDoesNot) {
+  const HttpCall streamed =
+      Build("openai.v1.ChatService/CreateChatCompletionStream", R"(model: "m")", true);
+  EXPECT_THAT(streamed.body, HasSubstr(R"("stream":true)"));
+  const HttpCall unary =
+      Build("openai.v1.ChatService/CreateChatCompletion", R"(model: "m" stream: true)");
+  EXPECT_THAT(unary.body, Not(HasSubstr("stream")));
+}
+
+TEST(HttpCall, PathVariableIsExpandedAndLeftOutOfTheQuery) {
+  const HttpCall call = Build("openai.v1.FilesService/RetrieveFile", R"(file_id: "file-abc")");
+  EXPECT_EQ(call.method, "GET");
+  EXPECT_EQ(call.target, "/v1/files/file-abc");
+  EXPECT_TRUE(call.body.empty());
+  EXPECT_TRUE(call.content_type.empty());
+}
+
+TEST(HttpCall, PathValuesArePercentEncodedButColonsStay) {
+  EXPECT_EQ(
+      Build("openai.v1.ModelsService/RetrieveModel", R"(model: "ft:gpt-4o:acme::abc")").target,
+      "/v1/models/ft:gpt-4o:acme::abc");
+  EXPECT_EQ(Build("openai.v1.FilesService/RetrieveFile", R"(file_id: "a/b c?d")").target,
+            "/v1/files/a%2Fb%20c%3Fd");
+}
+
+TEST(HttpCall, MissingPathFieldIsInvalidArgument) {
+  std::unique_ptr<Message> m = Request("openai.v1.FilesService/RetrieveFile", "");
+  absl::StatusOr<HttpCall> call =
+      BuildHttpCall(*Table().FindRpc("openai.v1.FilesService/RetrieveFile"), *m, false);
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(call.status().message(), HasSubstr("file_id"));
+}
+
+TEST(HttpCall, NoBodyPutsSetFieldsInTheQuery) {
+  const HttpCall call =
+      Build("openai.v1.FilesService/ListFiles", R"(purpose: "batch" limit: 0 after: "a b&c")");
+  EXPECT_EQ(call.target, "/v1/files?purpose=batch&limit=0&after=a%20b%26c");
+}
+
+TEST(HttpCall, QueryKeysKeepOpenAiBracketsAndRepeat) {
+  const HttpCall call = Build("openai.v1.AuditLogsService/ListAuditLogs",
+                              R"(effective_at { gt: 10 } project_ids: "p1" project_ids: "p2")");
+  EXPECT_EQ(call.target,
+            "/v1/organization/audit_logs?effective_at[gt]=10&project_ids[]=p1&project_ids[]=p2");
+}
+
+TEST(HttpCall, MapQueryUsesBrackets) {
+  const HttpCall call =
+      Build("openai.v1.ChatService/ListChatCompletions", R"(metadata { key: "team" value: "a" })");
+  EXPECT_EQ(call.target, "/v1/chat/completions?metadata[team]=a");
+}
+
+TEST(HttpCall, BodyFieldIsTheBodyAndTheRestIsQuery) {
+  const HttpCall call = Build("openai.v1.AssistantsService/CreateRun",
+                              R"(thread_id: "thread_1" include: "step_details"
+                                 body { assistant_id: "asst_1" })");
+  EXPECT_EQ(call.method, "POST");
+  EXPECT_EQ(call.target, "/v1/threads/thread_1/runs?include[]=step_details");
+  EXPECT_EQ(call.body, R"({"assistant_id":"asst_1"})");
+}
+
+TEST(HttpCall, StreamingFormSetsStreamInsideTheBodyField) {
+  const HttpCall call = Build("openai.v1.AssistantsService/CreateRunStream",
+                              R"(thread_id: "t" body { assistant_id: "a" })", true);
+  EXPECT_EQ(call.body, R"({"assistant_id":"a","stream":true})");
+}
+
+TEST(HttpCall, FileUploadMakesAMultipartBody) {
+  const HttpCall call = Build("openai.v1.FilesService/CreateFile",
+                              R"(purpose: "batch"
+                                 file { data: "line1\nline2\000end" filename: "in.jsonl"
+                                        content_type: "application/jsonl" }
+                                 expires_after { anchor: "created_at" seconds: 3600 })");
+  ASSERT_THAT(call.content_type, StartsWith("multipart/form-data; boundary="));
+  const std::string boundary = call.content_type.substr(call.content_type.find('=') + 1);
+  const std::string expected =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\n"
+      "Content-Type: application/jsonl\r\n\r\n" +
+      std::string("line1\nline2\0end", 15) + "\r\n--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"expires_after[anchor]\"\r\n\r\n"
+      "created_at\r\n--" +
+      boundary +
+      "\r\nContent-Disposition: form-data; name=\"expires_after[seconds]\"\r\n\r\n3600\r\n--" +
+      boundary + "--\r\n";
+  EXPECT_EQ(call.body, expected);
+}
+
+TEST(HttpCall, EveryRouteBuildsFromAnEmptyMessageOrNamesTheMissingPathField) {
+  for (const route::Route& route : Table().routes()) {
+    std::unique_ptr<Message> m(Factory().GetPrototype(route.method->input_type())->New());
+    absl::StatusOr<HttpCall> call = BuildHttpCall(route, *m, route.method->server_streaming());
+    if (route.tmpl.variables.empty()) {
+      ASSERT_TRUE(call.ok()) << route.rpc << ": " << call.status();
+      EXPECT_EQ(call->method, route.http_method);
+      EXPECT_EQ(call->target.substr(0, call->target.find('?')), route.path_template) << route.rpc;
+    } else {
+      ASSERT_FALSE(call.ok()) << route.rpc;
+      EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument) << route.rpc;
+    }
+  }
+}
+
+// ---- JSON -> message --------------------------------------------------------------------
+
+TEST(JsonReader, ReadsOpenAiJsonIgnoringUnknownFields) {
+  std::unique_ptr<Message> file = New("openai.v1.OpenAIFile");
+  const JsonReadResult r = ReadJson(
+      R"({"id":"file-1","object":"file","bytes":3000000000,"created_at":1700000000,
+          "filename":"a.jsonl","purpose":"batch","status":"processed","brand_new":{"x":[1]}})",
+      *file);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.mismatched, 0);
+  EXPECT_EQ(WriteJson(*file),
+            R"({"id":"file-1","bytes":3000000000,"created_at":1700000000,"filename":"a.jsonl",)"
+            R"("object":"file","purpose":"batch","status":"processed"})");
+}
+
+TEST(JsonReader, AValueOfTheWrongTypeCostsOneFieldNotTheCall) {
+  std::unique_ptr<Message> file = New("openai.v1.OpenAIFile");
+  const JsonReadResult r = ReadJson(R"({"id":"file-1","bytes":"many","created_at":1.5})", *file);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.mismatched, 2);
+  EXPECT_EQ(r.first_mismatch, "bytes");
+  EXPECT_EQ(WriteJson(*file), R"({"id":"file-1"})");
+}
+
+TEST(JsonReader, NullLeavesAFieldUnset) {
+  std::unique_ptr<Message> file = New("openai.v1.OpenAIFile");
+  ASSERT_TRUE(ReadJson(R"({"id":null,"expires_at":null})", *file).status.ok());
+  EXPECT_EQ(WriteJson(*file), "{}");
+}
+
+TEST(JsonReader, PolymorphicAndFreeFormValuesRoundTrip) {
+  std::unique_ptr<Message> m = New("openai.v1.CreateChatCompletionRequest");
+  const std::string json =
+      R"({"metadata":{"a":"1","b":"2"},"messages":[{"role":"user","content":[{"type":"text",)"
+      R"("text":"hi"}]}],"stop":["x",null,3.5,true,{"k":[]}]})";
+  const JsonReadResult r = ReadJson(json, *m);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.mismatched, 0) << r.first_mismatch;
+  // Struct keys come back sorted, fields in field-number order: the same JSON value.
+  EXPECT_EQ(WriteJson(*m),
+            R"({"metadata":{"a":"1","b":"2"},"messages":[{"content":[{"text":"hi","type":)"
+            R"("text"}],"role":"user"}],"stop":["x",null,3.5,true,{"k":[]}]})");
+}
+
+TEST(JsonReader, NotJsonOrNotAnObjectIsAnError) {
+  std::unique_ptr<Message> file = New("openai.v1.OpenAIFile");
+  EXPECT_FALSE(ReadJson("{\"id\":", *file).status.ok());
+  EXPECT_FALSE(ReadJson("[1,2]", *file).status.ok());
+}
+
+TEST(FieldNames, ExplicitJsonNamesAreOpenAisNames) {
+  const auto* d = route::ApiDescriptors().pool->FindMessageTypeByName("openai.v1.CreateRunRequest");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(WireName(*d->FindFieldByName("include")), "include[]");
+  EXPECT_EQ(WireName(*d->FindFieldByName("thread_id")), "thread_id");
+  EXPECT_EQ(FindByWireName(*d, "include[]"), d->FindFieldByName("include"));
+  EXPECT_EQ(FindByWireName(*d, "threadId"), d->FindFieldByName("thread_id"));
+}
+
+// ---- SSE -> events ----------------------------------------------------------------------
+
+TEST(SseReader, SplitsEventsAcrossPiecesAndLineEndings) {
+  SseReader reader;
+  const std::string stream =
+      ": comment\r\nevent: thread.run.created\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n"
+      "data: second\n\ndata: third\r\rdata: [DONE]\n\n";
+  std::vector<SseEvent> events;
+  for (char c : stream) {  // one byte at a time: every split point
+    reader.Feed(std::string_view(&c, 1));
+    while (std::optional<SseEvent> e = reader.Next()) events.push_back(*e);
+  }
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].event, "thread.run.created");
+  EXPECT_EQ(events[0].data, "{\"a\":\n1}");
+  EXPECT_EQ(events[1].data, "second");
+  EXPECT_EQ(events[1].event, "");
+  EXPECT_EQ(events[2].data, "third");
+  EXPECT_EQ(events[3].data, "[DONE]");
+  EXPECT_TRUE(reader.status().ok());
+}
+
+TEST(SseReader, AnEventPastTheLimitStopsTheReader) {
+  SseReader reader(64);
+  reader.Feed("data: " + std::string(100, 'x'));
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(SseReader, EventsWithoutDataAreNotDispatched) {
+  SseReader reader;
+  reader.Feed("event: ping\n\nid: 7\ndata: x\n\n");
+  std::optional<SseEvent> e = reader.Next();
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->data, "x");
+  EXPECT_EQ(e->id, "7");
+  EXPECT_EQ(e->event, "");
+  EXPECT_FALSE(reader.Next().has_value());
+}
+
+// ---- status mapping ---------------------------------------------------------------------
+
+TEST(StatusMap, HttpStatusesMapByTheGoogleRpcTable) {
+  using C = absl::StatusCode;
+  const std::pair<int, C> table[] = {
+      {200, C::kOk},
+      {201, C::kOk},
+      {400, C::kInvalidArgument},
+      {401, C::kUnauthenticated},
+      {403, C::kPermissionDenied},
+      {404, C::kNotFound},
+      {409, C::kAborted},
+      {413, C::kResourceExhausted},
+      {422, C::kInvalidArgument},
+      {429, C::kResourceExhausted},
+      {499, C::kCancelled},
+      {500, C::kInternal},
+      {501, C::kUnimplemented},
+      {502, C::kUnavailable},
+      {503, C::kUnavailable},
+      {504, C::kDeadlineExceeded},
+      {418, C::kFailedPrecondition},
+      {599, C::kUnknown},
+  };
+  for (const auto& [http, code] : table) EXPECT_EQ(GrpcCodeForHttp(http), code) << http;
+}
+
+TEST(StatusMap, ErrorMessageIsOpenAisOrNamesTheStatus) {
+  EXPECT_EQ(ErrorMessage(429, R"({"error":{"message":"Rate limit reached","type":"requests"}})"),
+            "Rate limit reached");
+  EXPECT_EQ(ErrorMessage(502, "<html>bad gateway</html>"), "the upstream answered HTTP 502");
+  EXPECT_EQ(ErrorMessage(500, R"({"error":"plain"})"), "plain");
+}
+
+}  // namespace
+}  // namespace oa::transcode
