@@ -58,14 +58,20 @@ class Rpc:
         self.input_fields = fields  # {field name: FieldDescriptor} of the request
 
 
+def pool_of(files):
+    """A DescriptorPool holding `files` (FileDescriptorProtos, imports first)."""
+    pool = descriptor_pool.DescriptorPool()
+    for f in files:
+        pool.Add(f)
+    return pool
+
+
 def load(path):
     """Returns (files, rpcs): the FileDescriptorProtos and every RPC in declaration order."""
     fds = descriptor_pb2.FileDescriptorSet()
     with open(path, "rb") as fh:
         fds.ParseFromString(fh.read())
-    pool = descriptor_pool.DescriptorPool()
-    for f in fds.file:
-        pool.Add(f)
+    pool = pool_of(fds.file)
     http_rule = message_factory.MessageFactory(pool).GetPrototype(
         pool.FindMessageTypeByName("google.api.HttpRule"))
     rpcs = []

@@ -171,6 +171,14 @@ class Schemas:
     def is_null(s):
         return s.get("type") == "null" or s == {"not": {}}
 
+    STRUCTURAL = {"type", "properties", "$ref", "oneOf", "anyOf", "allOf", "items", "enum",
+                  "const", "additionalProperties", "format"}
+
+    @classmethod
+    def is_annotation(cls, s):
+        """An allOf part that only annotates ({nullable: true}, a description, a default)."""
+        return not (cls.STRUCTURAL & set(s))
+
     def unwrap(self, s):
         """Follows $refs, drops null variants and collapses one-variant wrappers."""
         ref = None
@@ -185,7 +193,8 @@ class Schemas:
                 return ref, s
             for key in ("oneOf", "anyOf", "allOf"):
                 if key in s:
-                    rest = [v for v in s[key] if not self.is_null(self.deref(v)[1])]
+                    rest = [v for v in s[key] if not self.is_null(self.deref(v)[1])
+                            and not (key == "allOf" and self.is_annotation(v))]
                     if len(rest) == 1:
                         s = rest[0]
                         break
@@ -214,7 +223,12 @@ class Schemas:
                 return next(iter(kinds))
             return "value"
         t = s.get("type")
-        if "allOf" in s or s.get("properties"):
+        if "allOf" in s and not s.get("properties"):
+            # Parts that are not all objects (a string-or-object union, say) make a Value.
+            kinds = {self.kind(self.unwrap(v)[1], depth + 1) for v in s["allOf"]
+                     if not self.is_annotation(v)}
+            return "object" if kinds <= {"object", "struct", "map"} else "value"
+        if s.get("properties"):
             return "object"
         if isinstance(t, list):
             return "double" if set(t) <= {"integer", "number"} else "value"
