@@ -16,6 +16,7 @@
 #include "transcode/sse_reader.h"
 #include "transcode/status_map.h"
 #include "upstream/forwarder.h"
+#include "upstream/header_policy.h"
 
 namespace oa::grpc_front {
 namespace {
@@ -29,10 +30,22 @@ using net::Clock;
 constexpr size_t kMaxJsonAnswer = 64 * 1024 * 1024;  // a unary answer is held whole
 constexpr size_t kMaxErrorAnswer = 1024 * 1024;
 
-// Request metadata that becomes an upstream header, and upstream headers that come back
-// as initial metadata.
-constexpr std::string_view kForwardedMetadata[] = {
-    "openai-organization", "openai-project", "openai-beta", "idempotency-key", "x-request-id"};
+// Request metadata goes upstream as headers (openai-organization, openai-project,
+// openai-beta, idempotency-key, and whatever else the caller sends, as a REST caller's
+// headers would), except what belongs to gRPC or HTTP/2 itself or to this hop, and
+// binary (-bin) metadata, which has no HTTP/1.1 form. Upstream headers named below come
+// back as initial metadata.
+bool ForwardedMetadata(std::string_view name) {
+  static constexpr std::string_view kOwn[] = {"authorization", "content-type",   "user-agent",
+                                              "host",          "content-length", "accept-encoding"};
+  if (name.empty() || name.front() == ':' || name.starts_with("grpc-") || name.ends_with("-bin")) {
+    return false;
+  }
+  for (std::string_view own : kOwn) {
+    if (name == own) return false;
+  }
+  return !upstream::IsHopByHop(name);
+}
 
 bool ReturnedHeader(std::string_view name) {
   return name == "x-request-id" || name == "retry-after" || name.starts_with("openai-") ||
@@ -367,9 +380,8 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     for (const auto& [key, value] : ctx->client_metadata()) {
       const std::string_view name(key.data(), key.size());
       if (name == "authorization") state_->authorization.assign(value.data(), value.size());
-      for (std::string_view forwarded : kForwardedMetadata) {
-        if (name == forwarded)
-          state_->forwarded.emplace_back(name, std::string(value.data(), value.size()));
+      if (ForwardedMetadata(name)) {
+        state_->forwarded.emplace_back(name, std::string(value.data(), value.size()));
       }
     }
     state_->peer = ctx->peer();

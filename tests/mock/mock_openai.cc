@@ -138,7 +138,7 @@ class Ledger {
   Plan Answer(RecordedRequest request, std::string_view body_tail) {
     if (request.target.starts_with(kControlPrefix)) return Control(request);
     BodySample body{request.body_prefix, body_tail, request.body_bytes};
-    Plan plan = PlanReply(request, body, files_);
+    Plan plan = PlanReply(request, body, state_);
     std::lock_guard lock(mutex_);
     requests_.push_back(std::move(request));
     return plan;
@@ -166,8 +166,12 @@ class Ledger {
     }
     if (request.method == "POST" && path == "reset") {
       ClearRequests();
-      files_.Clear();
+      state_.Clear();
       return JsonPlan(R"({"reset":true})");
+    }
+    if (request.method == "POST" && path == "override") {
+      if (!state_.overrides.Arm(request)) return ErrorPlan(400);
+      return JsonPlan(R"({"armed":true})");
     }
     return ErrorPlan(404);
   }
@@ -175,7 +179,7 @@ class Ledger {
   Counters counters_;
   mutable std::mutex mutex_;
   std::vector<RecordedRequest> requests_;  // guarded by mutex_
-  FileStore files_;                        // the server's thread only
+  MockState state_;                        // the server's thread only
   uint64_t responses_ = 0;                 // the server's thread only
 };
 
@@ -367,7 +371,7 @@ class Connection {
 
   // Each event is its own chunk and its own write, `interval` after the previous one.
   net::awaitable<bool> WriteEvents(const EventStream& stream) {
-    for (int index = 0; index <= stream.events; ++index) {
+    for (int index = 0; index < StreamLength(stream); ++index) {
       if (index > 0) {
         if (!co_await Pause(stream.interval)) co_return false;
       }

@@ -6,9 +6,13 @@
 //   x-mock-gzip: 1                                      gzip a JSON body
 //   x-mock-sse-events: K, x-mock-sse-interval-ms: M     shape of a "stream": true answer
 //   x-mock-bytes: N, x-mock-chunked: 1                  size and framing of file content
+// The same x-mock-* headers can be armed for later requests through the control path
+// POST /__mock/override?path=P&times=N (see Overrides in mock_replies.h).
 // Endpoints: POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings,
 // GET /v1/models[/{id}], POST|GET /v1/files, GET|DELETE /v1/files/{id},
-// GET /v1/files/{id}/content. Anything else is echoed as {"object":"mock.echo",...}.
+// GET /v1/files/{id}/content, POST /v1/assistants, POST /v1/threads,
+// POST /v1/threads/{id}/runs, GET /v1/threads/{id}/runs/{id}, POST /v1/responses.
+// Anything else is echoed as {"object":"mock.echo",...}.
 
 #include "mock_replies.h"
 
@@ -20,6 +24,7 @@
 #include <bit>
 #include <cctype>
 #include <charconv>
+#include <initializer_list>
 #include <limits>
 
 #include "mock_json.h"
@@ -29,6 +34,10 @@ namespace oa::mock {
 namespace {
 
 constexpr std::string_view kCreated = "1700000000";
+constexpr std::string_view kStarted = "1700000001";
+constexpr std::string_view kCompleted = "1700000002";
+constexpr std::string_view kRunExpires = "1700000600";
+constexpr std::string_view kDefaultAssistantModel = "gpt-4o";
 constexpr std::string_view kDefaultChatModel = "gpt-4o-mini";
 constexpr std::string_view kDefaultCompletionModel = "gpt-3.5-turbo-instruct";
 constexpr std::string_view kDefaultEmbeddingModel = "text-embedding-3-small";
@@ -84,6 +93,24 @@ std::string ModelOf(const BodySample& body, std::string_view fallback) {
 }
 
 bool WantsStream(const BodySample& body) { return Member(body, "stream") == "true"; }
+
+// The members `keys` of the request body that are present and not null, raw.
+Members EchoMembers(const BodySample& body, std::initializer_list<std::string_view> keys) {
+  Members out;
+  for (std::string_view key : keys) {
+    std::optional<std::string_view> raw = Member(body, key);
+    if (raw && *raw != "null") out.emplace_back(key, *raw);
+  }
+  return out;
+}
+
+// The raw value of `key` in `echoed`, else `fallback`.
+std::string_view EchoedOr(const Members& echoed, std::string_view key, std::string_view fallback) {
+  for (const auto& [name, value] : echoed) {
+    if (name == key) return value;
+  }
+  return fallback;
+}
 
 // Embedding inputs: a string, an array of token numbers (one input) or an array of inputs.
 size_t InputCount(const BodySample& body) {
@@ -239,6 +266,15 @@ std::string FloatArrayJson(std::span<const float> values) {
   return out + "]";
 }
 
+std::string Base64(std::string_view bytes) {
+  std::string encoded(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                               reinterpret_cast<const unsigned char*>(bytes.data()),
+                               static_cast<int>(bytes.size()));
+  encoded.resize(static_cast<size_t>(length));
+  return encoded;
+}
+
 // Base64 of the values as little-endian float32, the SDKs' encoding_format "base64".
 std::string FloatArrayBase64(std::span<const float> values) {
   std::string bytes;
@@ -246,12 +282,7 @@ std::string FloatArrayBase64(std::span<const float> values) {
     auto bits = std::bit_cast<uint32_t>(value);
     for (int shift = 0; shift < 32; shift += 8) bytes += static_cast<char>(bits >> shift);
   }
-  std::string encoded(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
-                               reinterpret_cast<const unsigned char*>(bytes.data()),
-                               static_cast<int>(bytes.size()));
-  encoded.resize(static_cast<size_t>(length));
-  return JsonQuote(encoded);
+  return JsonQuote(Base64(bytes));
 }
 
 std::string EmbeddingsJson(std::string_view model, size_t inputs, bool base64) {
@@ -263,6 +294,144 @@ std::string EmbeddingsJson(std::string_view model, size_t inputs, bool base64) {
   }
   return Cat(R"({"object":"list","data":[)", data, R"(],"model":)", JsonQuote(model),
              R"(,"usage":{"prompt_tokens":)", inputs * 4, R"(,"total_tokens":)", inputs * 4, "}}");
+}
+
+// ---- assistants, threads, runs ----------------------------------------------------------
+
+std::string AssistantJson(std::string_view id, const Members& echoed) {
+  return Cat(
+      R"({"id":)", JsonQuote(id), R"(,"object":"assistant","created_at":)", kCreated, R"(,"name":)",
+      EchoedOr(echoed, "name", "null"), R"(,"description":)",
+      EchoedOr(echoed, "description", "null"), R"(,"model":)",
+      EchoedOr(echoed, "model", JsonQuote(kDefaultAssistantModel)), R"(,"instructions":)",
+      EchoedOr(echoed, "instructions", "null"), R"(,"tools":)", EchoedOr(echoed, "tools", "[]"),
+      R"(,"tool_resources":)", EchoedOr(echoed, "tool_resources", "{}"), R"(,"metadata":)",
+      EchoedOr(echoed, "metadata", "{}"), R"(,"temperature":)",
+      EchoedOr(echoed, "temperature", "1.0"), R"(,"top_p":)", EchoedOr(echoed, "top_p", "1.0"),
+      R"(,"response_format":)", EchoedOr(echoed, "response_format", R"("auto")"), "}");
+}
+
+std::string ThreadJson(std::string_view id, const Members& echoed) {
+  return Cat(R"({"id":)", JsonQuote(id), R"(,"object":"thread","created_at":)", kCreated,
+             R"(,"metadata":)", EchoedOr(echoed, "metadata", "{}"), R"(,"tool_resources":)",
+             EchoedOr(echoed, "tool_resources", "{}"), "}");
+}
+
+// A run in `status`: "queued", "in_progress" or "completed".
+std::string RunJson(const ObjectStore::Run& run, std::string_view status) {
+  bool started = status != "queued";
+  bool completed = status == "completed";
+  const Members& echoed = run.echoed;
+  return Cat(R"({"id":)", JsonQuote(run.id), R"(,"object":"thread.run","created_at":)", kCreated,
+             R"(,"assistant_id":)", JsonQuote(run.assistant_id), R"(,"thread_id":)",
+             JsonQuote(run.thread_id), R"(,"status":)", JsonQuote(status), R"(,"started_at":)",
+             started ? kStarted : "null", R"(,"expires_at":)", completed ? "null" : kRunExpires,
+             R"(,"cancelled_at":null,"failed_at":null,"completed_at":)",
+             completed ? kCompleted : "null",
+             R"(,"required_action":null,"last_error":null,"model":)", JsonQuote(run.model),
+             R"(,"instructions":)", EchoedOr(echoed, "instructions", R"("")"), R"(,"tools":)",
+             EchoedOr(echoed, "tools", "[]"), R"(,"metadata":)", EchoedOr(echoed, "metadata", "{}"),
+             R"(,"incomplete_details":null,"usage":)", completed ? UsageJson(5, 3) : "null",
+             R"(,"temperature":)", EchoedOr(echoed, "temperature", "1.0"), R"(,"top_p":)",
+             EchoedOr(echoed, "top_p", "1.0"), R"(,"max_prompt_tokens":)",
+             EchoedOr(echoed, "max_prompt_tokens", "null"), R"(,"max_completion_tokens":)",
+             EchoedOr(echoed, "max_completion_tokens", "null"), R"(,"truncation_strategy":)",
+             EchoedOr(echoed, "truncation_strategy", R"({"type":"auto","last_messages":null})"),
+             R"(,"tool_choice":)", EchoedOr(echoed, "tool_choice", R"("auto")"),
+             R"(,"parallel_tool_calls":)", EchoedOr(echoed, "parallel_tool_calls", "true"),
+             R"(,"response_format":)", EchoedOr(echoed, "response_format", R"("auto")"), "}");
+}
+
+std::string MessageIdOf(std::string_view object_id) {
+  return Cat("msg_", object_id.substr(object_id.find('_') + 1));
+}
+
+std::string MessageDeltaJson(std::string_view run_id, std::string_view token) {
+  return Cat(R"({"id":)", JsonQuote(MessageIdOf(run_id)),
+             R"(,"object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text",)",
+             R"("text":{"value":)", JsonQuote(token), R"(,"annotations":[]}}]}})");
+}
+
+// ---- responses --------------------------------------------------------------------------
+
+// A response in `status` ("in_progress" or "completed"); a completed one says `text`.
+std::string ResponseJson(std::string_view id, std::string_view model, const Members& echoed,
+                         std::string_view status, std::string_view text) {
+  bool completed = status == "completed";
+  std::string output;
+  if (completed) {
+    output = Cat(R"([{"type":"message","id":)", JsonQuote(MessageIdOf(id)),
+                 R"(,"status":"completed","role":"assistant","content":[{"type":"output_text",)",
+                 R"("text":)", JsonQuote(text), R"(,"annotations":[],"logprobs":[]}]}])");
+  }
+  std::string usage =
+      Cat(R"({"input_tokens":5,"input_tokens_details":{"cached_tokens":0},"output_tokens":3,)",
+          R"("output_tokens_details":{"reasoning_tokens":0},"total_tokens":8})");
+  return Cat(
+      R"({"id":)", JsonQuote(id), R"(,"object":"response","created_at":)", kCreated,
+      R"(,"status":)", JsonQuote(status), R"(,"completed_at":)", completed ? kCompleted : "null",
+      R"(,"error":null,"incomplete_details":null,"instructions":)",
+      EchoedOr(echoed, "instructions", "null"), R"(,"max_output_tokens":)",
+      EchoedOr(echoed, "max_output_tokens", "null"), R"(,"model":)", JsonQuote(model),
+      R"(,"output":)", completed ? std::string_view(output) : "[]", R"(,"parallel_tool_calls":)",
+      EchoedOr(echoed, "parallel_tool_calls", "true"), R"(,"previous_response_id":)",
+      EchoedOr(echoed, "previous_response_id", "null"),
+      R"(,"reasoning":{"effort":null,"summary":null},"store":)", EchoedOr(echoed, "store", "true"),
+      R"(,"temperature":)", EchoedOr(echoed, "temperature", "1.0"),
+      R"(,"text":{"format":{"type":"text"}},"tool_choice":)",
+      EchoedOr(echoed, "tool_choice", R"("auto")"), R"(,"tools":)", EchoedOr(echoed, "tools", "[]"),
+      R"(,"top_p":)", EchoedOr(echoed, "top_p", "1.0"), R"(,"truncation":"disabled","usage":)",
+      completed ? std::string_view(usage) : "null", R"(,"user":null,"metadata":)",
+      EchoedOr(echoed, "metadata", "{}"), "}");
+}
+
+// The members of a Responses API request that the response repeats.
+Members ResponseEcho(const BodySample& body) {
+  return EchoMembers(
+      body, {"instructions", "max_output_tokens", "parallel_tool_calls", "previous_response_id",
+             "store", "temperature", "tool_choice", "tools", "top_p", "metadata"});
+}
+
+std::string SseEvent(std::string_view name, std::string_view data) {
+  return Cat("event: ", name, "\ndata: ", data, "\n\n");
+}
+
+std::string RunStreamEvent(const EventStream& stream, int index) {
+  ObjectStore::Run run{.id = stream.id,
+                       .thread_id = stream.thread_id,
+                       .assistant_id = stream.assistant_id,
+                       .model = stream.model,
+                       .echoed = stream.echoed};
+  if (index == 0) return SseEvent("thread.run.created", RunJson(run, "queued"));
+  if (index == 1) return SseEvent("thread.run.in_progress", RunJson(run, "in_progress"));
+  int delta = index - 2;
+  if (delta < stream.events)
+    return SseEvent("thread.message.delta", MessageDeltaJson(run.id, Cat("tok", delta)));
+  if (delta == stream.events) return SseEvent("thread.run.completed", RunJson(run, "completed"));
+  return SseEvent("done", "[DONE]");
+}
+
+std::string ResponseStreamEvent(const EventStream& stream, int index) {
+  if (index == 0) {
+    return SseEvent(
+        "response.created",
+        Cat(R"({"type":"response.created","sequence_number":0,"response":)",
+            ResponseJson(stream.id, stream.model, stream.echoed, "in_progress", ""), "}"));
+  }
+  int delta = index - 1;
+  if (delta < stream.events) {
+    return SseEvent(
+        "response.output_text.delta",
+        Cat(R"({"type":"response.output_text.delta","sequence_number":)", index, R"(,"item_id":)",
+            JsonQuote(MessageIdOf(stream.id)), R"(,"output_index":0,"content_index":0,"delta":)",
+            JsonQuote(Cat("tok", delta)), R"(,"logprobs":[]})"));
+  }
+  std::string text;
+  for (int i = 0; i < stream.events; ++i) Append(text, "tok", i);
+  return SseEvent(
+      "response.completed",
+      Cat(R"({"type":"response.completed","sequence_number":)", index, R"(,"response":)",
+          ResponseJson(stream.id, stream.model, stream.echoed, "completed", text), "}"));
 }
 
 struct ErrorKind {
@@ -330,6 +499,79 @@ Plan EventStreamPlan(const RecordedRequest& request, EventStream::Api api, std::
       .interval =
           std::chrono::milliseconds(IntHeaderOr(request, "x-mock-sse-interval-ms", 0, 0, 600000)),
   };
+  return plan;
+}
+
+Plan AssistantPlan(const BodySample& body, ObjectStore& objects) {
+  std::string id = objects.NewId("asst_");
+  Members echoed =
+      EchoMembers(body, {"name", "description", "model", "instructions", "tools", "tool_resources",
+                         "metadata", "temperature", "top_p", "response_format"});
+  objects.AddAssistant(id, ModelOf(body, kDefaultAssistantModel));
+  return JsonPlan(AssistantJson(id, echoed));
+}
+
+Plan ThreadPlan(const BodySample& body, ObjectStore& objects) {
+  return JsonPlan(
+      ThreadJson(objects.NewId("thread_"), EchoMembers(body, {"metadata", "tool_resources"})));
+}
+
+// POST /v1/threads/{thread_id}/runs: a queued run, or the events of its whole life.
+Plan CreateRunPlan(const RecordedRequest& request, const BodySample& body, std::string thread_id,
+                   ObjectStore& objects) {
+  std::string assistant_id = StringMember(body, "assistant_id").value_or("");
+  std::string model = StringMember(body, "model").value_or(objects.AssistantModel(assistant_id));
+  if (model.empty()) model = kDefaultAssistantModel;
+  const ObjectStore::Run& run = objects.AddRun({
+      .id = objects.NewId("run_"),
+      .thread_id = std::move(thread_id),
+      .assistant_id = std::move(assistant_id),
+      .model = std::move(model),
+      .echoed =
+          EchoMembers(body, {"instructions", "tools", "metadata", "temperature", "top_p",
+                             "max_prompt_tokens", "max_completion_tokens", "truncation_strategy",
+                             "tool_choice", "parallel_tool_calls", "response_format"}),
+  });
+  if (!WantsStream(body)) return JsonPlan(RunJson(run, "queued"));
+  Plan plan = EventStreamPlan(request, EventStream::Api::kRun, run.model);
+  plan.stream.id = run.id;
+  plan.stream.thread_id = run.thread_id;
+  plan.stream.assistant_id = run.assistant_id;
+  plan.stream.echoed = run.echoed;
+  return plan;
+}
+
+// /v1/threads/{thread_id}/runs[/{run_id}]; `rest` is what follows "/v1/threads/". A run the
+// mock did not create is not found, as on OpenAI.
+std::optional<Plan> RunPlan(const RecordedRequest& request, std::string_view method,
+                            std::string_view rest, const BodySample& body, ObjectStore& objects) {
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string thread_id = PercentDecode(rest.substr(0, slash));
+  std::string_view after = rest.substr(slash);
+  if (thread_id.empty()) return std::nullopt;
+  if (method == "POST" && after == "/runs") {
+    return CreateRunPlan(request, body, std::move(thread_id), objects);
+  }
+  constexpr std::string_view kRuns = "/runs/";
+  if (method != "GET" || !after.starts_with(kRuns)) return std::nullopt;
+  std::string_view run_id = after.substr(kRuns.size());
+  if (run_id.empty() || run_id.find('/') != std::string_view::npos) return std::nullopt;
+  const ObjectStore::Run* run = objects.FindRun(thread_id, PercentDecode(run_id));
+  if (!run) return ErrorPlan(404);
+  return JsonPlan(RunJson(*run, "completed"));
+}
+
+Plan ResponsePlan(const RecordedRequest& request, const BodySample& body, ObjectStore& objects) {
+  std::string id = objects.NewId("resp_");
+  std::string model = ModelOf(body, kDefaultChatModel);
+  Members echoed = ResponseEcho(body);
+  if (!WantsStream(body)) {
+    return JsonPlan(ResponseJson(id, model, echoed, "completed", "Hello from mock"));
+  }
+  Plan plan = EventStreamPlan(request, EventStream::Api::kResponse, std::move(model));
+  plan.stream.id = std::move(id);
+  plan.stream.echoed = std::move(echoed);
   return plan;
 }
 
@@ -408,7 +650,8 @@ Plan EchoPlan(const RecordedRequest& request) {
 }
 
 std::optional<Plan> EndpointPlan(const RecordedRequest& request, const BodySample& body,
-                                 FileStore& files) {
+                                 MockState& state) {
+  FileStore& files = state.files;
   std::string_view path = PathOf(request.target);
   // HEAD is answered like GET; the body is then left out when the plan is written.
   std::string_view method = request.method == "HEAD" ? "GET" : std::string_view(request.method);
@@ -418,6 +661,14 @@ std::optional<Plan> EndpointPlan(const RecordedRequest& request, const BodySampl
   if (method == "GET" && path == "/v1/models") return ModelListPlan();
   if (method == "POST" && path == "/v1/files") return UploadPlan(request, body, files);
   if (method == "GET" && path == "/v1/files") return FileListPlan(files);
+  if (method == "POST" && path == "/v1/assistants") return AssistantPlan(body, state.objects);
+  if (method == "POST" && path == "/v1/threads") return ThreadPlan(body, state.objects);
+  if (method == "POST" && path == "/v1/responses")
+    return ResponsePlan(request, body, state.objects);
+  constexpr std::string_view kThreads = "/v1/threads/";
+  if (path.starts_with(kThreads)) {
+    return RunPlan(request, method, path.substr(kThreads.size()), body, state.objects);
+  }
   constexpr std::string_view kModels = "/v1/models/";
   if (method == "GET" && path.starts_with(kModels)) {
     std::string_view id = path.substr(kModels.size());
@@ -520,9 +771,82 @@ void FileStore::Remove(std::string_view id) {
   std::erase_if(files_, [&](const File& f) { return f.id == id; });
 }
 
-Plan PlanReply(const RecordedRequest& request, const BodySample& body, FileStore& files) {
+std::string ObjectStore::NewId(std::string_view prefix) {
+  return Cat(prefix, "mock", next_number_++);
+}
+
+void ObjectStore::AddAssistant(std::string id, std::string model) {
+  assistant_models_.emplace_back(std::move(id), std::move(model));
+}
+
+std::string ObjectStore::AssistantModel(std::string_view id) const {
+  for (const auto& [assistant, model] : assistant_models_) {
+    if (assistant == id) return model;
+  }
+  return "";
+}
+
+const ObjectStore::Run& ObjectStore::AddRun(Run run) { return runs_.emplace_back(std::move(run)); }
+
+const ObjectStore::Run* ObjectStore::FindRun(std::string_view thread_id,
+                                             std::string_view run_id) const {
+  auto it = std::find_if(runs_.begin(), runs_.end(), [&](const Run& run) {
+    return run.id == run_id && run.thread_id == thread_id;
+  });
+  return it == runs_.end() ? nullptr : &*it;
+}
+
+void ObjectStore::Clear() {
+  assistant_models_.clear();
+  runs_.clear();
+}
+
+bool Overrides::Arm(const RecordedRequest& control) {
+  Armed armed;
+  std::string_view target = control.target;
+  size_t question = target.find('?');
+  std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    size_t equals = pair.find('=');
+    std::string_view key = pair.substr(0, equals);
+    std::string value =
+        equals == std::string_view::npos ? "" : PercentDecode(pair.substr(equals + 1));
+    if (key == "path") {
+      armed.path = std::move(value);
+    } else if (key == "times") {
+      std::optional<int64_t> times = ParseInt(value);
+      if (!times || *times < 1) return false;
+      armed.remaining = *times;
+    } else if (!key.empty()) {
+      return false;
+    }
+  }
+  for (const auto& [name, value] : control.headers) {
+    if (AsciiLowered(name).starts_with("x-mock-")) armed.headers.emplace_back(name, value);
+  }
+  if (armed.headers.empty()) return false;
+  armed_.push_back(std::move(armed));
+  return true;
+}
+
+RecordedRequest Overrides::Apply(const RecordedRequest& request) {
+  std::string_view path = PathOf(request.target);
+  auto it = std::find_if(armed_.begin(), armed_.end(), [&](const Armed& armed) {
+    return armed.path.empty() || armed.path == path;
+  });
+  if (it == armed_.end()) return request;
+  RecordedRequest applied = request;
+  applied.headers.insert(applied.headers.begin(), it->headers.begin(), it->headers.end());
+  if (--it->remaining == 0) armed_.erase(it);
+  return applied;
+}
+
+Plan PlanReply(const RecordedRequest& received, const BodySample& body, MockState& state) {
+  RecordedRequest request = state.overrides.Apply(received);
   std::optional<Plan> plan = OverridePlan(request);
-  if (!plan) plan = EndpointPlan(request, body, files);
+  if (!plan) plan = EndpointPlan(request, body, state);
   if (!plan) plan = EchoPlan(request);
   plan->headers_only = request.method == "HEAD";
   plan->delay = std::chrono::milliseconds(IntHeaderOr(request, "x-mock-delay-ms", 0, 0, 600000));
@@ -552,7 +876,20 @@ Plan ErrorPlan(unsigned status) {
   return plan;
 }
 
+int StreamLength(const EventStream& stream) {
+  switch (stream.api) {
+    case EventStream::Api::kRun:
+      return stream.events + 4;  // created, in_progress, deltas, completed, done
+    case EventStream::Api::kResponse:
+      return stream.events + 2;  // created, deltas, completed
+    default:
+      return stream.events + 1;  // chunks, [DONE]
+  }
+}
+
 std::string StreamEvent(const EventStream& stream, int index) {
+  if (stream.api == EventStream::Api::kRun) return RunStreamEvent(stream, index);
+  if (stream.api == EventStream::Api::kResponse) return ResponseStreamEvent(stream, index);
   if (index >= stream.events) return "data: [DONE]\n\n";
   bool last = index == stream.events - 1;
   std::string token = last ? "" : Cat("tok", index);
@@ -576,7 +913,8 @@ std::string RecordedRequestsJson(const std::vector<RecordedRequest>& requests) {
            R"(,"target":)", JsonQuote(request.target), R"(,"headers":[)", headers,
            R"(],"body_bytes":)", request.body_bytes, R"(,"body_sha256":)",
            JsonQuote(request.body_sha256), R"(,"chunked":)", request.chunked ? "true" : "false",
-           R"(,"request_id":)", JsonQuote(request.request_id), "}");
+           R"(,"request_id":)", JsonQuote(request.request_id), R"(,"body_base64":")",
+           Base64(request.body_prefix), R"("})");
   }
   return out + "]";
 }

@@ -51,13 +51,90 @@ class FileStore {
   uint64_t next_number_ = 1;
 };
 
-// A server-sent event stream of completion chunks.
+// Members of a JSON object as (key, raw JSON value) pairs.
+using Members = std::vector<std::pair<std::string, std::string>>;
+
+// The assistants, threads and runs created on the mock, so that later calls see what earlier
+// ones made. Used by the server's thread only.
+class ObjectStore {
+ public:
+  struct Run {
+    std::string id;
+    std::string thread_id;
+    std::string assistant_id;
+    std::string model;
+    Members echoed = {};  // what the run repeats of its creation request
+  };
+
+  // A new id, e.g. "asst_mock3"; one sequence for every kind of object.
+  std::string NewId(std::string_view prefix);
+  // Remembers the model an assistant was created with; "" when `id` was not created here.
+  void AddAssistant(std::string id, std::string model);
+  std::string AssistantModel(std::string_view id) const;
+  const Run& AddRun(Run run);
+  const Run* FindRun(std::string_view thread_id, std::string_view run_id) const;
+  void Clear();
+
+ private:
+  std::vector<std::pair<std::string, std::string>> assistant_models_;
+  std::vector<Run> runs_;
+  uint64_t next_number_ = 1;
+};
+
+// x-mock-* headers armed through the control path POST /__mock/override?path=P&times=N, for
+// callers that cannot put them on their requests themselves (a gRPC client goes through a
+// gateway that forwards only the headers OpenAI knows). The x-mock-* headers of the control
+// request apply, as if sent with it, to each of the next N (default 1) requests whose path
+// (without query) is P (default: any path). Used by the server's thread only.
+class Overrides {
+ public:
+  // Arms the x-mock-* headers of the control request `control`. False when its query is bad
+  // or it carries no x-mock-* header.
+  bool Arm(const RecordedRequest& control);
+  // `request` with the headers of the first armed override that matches it in front of its
+  // own ones (so that they win), which uses that override once; `request` itself otherwise.
+  RecordedRequest Apply(const RecordedRequest& request);
+  void Clear() { armed_.clear(); }
+
+ private:
+  struct Armed {
+    std::string path;  // "" for any
+    int64_t remaining = 1;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  std::vector<Armed> armed_;
+};
+
+// What the mock remembers between requests.
+struct MockState {
+  FileStore files;
+  ObjectStore objects;
+  Overrides overrides;
+
+  void Clear() {
+    files.Clear();
+    objects.Clear();
+    overrides.Clear();
+  }
+};
+
+// A server-sent event stream: completion chunks, the events of an assistants run, or those of
+// a Responses API response.
 struct EventStream {
-  enum class Api { kChat, kCompletion };
+  enum class Api { kChat, kCompletion, kRun, kResponse };
   Api api = Api::kChat;
   std::string model;
-  int events = 3;  // chunks before `data: [DONE]`, the last with finish_reason "stop"
+  // kChat, kCompletion: chunks before `data: [DONE]`, the last with finish_reason "stop".
+  // kRun: thread.message.delta events between thread.run.created, thread.run.in_progress and
+  // thread.run.completed, then `event: done` with `data: [DONE]`.
+  // kResponse: response.output_text.delta events between response.created and
+  // response.completed (the Responses API sends no [DONE]).
+  int events = 3;
   std::chrono::milliseconds interval{0};
+  std::string id = {};            // kRun: the run's id; kResponse: the response's id
+  std::string thread_id = {};     // kRun
+  std::string assistant_id = {};  // kRun
+  Members echoed = {};            // kRun, kResponse: what the objects repeat of the request
 };
 
 // How much of its promised body a kTruncated answer sends.
@@ -86,16 +163,19 @@ struct Plan {
   std::chrono::milliseconds delay{0};
 };
 
-// The answer to `request`, whose body is sampled by `body`. Uploads and deletions of files
-// update `files`.
-Plan PlanReply(const RecordedRequest& request, const BodySample& body, FileStore& files);
+// The answer to `request`, whose body is sampled by `body`. Armed overrides apply to it;
+// uploads, deletions and creations update `state`.
+Plan PlanReply(const RecordedRequest& request, const BodySample& body, MockState& state);
 
 // A 200 answer with a JSON body.
 Plan JsonPlan(std::string body);
 // An OpenAI-shaped JSON error; 429 carries the rate-limit headers too.
 Plan ErrorPlan(unsigned status);
 
-// The `index`th event of `stream`, "data: ...\n\n"; index == stream.events gives [DONE].
+// The number of server-sent events that `stream` writes, its end marker included if any.
+int StreamLength(const EventStream& stream);
+// The `index`th event of `stream` (0 <= index < StreamLength), "data: ...\n\n" or, where
+// OpenAI names its events, "event: name\ndata: ...\n\n".
 std::string StreamEvent(const EventStream& stream, int index);
 
 // Byte `index` of generated file content: (index * 31 + 7) % 251.
@@ -103,7 +183,8 @@ char PatternByte(uint64_t index);
 // Fills `out` with the pattern bytes starting at `offset`.
 void FillPattern(uint64_t offset, std::span<char> out);
 
-// Control-path bodies: the recorded requests as a JSON array, and the connection counters.
+// Control-path bodies: the recorded requests as a JSON array (each body's first 1 MiB as
+// body_base64), and the connection counters.
 std::string RecordedRequestsJson(const std::vector<RecordedRequest>& requests);
 std::string StatsJson(int accepted, int open, int aborted);
 

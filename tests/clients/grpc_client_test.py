@@ -1,0 +1,671 @@
+#!/usr/bin/python3
+"""gRPC clients through oa-bypass: Debian's python3-grpcio, with message classes built at run
+time from gen/openai_v1.binpb and generic stubs, against the gateway's one port, in front of
+the project's mock OpenAI. Each test checks what the gRPC caller gets and the exact HTTP request
+the mock received.
+
+Run by CTest (grpc_python_client) with OA_BYPASS_BINARY and OA_MOCK_BINARY set to the built
+binaries; by hand: /usr/bin/python3 tests/clients/grpc_client_test.py -v
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
+MOCK_BINARY = os.environ.get("OA_MOCK_BINARY",
+                             os.path.join(ROOT, "build", "tests", "mock", "mock_openai"))
+DESCRIPTOR_SET = os.path.join(ROOT, "gen", "openai_v1.binpb")
+GRPC_PROTO_DIR = "/usr/share/grpc-proto"
+
+KEY = "sk-grpc-python-test-key-0123456789SECRET"
+AUTH = (("authorization", f"Bearer {KEY}"),)
+START_TIMEOUT_S = 20
+CALL_TIMEOUT_S = 20
+
+
+# ---- message classes -----------------------------------------------------------------------
+
+class Messages:
+    """Message classes of one descriptor set, looked up by full name."""
+
+    def __init__(self, descriptor_set_bytes):
+        files = descriptor_pb2.FileDescriptorSet()
+        files.ParseFromString(descriptor_set_bytes)
+        self.pool = descriptor_pool.DescriptorPool()
+        for file in files.file:
+            self.pool.Add(file)
+        self._factory = message_factory.MessageFactory(self.pool)
+
+    def __getitem__(self, full_name):
+        return self._factory.GetPrototype(self.pool.FindMessageTypeByName(full_name))
+
+    def method(self, full_method):
+        """(request class, response class, server streaming) of "/pkg.Service/Method"."""
+        service, name = full_method.strip("/").split("/")
+        method = self.pool.FindServiceByName(service).FindMethodByName(name)
+        return (self[method.input_type.full_name], self[method.output_type.full_name],
+                method.server_streaming)
+
+
+def load_openai_messages():
+    with open(DESCRIPTOR_SET, "rb") as f:
+        return Messages(f.read())
+
+
+def compile_grpc_protos(out_dir):
+    """The reflection (v1alpha, v1) and health protos of grpc-proto, compiled by protoc."""
+    out = os.path.join(out_dir, "grpc.binpb")
+    subprocess.run(
+        ["protoc", f"-I{GRPC_PROTO_DIR}", "--include_imports", f"--descriptor_set_out={out}",
+         "grpc/reflection/v1alpha/reflection.proto", "grpc/reflection/v1/reflection.proto",
+         "grpc/health/v1/health.proto"],
+        check=True, capture_output=True)
+    with open(out, "rb") as f:
+        return Messages(f.read())
+
+
+def pattern_bytes(size):
+    """The mock's generated file content: byte i is (i * 31 + 7) % 251."""
+    return bytes((i * 31 + 7) % 251 for i in range(size))
+
+
+# ---- processes -----------------------------------------------------------------------------
+
+class Process:
+    """A child process whose output stream is read on a thread; waits for a line."""
+
+    def __init__(self, args, stream_name):
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stream_name == "stdout" else subprocess.DEVNULL,
+            stderr=subprocess.PIPE if stream_name == "stderr" else subprocess.DEVNULL)
+        self._stream = getattr(self.proc, stream_name)
+        self._text = ""
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for raw in iter(self._stream.readline, b""):
+            with self._changed:
+                self._text += raw.decode("utf-8", "replace")
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def output(self):
+        with self._lock:
+            return self._text
+
+    def wait_for(self, pattern, timeout):
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                match = re.search(pattern, self._text)
+                if match:
+                    return match
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{self.proc.args[0]} did not print {pattern!r} "
+                        f"(exit code {self.proc.poll()}): {self._text[-4000:]}")
+                self._changed.wait(min(left, 0.2))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=5)
+        if not self._reader.is_alive():
+            self._stream.close()
+
+
+# ---- the tests -----------------------------------------------------------------------------
+
+class GatewayGrpcTest(unittest.TestCase):
+    """Starts the mock and the gateway for each test, stops both after it."""
+
+    messages = None
+    grpc_messages = None
+    _protoc_dir = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.messages = load_openai_messages()
+        cls._protoc_dir = tempfile.TemporaryDirectory()
+        cls.grpc_messages = compile_grpc_protos(cls._protoc_dir.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._protoc_dir.cleanup()
+
+    def setUp(self):
+        self.mock = Process([MOCK_BINARY, "--host", "127.0.0.1", "--port", "0"], "stdout")
+        self.addCleanup(self.mock.stop)
+        match = self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
+        self.mock_url = f"http://127.0.0.1:{match.group(1)}"
+        self.gateway = Process(
+            [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--upstream", f"{self.mock_url}/v1",
+             "--log-level", "debug", "--workers", "2"], "stderr")
+        self.addCleanup(self.gateway.stop)
+        match = self.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
+        self.port = int(match.group(1))
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}",
+                                             options=[("grpc.enable_http_proxy", 0)])
+        self.addCleanup(self.channel.close)
+        grpc.channel_ready_future(self.channel).result(timeout=START_TIMEOUT_S)
+        self._http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def tearDown(self):
+        # Invariant: the key went through the calls of the test and is in no log line.
+        self.channel.close()
+        self.gateway.stop()
+        log = self.gateway.output()
+        self.assertNotIn(KEY, log, "the API key leaked into the gateway's log")
+        self.assertNotIn(KEY[len("sk-"):], log, "the API key leaked into the gateway's log")
+
+    # -- mock control --
+
+    def mock_call(self, method, path, headers=None):
+        request = urllib.request.Request(f"{self.mock_url}{path}", method=method,
+                                         headers=headers or {},
+                                         data=b"" if method == "POST" else None)
+        with self._http.open(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def mock_requests(self):
+        return self.mock_call("GET", "/__mock/requests")
+
+    def only_mock_request(self):
+        requests = self.mock_requests()
+        self.assertEqual(len(requests), 1, f"the mock received {requests}")
+        return requests[0]
+
+    def arm(self, path, times=1, **headers):
+        """Arms x-mock-* headers (x_mock_status=429 is x-mock-status: 429) for the next
+        `times` requests to `path`: the gateway does not forward x-mock-* metadata."""
+        self.mock_call("POST", f"/__mock/override?path={path}&times={times}",
+                       {name.replace("_", "-"): str(value) for name, value in headers.items()})
+
+    @staticmethod
+    def header(recorded, name):
+        values = [v for n, v in recorded["headers"] if n.lower() == name]
+        return values[0] if values else None
+
+    @staticmethod
+    def body(recorded):
+        return base64.b64decode(recorded["body_base64"])
+
+    def json_body(self, recorded):
+        self.assertEqual(self.header(recorded, "content-type").split(";")[0].strip(),
+                         "application/json")
+        return json.loads(self.body(recorded))
+
+    def assert_upstream(self, recorded, method, target):
+        self.assertEqual(recorded["method"], method)
+        self.assertEqual(recorded["target"], target)
+        self.assertEqual(self.header(recorded, "authorization"), f"Bearer {KEY}")
+
+    # -- gRPC calls --
+
+    def request(self, full_method, fields):
+        request_class, _, _ = self.messages.method(full_method)
+        return json_format.ParseDict(fields, request_class())
+
+    def unary(self, full_method, fields, metadata=AUTH, timeout=CALL_TIMEOUT_S):
+        """(response, call) of a unary RPC."""
+        request_class, response_class, streaming = self.messages.method(full_method)
+        self.assertFalse(streaming, full_method)
+        stub = self.channel.unary_unary(full_method,
+                                        request_serializer=request_class.SerializeToString,
+                                        response_deserializer=response_class.FromString)
+        return stub.with_call(self.request(full_method, fields), metadata=metadata,
+                              timeout=timeout)
+
+    def stream(self, full_method, fields, metadata=AUTH, timeout=CALL_TIMEOUT_S):
+        """(messages, arrival times, call) of a server-streaming RPC read to its end."""
+        request_class, response_class, streaming = self.messages.method(full_method)
+        self.assertTrue(streaming, full_method)
+        stub = self.channel.unary_stream(full_method,
+                                         request_serializer=request_class.SerializeToString,
+                                         response_deserializer=response_class.FromString)
+        call = stub(self.request(full_method, fields), metadata=metadata, timeout=timeout)
+        messages, times = [], []
+        for message in call:
+            messages.append(message)
+            times.append(time.monotonic())
+        self.assertEqual(call.code(), grpc.StatusCode.OK, call.details())
+        return messages, times, call
+
+    def expect_error(self, code, full_method, fields, metadata=AUTH, timeout=CALL_TIMEOUT_S):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.unary(full_method, fields, metadata=metadata, timeout=timeout)
+        error = caught.exception
+        self.assertEqual(error.code(), code, error.details())
+        return error
+
+    # ---- 1. chat -------------------------------------------------------------------------
+
+    def test_chat_completion_unary(self):
+        response, call = self.unary(
+            "/openai.v1.ChatService/CreateChatCompletion",
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+             "temperature": 0, "max_completion_tokens": 16, "user": "u-1"},
+            metadata=AUTH + (("openai-organization", "org-grpc"),
+                             ("openai-project", "proj_grpc"),
+                             ("idempotency-key", "idem-grpc-1")))
+        self.assertEqual(response.object, "chat.completion")
+        self.assertEqual(response.id, "chatcmpl-mock")
+        self.assertEqual(response.model, "gpt-4o-mini")
+        self.assertEqual(response.created, 1700000000)
+        self.assertEqual(len(response.choices), 1)
+        self.assertEqual(response.choices[0].message.role, "assistant")
+        self.assertEqual(response.choices[0].message.content, "Hello from mock")
+        self.assertEqual(response.choices[0].finish_reason, "stop")
+        self.assertEqual((response.usage.prompt_tokens, response.usage.completion_tokens,
+                          response.usage.total_tokens), (5, 3, 8))
+
+        seen = self.only_mock_request()
+        self.assert_upstream(seen, "POST", "/v1/chat/completions")
+        self.assertEqual(self.header(seen, "openai-organization"), "org-grpc")
+        self.assertEqual(self.header(seen, "openai-project"), "proj_grpc")
+        self.assertEqual(self.header(seen, "idempotency-key"), "idem-grpc-1")
+        body = self.json_body(seen)
+        self.assertEqual(body, {"model": "gpt-4o-mini",
+                                "messages": [{"role": "user", "content": "hi"}],
+                                "temperature": 0, "max_completion_tokens": 16, "user": "u-1"})
+        # proto3 optional: an explicit 0 is sent as the number 0, not left out.
+        self.assertIn("temperature", body)
+        self.assertIsInstance(body["temperature"], (int, float))
+        self.assertNotIsInstance(body["temperature"], bool)
+
+        # 7. The upstream's x-request-id and openai-* headers are initial metadata.
+        initial = dict(call.initial_metadata())
+        self.assertEqual(initial.get("x-request-id"), seen["request_id"])
+        self.assertRegex(initial.get("x-request-id", ""), r"^req_mock_\d+$")
+        self.assertEqual(initial.get("openai-version"), "2020-10-01")
+        self.assertEqual(initial.get("openai-processing-ms"), "1")
+
+    def test_chat_completion_stream(self):
+        self.arm("/v1/chat/completions", x_mock_sse_events=5, x_mock_sse_interval_ms=150)
+        chunks, times, call = self.stream(
+            "/openai.v1.ChatService/CreateChatCompletionStream",
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+             "temperature": 0})
+        self.assertEqual(len(chunks), 5, [json_format.MessageToDict(c) for c in chunks])
+        for chunk in chunks:
+            self.assertEqual(chunk.object, "chat.completion.chunk")
+            self.assertEqual(chunk.model, "gpt-4o-mini")
+        self.assertEqual([c.choices[0].delta.content for c in chunks[:4]],
+                         ["tok0", "tok1", "tok2", "tok3"])
+        self.assertEqual([c.choices[0].HasField("finish_reason") for c in chunks[:4]],
+                         [False] * 4)
+        self.assertFalse(chunks[4].choices[0].delta.HasField("content"))
+        self.assertEqual(chunks[4].choices[0].finish_reason, "stop")
+        # Relayed as they come (150 ms apart upstream), not gathered up and sent at the end.
+        self.assertGreater(times[-1] - times[0], 0.4, "the chunks arrived all at once")
+        self.assertRegex(dict(call.initial_metadata()).get("x-request-id", ""), r"^req_mock_\d+$")
+
+        seen = self.only_mock_request()
+        self.assert_upstream(seen, "POST", "/v1/chat/completions")
+        body = self.json_body(seen)
+        self.assertIs(body.get("stream"), True)
+        self.assertEqual(body, {"model": "gpt-4o-mini",
+                                "messages": [{"role": "user", "content": "hi"}],
+                                "temperature": 0, "stream": True})
+
+    # ---- 2. embeddings --------------------------------------------------------------------
+
+    def test_embeddings(self):
+        response, _ = self.unary("/openai.v1.EmbeddingsService/CreateEmbedding",
+                                 {"model": "text-embedding-3-small", "input": ["a", "b"]})
+        self.assertEqual(response.object, "list")
+        self.assertEqual(response.model, "text-embedding-3-small")
+        self.assertEqual(len(response.data), 2)
+        for index, item in enumerate(response.data):
+            self.assertEqual(item.object, "embedding")
+            self.assertEqual(item.index, index)
+            # The mock's values: (i + 1) / 16 - index / 256, exact in binary.
+            self.assertEqual(list(item.embedding),
+                             [(i + 1) / 16 - index / 256 for i in range(8)])
+        self.assertEqual((response.usage.prompt_tokens, response.usage.total_tokens), (8, 8))
+
+        seen = self.only_mock_request()
+        self.assert_upstream(seen, "POST", "/v1/embeddings")
+        self.assertEqual(self.json_body(seen),
+                         {"model": "text-embedding-3-small", "input": ["a", "b"]})
+
+    # ---- 3. files ----------------------------------------------------------------------------
+
+    def test_file_upload_and_download(self):
+        # Every byte value, CR LF and "--" included, in a few hundred KB.
+        data = bytes((i * 7 + i // 256) % 256 for i in range(300_001)) + b"\r\n--x--\r\n"
+        response, _ = self.unary(
+            "/openai.v1.FilesService/CreateFile",
+            {"file": {"data": base64.b64encode(data).decode(), "filename": "train.jsonl",
+                      "content_type": "application/jsonl"},
+             "purpose": "fine-tune"})
+        self.assertRegex(response.id, r"^file-")
+        self.assertEqual(response.object, "file")
+        self.assertEqual(response.filename, "train.jsonl")
+        self.assertEqual(response.purpose, "fine-tune")
+        self.assertEqual(response.bytes, len(data))
+        self.assertEqual(response.status, "processed")
+
+        seen = self.only_mock_request()
+        self.assert_upstream(seen, "POST", "/v1/files")
+        content_type = self.header(seen, "content-type")
+        match = re.fullmatch(r'multipart/form-data;\s*boundary="?([^";]+)"?', content_type)
+        self.assertTrue(match, content_type)
+        body = self.body(seen)
+        self.assertEqual(seen["body_bytes"], len(body))  # under 1 MiB: the mock kept it whole
+        self.assertEqual(seen["body_sha256"], hashlib.sha256(body).hexdigest())
+        parts = self.multipart_parts(body, match.group(1).encode())
+        self.assertEqual(parts[("file", "train.jsonl")]["content"], data)
+        self.assertEqual(parts[("file", "train.jsonl")]["content-type"], "application/jsonl")
+        self.assertEqual(parts[("purpose", None)]["content"], b"fine-tune")
+        self.assertEqual(len(parts), 2, list(parts))
+
+        # The download streams the upstream's bytes back in order, as HttpBody chunks.
+        size = 300_007
+        self.arm(f"/v1/files/{response.id}/content", x_mock_bytes=size)
+        chunks, _, call = self.stream("/openai.v1.FilesService/DownloadFile",
+                                      {"file_id": response.id})
+        self.assertGreater(len(chunks), 1, "a 300 KB download came as one message")
+        self.assertEqual(chunks[0].content_type, "application/octet-stream")
+        self.assertEqual(b"".join(c.data for c in chunks), pattern_bytes(size))
+        self.assertEqual(dict(call.initial_metadata()).get("x-content-type"),
+                         "application/octet-stream")
+        download = self.mock_requests()[-1]
+        self.assert_upstream(download, "GET", f"/v1/files/{response.id}/content")
+        self.assertEqual(download["body_bytes"], 0)
+
+    def multipart_parts(self, body, boundary):
+        """{(name, filename): {"content", "content-type"}} of a multipart/form-data body."""
+        delimiter = b"--" + boundary
+        self.assertTrue(body.startswith(delimiter), body[:200])
+        self.assertTrue(body.endswith(delimiter + b"--\r\n") or body.endswith(delimiter + b"--"),
+                        body[-200:])
+        parts = {}
+        for raw in body.split(delimiter)[1:-1]:
+            self.assertTrue(raw.startswith(b"\r\n") and raw.endswith(b"\r\n"), raw[:200])
+            head, _, content = raw[2:-2].partition(b"\r\n\r\n")
+            headers = {}
+            for line in head.decode().split("\r\n"):
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            disposition = headers["content-disposition"]
+            name = re.search(r'\bname="([^"]*)"', disposition).group(1)
+            filename = re.search(r'\bfilename="([^"]*)"', disposition)
+            parts[(name, filename.group(1) if filename else None)] = {
+                "content": content, "content-type": headers.get("content-type")}
+        return parts
+
+    # ---- 4. assistants, threads, runs -------------------------------------------------------
+
+    def test_assistant_thread_run(self):
+        beta = AUTH + (("openai-beta", "assistants=v2"),)
+        assistant, _ = self.unary(
+            "/openai.v1.AssistantsService/CreateAssistant",
+            {"model": "gpt-4o", "name": "Math tutor", "instructions": "Answer with numbers.",
+             "temperature": 0, "metadata": {"team": "qa"}}, metadata=beta)
+        self.assertRegex(assistant.id, r"^asst_")
+        self.assertEqual(assistant.object, "assistant")
+        self.assertEqual(assistant.name, "Math tutor")
+        self.assertEqual(assistant.model, "gpt-4o")
+        self.assertEqual(assistant.instructions, "Answer with numbers.")
+        self.assertTrue(assistant.HasField("temperature"))
+        self.assertEqual(assistant.temperature, 0)
+        self.assertEqual(dict(assistant.metadata), {"team": "qa"})
+
+        thread, _ = self.unary("/openai.v1.AssistantsService/CreateThread",
+                               {"metadata": {"topic": "sums"}}, metadata=beta)
+        self.assertRegex(thread.id, r"^thread_")
+        self.assertEqual(thread.object, "thread")
+        self.assertEqual(dict(thread.metadata), {"topic": "sums"})
+
+        run_request = {"thread_id": thread.id,
+                       "body": {"assistant_id": assistant.id,
+                                "additional_instructions": "Be brief.", "temperature": 0}}
+        run, _ = self.unary("/openai.v1.AssistantsService/CreateRun", run_request, metadata=beta)
+        self.assertRegex(run.id, r"^run_")
+        self.assertEqual(run.object, "thread.run")
+        self.assertEqual(run.thread_id, thread.id)
+        self.assertEqual(run.assistant_id, assistant.id)
+        self.assertEqual(run.status, "queued")
+        self.assertEqual(run.model, "gpt-4o")
+
+        events, _, _ = self.stream("/openai.v1.AssistantsService/CreateRunStream", run_request,
+                                   metadata=beta)
+        names = [e.event for e in events]
+        self.assertEqual(names, ["thread.run.created", "thread.run.in_progress",
+                                 "thread.message.delta", "thread.message.delta",
+                                 "thread.message.delta", "thread.run.completed"])
+        data = [json_format.MessageToDict(e.data) for e in events]
+        streamed_run_id = data[0]["id"]
+        self.assertRegex(streamed_run_id, r"^run_")
+        self.assertNotEqual(streamed_run_id, run.id)
+        self.assertEqual([d.get("status") for d in data[:2]], ["queued", "in_progress"])
+        self.assertEqual(data[0]["thread_id"], thread.id)
+        self.assertEqual([d["delta"]["content"][0]["text"]["value"] for d in data[2:5]],
+                         ["tok0", "tok1", "tok2"])
+        self.assertEqual(data[2]["object"], "thread.message.delta")
+        self.assertEqual(data[5]["status"], "completed")
+        self.assertEqual(data[5]["usage"]["total_tokens"], 8)
+
+        got, _ = self.unary("/openai.v1.AssistantsService/GetRun",
+                            {"thread_id": thread.id, "run_id": run.id}, metadata=beta)
+        self.assertEqual(got.id, run.id)
+        self.assertEqual(got.status, "completed")
+        self.assertEqual(got.assistant_id, assistant.id)
+        self.assertEqual(got.thread_id, thread.id)
+        self.assertEqual(got.completed_at, 1700000002)
+        self.assertEqual(got.usage.total_tokens, 8)
+
+        seen = self.mock_requests()
+        self.assertEqual(len(seen), 5, seen)
+        for recorded in seen:
+            self.assertEqual(self.header(recorded, "openai-beta"), "assistants=v2")
+        self.assert_upstream(seen[0], "POST", "/v1/assistants")
+        self.assertEqual(self.json_body(seen[0]),
+                         {"model": "gpt-4o", "name": "Math tutor",
+                          "instructions": "Answer with numbers.", "temperature": 0,
+                          "metadata": {"team": "qa"}})
+        self.assert_upstream(seen[1], "POST", "/v1/threads")
+        self.assertEqual(self.json_body(seen[1]), {"metadata": {"topic": "sums"}})
+        self.assert_upstream(seen[2], "POST", f"/v1/threads/{thread.id}/runs")
+        self.assertEqual(self.json_body(seen[2]), run_request["body"])
+        self.assert_upstream(seen[3], "POST", f"/v1/threads/{thread.id}/runs")
+        self.assertEqual(self.json_body(seen[3]), dict(run_request["body"], stream=True))
+        self.assert_upstream(seen[4], "GET", f"/v1/threads/{thread.id}/runs/{run.id}")
+        self.assertEqual(seen[4]["body_bytes"], 0)
+
+    # ---- 5. responses --------------------------------------------------------------------
+
+    def test_responses(self):
+        request = {"model": "gpt-4o-mini", "input": "Say hi", "temperature": 0,
+                   "instructions": "Be terse.", "metadata": {"case": "grpc"}}
+        response, _ = self.unary("/openai.v1.ResponsesService/CreateResponse", request)
+        self.assertRegex(response.id, r"^resp_")
+        self.assertEqual(response.object, "response")
+        self.assertEqual(response.status, "completed")
+        self.assertEqual(response.model, "gpt-4o-mini")
+        self.assertTrue(response.HasField("temperature"))
+        self.assertEqual(response.temperature, 0)
+        self.assertEqual(json_format.MessageToDict(response.instructions), "Be terse.")
+        self.assertEqual(dict(response.metadata), {"case": "grpc"})
+        self.assertEqual(len(response.output), 1)
+        self.assertEqual(response.output[0].type, "message")
+        self.assertEqual(response.output[0].role, "assistant")
+        self.assertEqual(response.output[0].content[0].type, "output_text")
+        self.assertEqual(response.output[0].content[0].text, "Hello from mock")
+        self.assertEqual((response.usage.input_tokens, response.usage.output_tokens,
+                          response.usage.total_tokens), (5, 3, 8))
+
+        events, _, _ = self.stream("/openai.v1.ResponsesService/CreateResponseStream", request)
+        self.assertEqual([e.type for e in events],
+                         ["response.created", "response.output_text.delta",
+                          "response.output_text.delta", "response.output_text.delta",
+                          "response.completed"])
+        self.assertEqual([e.sequence_number for e in events], [0, 1, 2, 3, 4])
+        self.assertEqual(events[0].response.status, "in_progress")
+        self.assertRegex(events[0].response.id, r"^resp_")
+        self.assertEqual([json_format.MessageToDict(e.delta) for e in events[1:4]],
+                         ["tok0", "tok1", "tok2"])
+        self.assertEqual({e.item_id for e in events[1:4]}, {events[1].item_id})
+        done = events[4].response
+        self.assertEqual(done.id, events[0].response.id)
+        self.assertEqual(done.status, "completed")
+        self.assertEqual(done.output[0].content[0].text, "tok0tok1tok2")
+
+        seen = self.mock_requests()
+        self.assertEqual(len(seen), 2, seen)
+        for recorded in seen:
+            self.assert_upstream(recorded, "POST", "/v1/responses")
+        self.assertEqual(self.json_body(seen[0]), request)
+        self.assertEqual(self.json_body(seen[1]), dict(request, stream=True))
+
+    # ---- 6. errors ---------------------------------------------------------------------------
+
+    def test_missing_authorization_is_unauthenticated(self):
+        error = self.expect_error(grpc.StatusCode.UNAUTHENTICATED,
+                                  "/openai.v1.ChatService/CreateChatCompletion",
+                                  {"model": "gpt-4o-mini",
+                                   "messages": [{"role": "user", "content": "hi"}]},
+                                  metadata=())
+        self.assertIn("authorization", error.details().lower())
+        self.assertEqual(self.mock_requests(), [])
+
+    def test_upstream_429_is_resource_exhausted(self):
+        self.arm("/v1/chat/completions", x_mock_status=429)
+        error = self.expect_error(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  "/openai.v1.ChatService/CreateChatCompletion",
+                                  {"model": "gpt-4o-mini",
+                                   "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(error.details(), "mock error 429")
+        trailing = dict(error.trailing_metadata())
+        self.assertEqual(trailing.get("openai-http-status"), "429")
+        error_body = json.loads(trailing["openai-error-bin"])
+        self.assertEqual(error_body, {"error": {"message": "mock error 429", "type": "requests",
+                                                "param": None, "code": "rate_limit_exceeded"}})
+        # Rate-limit headers come back too: as initial metadata, which a response without
+        # messages sends together with the trailers.
+        metadata = dict(error.initial_metadata() or ())
+        metadata.update(trailing)
+        self.assertEqual(metadata.get("retry-after"), "1")
+        self.assertEqual(metadata.get("x-ratelimit-remaining-requests"), "0")
+        seen = self.only_mock_request()
+        self.assert_upstream(seen, "POST", "/v1/chat/completions")
+        self.assertEqual(metadata.get("x-request-id"), seen["request_id"])
+
+    def test_deadline_shorter_than_upstream_delay(self):
+        self.arm("/v1/chat/completions", x_mock_delay_ms=5000)
+        started = time.monotonic()
+        self.expect_error(grpc.StatusCode.DEADLINE_EXCEEDED,
+                          "/openai.v1.ChatService/CreateChatCompletion",
+                          {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                          timeout=0.5)
+        self.assertLess(time.monotonic() - started, 3)
+        self.assert_upstream(self.only_mock_request(), "POST", "/v1/chat/completions")
+        # The gateway gives up the upstream call too, well before the mock would answer.
+        deadline = time.monotonic() + 3
+        while self.mock_call("GET", "/__mock/stats")["aborted"] < 1:
+            self.assertLess(time.monotonic(), deadline,
+                            "the upstream call went on after the deadline")
+            time.sleep(0.05)
+
+    def test_unknown_method_is_unimplemented(self):
+        for method in ("/openai.v1.ChatService/NoSuchMethod", "/openai.v1.NoSuchService/Create"):
+            stub = self.channel.unary_unary(method)
+            with self.assertRaises(grpc.RpcError) as caught:
+                stub(b"", metadata=AUTH, timeout=CALL_TIMEOUT_S)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED, method)
+        self.assertEqual(self.mock_requests(), [])
+
+    # ---- 8. reflection and health -------------------------------------------------------------
+
+    def reflect(self, version, requests):
+        package = f"grpc.reflection.{version}"
+        request_class = self.grpc_messages[f"{package}.ServerReflectionRequest"]
+        response_class = self.grpc_messages[f"{package}.ServerReflectionResponse"]
+        stub = self.channel.stream_stream(f"/{package}.ServerReflection/ServerReflectionInfo",
+                                          request_serializer=request_class.SerializeToString,
+                                          response_deserializer=response_class.FromString)
+        return list(stub(iter([json_format.ParseDict(r, request_class()) for r in requests]),
+                         timeout=CALL_TIMEOUT_S))
+
+    def test_reflection(self):
+        for version in ("v1alpha", "v1"):
+            with self.subTest(version=version):
+                listed, described = self.reflect(
+                    version, [{"list_services": ""},
+                              {"file_containing_symbol": "openai.v1.ChatService"}])
+                services = {s.name for s in listed.list_services_response.service}
+                self.assertIn("openai.v1.ChatService", services)
+                self.assertIn("openai.v1.AssistantsService", services)
+                self.assertIn("grpc.health.v1.Health", services)
+                self.assertIn(f"grpc.reflection.{version}.ServerReflection", services)
+
+                files = []
+                for raw in described.file_descriptor_response.file_descriptor_proto:
+                    file = descriptor_pb2.FileDescriptorProto()
+                    file.ParseFromString(raw)
+                    files.append(file)
+                self.assertTrue(files, described)
+                chat = [f for f in files if f.name == "openai/v1/chat.proto"]
+                self.assertEqual(len(chat), 1, [f.name for f in files])
+                service = [s for s in chat[0].service if s.name == "ChatService"]
+                self.assertEqual(len(service), 1)
+                self.assertIn("CreateChatCompletionStream", [m.name for m in service[0].method])
+        self.assertEqual(self.mock_requests(), [])
+
+    def test_health(self):
+        request_class = self.grpc_messages["grpc.health.v1.HealthCheckRequest"]
+        response_class = self.grpc_messages["grpc.health.v1.HealthCheckResponse"]
+        check = self.channel.unary_unary("/grpc.health.v1.Health/Check",
+                                         request_serializer=request_class.SerializeToString,
+                                         response_deserializer=response_class.FromString)
+        response = check(request_class(service=""), timeout=CALL_TIMEOUT_S)
+        serving = response_class.DESCRIPTOR.fields_by_name["status"].enum_type \
+            .values_by_name["SERVING"].number
+        self.assertEqual(response.status, serving)
+
+    # ---- 9. the key in the log ---------------------------------------------------------------
+
+    def test_debug_log_names_calls_but_not_the_key(self):
+        self.unary("/openai.v1.ChatService/CreateChatCompletion",
+                   {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        self.stream("/openai.v1.ChatService/CreateChatCompletionStream",
+                    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        self.arm("/v1/embeddings", x_mock_status=401)
+        self.expect_error(grpc.StatusCode.UNAUTHENTICATED,
+                          "/openai.v1.EmbeddingsService/CreateEmbedding",
+                          {"model": "text-embedding-3-small", "input": "a"})
+        self.gateway.stop()
+        log = self.gateway.output()
+        # The debug log is not empty of the calls (so the check below means something) ...
+        self.assertIn("CreateChatCompletion", log)
+        self.assertIn("CreateEmbedding", log)
+        # ... and tearDown checks that the key is nowhere in it.
+
+
+if __name__ == "__main__":
+    unittest.main()
