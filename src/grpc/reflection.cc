@@ -6,6 +6,8 @@
 #include <set>
 
 #include "base/strings.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpc/reflection/v1/reflection.pb.h"
 #include "grpc/reflection/v1alpha/reflection.pb.h"
 
 namespace oa::grpc_front {
@@ -63,7 +65,11 @@ class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
     pb::ServerReflectionResponse response;
     response.set_valid_host(request.host());
     *response.mutable_original_request() = request;
+    // Our API in the gateway's pool; the health service's messages in the pool of the
+    // C++ compiled into the binary.
     const auto* pool = descriptors_.pool;
+    const auto* builtin = google::protobuf::DescriptorPool::generated_pool();
+    const auto either = [&](auto find) { return find(pool) ? find(pool) : find(builtin); };
     switch (request.message_request_case()) {
       case pb::ServerReflectionRequest::kListServices:
         for (const std::string& name : services_) {
@@ -71,12 +77,14 @@ class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
         }
         break;
       case pb::ServerReflectionRequest::kFileByFilename:
-        AddFile(pool->FindFileByName(request.file_by_filename()), response,
-                StrCat("no file named ", request.file_by_filename()));
+        AddFile(either([&](auto* p) { return p->FindFileByName(request.file_by_filename()); }),
+                response, StrCat("no file named ", request.file_by_filename()));
         break;
       case pb::ServerReflectionRequest::kFileContainingSymbol:
-        AddFile(pool->FindFileContainingSymbol(request.file_containing_symbol()), response,
-                StrCat("no symbol named ", request.file_containing_symbol()));
+        AddFile(either([&](auto* p) {
+                  return p->FindFileContainingSymbol(request.file_containing_symbol());
+                }),
+                response, StrCat("no symbol named ", request.file_containing_symbol()));
         break;
       case pb::ServerReflectionRequest::kFileContainingExtension: {
         const auto& ask = request.file_containing_extension();
@@ -151,6 +159,10 @@ bool IsReflectionMethod(std::string_view method) {
 
 grpc::ServerGenericBidiReactor* NewReflectionReactor(const route::Descriptors& descriptors,
                                                      const std::vector<std::string>& services) {
+  // Naming a message of each links its generated file in, which puts its descriptors in
+  // the generated pool (a static library member nothing names is left out).
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  (void)grpc::reflection::v1::ServerReflectionRequest::descriptor();
   return new ReflectionReactor(descriptors, services);
 }
 
