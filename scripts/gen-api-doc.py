@@ -53,7 +53,9 @@ def main(argv):
         "body, less the path fields; body `body`: the `body` field is the body and the",
         "other non-path fields are query parameters; no body: every non-path field is a",
         "query parameter. RPCs ending in `Stream` share their request with the unary RPC",
-        "and answer one message per server-sent event.",
+        "and answer one message per server-sent event. RPCs ending in `Upload` take",
+        "the request as a client stream, for large files: the first message sets the",
+        "fields, each later one only more bytes of the file (sent on as one multipart body).",
         "",
     ]
     out += ["## Services", ""]
@@ -70,7 +72,8 @@ def main(argv):
             http = "<br>".join(f"`{verb} {path}`" for verb, path, _ in r.bindings) or "—"
             body = "<br>".join(f"`{b}`" if b else "—" for _, _, b in r.bindings) or "—"
             stream = "stream " if r.server_streaming else ""
-            out.append(f"| {r.name} | {http} | {body} | {short(r.input, package)} | "
+            upload = "stream " if r.client_streaming else ""
+            out.append(f"| {r.name} | {http} | {body} | {upload}{short(r.input, package)} | "
                        f"{stream}{short(r.output, package)} | {kind(r)} |")
     sys.stdout.write("\n".join(out) + "\n")
 

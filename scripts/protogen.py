@@ -35,6 +35,10 @@ Operations
     `stream HttpBody`; application/sdp -> unary HttpBody.
   * SSE: an op whose 2xx offers text/event-stream, or listed in SSE_EVENTS, gets a
     twin <Rpc>Stream with the same request and rule returning `stream <Event>`.
+  * Uploads: an op whose body "*" request has a singular FileUpload field gets a
+    client-streaming twin <Rpc>Upload(stream <Rpc>Request) with the same rule, for
+    files too large for one message (the first message sets the fields, the rest carry
+    more bytes of the file).
 Schemas
   * object with properties, allOf of objects, oneOf/anyOf of objects -> one message
     with the union of the properties in spec order (a name with several schemas is
@@ -530,12 +534,13 @@ def http_rule(op):
     return ["    option (google.api.http) = {"] + [f"      {e}" for e in entries] + ["    };"]
 
 
-def render_rpc(name, op, response, stream, comment, twin=False):
+def render_rpc(name, op, response, stream, comment, twin=False, client_stream=False):
     out = [f"  // {comment}"] if comment else []
     if twin:  # the twin shares its request message with the unary RPC
         out.append("  // buf:lint:ignore RPC_REQUEST_STANDARD_NAME")
     ret = f"stream {type_name(response, None)}" if stream else type_name(response, None)
-    head = f"  rpc {name}({type_name(op.request, None)}) returns ({ret}) {{"  # as buf format
+    arg = ("stream " if client_stream else "") + type_name(op.request, None)
+    head = f"  rpc {name}({arg}) returns ({ret}) {{"  # as buf format
     return out + [head] + http_rule(op) + ["  }"]
 
 
@@ -554,6 +559,12 @@ def imports_of(messages, file, extra):
                 elif t in WKT_IMPORTS:
                     deps.add(WKT_IMPORTS[t])
     return sorted(deps)
+
+
+def uploads_file(op):
+    """True when the request takes a whole file in a singular FileUpload field."""
+    return op.body_mode == "*" and isinstance(op.request, Message) and any(
+        f.type == "FileUpload" and f.label != "repeated" for f in op.request.fields)
 
 
 def render_file(file, ops, messages):
@@ -578,6 +589,11 @@ def render_file(file, ops, messages):
             if op.event:
                 out += [""] + render_rpc(op.rpc + "Stream", op, op.event, True,
                                          "The same call with streaming on: one message per event.", True)
+            if uploads_file(op):
+                out += [""] + render_rpc(
+                    op.rpc + "Upload", op, op.response, op.binary,
+                    "The same call with the file sent in a stream of messages: the first sets "
+                    "the fields, the rest only more file data.", True, client_stream=True)
         out.append("}")
     for m in messages:
         out += [""] + render_message(m, 0)
@@ -651,8 +667,10 @@ def main(argv):
         spec = yaml.load(fh, Loader=yaml.CSafeLoader)
     ops, tops = generate(spec, argv[2])
     twins = sum(1 for op in ops if op.event)
-    print(f"protogen: {len({op.service for op in ops})} services, {len(ops) + twins} RPCs "
-          f"({len(ops)} operations, {twins} streaming twins, "
+    uploads = sum(1 for op in ops if uploads_file(op))
+    print(f"protogen: {len({op.service for op in ops})} services, "
+          f"{len(ops) + twins + uploads} RPCs ({len(ops)} operations, {twins} streaming twins, "
+          f"{uploads} upload twins, "
           f"{sum(op.binary for op in ops)} binary), {len(tops)} top-level messages",
           file=sys.stderr)
 

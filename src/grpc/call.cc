@@ -90,6 +90,7 @@ struct CallState {
         context(cc),
         worker(std::move(w)),
         write_done(worker.executor),
+        read_done(worker.executor),
         cancelled(worker.executor, /*sticky=*/true) {}
 
   grpc::GenericCallbackServerContext* ctx;
@@ -102,6 +103,8 @@ struct CallState {
   grpc::ByteBuffer response_buffer;  // the one write in flight
   bool write_ok = false;
   net::Notification write_done;
+  bool read_ok = false;  // client-streaming: a later message arrived (false: no more)
+  net::Notification read_done;
   net::Notification cancelled;
 
   // Read once, from the reactor, before the call moves to the worker.
@@ -119,7 +122,8 @@ class GrpcDownstream final : public upstream::Downstream {
       : state_(state),
         call_(std::move(call)),
         output_(*state.route.method->output_type()),
-        streaming_(state.route.method->server_streaming()) {}
+        streaming_(state.route.method->server_streaming()),
+        body_done_(call_.body.empty() && call_.streamed_file == nullptr) {}
 
   void PrepareRequest(upstream::UpstreamRequest& request) override {
     request.method_string(call_.method);
@@ -127,8 +131,10 @@ class GrpcDownstream final : public upstream::Downstream {
     request.set(bhttp::field::authorization, state_.authorization);
     request.set(bhttp::field::user_agent, "oa-bypass (gRPC front)");
     for (const auto& [name, value] : state_.forwarded) request.set(name, value);
-    if (!call_.content_type.empty()) {
-      request.set(bhttp::field::content_type, call_.content_type);
+    if (!call_.content_type.empty()) request.set(bhttp::field::content_type, call_.content_type);
+    if (call_.streamed_file != nullptr) {
+      request.chunked(true);  // the file's size is known only at its end
+    } else if (!call_.content_type.empty()) {
       request.content_length(call_.body.size());
     } else if (call_.method != "GET" && call_.method != "DELETE") {
       request.content_length(0);
@@ -137,13 +143,31 @@ class GrpcDownstream final : public upstream::Downstream {
 
   asio::awaitable<bool> BeforeSend() override { co_return true; }
 
-  bool RequestBodyDone() const override { return sent_ == call_.body.size(); }
+  bool RequestBodyDone() const override { return body_done_; }
 
+  // The body in runs: call_.body; for an upload, then each later message's file data as
+  // the client sends it, then call_.body_tail.
   asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override {
-    const size_t n = std::min(size, call_.body.size() - sent_);
-    std::memcpy(piece, call_.body.data() + sent_, n);
-    sent_ += n;
-    co_return n;
+    for (;;) {
+      const std::string& run = phase_ == Phase::kBody   ? call_.body
+                               : phase_ == Phase::kFile ? file_data_
+                                                        : call_.body_tail;
+      if (offset_ < run.size()) {
+        const size_t n = std::min(size, run.size() - offset_);
+        std::memcpy(piece, run.data() + offset_, n);
+        offset_ += n;
+        co_return n;
+      }
+      offset_ = 0;
+      if (phase_ == Phase::kTail || call_.streamed_file == nullptr) {
+        body_done_ = true;
+        co_return 0;
+      }
+      if (phase_ == Phase::kBody) phase_ = Phase::kFile;
+      absl::StatusOr<bool> more = co_await NextFileData();
+      if (!more.ok()) co_return more.status();
+      if (!*more) phase_ = Phase::kTail;
+    }
   }
 
   asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override {
@@ -248,6 +272,10 @@ class GrpcDownstream final : public upstream::Downstream {
 
  private:
   enum class Mode { kError, kJson, kBytes, kEvents, kUnexpectedEvents };
+  enum class Phase { kBody, kFile, kTail };
+
+  // Reads the upload's next message into file_data_; false once the client is done.
+  asio::awaitable<absl::StatusOr<bool>> NextFileData();
 
   std::unique_ptr<Message> NewOutput() const {
     return std::unique_ptr<Message>(state_.context.messages.GetPrototype(&output_)->New());
@@ -357,7 +385,11 @@ class GrpcDownstream final : public upstream::Downstream {
   transcode::HttpCall call_;
   const google::protobuf::Descriptor& output_;
   const bool streaming_;
-  size_t sent_ = 0;
+  Phase phase_ = Phase::kBody;
+  size_t offset_ = 0;      // into the current run
+  std::string file_data_;  // the last message's file bytes
+  uint64_t uploaded_ = 0;  // file bytes of later messages so far
+  bool body_done_;
 
   int http_status_ = 0;
   std::string content_type_;
@@ -389,6 +421,13 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnReadDone(bool ok) override {
+    if (dispatched_) {  // a later message of an upload, asked for by the worker
+      asio::post(state_->worker.executor, [state = state_, ok] {
+        state->read_ok = ok;
+        state->read_done.Notify();
+      });
+      return;
+    }
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call sent no request message"));
       return;
@@ -415,6 +454,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
       Finish(ToGrpc(call.status()));
       return;
     }
+    dispatched_ = true;
     asio::co_spawn(state_->worker.executor, Run(state_, *std::move(call)), asio::detached);
   }
 
@@ -436,7 +476,6 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     CallState& s = *state;
     const std::string method = call.method;
     const std::string target = call.target;
-    const uint64_t bytes_in = call.body.size();
     GrpcDownstream caller(s, std::move(call));
     upstream::Forwarder forwarder(s.worker.pool, s.worker.limits);
     auto result = co_await (forwarder.Run(caller) || s.cancelled.Wait());
@@ -455,7 +494,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
         status = co_await caller.Finish(out);
       }
     }
-    Log(s, method, target, status, caller.http_status(), bytes_in, out);
+    Log(s, method, target, status, caller.http_status(), out);
     CallReactor* reactor = s.reactor;
     s.reactor = nullptr;  // from here on the reactor may be gone
     if (status.ok() && caller.final_message()) {
@@ -471,7 +510,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
   }
 
   static void Log(const CallState& s, std::string_view method, std::string_view target,
-                  const grpc::Status& status, int http_status, uint64_t bytes_in,
+                  const grpc::Status& status, int http_status,
                   const upstream::ForwardOutcome& out) {
     if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
     const double total_ms =
@@ -484,13 +523,47 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
            "access front=grpc client=%s method=%s path=%s rpc=%s grpc_status=%d status=%d ms=%.1f "
            "upstream_ms=%s bytes_in=%d bytes_out=%d key=%s request_id=%s",
            s.peer, method, target.substr(0, target.find('?')), s.route.rpc,
-           static_cast<int>(status.error_code()), http_status, total_ms, upstream_ms, bytes_in,
-           out.response_body_bytes, observe::KeyFingerprint(s.authorization),
-           out.request_id.empty() ? "-" : out.request_id);
+           static_cast<int>(status.error_code()), http_status, total_ms, upstream_ms,
+           out.request_body_bytes, out.response_body_bytes,
+           observe::KeyFingerprint(s.authorization), out.request_id.empty() ? "-" : out.request_id);
   }
 
   std::shared_ptr<CallState> state_;
+  bool dispatched_ = false;  // the first message went to a worker
 };
+
+asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
+  state_.reactor->StartRead(&state_.request_buffer);
+  if (!co_await state_.read_done.Wait()) co_return absl::CancelledError("the call was cancelled");
+  if (!state_.read_ok) co_return false;
+  const auto* input = state_.route.method->input_type();
+  std::unique_ptr<Message> message(state_.context.messages.GetPrototype(input)->New());
+  if (!message->ParseFromString(ToString(state_.request_buffer))) {
+    co_return absl::InvalidArgumentError(StrCat("a message is not a valid ", input->full_name()));
+  }
+  state_.request_buffer.Clear();
+  // Only more bytes of the file may follow the first message.
+  const auto& r = *message->GetReflection();
+  const google::protobuf::FieldDescriptor& field = *call_.streamed_file;
+  Message* file = r.MutableMessage(message.get(), &field);
+  const auto* data = file->GetDescriptor()->FindFieldByName("data");
+  file_data_ = file->GetReflection()->GetString(*file, data);
+  file->GetReflection()->ClearField(file, data);
+  const bool only_data = file->ByteSizeLong() == 0;
+  r.ClearField(message.get(), &field);
+  if (!only_data || message->ByteSizeLong() != 0) {
+    co_return absl::InvalidArgumentError(StrCat("after the first message of ", state_.route.rpc,
+                                                ", messages may only carry more ", field.name(),
+                                                ".data"));
+  }
+  uploaded_ += file_data_.size();
+  if (uploaded_ > state_.context.settings.max_body_bytes) {
+    co_return absl::ResourceExhaustedError(StrCat("the upload passed ",
+                                                  state_.context.settings.max_body_bytes,
+                                                  " bytes (see --max-body-bytes)"));
+  }
+  co_return true;
+}
 
 asio::awaitable<bool> GrpcDownstream::Write(std::string bytes) {
   CallReactor* reactor = state_.reactor;

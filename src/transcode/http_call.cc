@@ -126,6 +126,18 @@ void AppendQuery(const Message& message, const FieldDescriptor& field, const std
   }
 }
 
+// The first singular FileUpload field of `fields` set in `message`, or nullptr.
+const FieldDescriptor* FirstFileSet(const Message& message,
+                                    const std::vector<const FieldDescriptor*>& fields) {
+  for (const FieldDescriptor* field : fields) {
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field->is_repeated() &&
+        IsFileUpload(*field->message_type()) && message.GetReflection()->HasField(message, field)) {
+      return field;
+    }
+  }
+  return nullptr;
+}
+
 // Sets `stream` (a bool field of `message`) to `on`, or clears it; false if none.
 bool SetStream(Message& message, bool on) {
   const FieldDescriptor* stream = message.GetDescriptor()->FindFieldByName("stream");
@@ -176,7 +188,19 @@ absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route, Message& reque
     for (int i = 0; i < d.field_count(); ++i) {
       if (!bound(d.field(i))) body_fields.push_back(d.field(i));
     }
-    if (HasFileUpload(request, body_fields)) {
+    if (route.method->client_streaming()) {
+      const FieldDescriptor* file = FirstFileSet(request, body_fields);
+      if (file == nullptr) {
+        return absl::InvalidArgumentError(
+            StrCat("the first message of ", route.rpc, " must set the file to upload (a ",
+                   "FileUpload field); later messages carry more of its data"));
+      }
+      MultipartBody multipart = WriteMultipart(request, body_fields, file);
+      call.content_type = std::move(multipart.content_type);
+      call.body = std::move(multipart.body);
+      call.body_tail = std::move(multipart.tail);
+      call.streamed_file = file;
+    } else if (HasFileUpload(request, body_fields)) {
       MultipartBody multipart = WriteMultipart(request, body_fields);
       call.content_type = std::move(multipart.content_type);
       call.body = std::move(multipart.body);

@@ -31,10 +31,16 @@ struct HttpCall {
   std::string target;        // gateway-side: "/v1/...", with the query string if any
   std::string content_type;  // empty when there is no body
   std::string body;
+  // Client-streaming uploads only: the file part of `streamed_file` is left open at the
+  // end of `body`; the file bytes of later messages follow it, then `body_tail`.
+  const google::protobuf::FieldDescriptor* streamed_file = nullptr;
+  std::string body_tail;
 };
 
 // `stream_events`: the RPC streams SSE events. Sets or clears `stream` in `request` (see
-// above). Fails with INVALID_ARGUMENT when a path variable's field is unset or empty.
+// above). For a client-streaming RPC, `request` is the first message and the first
+// singular FileUpload field it sets is the streamed one. Fails with INVALID_ARGUMENT when
+// a path variable's field is unset or empty, or an upload's first message sets no file.
 absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route,
                                        google::protobuf::Message& request, bool stream_events);
 

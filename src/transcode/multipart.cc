@@ -73,12 +73,19 @@ class Writer {
 
   MultipartBody Finish() {
     body_ += StrCat("--", boundary_, "--\r\n");
-    return {StrCat("multipart/form-data; boundary=", boundary_), std::move(body_)};
+    return {StrCat("multipart/form-data; boundary=", boundary_), std::move(body_), ""};
+  }
+
+  // Ends the body inside the file part of `field`, which must come last.
+  MultipartBody FinishOpen(const Message& message, const FieldDescriptor& field) {
+    Element(message, field, -1, std::string(WireName(field)), /*open=*/true);
+    return {StrCat("multipart/form-data; boundary=", boundary_), std::move(body_),
+            StrCat("\r\n--", boundary_, "--\r\n")};
   }
 
  private:
   void Element(const Message& message, const FieldDescriptor& field, int index,
-               const std::string& name) {
+               const std::string& name, bool open = false) {
     const auto& r = *message.GetReflection();
     if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
       Part(name, "", "", ScalarText(message, field, index));
@@ -93,7 +100,7 @@ class Writer {
       std::string type = sr.GetString(sub, d.FindFieldByName("content_type"));
       if (filename.empty()) filename = name;
       if (type.empty()) type = "application/octet-stream";
-      Part(name, filename, type, sr.GetString(sub, d.FindFieldByName("data")));
+      Part(name, filename, type, sr.GetString(sub, d.FindFieldByName("data")), open);
     } else if (IsJsonMessage(field)) {
       std::string json;
       AppendFieldJson(message, field, index, json);
@@ -106,7 +113,7 @@ class Writer {
   }
 
   void Part(std::string_view name, std::string_view filename, std::string_view type,
-            std::string_view data) {
+            std::string_view data, bool open = false) {
     body_ += StrCat("--", boundary_, "\r\nContent-Disposition: form-data; name=\"",
                     HeaderSafe(name), "\"");
     if (!filename.empty()) body_ += StrCat("; filename=\"", HeaderSafe(filename), "\"");
@@ -114,7 +121,7 @@ class Writer {
     if (!type.empty()) body_ += StrCat("Content-Type: ", HeaderSafe(type), "\r\n");
     body_ += "\r\n";
     body_.append(data);
-    body_ += "\r\n";
+    if (!open) body_ += "\r\n";
   }
 
   std::string boundary_;
@@ -135,15 +142,17 @@ bool HasFileUpload(const Message& message, const std::vector<const FieldDescript
 }
 
 MultipartBody WriteMultipart(const Message& message,
-                             const std::vector<const FieldDescriptor*>& fields) {
+                             const std::vector<const FieldDescriptor*>& fields,
+                             const FieldDescriptor* streamed) {
   Writer writer;
   const auto& r = *message.GetReflection();
   for (const FieldDescriptor* field : fields) {
+    if (field == streamed) continue;
     const bool set =
         field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
     if (set) writer.Field(message, *field, std::string(WireName(*field)));
   }
-  return writer.Finish();
+  return streamed != nullptr ? writer.FinishOpen(message, *streamed) : writer.Finish();
 }
 
 }  // namespace oa::transcode

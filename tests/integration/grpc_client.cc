@@ -35,7 +35,7 @@ GrpcClient::GrpcClient(int port)
                                    grpc::InsecureChannelCredentials())),
       factory_(route::ApiDescriptors().pool) {}
 
-GrpcResult GrpcClient::Call(const std::string& method, const std::string& request_bytes,
+GrpcResult GrpcClient::Call(const std::string& method, const std::vector<std::string>& requests,
                             const GrpcCallOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   GrpcResult result;
@@ -58,10 +58,14 @@ GrpcResult GrpcClient::Call(const std::string& method, const std::string& reques
   const auto t = [](int id) { return reinterpret_cast<void*>(static_cast<intptr_t>(id)); };
   call->StartCall(t(1));
   if (step(1)) {
-    grpc::Slice slice(request_bytes);
-    grpc::ByteBuffer out(&slice, 1);
-    call->Write(out, t(2));
-    if (step(2)) {
+    bool written = true;
+    for (const std::string& request : requests) {
+      grpc::Slice slice(request);
+      grpc::ByteBuffer out(&slice, 1);
+      call->Write(out, t(2));
+      if (!(written = step(2))) break;
+    }
+    if (written) {
       call->WritesDone(t(3));
       step(3);
     }

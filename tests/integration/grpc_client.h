@@ -39,7 +39,12 @@ class GrpcClient {
 
   // `method` as gRPC sends it: "/openai.v1.ChatService/CreateChatCompletion".
   GrpcResult Call(const std::string& method, const std::string& request_bytes,
-                  const GrpcCallOptions& options = {});
+                  const GrpcCallOptions& options = {}) {
+    return Call(method, std::vector<std::string>{request_bytes}, options);
+  }
+  // Sends every message of `requests` (a client stream), then half-closes.
+  GrpcResult Call(const std::string& method, const std::vector<std::string>& requests,
+                  const GrpcCallOptions& options);
 
   // A new, empty message of `type` (a full name) from the gateway's descriptors.
   std::unique_ptr<google::protobuf::Message> New(const std::string& type);

@@ -167,11 +167,41 @@ TEST(HttpCall, FileUploadMakesAMultipartBody) {
   EXPECT_EQ(call.body, expected);
 }
 
+TEST(HttpCall, UploadLeavesTheFilePartOpenAndLast) {
+  const HttpCall call = Build("openai.v1.FilesService/CreateFileUpload",
+                              R"(file { data: "first" filename: "big.jsonl" } purpose: "batch")");
+  ASSERT_EQ(call.streamed_file, Request("openai.v1.FilesService/CreateFileUpload", "")
+                                    ->GetDescriptor()
+                                    ->FindFieldByName("file"));
+  const std::string boundary = call.content_type.substr(call.content_type.find('=') + 1);
+  EXPECT_EQ(call.body, "--" + boundary +
+                           "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+                           "--" +
+                           boundary +
+                           "\r\nContent-Disposition: form-data; name=\"file\"; "
+                           "filename=\"big.jsonl\"\r\nContent-Type: application/octet-stream"
+                           "\r\n\r\nfirst");
+  EXPECT_EQ(call.body_tail, "\r\n--" + boundary + "--\r\n");
+}
+
+TEST(HttpCall, UploadWhoseFirstMessageHasNoFileIsInvalidArgument) {
+  std::unique_ptr<Message> m =
+      Request("openai.v1.FilesService/CreateFileUpload", R"(purpose: "x")");
+  absl::StatusOr<HttpCall> call =
+      BuildHttpCall(*Table().FindRpc("openai.v1.FilesService/CreateFileUpload"), *m, false);
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(call.status().message(), HasSubstr("must set the file"));
+}
+
 TEST(HttpCall, EveryRouteBuildsFromAnEmptyMessageOrNamesTheMissingPathField) {
   for (const route::Route& route : Table().routes()) {
     std::unique_ptr<Message> m(Factory().GetPrototype(route.method->input_type())->New());
     absl::StatusOr<HttpCall> call = BuildHttpCall(route, *m, route.method->server_streaming());
-    if (route.tmpl.variables.empty()) {
+    if (route.method->client_streaming()) {
+      ASSERT_FALSE(call.ok()) << route.rpc;  // no file, or no path field
+      EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument) << route.rpc;
+    } else if (route.tmpl.variables.empty()) {
       ASSERT_TRUE(call.ok()) << route.rpc << ": " << call.status();
       EXPECT_EQ(call->method, route.http_method);
       EXPECT_EQ(call->target.substr(0, call->target.find('?')), route.path_template) << route.rpc;
