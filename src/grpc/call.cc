@@ -7,9 +7,11 @@
 #include <boost/beast/http/field.hpp>
 
 #include "base/strings.h"
+#include "grpc/byte_buffers.h"
 #include "net/notification.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
+#include "transcode/event_reader.h"
 #include "transcode/field_names.h"
 #include "transcode/http_call.h"
 #include "transcode/json_reader.h"
@@ -62,20 +64,6 @@ bool PrintableAscii(std::string_view s) {
 
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& s : slices)
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
-
-grpc::ByteBuffer ToBuffer(std::string bytes) {
-  grpc::Slice slice(std::move(bytes));
-  return grpc::ByteBuffer(&slice, 1);
 }
 
 class CallReactor;
@@ -266,6 +254,9 @@ class GrpcDownstream final : public upstream::Downstream {
     co_return grpc::Status::OK;
   }
 
+  // The answer could not be turned into messages (the exchange was stopped for it).
+  bool failed() const { return failure_.has_value(); }
+
   // The unary answer, to be written together with the status; empty for streams.
   const std::optional<std::string>& final_message() const { return final_message_; }
   int http_status() const { return http_status_; }
@@ -310,13 +301,14 @@ class GrpcDownstream final : public upstream::Downstream {
   asio::awaitable<bool> WriteEvents(std::string_view piece) {
     events_.Feed(piece);
     while (std::optional<transcode::SseEvent> event = events_.Next()) {
-      if (event->data == "[DONE]") continue;
+      if (transcode::IsEndOfStream(*event)) continue;
       std::unique_ptr<Message> message = NewOutput();
-      const std::optional<absl::Status> error = Decode(*event, *message);
-      if (error) {
-        failure_ = *error;
+      const transcode::JsonReadResult read = transcode::ReadEvent(*event, *message);
+      if (!read.status.ok()) {
+        failure_ = read.status;
         co_return false;
       }
+      NoteMismatches(read);
       const std::string bytes = message->SerializeAsString();
       if (!co_await Write(bytes)) co_return false;
     }
@@ -325,38 +317,6 @@ class GrpcDownstream final : public upstream::Downstream {
       co_return false;
     }
     co_return true;
-  }
-
-  // One SSE event into one message. Two shapes exist: most streams send the event's
-  // object as `data` (its `type` inside); the Assistants streams name the event in the
-  // SSE `event:` line, which the spec models as a message of {event, data}.
-  std::optional<absl::Status> Decode(const transcode::SseEvent& event, Message& message) {
-    const auto* event_field = output_.FindFieldByName("event");
-    const auto* data_field = output_.FindFieldByName("data");
-    const bool wrapped =
-        event_field != nullptr && data_field != nullptr &&
-        event_field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
-        data_field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
-        !event.event.empty();
-    if (event.event == "error" || (!wrapped && output_.FindFieldByName("error") == nullptr &&
-                                   event.data.starts_with("{\"error\""))) {
-      // An error inside the stream ends the call with OpenAI's message.
-      return absl::Status(absl::StatusCode::kInternal, transcode::ErrorMessage(500, event.data));
-    }
-    if (wrapped) {
-      message.GetReflection()->SetString(&message, event_field, event.event);
-      Message* data = message.GetReflection()->MutableMessage(&message, data_field);
-      const transcode::JsonReadResult read = transcode::ReadJson(event.data, *data);
-      if (read.status.ok()) NoteMismatches(read);
-      return std::nullopt;  // data that is not an object ("[DONE]"-like) leaves it empty
-    }
-    const transcode::JsonReadResult read = transcode::ReadJson(event.data, message);
-    if (!read.status.ok()) {
-      return absl::InternalError(StrCat("an event from the upstream is not a ", output_.full_name(),
-                                        ": ", read.status.message()));
-    }
-    NoteMismatches(read);
-    return std::nullopt;
   }
 
   void NoteMismatches(const transcode::JsonReadResult& read) {
@@ -488,7 +448,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
       out = std::get<0>(std::move(result));
       if (out.failure) {
         status = ToGrpc(*out.failure);
-      } else if (out.client_gone) {
+      } else if (out.client_gone && !caller.failed()) {  // not our own refusal to go on
         status = Gone();
       } else {
         status = co_await caller.Finish(out);

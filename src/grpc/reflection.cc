@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "grpc/byte_buffers.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpc/reflection/v1/reflection.pb.h"
 #include "grpc/reflection/v1alpha/reflection.pb.h"
@@ -15,15 +16,6 @@ namespace {
 
 namespace pb = grpc::reflection::v1alpha;
 using google::protobuf::FileDescriptor;
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& s : slices)
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
 
 // Answers each request as it arrives; one write in flight at a time, so requests wait
 // while an answer is being written.
@@ -45,8 +37,7 @@ class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
       return;
     }
     const pb::ServerReflectionResponse response = Answer(request);
-    grpc::Slice slice(response.SerializeAsString());
-    out_ = grpc::ByteBuffer(&slice, 1);
+    out_ = ToBuffer(response.SerializeAsString());
     StartWrite(&out_);
   }
 

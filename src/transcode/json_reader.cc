@@ -215,72 +215,88 @@ class Reader {
   // Sets a singular field; false (and counted) when the value does not fit.
   bool SetField(Message& message, const FieldDescriptor& field, const json::value& v,
                 const std::string& path) {
+    return Store(message, field, v, path, /*add=*/false);
+  }
+
+  // Appends to a repeated field; a value that does not fit is left out (and counted).
+  void AddElement(Message& message, const FieldDescriptor& field, const json::value& v,
+                  const std::string& path) {
+    Store(message, field, v, path, /*add=*/true);
+  }
+
+  bool Store(Message& message, const FieldDescriptor& field, const json::value& v,
+             const std::string& path, bool add) {
     const Reflection& r = *message.GetReflection();
-    bool ok = true;
+    bool ok = false;
     switch (field.cpp_type()) {
       case FieldDescriptor::CPPTYPE_MESSAGE: {
-        auto sub = std::unique_ptr<Message>(r.GetMessage(message, &field).New());
+        // Read into a new message, kept only if the value fits.
+        Message* sub = add ? r.AddMessage(&message, &field) : r.GetMessage(message, &field).New();
         ok = ReadMessage(v, *sub, path);
-        if (ok) r.SetAllocatedMessage(&message, sub.release(), &field);
+        if (add && !ok) r.RemoveLast(&message, &field);
+        if (!add && ok) r.SetAllocatedMessage(&message, sub, &field);
+        if (!add && !ok) delete sub;
         break;
       }
-      case FieldDescriptor::CPPTYPE_STRING:
-        if (!v.is_string()) {
-          ok = false;
-        } else if (field.type() == FieldDescriptor::TYPE_BYTES) {
-          std::string bytes;
-          ok = DecodeBase64(std::string_view(v.get_string().data(), v.get_string().size()), bytes);
-          if (ok) r.SetString(&message, &field, std::move(bytes));
+      case FieldDescriptor::CPPTYPE_STRING: {
+        std::string text;
+        if (!v.is_string()) break;
+        if (field.type() == FieldDescriptor::TYPE_BYTES) {
+          if (!DecodeBase64(std::string_view(v.get_string().data(), v.get_string().size()), text)) {
+            break;
+          }
         } else {
-          r.SetString(&message, &field, std::string(v.get_string()));
+          text = std::string(v.get_string());
         }
-        break;
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.SetInt32(&message, &field, x);
+        add ? r.AddString(&message, &field, std::move(text))
+            : r.SetString(&message, &field, std::move(text));
+        ok = true;
         break;
       }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.SetInt64(&message, &field, x);
+      case FieldDescriptor::CPPTYPE_INT32:
+        ok = StoreNumber<int32_t>(v, [&](int32_t x) {
+          add ? r.AddInt32(&message, &field, x) : r.SetInt32(&message, &field, x);
+        });
         break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.SetUInt32(&message, &field, x);
+      case FieldDescriptor::CPPTYPE_INT64:
+        ok = StoreNumber<int64_t>(v, [&](int64_t x) {
+          add ? r.AddInt64(&message, &field, x) : r.SetInt64(&message, &field, x);
+        });
         break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.SetUInt64(&message, &field, x);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        ok = StoreNumber<uint32_t>(v, [&](uint32_t x) {
+          add ? r.AddUInt32(&message, &field, x) : r.SetUInt32(&message, &field, x);
+        });
         break;
-      }
+      case FieldDescriptor::CPPTYPE_UINT64:
+        ok = StoreNumber<uint64_t>(v, [&](uint64_t x) {
+          add ? r.AddUInt64(&message, &field, x) : r.SetUInt64(&message, &field, x);
+        });
+        break;
       case FieldDescriptor::CPPTYPE_DOUBLE:
-      case FieldDescriptor::CPPTYPE_FLOAT: {
-        double x = 0;
-        ok = AsDouble(v, x);
-        if (ok && field.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE)
-          r.SetDouble(&message, &field, x);
-        if (ok && field.cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
-          r.SetFloat(&message, &field, static_cast<float>(x));
-        }
+        ok = StoreNumber<double>(v, [&](double x) {
+          add ? r.AddDouble(&message, &field, x) : r.SetDouble(&message, &field, x);
+        });
         break;
-      }
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        ok = StoreNumber<double>(v, [&](double x) {
+          const auto f = static_cast<float>(x);
+          add ? r.AddFloat(&message, &field, f) : r.SetFloat(&message, &field, f);
+        });
+        break;
       case FieldDescriptor::CPPTYPE_BOOL:
-        ok = v.is_bool();
-        if (ok) r.SetBool(&message, &field, v.get_bool());
+        if (!v.is_bool()) break;
+        add ? r.AddBool(&message, &field, v.get_bool()) : r.SetBool(&message, &field, v.get_bool());
+        ok = true;
         break;
       case FieldDescriptor::CPPTYPE_ENUM: {
         const google::protobuf::EnumValueDescriptor* e = nullptr;
         if (v.is_string()) e = field.enum_type()->FindValueByName(std::string(v.get_string()));
         int32_t number = 0;
         if (e == nullptr && AsInteger(v, number)) e = field.enum_type()->FindValueByNumber(number);
-        ok = e != nullptr;
-        if (ok) r.SetEnum(&message, &field, e);
+        if (e == nullptr) break;
+        add ? r.AddEnum(&message, &field, e) : r.SetEnum(&message, &field, e);
+        ok = true;
         break;
       }
     }
@@ -288,78 +304,17 @@ class Reader {
     return ok;
   }
 
-  void AddElement(Message& message, const FieldDescriptor& field, const json::value& v,
-                  const std::string& path) {
-    // Built in a scratch message's singular twin would be costly; instead add, then
-    // remove the element again when the value does not fit.
-    const Reflection& r = *message.GetReflection();
-    bool ok = true;
-    switch (field.cpp_type()) {
-      case FieldDescriptor::CPPTYPE_MESSAGE: {
-        Message* sub = r.AddMessage(&message, &field);
-        ok = ReadMessage(v, *sub, path);
-        if (!ok) r.RemoveLast(&message, &field);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_STRING:
-        ok = v.is_string();
-        if (ok && field.type() == FieldDescriptor::TYPE_BYTES) {
-          std::string bytes;
-          ok = DecodeBase64(std::string_view(v.get_string().data(), v.get_string().size()), bytes);
-          if (ok) r.AddString(&message, &field, std::move(bytes));
-        } else if (ok) {
-          r.AddString(&message, &field, std::string(v.get_string()));
-        }
-        break;
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.AddInt32(&message, &field, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.AddInt64(&message, &field, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.AddUInt32(&message, &field, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t x = 0;
-        ok = AsInteger(v, x);
-        if (ok) r.AddUInt64(&message, &field, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_DOUBLE: {
-        double x = 0;
-        ok = AsDouble(v, x);
-        if (ok) r.AddDouble(&message, &field, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_FLOAT: {
-        double x = 0;
-        ok = AsDouble(v, x);
-        if (ok) r.AddFloat(&message, &field, static_cast<float>(x));
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_BOOL:
-        ok = v.is_bool();
-        if (ok) r.AddBool(&message, &field, v.get_bool());
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM: {
-        const google::protobuf::EnumValueDescriptor* e = nullptr;
-        if (v.is_string()) e = field.enum_type()->FindValueByName(std::string(v.get_string()));
-        ok = e != nullptr;
-        if (ok) r.AddEnum(&message, &field, e);
-        break;
-      }
+  // Converts `v` to T (an integer in range, or any number for double) and stores it.
+  template <class T, class Put>
+  static bool StoreNumber(const json::value& v, Put put) {
+    T x{};
+    if constexpr (std::is_same_v<T, double>) {
+      if (!AsDouble(v, x)) return false;
+    } else {
+      if (!AsInteger(v, x)) return false;
     }
-    if (!ok) Mismatch(path);
+    put(x);
+    return true;
   }
 
   JsonReadResult& result_;

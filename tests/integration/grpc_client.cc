@@ -4,6 +4,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 
+#include "grpc/byte_buffers.h"
 #include "route/descriptors.h"
 
 namespace oa::testing {
@@ -60,9 +61,7 @@ GrpcResult GrpcClient::Call(const std::string& method, const std::vector<std::st
   if (step(1)) {
     bool written = true;
     for (const std::string& request : requests) {
-      grpc::Slice slice(request);
-      grpc::ByteBuffer out(&slice, 1);
-      call->Write(out, t(2));
+      call->Write(grpc_front::ToBuffer(request), t(2));
       if (!(written = step(2))) break;
     }
     if (written) {
@@ -75,11 +74,7 @@ GrpcResult GrpcClient::Call(const std::string& method, const std::vector<std::st
       grpc::ByteBuffer in;
       call->Read(&in, t(5));
       if (!step(5)) break;
-      std::vector<grpc::Slice> slices;
-      std::string bytes;
-      (void)in.Dump(&slices);
-      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      result.messages.push_back(std::move(bytes));
+      result.messages.push_back(grpc_front::ToString(in));
       if (options.cancel_after > 0 && result.messages.size() == options.cancel_after) {
         context.TryCancel();
       }

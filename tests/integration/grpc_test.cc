@@ -272,6 +272,16 @@ TEST_F(Grpc, UpstreamCutMidStreamEndsTheCallWithAnError) {
   EXPECT_EQ(result.status.error_code(), grpc::UNAVAILABLE) << result.status.error_message();
 }
 
+TEST_F(Grpc, ErrorInsideAStreamEndsTheCallWithOpenAisMessage) {
+  const std::string rpc = "openai.v1.ChatService/CreateChatCompletionStream";
+  GrpcCallOptions options;
+  options.metadata = {{"x-mock-sse-events", "5"}, {"x-mock-sse-error-at", "2"}};
+  const GrpcResult result = Call(rpc, *Request(rpc, R"(model: "m")"), options);
+  EXPECT_EQ(result.messages.size(), 2u);
+  EXPECT_EQ(result.status.error_code(), grpc::INTERNAL);
+  EXPECT_EQ(result.status.error_message(), "mock stream error");
+}
+
 TEST_F(Grpc, FileUploadIsMultipartAndDownloadStreamsTheBytes) {
   std::string data(200000, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 256);

@@ -5,6 +5,8 @@
 //   x-mock-header: name: value (repeatable)             an extra response header
 //   x-mock-gzip: 1                                      gzip a JSON body
 //   x-mock-sse-events: K, x-mock-sse-interval-ms: M     shape of a "stream": true answer
+//   x-mock-sse-error-at: I                              chat/completion stream: event I is
+//                                                       OpenAI's {"error":...}, and the last
 //   x-mock-bytes: N, x-mock-chunked: 1                  size and framing of file content
 // The same x-mock-* headers can be armed for later requests through the control path
 // POST /__mock/override?path=P&times=N (see Overrides in mock_replies.h).
@@ -498,6 +500,7 @@ Plan EventStreamPlan(const RecordedRequest& request, EventStream::Api api, std::
       .events = static_cast<int>(IntHeaderOr(request, "x-mock-sse-events", 3, 0, 1000000)),
       .interval =
           std::chrono::milliseconds(IntHeaderOr(request, "x-mock-sse-interval-ms", 0, 0, 600000)),
+      .error_at = static_cast<int>(IntHeaderOr(request, "x-mock-sse-error-at", -1, -1, 1000000)),
   };
   return plan;
 }
@@ -883,6 +886,7 @@ int StreamLength(const EventStream& stream) {
     case EventStream::Api::kResponse:
       return stream.events + 2;  // created, deltas, completed
     default:
+      if (stream.error_at >= 0) return std::min(stream.error_at + 1, stream.events + 1);
       return stream.events + 1;  // chunks, [DONE]
   }
 }
@@ -890,6 +894,9 @@ int StreamLength(const EventStream& stream) {
 std::string StreamEvent(const EventStream& stream, int index) {
   if (stream.api == EventStream::Api::kRun) return RunStreamEvent(stream, index);
   if (stream.api == EventStream::Api::kResponse) return ResponseStreamEvent(stream, index);
+  if (index == stream.error_at) {
+    return "data: {\"error\":{\"message\":\"mock stream error\",\"type\":\"server_error\"}}\n\n";
+  }
   if (index >= stream.events) return "data: [DONE]\n\n";
   bool last = index == stream.events - 1;
   std::string token = last ? "" : Cat("tok", index);

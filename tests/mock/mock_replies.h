@@ -131,6 +131,7 @@ struct EventStream {
   // response.completed (the Responses API sends no [DONE]).
   int events = 3;
   std::chrono::milliseconds interval{0};
+  int error_at = -1;              // kChat, kCompletion: this event is an error object, and the last
   std::string id = {};            // kRun: the run's id; kResponse: the response's id
   std::string thread_id = {};     // kRun
   std::string assistant_id = {};  // kRun

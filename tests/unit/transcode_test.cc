@@ -11,6 +11,7 @@
 
 #include "route/descriptors.h"
 #include "route/route_table.h"
+#include "transcode/event_reader.h"
 #include "transcode/field_names.h"
 #include "transcode/http_call.h"
 #include "transcode/json_reader.h"
@@ -309,6 +310,57 @@ TEST(SseReader, EventsWithoutDataAreNotDispatched) {
   EXPECT_EQ(e->id, "7");
   EXPECT_EQ(e->event, "");
   EXPECT_FALSE(reader.Next().has_value());
+}
+
+// ---- SSE event -> message ----------------------------------------------------------------
+
+SseEvent Event(std::string name, std::string data) {
+  SseEvent e;
+  e.event = std::move(name);
+  e.data = std::move(data);
+  return e;
+}
+
+TEST(EventReader, DataIsTheWholeMessage) {
+  std::unique_ptr<Message> chunk = New("openai.v1.CreateChatCompletionStreamResponse");
+  const JsonReadResult r =
+      ReadEvent(Event("", R"({"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,)"
+                          R"("delta":{"content":"Hel"}}]})"),
+                *chunk);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(WriteJson(*chunk), R"({"id":"c1","choices":[{"delta":{"content":"Hel"},"index":0}],)"
+                               R"("object":"chat.completion.chunk"})");
+}
+
+TEST(EventReader, NamedEventsFillEventAndData) {
+  std::unique_ptr<Message> event = New("openai.v1.AssistantStreamEvent");
+  const JsonReadResult r =
+      ReadEvent(Event("thread.run.created", R"({"id":"run_1","status":"queued"})"), *event);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(WriteJson(*event),
+            R"({"event":"thread.run.created","data":{"id":"run_1","status":"queued"}})");
+}
+
+TEST(EventReader, ErrorsEndTheStreamWithOpenAisMessage) {
+  std::unique_ptr<Message> chunk = New("openai.v1.CreateChatCompletionStreamResponse");
+  const JsonReadResult r =
+      ReadEvent(Event("", R"({"error":{"message":"overloaded","type":"server_error"}})"), *chunk);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(r.status.message(), "overloaded");
+  std::unique_ptr<Message> event = New("openai.v1.AssistantStreamEvent");
+  EXPECT_EQ(ReadEvent(Event("error", R"({"message":"x"})"), *event).status.code(),
+            absl::StatusCode::kInternal);
+}
+
+TEST(EventReader, DoneIsTheEndNotAnEvent) {
+  EXPECT_TRUE(IsEndOfStream(Event("", "[DONE]")));
+  EXPECT_TRUE(IsEndOfStream(Event("done", "[DONE]")));
+  EXPECT_FALSE(IsEndOfStream(Event("", "{}")));
+}
+
+TEST(EventReader, DataThatIsNotTheMessageIsAnError) {
+  std::unique_ptr<Message> chunk = New("openai.v1.CreateChatCompletionStreamResponse");
+  EXPECT_EQ(ReadEvent(Event("", "not json"), *chunk).status.code(), absl::StatusCode::kInternal);
 }
 
 // ---- status mapping ---------------------------------------------------------------------

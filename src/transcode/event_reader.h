@@ -1,0 +1,29 @@
+// One server-sent event -> one message of a streaming RPC's event type.
+//
+// Two shapes exist. Most streams send the event's object as `data` (its `type` inside),
+// which is read as the whole message. The Assistants streams name the event in the SSE
+// `event:` line and the spec models them as a message {string event; <message> data}:
+// such a message gets the event's name and its data read into `data`.
+//
+// Usage:
+//   if (IsEndOfStream(event)) continue;     // "data: [DONE]"
+//   JsonReadResult read = ReadEvent(event, *message);
+//   if (!read.status.ok()) ...                // end the call with read.status
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include "transcode/json_reader.h"
+#include "transcode/sse_reader.h"
+
+namespace oa::transcode {
+
+// The marker OpenAI ends chat and completion streams with; not an event to deliver.
+bool IsEndOfStream(const SseEvent& event);
+
+// REQUIRES: `message` is empty. The status is not OK when the stream reports an error
+// (an `error` event, or an `{"error":...}` object where the message has no such field:
+// INTERNAL with OpenAI's message) or when the data does not fit the message.
+JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message);
+
+}  // namespace oa::transcode
