@@ -183,7 +183,7 @@ class GrpcDownstream final : public upstream::Downstream {
     co_return true;
   }
 
-  asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) override {
+  asio::awaitable<bool> WriteBody(const char* data, size_t size, bool /*more*/) override {
     const std::string_view piece(data, size);
     switch (mode_) {
       case Mode::kError:
@@ -200,7 +200,7 @@ class GrpcDownstream final : public upstream::Downstream {
         collected_.append(piece);
         co_return true;
       case Mode::kBytes:
-        co_return co_await WriteBytes(piece, more);
+        co_return co_await WriteBytes(piece);
       case Mode::kEvents:
         co_return co_await WriteEvents(piece);
     }
@@ -239,7 +239,8 @@ class GrpcDownstream final : public upstream::Downstream {
           final_message_ = message->SerializeAsString();
           co_return grpc::Status::OK;
         }
-        if (!co_await Write(message->SerializeAsString())) co_return Gone();
+        const std::string bytes = message->SerializeAsString();
+        if (!co_await Write(bytes)) co_return Gone();
         co_return grpc::Status::OK;
       }
       case Mode::kBytes:
@@ -283,7 +284,7 @@ class GrpcDownstream final : public upstream::Downstream {
     return message;
   }
 
-  asio::awaitable<bool> WriteBytes(std::string_view piece, bool more) {
+  asio::awaitable<bool> WriteBytes(std::string_view piece) {
     if (!streaming_) {
       if (collected_.size() + piece.size() > kMaxJsonAnswer) {
         failure_ = absl::ResourceExhaustedError(
@@ -293,7 +294,7 @@ class GrpcDownstream final : public upstream::Downstream {
       collected_.append(piece);
       co_return true;
     }
-    if (piece.empty() && more) co_return true;
+    if (piece.empty()) co_return true;  // the end of a chunked body: nothing to send
     const std::string bytes = HttpBodyMessage(piece)->SerializeAsString();
     co_return co_await Write(bytes);
   }
@@ -339,7 +340,9 @@ class GrpcDownstream final : public upstream::Downstream {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
   }
 
-  asio::awaitable<bool> Write(std::string bytes);
+  // Writes one message and waits until gRPC took it (backpressure). `bytes` is a named
+  // local of the caller: GCC 12 mishandles temporaries made inside a co_await.
+  asio::awaitable<bool> Write(const std::string& bytes);
 
   CallState& state_;
   transcode::HttpCall call_;
@@ -389,11 +392,11 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
       return;
     }
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call sent no request message"));
+      Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call sent no request message"));
       return;
     }
     if (state_->authorization.empty()) {
-      Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+      Refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "Missing API key: send your OpenAI key as 'authorization: Bearer "
                           "<key>' metadata."));
       return;
@@ -402,7 +405,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     const auto* input = route.method->input_type();
     std::unique_ptr<Message> request(state_->context.messages.GetPrototype(input)->New());
     if (!request->ParseFromString(ToString(state_->request_buffer))) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+      Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           StrCat("the request is not a valid ", input->full_name())));
       return;
     }
@@ -411,7 +414,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
         route.method->server_streaming() && !transcode::IsHttpBody(*route.method->output_type());
     absl::StatusOr<transcode::HttpCall> call = transcode::BuildHttpCall(route, *request, events);
     if (!call.ok()) {
-      Finish(ToGrpc(call.status()));
+      Refuse(ToGrpc(call.status()));
       return;
     }
     dispatched_ = true;
@@ -467,6 +470,13 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
 
   static grpc::Status Gone() {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+  }
+
+  // Ends a call the gateway answers itself, before any upstream call.
+  void Refuse(grpc::Status status) {
+    Log(*state_, state_->route.http_method, state_->route.path_template, status, 0, {});
+    state_->reactor = nullptr;
+    Finish(std::move(status));
   }
 
   static void Log(const CallState& s, std::string_view method, std::string_view target,
@@ -525,9 +535,9 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
   co_return true;
 }
 
-asio::awaitable<bool> GrpcDownstream::Write(std::string bytes) {
+asio::awaitable<bool> GrpcDownstream::Write(const std::string& bytes) {
   CallReactor* reactor = state_.reactor;
-  state_.response_buffer = ToBuffer(std::move(bytes));
+  state_.response_buffer = ToBuffer(bytes);
   reactor->StartWrite(&state_.response_buffer);
   const bool done = co_await state_.write_done.Wait();
   co_return done&& state_.write_ok;
@@ -535,7 +545,20 @@ asio::awaitable<bool> GrpcDownstream::Write(std::string bytes) {
 
 class FailedReactor final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit FailedReactor(grpc::Status status) { Finish(std::move(status)); }
+  FailedReactor(grpc::GenericCallbackServerContext* ctx, grpc::Status status) {
+    std::string key;
+    for (const auto& [name, value] : ctx->client_metadata()) {
+      if (std::string_view(name.data(), name.size()) == "authorization") {
+        key.assign(value.data(), value.size());
+      }
+    }
+    OA_LOG(kInfo,
+           "access front=grpc client=%s method=- path=- rpc=%s grpc_status=%d status=0 ms=0.0 "
+           "upstream_ms=- bytes_in=0 bytes_out=0 key=%s request_id=-",
+           ctx->peer(), ctx->method(), static_cast<int>(status.error_code()),
+           observe::KeyFingerprint(key));
+    Finish(std::move(status));
+  }
   void OnDone() override { delete this; }
 };
 
@@ -546,8 +569,9 @@ grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContex
   return new CallReactor(ctx, route, context);
 }
 
-grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::Status status) {
-  return new FailedReactor(std::move(status));
+grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::GenericCallbackServerContext* ctx,
+                                                 grpc::Status status) {
+  return new FailedReactor(ctx, std::move(status));
 }
 
 }  // namespace oa::grpc_front

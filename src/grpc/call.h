@@ -31,7 +31,8 @@ struct CallContext {
 grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContext* ctx,
                                                const route::Route& route, CallContext& context);
 
-// A reactor that ends the call at once with `status`.
-grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::Status status);
+// A reactor that ends the call `ctx` at once with `status` (and logs it).
+grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::GenericCallbackServerContext* ctx,
+                                                 grpc::Status status);
 
 }  // namespace oa::grpc_front

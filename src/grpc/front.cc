@@ -36,8 +36,8 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
     if (IsReflectionMethod(method)) return NewReflectionReactor(descriptors_, services_);
     const route::Route* route = context_.routes.FindRpc(method);
     if (route == nullptr) {
-      return NewFailedReactor(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                           StrCat("no method ", method, " in proto/")));
+      return NewFailedReactor(ctx, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                                StrCat("no method ", method, " in proto/")));
     }
     return NewCallReactor(ctx, *route, context_);
   }

@@ -213,6 +213,7 @@ TEST_F(Grpc, MissingKeyIsUnauthenticatedWithoutAnUpstreamCall) {
   const GrpcResult result = client_->Call("/" + rpc, client_->NewRequest(rpc)->SerializeAsString());
   EXPECT_EQ(result.status.error_code(), grpc::UNAUTHENTICATED);
   EXPECT_THAT(result.status.error_message(), HasSubstr("authorization"));
+  EXPECT_TRUE(LogHas("rpc=openai.v1.ModelsService/ListModels grpc_status=16")) << gateway_->Log();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(mock_->requests().empty());
 }
@@ -220,6 +221,7 @@ TEST_F(Grpc, MissingKeyIsUnauthenticatedWithoutAnUpstreamCall) {
 TEST_F(Grpc, UnknownMethodIsUnimplemented) {
   const GrpcResult result = client_->Call("/openai.v1.ChatService/Nope", "", {{kKeyMetadata}});
   EXPECT_EQ(result.status.error_code(), grpc::UNIMPLEMENTED);
+  EXPECT_TRUE(LogHas("rpc=/openai.v1.ChatService/Nope grpc_status=12")) << gateway_->Log();
 }
 
 TEST_F(Grpc, BadRequestBytesAreInvalidArgument) {
