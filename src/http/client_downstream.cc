@@ -83,27 +83,32 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
       framed && start.request_sent && request_.is_done() && request_.keep_alive();
   response_.keep_alive(keep_alive);
   serializer_.emplace(response_);
-  const bool written = co_await Write(nullptr, 0, start.body_follows);
+  PrepareWrite(nullptr, 0, start.body_follows);
+  auto [ec, n] = co_await bhttp::async_write(client_, *serializer_, kNoThrow);
+  deadline_.Clear();
+  const bool written = !ec || ec == bhttp::error::need_buffer;
   // Reusable once the whole answer is out; WriteBody clears this if it is not.
   reusable_ = written && keep_alive;
   co_return written;
 }
 
+// Once per piece of the body: the write is awaited here, not in a helper coroutine, so
+// a piece costs one coroutine frame.
 asio::awaitable<bool> ClientDownstream::WriteBody(const char* data, size_t size, bool more) {
-  const bool written = co_await Write(data, size, more);
+  PrepareWrite(data, size, more);
+  auto [ec, n] = co_await bhttp::async_write(client_, *serializer_, kNoThrow);
+  deadline_.Clear();
+  const bool written = !ec || ec == bhttp::error::need_buffer;
   if (!written) reusable_ = false;
   co_return written;
 }
 
-asio::awaitable<bool> ClientDownstream::Write(const char* data, size_t size, bool more) {
+void ClientDownstream::PrepareWrite(const char* data, size_t size, bool more) {
   auto& body = response_.body();
   body.data = const_cast<char*>(data);
   body.size = size;
   body.more = more;
   deadline_.Expire(io_timeout_);
-  auto [ec, n] = co_await bhttp::async_write(client_, *serializer_, kNoThrow);
-  deadline_.Clear();
-  co_return !ec || ec == bhttp::error::need_buffer;
 }
 
 // Reads the client while the answer streams, so a client that closes its connection is

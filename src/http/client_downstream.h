@@ -58,7 +58,8 @@ class ClientDownstream final : public upstream::Downstream {
   using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
   using Serializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
 
-  net::asio::awaitable<bool> Write(const char* data, size_t size, bool more);
+  // Points the response body at the next piece and arms the deadline for its write.
+  void PrepareWrite(const char* data, size_t size, bool more);
 
   net::Stream& client_;
   boost::beast::flat_buffer& buffer_;

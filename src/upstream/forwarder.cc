@@ -148,8 +148,9 @@ class Exchange {
       if (!sent) co_return false;
     }
     while (!caller_.RequestBodyDone()) {
-      const std::optional<size_t> got = co_await ReadRequestBody();
-      if (!got) co_return true;  // out_ says why
+      const absl::StatusOr<size_t> got =
+          co_await caller_.ReadRequestBody(piece_.get(), limits_.piece_bytes);
+      if (!TookRequestBody(got)) co_return true;  // out_ says why
       if (!co_await WritePiece(conn, serializer, piece_.get(), *got, true)) co_return false;
     }
     co_return co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/false);
@@ -169,17 +170,16 @@ class Exchange {
     co_return !ec || ec == bhttp::error::need_buffer;
   }
 
-  // The next piece of the request body in piece_, or nullopt with out_ saying why.
-  asio::awaitable<std::optional<size_t>> ReadRequestBody() {
-    const absl::StatusOr<size_t> got =
-        co_await caller_.ReadRequestBody(piece_.get(), limits_.piece_bytes);
+  // Accounts for a piece of the request body read into piece_, keeping it for a replay
+  // while the whole body fits; false (with out_ saying why) when there was none.
+  bool TookRequestBody(const absl::StatusOr<size_t>& got) {
     if (!got.ok()) {
       if (absl::IsCancelled(got.status())) {
         out_.client_gone = true;
       } else {
         out_.failure = got.status();
       }
-      co_return std::nullopt;
+      return false;
     }
     out_.request_body_bytes += *got;
     if (replay_complete_ && replay_.size() + *got <= limits_.replay_bytes) {
@@ -188,7 +188,7 @@ class Exchange {
       replay_complete_ = false;
       std::string().swap(replay_);
     }
-    co_return *got;
+    return true;
   }
 
   asio::awaitable<void> RelayResponse(Connection& conn,
