@@ -138,18 +138,24 @@ const FieldDescriptor* FirstFileSet(const Message& message,
   return nullptr;
 }
 
-// Sets `stream` (a bool field of `message`) to `on`, or clears it; false if none.
+// OpenAI asks for a stream in one of two ways: a bool `stream`, which is set to `on` or
+// cleared, or (audio speech) a string `stream_format`, which a streaming call sets to
+// "sse" unless the caller chose one. False if `message` has neither.
 bool SetStream(Message& message, bool on) {
-  const FieldDescriptor* stream = message.GetDescriptor()->FindFieldByName("stream");
-  if (stream == nullptr || stream->type() != FieldDescriptor::TYPE_BOOL || stream->is_repeated()) {
-    return false;
+  const auto& d = *message.GetDescriptor();
+  const auto& r = *message.GetReflection();
+  const FieldDescriptor* stream = d.FindFieldByName("stream");
+  if (stream != nullptr && stream->type() == FieldDescriptor::TYPE_BOOL && !stream->is_repeated()) {
+    on ? r.SetBool(&message, stream, true) : r.ClearField(&message, stream);
+    return true;
   }
-  if (on) {
-    message.GetReflection()->SetBool(&message, stream, true);
-  } else {
-    message.GetReflection()->ClearField(&message, stream);
+  const FieldDescriptor* format = d.FindFieldByName("stream_format");
+  if (format != nullptr && format->type() == FieldDescriptor::TYPE_STRING &&
+      !format->is_repeated()) {
+    if (on && !r.HasField(message, format)) r.SetString(&message, format, "sse");
+    return true;
   }
-  return true;
+  return false;
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 //     nested messages and maps use OpenAI's brackets: `effective_at[gt]=`, `metadata[k]=`).
 // The streaming form of an SSE call must ask for the stream, and the unary form must
 // not: a bool field `stream` (in the request, or in its body field) is set to true or
-// cleared accordingly, wherever the rule puts it.
+// cleared accordingly, wherever the rule puts it; where there is no such field, a
+// streaming call sets an unset `stream_format` to "sse" (audio speech).
 // A body is JSON (json_writer.h) unless an openai.v1.FileUpload field is set: then it is
 // multipart/form-data (multipart.h).
 //

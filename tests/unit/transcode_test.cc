@@ -87,6 +87,22 @@ TEST(HttpCall, StreamingFormAsksForTheStreamAndUnaryFormDoesNot) {
   EXPECT_THAT(unary.body, Not(HasSubstr("stream")));
 }
 
+TEST(HttpCall, StreamingSpeechAsksForSseThroughStreamFormat) {
+  EXPECT_THAT(Build("openai.v1.AudioService/CreateSpeechStream", R"(model: "tts-1")", true).body,
+              HasSubstr(R"("stream_format":"sse")"));
+  EXPECT_THAT(
+      Build("openai.v1.AudioService/CreateSpeechStream", R"(stream_format: "audio")", true).body,
+      HasSubstr(R"("stream_format":"audio")"));  // the caller's choice stands
+  EXPECT_THAT(Build("openai.v1.AudioService/CreateSpeech", R"(model: "tts-1")").body,
+              Not(HasSubstr("stream_format")));
+}
+
+TEST(HttpCall, StreamingGetAsksForTheStreamInTheQuery) {
+  EXPECT_EQ(Build("openai.v1.ResponsesService/GetResponseStream", R"(response_id: "resp_1")", true)
+                .target,
+            "/v1/responses/resp_1?stream=true");
+}
+
 TEST(HttpCall, PathVariableIsExpandedAndLeftOutOfTheQuery) {
   const HttpCall call = Build("openai.v1.FilesService/RetrieveFile", R"(file_id: "file-abc")");
   EXPECT_EQ(call.method, "GET");
