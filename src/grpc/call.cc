@@ -9,7 +9,7 @@
 #include "base/strings.h"
 #include "grpc/byte_buffers.h"
 #include "net/notification.h"
-#include "observe/fingerprint.h"
+#include "observe/access_log.h"
 #include "observe/log.h"
 #include "transcode/event_reader.h"
 #include "transcode/field_names.h"
@@ -482,20 +482,18 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
   static void Log(const CallState& s, std::string_view method, std::string_view target,
                   const grpc::Status& status, int http_status,
                   const upstream::ForwardOutcome& out) {
-    if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
-    const double total_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - s.start).count();
-    const std::string upstream_ms =
-        out.upstream_first_byte
-            ? absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte))
-            : "-";
-    OA_LOG(kInfo,
-           "access front=grpc client=%s method=%s path=%s rpc=%s grpc_status=%d status=%d ms=%.1f "
-           "upstream_ms=%s bytes_in=%d bytes_out=%d key=%s request_id=%s",
-           s.peer, method, target.substr(0, target.find('?')), s.route.rpc,
-           static_cast<int>(status.error_code()), http_status, total_ms, upstream_ms,
-           out.request_body_bytes, out.response_body_bytes,
-           observe::KeyFingerprint(s.authorization), out.request_id.empty() ? "-" : out.request_id);
+    observe::AccessRecord record;
+    record.front = "grpc";
+    record.client = s.peer;
+    record.method = method;
+    record.target = target;
+    record.rpc = s.route.rpc;
+    record.status = http_status;
+    record.grpc_status = static_cast<int>(status.error_code());
+    record.elapsed = absl::FromChrono(Clock::now() - s.start);
+    record.authorization = s.authorization;
+    record.outcome = &out;
+    observe::LogAccess(record);
   }
 
   std::shared_ptr<CallState> state_;
@@ -552,11 +550,15 @@ class FailedReactor final : public grpc::ServerGenericBidiReactor {
         key.assign(value.data(), value.size());
       }
     }
-    OA_LOG(kInfo,
-           "access front=grpc client=%s method=- path=- rpc=%s grpc_status=%d status=0 ms=0.0 "
-           "upstream_ms=- bytes_in=0 bytes_out=0 key=%s request_id=-",
-           ctx->peer(), ctx->method(), static_cast<int>(status.error_code()),
-           observe::KeyFingerprint(key));
+    observe::AccessRecord record;
+    record.front = "grpc";
+    record.client = ctx->peer();
+    record.method = "-";
+    record.target = "-";
+    record.rpc = ctx->method();
+    record.grpc_status = static_cast<int>(status.error_code());
+    record.authorization = key;
+    observe::LogAccess(record);
     Finish(std::move(status));
   }
   void OnDone() override { delete this; }

@@ -9,7 +9,7 @@
 #include "http/client_downstream.h"
 #include "http/error_reply.h"
 #include "net/deadline.h"
-#include "observe/fingerprint.h"
+#include "observe/access_log.h"
 #include "observe/log.h"
 
 namespace oa::http {
@@ -236,24 +236,18 @@ class Session {
 
   void LogAccess(const ClientParser& parser, Clock::time_point start, std::string_view rpc,
                  int status, const upstream::ForwardOutcome& out) const {
-    if (!observe::LogEnabled(observe::LogLevel::kInfo)) return;
     const auto& request = parser.get();
-    const std::string_view target = request.target();
-    const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    const std::string upstream_ms =
-        out.upstream_first_byte
-            ? absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte))
-            : "-";
-    const char* end = out.client_gone    ? " ended=client_gone"
-                      : out.upstream_cut ? " ended=upstream_cut"
-                                         : "";
-    OA_LOG(kInfo,
-           "access client=%s method=%s path=%s rpc=%s status=%d ms=%.1f upstream_ms=%s "
-           "bytes_in=%d bytes_out=%d key=%s request_id=%s%s%s",
-           peer_, std::string_view(request.method_string()), target.substr(0, target.find('?')),
-           rpc, status, total_ms, upstream_ms, out.request_body_bytes, out.response_body_bytes,
-           observe::KeyFingerprint(request[bhttp::field::authorization]),
-           out.request_id.empty() ? "-" : out.request_id, out.retried ? " retried=1" : "", end);
+    observe::AccessRecord record;
+    record.front = "rest";
+    record.client = peer_;
+    record.method = std::string_view(request.method_string());
+    record.target = std::string_view(request.target());
+    record.rpc = rpc;
+    record.status = status;
+    record.elapsed = absl::FromChrono(Clock::now() - start);
+    record.authorization = std::string_view(request[bhttp::field::authorization]);
+    record.outcome = &out;
+    observe::LogAccess(record);
   }
 
   net::Stream stream_;

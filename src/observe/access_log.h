@@ -1,0 +1,38 @@
+// The access line: one per call, from either front, in one format.
+//
+//   access front=rest client=10.0.0.7:51234 method=POST path=/v1/chat/completions
+//     rpc=openai.v1.ChatService/CreateChatCompletion status=200 ms=812.4 upstream_ms=790.2
+//     bytes_in=312 bytes_out=2048 key=1a2b3c4d request_id=req_abc [retried=1]
+//     [ended=client_gone|upstream_cut]
+//
+// gRPC calls add grpc_status=N right after rpc=; their status= is the upstream's HTTP
+// status (0 when there was no upstream call). The key is written only as its
+// fingerprint; the path never carries its query.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "upstream/forwarder.h"
+
+namespace oa::observe {
+
+struct AccessRecord {
+  std::string_view front;   // "rest" or "grpc"
+  std::string_view client;  // the peer's address
+  std::string_view method;  // the HTTP method of the call
+  std::string_view target;  // its path, with or without a query (which is cut off)
+  std::string_view rpc;     // "pkg.Service/Method", or "unmodelled", or "-"
+  int status = 0;
+  std::optional<int> grpc_status;
+  absl::Duration elapsed;
+  std::string_view authorization;  // the caller's Authorization value; only hashed
+  const upstream::ForwardOutcome* outcome = nullptr;  // when the call reached the forwarder
+};
+
+// Writes the line at info level (nothing when info is off).
+void LogAccess(const AccessRecord& record);
+
+}  // namespace oa::observe
