@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   oa::observe::SetLogLevel(*level);
+  oa::observe::SetLogFormat(*oa::observe::ParseLogFormat(settings.log_format));  // validated
 
   absl::StatusOr<oa::route::RouteTable> routes =
       oa::route::RouteTable::Build(oa::route::ApiDescriptors().files);

@@ -88,6 +88,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "OpenAI base URL; a call to /v1/X goes to <upstream>/X (http:// or https://)")
     ("upstream-ca-file", str(""), "PEM file of CAs to trust for the upstream instead of the system's")
     ("log-level", str(defaults.log_level), "debug, info, warn, error or off")
+    ("log-format", str(defaults.log_format), "plain, or json for one JSON object per line")
     ("workers", po::value<int>()->default_value(0), "worker threads, 0 for one per core")
     ("cors-origins", str("*"), "comma-separated origins allowed by CORS, or *")
     ("reject-unmodelled", po::value<bool>()->default_value(false)->implicit_value(true),
@@ -150,6 +151,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   s.upstream = get("upstream");
   s.upstream_ca_file = get("upstream-ca-file");
   s.log_level = get("log-level");
+  s.log_format = get("log-format");
+  if (s.log_format != "plain" && s.log_format != "json") {
+    return Bad("log-format", StrCat("'", s.log_format, "' is not plain or json"));
+  }
   s.workers = vm["workers"].as<int>();
   if (s.workers < 0 || s.workers > 1024) return Bad("workers", "must be between 0 and 1024");
   s.cors_origins.clear();

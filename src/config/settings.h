@@ -19,7 +19,8 @@ struct Settings {
   std::string upstream = "https://api.openai.com/v1";
   std::string upstream_ca_file;  // empty: the system's CAs
   std::string log_level = "info";
-  int workers = 0;  // 0: one per core
+  std::string log_format = "plain";  // or "json": one JSON object per line
+  int workers = 0;                   // 0: one per core
   std::vector<std::string> cors_origins = {"*"};
   bool reject_unmodelled = false;  // 404 for /v1 paths that no RPC in proto/ describes
 

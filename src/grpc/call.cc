@@ -492,6 +492,9 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     record.grpc_status = static_cast<int>(status.error_code());
     record.elapsed = absl::FromChrono(Clock::now() - s.start);
     record.authorization = s.authorization;
+    for (const auto& [name, value] : s.forwarded) {
+      if (name == "x-request-id") record.client_request_id = value;
+    }
     record.outcome = &out;
     observe::LogAccess(record);
   }

@@ -246,6 +246,7 @@ class Session {
     record.status = status;
     record.elapsed = absl::FromChrono(Clock::now() - start);
     record.authorization = std::string_view(request[bhttp::field::authorization]);
+    record.client_request_id = std::string_view(request["x-request-id"]);
     record.outcome = &out;
     observe::LogAccess(record);
   }

@@ -10,22 +10,36 @@ void LogAccess(const AccessRecord& r) {
   if (!LogEnabled(LogLevel::kInfo)) return;
   static const upstream::ForwardOutcome kNone;
   const upstream::ForwardOutcome& out = r.outcome != nullptr ? *r.outcome : kNone;
-  const std::string grpc_status =
-      r.grpc_status ? StrCat(" grpc_status=", *r.grpc_status) : std::string();
-  const std::string upstream_ms =
+  const auto text = [](std::string_view key, std::string_view value) {
+    return LogField{key, std::string(value.empty() ? "-" : value), false};
+  };
+  const auto number = [](std::string_view key, std::string value) {
+    return LogField{key, std::move(value), true};
+  };
+  std::vector<LogField> fields = {
+      text("front", r.front),   text("client", r.client),
+      text("method", r.method), text("path", r.target.substr(0, r.target.find('?'))),
+      text("rpc", r.rpc),
+  };
+  if (r.grpc_status) fields.push_back(number("grpc_status", StrCat(*r.grpc_status)));
+  fields.push_back(number("status", StrCat(r.status)));
+  fields.push_back(number("ms", absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(r.elapsed))));
+  fields.push_back(
       out.upstream_first_byte
-          ? absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte))
-          : "-";
-  const char* ended = out.client_gone    ? " ended=client_gone"
-                      : out.upstream_cut ? " ended=upstream_cut"
-                                         : "";
-  OA_LOG(kInfo,
-         "access front=%s client=%s method=%s path=%s rpc=%s%s status=%d ms=%.1f upstream_ms=%s "
-         "bytes_in=%d bytes_out=%d key=%s request_id=%s%s%s",
-         r.front, r.client, r.method, r.target.substr(0, r.target.find('?')), r.rpc, grpc_status,
-         r.status, absl::ToDoubleMilliseconds(r.elapsed), upstream_ms, out.request_body_bytes,
-         out.response_body_bytes, KeyFingerprint(r.authorization),
-         out.request_id.empty() ? "-" : out.request_id, out.retried ? " retried=1" : "", ended);
+          ? number("upstream_ms",
+                   absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte)))
+          : text("upstream_ms", "-"));
+  fields.push_back(number("bytes_in", StrCat(out.request_body_bytes)));
+  fields.push_back(number("bytes_out", StrCat(out.response_body_bytes)));
+  fields.push_back(text("key", KeyFingerprint(r.authorization)));
+  // The upstream's id names the call at OpenAI; the client's own, when the upstream gave
+  // none (the gateway answered itself, or the upstream failed).
+  fields.push_back(
+      text("request_id", out.request_id.empty() ? r.client_request_id : out.request_id));
+  if (out.retried) fields.push_back(number("retried", "1"));
+  if (out.client_gone) fields.push_back(text("ended", "client_gone"));
+  if (out.upstream_cut && !out.client_gone) fields.push_back(text("ended", "upstream_cut"));
+  WriteLog(LogLevel::kInfo, "access", fields);
 }
 
 }  // namespace oa::observe

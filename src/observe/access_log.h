@@ -6,8 +6,10 @@
 //     [ended=client_gone|upstream_cut]
 //
 // gRPC calls add grpc_status=N right after rpc=; their status= is the upstream's HTTP
-// status (0 when there was no upstream call). The key is written only as its
-// fingerprint; the path never carries its query.
+// status (0 when there was no upstream call). request_id is the upstream's x-request-id,
+// else the caller's X-Request-Id, else "-". The key is written only as its fingerprint;
+// the path never carries its query. With --log-format json the same fields form a JSON
+// object (numbers as numbers).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +30,8 @@ struct AccessRecord {
   int status = 0;
   std::optional<int> grpc_status;
   absl::Duration elapsed;
-  std::string_view authorization;  // the caller's Authorization value; only hashed
+  std::string_view authorization;      // the caller's Authorization value; only hashed
+  std::string_view client_request_id;  // the caller's X-Request-Id, if it sent one
   const upstream::ForwardOutcome* outcome = nullptr;  // when the call reached the forwarder
 };
 

@@ -7,12 +7,14 @@
 #include <ctime>
 #include <string>
 
+#include "base/json_text.h"
 #include "base/strings.h"
 
 namespace oa::observe {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_format{static_cast<int>(LogFormat::kPlain)};
 
 constexpr std::string_view kNames[] = {"debug", "info", "warn", "error", "off"};
 
@@ -35,18 +37,47 @@ bool LogEnabled(LogLevel level) {
          static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
-void WriteLog(LogLevel level, std::string_view message) {
+absl::StatusOr<LogFormat> ParseLogFormat(std::string_view name) {
+  const std::string lower = AsciiLower(name);
+  if (lower == "plain") return LogFormat::kPlain;
+  if (lower == "json") return LogFormat::kJson;
+  return absl::InvalidArgumentError(StrCat("unknown log format '", name, "' (use plain or json)"));
+}
+
+void SetLogFormat(LogFormat format) { g_format.store(static_cast<int>(format)); }
+
+std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel level,
+                          std::string_view message, const std::vector<LogField>& fields) {
+  const std::string_view name = kNames[static_cast<int>(level)];
+  std::string line;
+  if (format == LogFormat::kJson) {
+    line = StrCat("{\"ts\":\"", time, "\",\"level\":\"", name, "\",\"msg\":\"", JsonEscape(message),
+                  "\"");
+    for (const LogField& f : fields) {
+      line += StrCat(",\"", JsonEscape(f.key), "\":");
+      line += f.number ? f.text : StrCat("\"", JsonEscape(f.text), "\"");
+    }
+    line += "}\n";
+    return line;
+  }
+  line = absl::StrFormat("%s %-5s %s", time, name, message);
+  for (const LogField& f : fields) line += StrCat(" ", f.key, "=", f.text);
+  line += '\n';
+  return line;
+}
+
+void WriteLog(LogLevel level, std::string_view message, const std::vector<LogField>& fields) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   tm utc{};
   gmtime_r(&now.tv_sec, &utc);
   char stamp[40];
   const size_t stamp_len = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::string line =
-      absl::StrFormat("%s.%03dZ %-5s ", std::string_view(stamp, stamp_len),
-                      static_cast<int>(now.tv_nsec / 1000000), kNames[static_cast<int>(level)]);
-  line.append(message);
-  line.push_back('\n');
+  const std::string time = absl::StrFormat("%s.%03dZ", std::string_view(stamp, stamp_len),
+                                           static_cast<int>(now.tv_nsec / 1000000));
+  const std::string line =
+      FormatLogLine(static_cast<LogFormat>(g_format.load(std::memory_order_relaxed)), time, level,
+                    message, fields);
   const char* data = line.data();
   size_t left = line.size();
   while (left > 0) {

@@ -52,7 +52,7 @@ grep -qx "openai.v1.ChatService" <<<"$services" || fail "ChatService not listed:
 grep -qx "grpc.health.v1.Health" <<<"$services" || fail "Health not listed"
 
 methods=$("${curl_grpc[@]}" --list-methods "$url" | wc -l)
-((methods >= 301)) || fail "only $methods methods listed"
+((methods >= 315)) || fail "only $methods methods listed"
 
 model=$("${curl_grpc[@]}" -H "authorization: Bearer $key" -d '{"model": "ft:gpt-4o:acme::x1"}' \
   "$url/openai.v1.ModelsService/RetrieveModel")

@@ -68,5 +68,25 @@ TEST_F(LogEnabledTest, OffIsNeverALevelToWriteAt) {
   EXPECT_FALSE(LogEnabled(LogLevel::kOff));
 }
 
+TEST(ParseLogFormat, PlainAndJson) {
+  EXPECT_EQ(ParseLogFormat("plain").value(), LogFormat::kPlain);
+  EXPECT_EQ(ParseLogFormat("JSON").value(), LogFormat::kJson);
+  EXPECT_FALSE(ParseLogFormat("jsonl").ok());
+}
+
+TEST(FormatLogLine, PlainPutsFieldsAfterTheMessage) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kPlain, "2026-11-25T16:00:00.123Z", LogLevel::kInfo, "access",
+                          {{"front", "rest"}, {"status", "200", true}, {"path", "/v1/x y"}}),
+            "2026-11-25T16:00:00.123Z info  access front=rest status=200 path=/v1/x y\n");
+}
+
+TEST(FormatLogLine, JsonIsOneObjectWithNumbersBareAndTextEscaped) {
+  EXPECT_EQ(
+      FormatLogLine(LogFormat::kJson, "2026-11-25T16:00:00.123Z", LogLevel::kWarn, "said \"hi\"\n",
+                    {{"status", "200", true}, {"path", "/v1/\"q\""}}),
+      "{\"ts\":\"2026-11-25T16:00:00.123Z\",\"level\":\"warn\",\"msg\":\"said \\\"hi\\\"\\n\","
+      "\"status\":200,\"path\":\"/v1/\\\"q\\\"\"}\n");
+}
+
 }  // namespace
 }  // namespace oa::observe

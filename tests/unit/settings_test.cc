@@ -235,12 +235,27 @@ TEST(Settings, HelpFlag) {
 TEST(Settings, HelpMentionsEveryOption) {
   absl::StatusOr<ParsedArgs> parsed = Parse({"--help"});
   ASSERT_TRUE(parsed.ok());
-  for (const char* option :
-       {"--help", "--listen", "--upstream", "--upstream-ca-file", "--log-level", "--workers",
-        "--cors-origins", "--reject-unmodelled", "--max-body-bytes", "--max-header-bytes",
-        "--client-header-timeout", "--client-idle-timeout", "--client-io-timeout",
-        "--upstream-connect-timeout", "--upstream-first-byte-timeout", "--upstream-idle-timeout",
-        "--upstream-pool-max-idle", "--upstream-pool-idle-timeout", "OA_LOG_LEVEL"}) {
+  for (const char* option : {"--help",
+                             "--listen",
+                             "--grpc-listen",
+                             "--upstream",
+                             "--upstream-ca-file",
+                             "--log-level",
+                             "--log-format",
+                             "--workers",
+                             "--cors-origins",
+                             "--reject-unmodelled",
+                             "--max-body-bytes",
+                             "--max-header-bytes",
+                             "--client-header-timeout",
+                             "--client-idle-timeout",
+                             "--client-io-timeout",
+                             "--upstream-connect-timeout",
+                             "--upstream-first-byte-timeout",
+                             "--upstream-idle-timeout",
+                             "--upstream-pool-max-idle",
+                             "--upstream-pool-idle-timeout",
+                             "OA_LOG_LEVEL"}) {
     EXPECT_THAT(parsed->help, HasSubstr(option));
   }
 }
@@ -306,7 +321,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{{}, {"OA_WORKERS=many"}, "workers"},
         BadValue{{"--upstream-pool-max-idle=-1"}, {}, "upstream-pool-max-idle"},
         BadValue{{"--cors-origins= , "}, {}, "cors-origins"},
-        BadValue{{"--reject-unmodelled=maybe"}, {}, "reject-unmodelled"}));
+        BadValue{{"--reject-unmodelled=maybe"}, {}, "reject-unmodelled"},
+        BadValue{{"--log-format=xml"}, {}, "log-format"},
+        BadValue{{}, {"OA_LOG_FORMAT=JSONL"}, "log-format"},
+        BadValue{{"--grpc-listen=50051"}, {}, "grpc-listen"},
+        BadValue{{"--grpc-listen=host:99999"}, {}, "grpc-listen"}));
 
 }  // namespace
 }  // namespace oa::config
