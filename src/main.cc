@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/settings.h"
@@ -64,15 +65,35 @@ int main(int argc, char** argv) {
          settings.upstream);
   if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
 
+  // SIGTERM or SIGINT: not ready (REST /ready 503, gRPC health NOT_SERVING) for
+  // --shutdown-delay while still serving, then stop accepting and let calls under way
+  // finish for up to --drain-timeout (gRPC and REST side by side), then stop. A second
+  // signal stops at once.
   boost::asio::io_context signals_context(1);
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  std::thread drain;
   signals.async_wait([&](const boost::system::error_code&, int signal) {
-    OA_LOG(kInfo, "signal %d: stopping", signal);
-    // gRPC first: its calls end on the workers, which must still run for that.
-    (*grpc)->Shutdown(absl::Seconds(1));
-    (*server)->Stop();
+    OA_LOG(kInfo, "signal %d: draining (up to %s; a second signal stops at once)", signal,
+           absl::FormatDuration(settings.shutdown_delay + settings.drain_timeout));
+    signals.async_wait([&](const boost::system::error_code& ec, int again) {
+      if (ec) return;
+      OA_LOG(kWarn, "signal %d: stopping now", again);
+      (*server)->Stop();
+    });
+    drain = std::thread([&] {
+      (*server)->SetReady(false);
+      (*grpc)->SetServing(false);
+      std::this_thread::sleep_for(absl::ToChronoNanoseconds(settings.shutdown_delay));
+      // gRPC's calls run on the workers, which keep running until both fronts drained.
+      std::thread grpc_drain([&] { (*grpc)->Drain(settings.drain_timeout); });
+      (*server)->Drain(settings.drain_timeout);
+      grpc_drain.join();
+      (*server)->Stop();
+      signals_context.stop();
+    });
   });
   signals_context.run();
+  if (drain.joinable()) drain.join();
   (*server)->Join();
   OA_LOG(kInfo, "stopped");
   return 0;

@@ -36,14 +36,17 @@ absl::Status ParseHostPort(std::string_view option, const std::string& value, st
   return absl::OkStatus();
 }
 
-absl::Status ParseDuration(std::string_view option, const std::string& value, absl::Duration& out) {
+absl::Status ParseDuration(std::string_view option, const std::string& value, absl::Duration& out,
+                           bool zero_ok = false) {
   uint64_t seconds = 0;
   if (ParseUint(value, seconds)) {
     out = absl::Seconds(static_cast<int64_t>(seconds));
   } else if (!absl::ParseDuration(value, &out)) {
     return Bad(option, StrCat("'", value, "' is not a duration (e.g. 30s, 500ms, 10m)"));
   }
-  if (out <= absl::ZeroDuration()) return Bad(option, "must be positive");
+  if (out < absl::ZeroDuration() || (out == absl::ZeroDuration() && !zero_ok)) {
+    return Bad(option, zero_ok ? "must not be negative" : "must be positive");
+  }
   // Deadlines are steady_clock::now() + the duration: "inf" or centuries would overflow.
   if (out > absl::Hours(24 * 365)) return Bad(option, "must be at most 8760h (a year)");
   return absl::OkStatus();
@@ -109,6 +112,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "longest silence allowed inside an upstream response body (e.g. between SSE events)")
     ("upstream-pool-max-idle", po::value<int>()->default_value(defaults.upstream_pool_max_idle),
      "idle keep-alive upstream connections kept per worker")
+    ("shutdown-delay", dur(defaults.shutdown_delay),
+     "on SIGTERM, time spent answering /ready with 503 (and gRPC health NOT_SERVING) while "
+     "still serving, so load balancers stop sending first")
+    ("drain-timeout", dur(defaults.drain_timeout),
+     "after that, how long calls and streams under way may take to finish before they are cut")
     ("upstream-pool-idle-timeout", dur(defaults.upstream_pool_idle_timeout),
      "how long an idle upstream connection is kept");
   // clang-format on
@@ -186,6 +194,14 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   };
   for (const auto& [name, target] : durations) {
     if (auto st = ParseDuration(name, get(name), *target); !st.ok()) return st;
+  }
+  if (auto st = ParseDuration("drain-timeout", get("drain-timeout"), s.drain_timeout); !st.ok()) {
+    return st;
+  }
+  if (auto st = ParseDuration("shutdown-delay", get("shutdown-delay"), s.shutdown_delay,
+                              /*zero_ok=*/true);
+      !st.ok()) {
+    return st;
   }
   s.upstream_pool_max_idle = vm["upstream-pool-max-idle"].as<int>();
   if (s.upstream_pool_max_idle < 0) return Bad("upstream-pool-max-idle", "must be 0 or more");

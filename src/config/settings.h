@@ -35,6 +35,8 @@ struct Settings {
   absl::Duration upstream_idle_timeout = absl::Seconds(300);
   int upstream_pool_max_idle = 64;
   absl::Duration upstream_pool_idle_timeout = absl::Seconds(50);
+  absl::Duration shutdown_delay = absl::ZeroDuration();  // not ready, still serving
+  absl::Duration drain_timeout = absl::Seconds(30);      // then finish what is under way
 };
 
 // What the command line asked for.

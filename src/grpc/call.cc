@@ -372,6 +372,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
               CallContext& context)
       : state_(std::make_shared<CallState>(ctx, route, context, context.workers.NextWorker())) {
     state_->reactor = this;
+    context.active_calls.fetch_add(1);
     for (const auto& [key, value] : ctx->client_metadata()) {
       const std::string_view name(key.data(), key.size());
       if (name == "authorization") state_->authorization.assign(value.data(), value.size());
@@ -432,7 +433,10 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     asio::post(state_->worker.executor, [state = state_] { state->cancelled.Notify(); });
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    state_->context.active_calls.fetch_sub(1);
+    delete this;
+  }
 
  private:
   static asio::awaitable<void> Run(std::shared_ptr<CallState> state, transcode::HttpCall call) {

@@ -13,6 +13,8 @@
 #include <google/protobuf/dynamic_message.h>
 #include <grpcpp/generic/async_generic_service.h>
 
+#include <atomic>
+
 #include "config/settings.h"
 #include "http/server.h"
 #include "route/route_table.h"
@@ -25,6 +27,7 @@ struct CallContext {
   const route::RouteTable& routes;
   http::WorkerSource& workers;
   google::protobuf::DynamicMessageFactory& messages;  // thread-safe
+  std::atomic<int> active_calls{0};                   // reactors not yet done
 };
 
 // A reactor serving `route` for the call `ctx`. It deletes itself when the call is done.

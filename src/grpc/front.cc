@@ -5,6 +5,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "base/strings.h"
 #include "grpc/call.h"
 #include "grpc/reflection.h"
@@ -30,6 +32,8 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
       services_.emplace_back(infra);
     }
   }
+
+  int active_calls() const { return context_.active_calls.load(); }
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     const std::string& method = ctx->method();
@@ -90,6 +94,24 @@ void GrpcFront::Adopt(int listener_fd, int fd, std::string_view already_read) {
   grpc::Slice slice(already_read.data(), already_read.size());
   p.read_buffer = grpc::ByteBuffer(&slice, 1);
   acceptor_->HandleNewConnection(&p);
+}
+
+void GrpcFront::SetServing(bool serving) {
+  if (auto* health = server_ ? server_->GetHealthCheckService() : nullptr) {
+    health->SetServingStatus(serving);
+  }
+}
+
+void GrpcFront::Drain(absl::Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  while (service_->active_calls() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (const int left = service_->active_calls(); left > 0) {
+    OA_LOG(kWarn, "drain: %d gRPC call(s) still running after %s; cancelling them", left,
+           absl::FormatDuration(timeout));
+  }
+  Shutdown(absl::ZeroDuration());
 }
 
 void GrpcFront::Shutdown(absl::Duration grace) {

@@ -38,8 +38,17 @@ class GrpcFront final : public http::Http2Handoff {
   // The port of --grpc-listen, or 0 when there is none.
   int port() const { return port_; }
 
+  // What grpc.health.v1.Health answers for every service: SERVING or NOT_SERVING.
+  void SetServing(bool serving);
+
+  // Waits until no call is under way (new calls on open connections are still taken)
+  // or `timeout` passed, then shuts down: calls left are cancelled, connections closed.
+  // Blocks; the workers must still be running, since the calls run on them.
+  void Drain(absl::Duration timeout);
+
   // Stops taking calls; calls still running after `grace` are cancelled. Blocks until
-  // every call has ended, so the workers must still be running.
+  // every call has ended, so the workers must still be running. (An idle client
+  // connection holds this until `grace` passes: Drain() does not wait for those.)
   void Shutdown(absl::Duration grace);
 
  private:

@@ -79,8 +79,8 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
   } else {
     framed = false;  // HTTP/1.0 client: the body ends when the connection does
   }
-  const bool keep_alive =
-      framed && start.request_sent && request_.is_done() && request_.keep_alive();
+  const bool keep_alive = framed && start.request_sent && request_.is_done() &&
+                          request_.keep_alive() && !connections_.draining();
   response_.keep_alive(keep_alive);
   serializer_.emplace(response_);
   PrepareWrite(nullptr, 0, start.body_follows);

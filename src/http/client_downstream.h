@@ -5,7 +5,8 @@
 // back unchanged. Nothing is parsed beyond HTTP framing.
 //
 // Usage (in a session):
-//   ClientDownstream caller(stream, buffer, parser, deadline, base_url, limits, decorate);
+//   ClientDownstream caller(stream, buffer, parser, deadline, base_url, io_timeout,
+//                           connections, decorate);
 //   ForwardOutcome out = co_await forwarder.Run(caller);
 //   bool keep_alive = !out.failure && caller.reusable();
 #pragma once
@@ -15,6 +16,7 @@
 #include <boost/beast/http/serializer.hpp>
 
 #include "absl/functional/function_ref.h"
+#include "http/session.h"
 #include "net/deadline.h"
 #include "net/stream.h"
 #include "upstream/base_url.h"
@@ -31,15 +33,18 @@ class ClientDownstream final : public upstream::Downstream {
   // argument outlives the object. `deadline` is the session's watched deadline for
   // client I/O: it is set around each read from and write to the client, and left clear
   // while the upstream is awaited.
+  // `connections` says whether the worker drains: then the answer ends the connection.
   ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, ClientParser& request,
                    net::Deadline& deadline, const upstream::BaseUrl& upstream,
-                   absl::Duration io_timeout, HeaderDecorator decorate)
+                   absl::Duration io_timeout, const Connections& connections,
+                   HeaderDecorator decorate)
       : client_(client),
         buffer_(buffer),
         request_(request),
         deadline_(deadline),
         upstream_(upstream),
         io_timeout_(io_timeout),
+        connections_(connections),
         decorate_(decorate) {}
 
   // The client connection may carry another request once the call is over.
@@ -67,6 +72,7 @@ class ClientDownstream final : public upstream::Downstream {
   net::Deadline& deadline_;
   const upstream::BaseUrl& upstream_;
   absl::Duration io_timeout_;
+  const Connections& connections_;
   HeaderDecorator decorate_;
 
   Response response_;

@@ -28,6 +28,7 @@ struct Server::Shared {
   std::optional<asio::ssl::context> tls;
   Cors cors;
   upstream::ForwardLimits forward_limits;
+  std::atomic<bool> ready{true};
 };
 
 struct Server::Worker {
@@ -37,7 +38,8 @@ struct Server::Worker {
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
               settings.upstream_connect_timeout}),
-        front{settings, routes, shared.cors, pool, shared.forward_limits} {}
+        front{settings, routes, shared.cors, pool,         shared.forward_limits,
+              nullptr,  -1,     {},          &shared.ready} {}
 
   asio::awaitable<void> Accept() {
     for (;;) {
@@ -79,8 +81,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
         StrCat("--listen: '", settings.listen_host, "' is not an IP address"));
 
   std::unique_ptr<Server> server(new Server());
-  server->shared_ = std::make_unique<Shared>(
-      Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}});
+  server->shared_.reset(
+      new Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}, {true}});
   Shared& shared = *server->shared_;
   shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
   shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;
@@ -140,6 +142,30 @@ void Server::Run(Http2Handoff* http2) {
 WorkerHandle Server::NextWorker() {
   Worker& w = *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
   return {w.context.get_executor(), w.pool, w.front.forward_limits};
+}
+
+void Server::SetReady(bool ready) { shared_->ready.store(ready); }
+
+void Server::Drain(absl::Duration timeout) {
+  for (auto& worker : workers_) {
+    asio::post(worker->context, [w = worker.get()] {
+      net::error_code ignored;
+      w->acceptor.close(ignored);
+      w->front.connections.BeginDrain();
+    });
+  }
+  const auto deadline = net::Clock::now() + absl::ToChronoNanoseconds(timeout);
+  for (;;) {
+    size_t open = 0;
+    for (auto& worker : workers_) open += worker->front.connections.count();
+    if (open == 0) return;
+    if (net::Clock::now() >= deadline) {
+      OA_LOG(kWarn, "drain: %d connection(s) still open after %s; closing them", open,
+             absl::FormatDuration(timeout));
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 void Server::Stop() {

@@ -68,6 +68,14 @@ class Server final : public WorkerSource {
   uint16_t port() const { return port_; }
   int workers() const { return static_cast<int>(workers_.size()); }
 
+  // What GET /ready answers: 200 while true, 503 once false. Any thread.
+  void SetReady(bool ready);
+
+  // Stops accepting; connections waiting for a request close at once, the others after
+  // the answer under way (with Connection: close). Returns when none is left or after
+  // `timeout`. Any thread; the workers keep running (gRPC calls on them too).
+  void Drain(absl::Duration timeout);
+
   // Stops accepting and ends every connection. Safe from any thread, including a
   // signal-handling one; returns at once.
   void Stop();

@@ -24,13 +24,19 @@ using net::kNoThrow;
 
 constexpr std::string_view kHealthBody = "OpenAI API Server is running";
 
-class Session {
+class Session final : public OpenConnection {
  public:
   Session(net::tcp::socket socket, FrontContext& context)
       : stream_(std::move(socket)), context_(context), deadline_(stream_.get_executor()) {
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = StrCat(peer.address().to_string(), ":", peer.port());
+    context_.connections.Add(this);
+  }
+  ~Session() override { context_.connections.Remove(this); }
+
+  void CloseWhenIdle() override {
+    if (idle_) stream_.Close();  // else the loop in Serve() ends after this answer
   }
 
   asio::awaitable<void> Run() {
@@ -45,7 +51,9 @@ class Session {
   asio::awaitable<void> Serve() {
     const config::Settings& settings = context_.settings;
     if (context_.http2 != nullptr) {
+      idle_ = buffer_.size() == 0;
       const Protocol protocol = co_await DetectProtocol();
+      idle_ = false;
       if (protocol == Protocol::kGone) co_return;
       if (protocol == Protocol::kHttp2) {
         HandOff();
@@ -59,7 +67,9 @@ class Session {
       // Between requests a client may idle; once bytes arrive the header must follow.
       deadline_.Expire(first || buffer_.size() > 0 ? settings.client_header_timeout
                                                    : settings.client_idle_timeout);
+      idle_ = buffer_.size() == 0;  // nothing of a next request yet: a drain may close it
       auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+      idle_ = false;
       deadline_.Clear();
       if (ec) {
         if (const std::optional<GatewayError> error = ReadError(ec)) {
@@ -68,6 +78,7 @@ class Session {
         co_return;
       }
       if (!co_await Handle(parser)) co_return;
+      if (context_.connections.draining()) co_return;
     }
   }
 
@@ -148,6 +159,12 @@ class Session {
         (request.method() == bhttp::verb::get || request.method() == bhttp::verb::head)) {
       co_return co_await Reply(parser, 200, "text/plain; charset=utf-8", kHealthBody);
     }
+    if (path == "/ready" &&
+        (request.method() == bhttp::verb::get || request.method() == bhttp::verb::head)) {
+      const bool ready = context_.ready->load() && !context_.connections.draining();
+      co_return co_await Reply(parser, ready ? 200 : 503, "text/plain; charset=utf-8",
+                               ready ? "ready" : "shutting down");
+    }
     if (path != "/v1" && !path.starts_with("/v1/")) {
       const GatewayError error = UnknownUrl(request.method_string(), target);
       co_return co_await ReplyLogged(parser, error, start, "-");
@@ -162,7 +179,7 @@ class Session {
     const std::string origin(request[bhttp::field::origin]);
     const auto decorate = [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); };
     ClientDownstream caller(stream_, buffer_, parser, deadline_, context_.pool.url(),
-                            context_.settings.client_io_timeout, decorate);
+                            context_.settings.client_io_timeout, context_.connections, decorate);
     upstream::Forwarder forwarder(context_.pool, context_.forward_limits);
     upstream::ForwardOutcome out = co_await forwarder.Run(caller);
     bool keep_alive = !out.failure && caller.reusable();
@@ -220,7 +237,8 @@ class Session {
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
   asio::awaitable<bool> Send(ClientParser& parser, bhttp::response<bhttp::string_body>& response) {
-    const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive();
+    const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive() &&
+                            !context_.connections.draining();
     response.keep_alive(keep_alive);
     if (parser.get().method() == bhttp::verb::head) {
       response.content_length(response.body().size());
@@ -256,6 +274,7 @@ class Session {
   beast::flat_buffer buffer_;
   net::Deadline deadline_;
   std::string peer_ = "-";
+  bool idle_ = false;  // waiting for a request of which no byte has arrived
 };
 
 }  // namespace

@@ -30,6 +30,10 @@ class GatewayTest : public ::testing::Test {
     if (std::find(args.begin(), args.end(), "--workers") == args.end()) {
       args.insert(args.end(), {"--workers", "2"});
     }
+    // A test that leaves a call under way should not wait out the 30 s default drain.
+    if (std::find(args.begin(), args.end(), "--drain-timeout") == args.end()) {
+      args.insert(args.end(), {"--drain-timeout", "2s"});
+    }
     gateway_ = std::make_unique<GatewayProcess>(args);
     ASSERT_TRUE(gateway_->Start()) << gateway_->Log();
   }

@@ -67,10 +67,19 @@ bool GatewayProcess::Start() {
 }
 
 int GatewayProcess::Stop() {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) return exit_status_;
   kill(pid_, SIGTERM);
+  return WaitExit(std::chrono::seconds(10));
+}
+
+void GatewayProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
+}
+
+int GatewayProcess::WaitExit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
   int status = 0;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
   while (waitpid(pid_, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > give_up) {
       kill(pid_, SIGKILL);
@@ -80,7 +89,8 @@ int GatewayProcess::Stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return exit_status_;
 }
 
 std::string GatewayProcess::Log() const {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,8 +23,14 @@ class GatewayProcess {
   // Starts the binary with `--listen 127.0.0.1:0` and the given args, and waits until it
   // logs the port it listens on. False if it exited or did not get there in 10 s.
   bool Start();
-  // SIGTERM, then waits; returns the exit status (or -1).
+  // SIGTERM, then waits; returns the exit status (or -1). Once the process has exited,
+  // returns the status it exited with.
   int Stop();
+  // Sends `signal` and returns at once.
+  void Signal(int signal);
+  // Waits up to `timeout` for the process to exit: its exit status, or -1 if it was
+  // killed by a signal or had not exited (then it is killed).
+  int WaitExit(std::chrono::milliseconds timeout);
 
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
@@ -38,6 +45,7 @@ class GatewayProcess {
   std::vector<std::string> args_;
   std::string log_path_;
   pid_t pid_ = -1;
+  int exit_status_ = -1;
   uint16_t port_ = 0;
 };
 
