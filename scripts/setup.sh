@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-program-options1.81-dev  # Beast/Asio; flags and environment
   libboost-json1.81-dev                              # gRPC front: JSON of OpenAI's answers
+  libtomlplusplus-dev libyaml-cpp-dev                # the --config file, TOML or YAML
   libssl-dev openssl                                 # upstream TLS; test certificates
   libprotobuf-dev protobuf-compiler                  # descriptors for the route table
   libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front

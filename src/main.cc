@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
     std::fputs(args->help.c_str(), stdout);
     return 0;
   }
+  if (args->print_config) {
+    std::fputs(args->effective.c_str(), stdout);
+    return 0;
+  }
   const oa::config::Settings& settings = args->settings;
   absl::StatusOr<oa::observe::LogLevel> level = oa::observe::ParseLogLevel(settings.log_level);
   if (!level.ok()) {

@@ -3,7 +3,9 @@
 #include <boost/program_options.hpp>
 #include <sstream>
 
+#include "base/json_text.h"
 #include "base/strings.h"
+#include "config/config_file.h"
 
 namespace oa::config {
 namespace po = boost::program_options;
@@ -69,6 +71,38 @@ absl::Status ParseBytes(std::string_view option, const std::string& value, uint6
   return Bad(option, StrCat("'", value, "' is not a size (e.g. 65536, 64KiB, 512MiB)"));
 }
 
+// "https://user:secret@host/v1" -> "https://user:***@host/v1": the only secret a
+// setting can hold is a password in a URL.
+std::string MaskUrlPassword(std::string url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t at = url.find('@', scheme + 3);
+  const size_t slash = url.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return StrCat(url.substr(0, colon + 1), "***", url.substr(at));
+}
+
+// Every setting with the value in effect, as a TOML file --config can read back.
+std::string EffectiveConfig(const po::options_description& desc, const po::variables_map& vm) {
+  std::string out = "# oa-bypass: the settings in effect (flags > environment > file > default)\n";
+  for (const auto& option : desc.options()) {
+    const std::string& name = option->long_name();
+    if (name == "help" || name == "config" || name == "print-config" || !vm.count(name)) continue;
+    const boost::any& value = vm[name].value();
+    if (const auto* text = boost::any_cast<std::string>(&value)) {
+      const std::string shown = name == "upstream" ? MaskUrlPassword(*text) : *text;
+      out += StrCat(name, " = \"", JsonEscape(shown), "\"\n");
+    } else if (const auto* number = boost::any_cast<int>(&value)) {
+      out += StrCat(name, " = ", *number, "\n");
+    } else if (const auto* flag = boost::any_cast<bool>(&value)) {
+      out += StrCat(name, " = ", *flag ? "true" : "false", "\n");
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
@@ -84,6 +118,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   // clang-format off
   desc.add_options()
     ("help,h", "print this help and exit")
+    ("config", str(""), "a .toml or .yaml file of option = value settings (flags and "
+     "environment win over it)")
+    ("print-config", po::bool_switch(), "print the effective settings as TOML and exit")
     ("listen", str("0.0.0.0:8080"), "address and port to serve REST on")
     ("grpc-listen", str(""),
      "an extra address and port for gRPC only; gRPC is always served on --listen too")
@@ -139,6 +176,22 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
       from_env.push_back(StrCat("--", option, "=", entry.substr(eq + 1)));
     }
     po::store(po::command_line_parser(from_env).options(desc).run(), vm);
+    // Stored last: flags and environment win over the file.
+    if (const std::string path = vm["config"].as<std::string>(); !path.empty()) {
+      const auto from_file = ReadConfigFile(path);
+      if (!from_file.ok()) return from_file.status();
+      std::vector<std::string> file_args;
+      for (const auto& [name, value] : *from_file) {
+        if (name == "config" || name == "help" || name == "print-config" ||
+            !desc.find_nothrow(name, false)) {
+          return absl::InvalidArgumentError(
+              StrCat("--config: ", path, ": unknown setting '", name, "'"));
+        }
+        file_args.push_back(StrCat("--", name));  // the value apart: it may be empty
+        file_args.push_back(value);
+      }
+      po::store(po::command_line_parser(file_args).options(desc).run(), vm);
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     return absl::InvalidArgumentError(e.what());
@@ -146,6 +199,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
 
   Settings& s = out.settings;
   out.show_help = vm.count("help") > 0;
+  out.print_config = vm["print-config"].as<bool>();
+  out.effective = EffectiveConfig(desc, vm);
   auto get = [&](const char* name) { return vm[name].as<std::string>(); };
   if (auto st = ParseHostPort("listen", get("listen"), s.listen_host, s.listen_port); !st.ok()) {
     return st;

@@ -1,5 +1,6 @@
-// The gateway's settings: every one a command-line flag and an OA_* environment variable
-// (flag wins over environment, environment over default). Parsing validates everything
+// The gateway's settings: every one a command-line flag, an OA_* environment variable and
+// a key of the optional --config file (flag wins over environment, environment over file,
+// file over default). Parsing validates everything
 // up front, so a bad value stops start-up with one line naming the setting.
 #pragma once
 
@@ -44,6 +45,8 @@ struct ParsedArgs {
   Settings settings;
   bool show_help = false;
   std::string help;  // the --help text, always filled
+  bool print_config = false;
+  std::string effective;  // every setting in effect, as TOML (secrets masked)
 };
 
 // `environ` entries named OA_* are read as settings; `argv` overrides them.

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -326,6 +328,95 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{{}, {"OA_LOG_FORMAT=JSONL"}, "log-format"},
         BadValue{{"--grpc-listen=50051"}, {}, "grpc-listen"},
         BadValue{{"--grpc-listen=host:99999"}, {}, "grpc-listen"}));
+
+// ---- the --config file ------------------------------------------------------------------
+
+// A file in the test's temporary folder, removed when the test ends.
+class ConfigFile : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = ::testing::TempDir() + name;
+    std::ofstream(path) << text;
+    paths_.push_back(path);
+    return path;
+  }
+  ~ConfigFile() override {
+    for (const std::string& p : paths_) std::remove(p.c_str());
+  }
+  std::vector<std::string> paths_;
+};
+
+TEST_F(ConfigFile, TomlSetsOptionsThatFlagsAndEnvironmentStillBeat) {
+  const std::string path = Write("oa.toml", R"(
+listen = "127.0.0.1:9100"
+workers = 3
+log-level = "warn"
+reject-unmodelled = true
+cors-origins = ["https://a.example", "https://b.example"]
+upstream-first-byte-timeout = "2m"
+)");
+  const Settings s = ParseOk({"--config", path, "--workers", "5"}, {"OA_LOG_LEVEL=error"});
+  EXPECT_EQ(s.listen_port, 9100);
+  EXPECT_EQ(s.workers, 5);          // the flag wins
+  EXPECT_EQ(s.log_level, "error");  // the environment wins
+  EXPECT_TRUE(s.reject_unmodelled);
+  EXPECT_THAT(s.cors_origins, ::testing::ElementsAre("https://a.example", "https://b.example"));
+  EXPECT_EQ(s.upstream_first_byte_timeout, absl::Minutes(2));
+}
+
+TEST_F(ConfigFile, YamlWorksTooAndComesFromTheEnvironment) {
+  const std::string path = Write("oa.yaml",
+                                 "listen: 127.0.0.1:9200\n"
+                                 "cors-origins: [https://c.example]\n"
+                                 "drain-timeout: 5s\n");
+  const Settings s = ParseOk({}, {"OA_CONFIG=" + path});
+  EXPECT_EQ(s.listen_port, 9200);
+  EXPECT_THAT(s.cors_origins, ::testing::ElementsAre("https://c.example"));
+  EXPECT_EQ(s.drain_timeout, absl::Seconds(5));
+}
+
+TEST_F(ConfigFile, MistakesStopStartUpNamingTheFileAndTheSetting) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"unknown.toml", "listne = \"x\"\n"},
+      {"broken.toml", "listen = \n"},
+      {"nested.toml", "[upstream]\nurl = \"x\"\n"},
+      {"badvalue.yaml", "workers: -3\n"},
+      {"notamap.yaml", "- a\n- b\n"},
+  };
+  for (const auto& [name, text] : cases) {
+    const std::string path = Write(name, text);
+    absl::StatusOr<ParsedArgs> parsed = Parse({"--config", path});
+    ASSERT_FALSE(parsed.ok()) << name;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    if (name != "badvalue.yaml") {
+      EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(path)) << name;
+    } else {
+      EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("workers")) << name;
+    }
+  }
+  EXPECT_THAT(
+      std::string(Parse({"--config", Write("u.toml", "listne = \"x\"\n")}).status().message()),
+      HasSubstr("unknown setting 'listne'"));
+  EXPECT_FALSE(Parse({"--config", ::testing::TempDir() + "missing.toml"}).ok());
+  EXPECT_FALSE(Parse({"--config", Write("oa.ini", "listen=1\n")}).ok());
+}
+
+TEST_F(ConfigFile, PrintConfigShowsWhatIsInEffectMasksPasswordsAndReadsBack) {
+  absl::StatusOr<ParsedArgs> parsed =
+      Parse({"--print-config", "--workers", "7", "--upstream", "https://me:s3cret@llm.example/v1"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->print_config);
+  EXPECT_THAT(parsed->effective, HasSubstr("workers = 7\n"));
+  EXPECT_THAT(parsed->effective, HasSubstr("upstream = \"https://me:***@llm.example/v1\"\n"));
+  EXPECT_THAT(parsed->effective, HasSubstr("drain-timeout = \"30s\"\n"));
+  EXPECT_EQ(parsed->effective.find("s3cret"), std::string::npos);
+  // The printed file is a config file: reading it back gives the same settings.
+  const std::string path = Write("printed.toml", Parse({"--workers", "7"})->effective);
+  absl::StatusOr<ParsedArgs> again = Parse({"--config", path});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->settings.workers, 7);
+  EXPECT_EQ(again->effective, Parse({"--workers", "7"})->effective);
+}
 
 }  // namespace
 }  // namespace oa::config
