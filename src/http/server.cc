@@ -39,7 +39,7 @@ struct Server::Worker {
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
               settings.upstream_connect_timeout}),
         front{settings, routes, shared.cors, pool,         shared.forward_limits,
-              nullptr,  -1,     {},          &shared.ready} {}
+              nullptr,  -1,     connections, &shared.ready} {}
 
   asio::awaitable<void> Accept() {
     for (;;) {
@@ -58,6 +58,9 @@ struct Server::Worker {
     }
   }
 
+  // Declared first, destroyed last: the sessions that the io_context's destruction
+  // destroys still remove themselves from it.
+  Connections connections;
   asio::io_context context;
   tcp::acceptor acceptor;
   upstream::Pool pool;

@@ -68,7 +68,9 @@ struct FrontContext {
   const upstream::ForwardLimits& forward_limits;
   Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
   int listener_fd = -1;
-  Connections connections;
+  // Outlives every session: they remove themselves when their frames are destroyed,
+  // which may happen as the worker's io_context is destroyed.
+  Connections& connections;
   const std::atomic<bool>* ready = nullptr;  // false once the gateway is shutting down
 };
 
