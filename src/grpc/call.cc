@@ -557,9 +557,10 @@ class FailedReactor final : public grpc::ServerGenericBidiReactor {
         key.assign(value.data(), value.size());
       }
     }
+    const std::string peer = ctx->peer();  // by value: the record only points at it
     observe::AccessRecord record;
     record.front = "grpc";
-    record.client = ctx->peer();
+    record.client = peer;
     record.method = "-";
     record.target = "-";
     record.rpc = ctx->method();

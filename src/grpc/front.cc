@@ -3,8 +3,8 @@
 #include <google/protobuf/dynamic_message.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "base/strings.h"

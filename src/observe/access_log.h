@@ -21,6 +21,7 @@
 
 namespace oa::observe {
 
+// Views only: everything it points at must outlive the LogAccess() call.
 struct AccessRecord {
   std::string_view front;   // "rest" or "grpc"
   std::string_view client;  // the peer's address
