@@ -31,25 +31,32 @@ bool Accepts(uint16_t port) {
   return ok;
 }
 
-class Shutdown : public GatewayTest {};
+class Shutdown : public GatewayTest {
+ protected:
+  // Streams 5 SSE events `interval_ms` apart and sends SIGTERM once the answer started.
+  Reply StreamThroughSigterm(TestClient& client, std::vector<Piece>& pieces, int interval_ms) {
+    Headers headers = kAuth;
+    headers.push_back({"x-mock-sse-events", "5"});
+    headers.push_back({"x-mock-sse-interval-ms", std::to_string(interval_ms)});
+    client.Send("POST", "/v1/chat/completions", headers, R"({"model":"m","stream":true})");
+    bool signalled = false;
+    const Reply reply = client.ReadPieces(pieces, [&](const Piece&) {
+      if (!signalled) {
+        gateway_->Signal(SIGTERM);
+        signalled = true;
+      }
+      return true;
+    });
+    EXPECT_TRUE(signalled);
+    return reply;
+  }
+};
 
 TEST_F(Shutdown, ALiveSseStreamFinishesAndNewConnectionsAreRefused) {
   StartAll({"--drain-timeout", "10s"});
   TestClient client = Client();
-  Headers headers = kAuth;
-  headers.push_back({"x-mock-sse-events", "5"});
-  headers.push_back({"x-mock-sse-interval-ms", "300"});
-  client.Send("POST", "/v1/chat/completions", headers, R"({"model":"m","stream":true})");
   std::vector<Piece> pieces;
-  bool signalled = false;
-  const Reply reply = client.ReadPieces(pieces, [&](const Piece&) {
-    if (!signalled) {  // the answer has started: now shut down
-      gateway_->Signal(SIGTERM);
-      signalled = true;
-    }
-    return true;
-  });
-  ASSERT_TRUE(signalled);
+  const Reply reply = StreamThroughSigterm(client, pieces, 300);
   EXPECT_EQ(reply.status, 200);
   EXPECT_TRUE(reply.complete) << reply.error;  // ended by its framing, not cut
   std::string body;
@@ -105,20 +112,9 @@ TEST_F(Shutdown, AGrpcStreamFinishesDuringTheDrain) {
 TEST_F(Shutdown, WhatOutlastsTheDrainTimeoutIsCut) {
   StartAll({"--drain-timeout", "1s"});
   TestClient client = Client();
-  Headers headers = kAuth;
-  headers.push_back({"x-mock-sse-events", "5"});
-  headers.push_back({"x-mock-sse-interval-ms", "2000"});
-  client.Send("POST", "/v1/chat/completions", headers, R"({"model":"m","stream":true})");
   std::vector<Piece> pieces;
-  bool signalled = false;
   const auto start = std::chrono::steady_clock::now();
-  const Reply reply = client.ReadPieces(pieces, [&](const Piece&) {
-    if (!signalled) {
-      gateway_->Signal(SIGTERM);
-      signalled = true;
-    }
-    return true;
-  });
+  const Reply reply = StreamThroughSigterm(client, pieces, 2000);
   EXPECT_FALSE(reply.complete);  // cut: the client can tell
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(gateway_->WaitExit(std::chrono::seconds(5)), 0) << gateway_->Log();
