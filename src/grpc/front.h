@@ -7,7 +7,7 @@
 //   auto front = GrpcFront::Start(settings, routes, descriptors, *http_server);
 //   http_server->Run(front->get());     // HTTP/2 connections now reach gRPC
 //   ...
-//   (*front)->Shutdown(absl::Seconds(5));
+//   (*front)->Drain(absl::Seconds(30));   // on SIGTERM
 #pragma once
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -46,12 +46,12 @@ class GrpcFront final : public http::Http2Handoff {
   // Blocks; the workers must still be running, since the calls run on them.
   void Drain(absl::Duration timeout);
 
+ private:
   // Stops taking calls; calls still running after `grace` are cancelled. Blocks until
   // every call has ended, so the workers must still be running. (An idle client
   // connection holds this until `grace` passes: Drain() does not wait for those.)
   void Shutdown(absl::Duration grace);
 
- private:
   class Service;
   GrpcFront();
 

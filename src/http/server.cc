@@ -89,7 +89,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
   Shared& shared = *server->shared_;
   shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
   shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;
-  shared.forward_limits.client_io_timeout = settings.client_io_timeout;
   if (shared.upstream.tls) {
     shared.tls.emplace(asio::ssl::context::tls_client);
     shared.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |

@@ -138,6 +138,25 @@ const FieldDescriptor* FirstFileSet(const Message& message,
   return nullptr;
 }
 
+// The fields of `message` but `skip` as the body: multipart/form-data when a file is
+// set among them, else JSON.
+void WriteFieldsBody(const Message& message, const std::vector<const FieldDescriptor*>& skip,
+                     HttpCall& call) {
+  std::vector<const FieldDescriptor*> fields;
+  const auto& d = *message.GetDescriptor();
+  for (int i = 0; i < d.field_count(); ++i) {
+    if (std::find(skip.begin(), skip.end(), d.field(i)) == skip.end()) fields.push_back(d.field(i));
+  }
+  if (HasFileUpload(message, fields)) {
+    MultipartBody multipart = WriteMultipart(message, fields);
+    call.content_type = std::move(multipart.content_type);
+    call.body = std::move(multipart.body);
+  } else {
+    call.content_type = "application/json";
+    call.body = WriteJson(message, {.skip = skip});
+  }
+}
+
 // OpenAI asks for a stream in one of two ways: a bool `stream`, which is set to `on` or
 // cleared, or (audio speech) a string `stream_format`, which a streaming call sets to
 // "sse" unless the caller chose one. False if `message` has neither.
@@ -206,13 +225,8 @@ absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route, Message& reque
       call.body = std::move(multipart.body);
       call.body_tail = std::move(multipart.tail);
       call.streamed_file = file;
-    } else if (HasFileUpload(request, body_fields)) {
-      MultipartBody multipart = WriteMultipart(request, body_fields);
-      call.content_type = std::move(multipart.content_type);
-      call.body = std::move(multipart.body);
     } else {
-      call.content_type = "application/json";
-      call.body = WriteJson(request, {.skip = in_path});
+      WriteFieldsBody(request, in_path, call);
     }
   } else {
     const FieldDescriptor* body_field =
@@ -226,19 +240,7 @@ absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route, Message& reque
       const auto& r = *request.GetReflection();
       if (is_message && !IsValue(*body_field->message_type()) &&
           !IsStruct(*body_field->message_type()) && !IsListValue(*body_field->message_type())) {
-        const Message& body = r.GetMessage(request, body_field);
-        std::vector<const FieldDescriptor*> all;
-        for (int i = 0; i < body.GetDescriptor()->field_count(); ++i) {
-          all.push_back(body.GetDescriptor()->field(i));
-        }
-        if (HasFileUpload(body, all)) {
-          MultipartBody multipart = WriteMultipart(body, all);
-          call.content_type = std::move(multipart.content_type);
-          call.body = std::move(multipart.body);
-        } else {
-          call.content_type = "application/json";
-          call.body = WriteJson(body);
-        }
+        WriteFieldsBody(r.GetMessage(request, body_field), {}, call);
       } else {
         // google.protobuf.Value / Struct / ListValue, a list, or a scalar: as JSON.
         call.content_type = "application/json";

@@ -39,7 +39,6 @@ using ResponseHead = boost::beast::http::response_header<>;
 struct ForwardLimits {
   absl::Duration first_byte_timeout = absl::Seconds(600);
   absl::Duration idle_timeout = absl::Seconds(300);
-  absl::Duration client_io_timeout = absl::Seconds(300);
   size_t piece_bytes = 16 * 1024;     // largest piece moved per read
   size_t replay_bytes = 1024 * 1024;  // request body kept for one retry
   uint32_t response_header_bytes = 64 * 1024;
