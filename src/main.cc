@@ -12,6 +12,7 @@
 #include "grpc/front.h"
 #include "http/server.h"
 #include "observe/log.h"
+#include "observe/metrics.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
 
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "oa-bypass: proto/: %s\n", std::string(routes.status().message()).c_str());
     return 1;
   }
+  std::vector<std::string> rpcs;
+  for (const oa::route::Route& route : routes->routes()) rpcs.push_back(route.rpc);
+  oa::observe::metrics().SetRpcs(rpcs);
+
   absl::StatusOr<std::unique_ptr<oa::http::Server>> server =
       oa::http::Server::Create(settings, *routes);
   if (!server.ok()) {

@@ -11,6 +11,7 @@
 #include "net/notification.h"
 #include "observe/access_log.h"
 #include "observe/log.h"
+#include "observe/metrics.h"
 #include "transcode/event_reader.h"
 #include "transcode/field_names.h"
 #include "transcode/http_call.h"
@@ -500,11 +501,12 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
       if (name == "x-request-id") record.client_request_id = value;
     }
     record.outcome = &out;
-    observe::LogAccess(record);
+    observe::RecordCall(record);
   }
 
   std::shared_ptr<CallState> state_;
   bool dispatched_ = false;  // the first message went to a worker
+  observe::GaugeHold in_flight_{observe::metrics().in_flight(observe::Front::kGrpc)};
 };
 
 asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
@@ -566,7 +568,7 @@ class FailedReactor final : public grpc::ServerGenericBidiReactor {
     record.rpc = ctx->method();
     record.grpc_status = static_cast<int>(status.error_code());
     record.authorization = key;
-    observe::LogAccess(record);
+    observe::RecordCall(record);
     Finish(std::move(status));
   }
   void OnDone() override { delete this; }

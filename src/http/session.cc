@@ -11,6 +11,7 @@
 #include "net/deadline.h"
 #include "observe/access_log.h"
 #include "observe/log.h"
+#include "observe/metrics.h"
 
 namespace oa::http {
 namespace {
@@ -165,10 +166,16 @@ class Session final : public OpenConnection {
       co_return co_await Reply(parser, ready ? 200 : 503, "text/plain; charset=utf-8",
                                ready ? "ready" : "shutting down");
     }
+    if (path == "/metrics" &&
+        (request.method() == bhttp::verb::get || request.method() == bhttp::verb::head)) {
+      const std::string text = observe::metrics().Render();
+      co_return co_await Reply(parser, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+    }
     if (path != "/v1" && !path.starts_with("/v1/")) {
       const GatewayError error = UnknownUrl(request.method_string(), target);
       co_return co_await ReplyLogged(parser, error, start, "-");
     }
+    const observe::GaugeHold in_flight(observe::metrics().in_flight(observe::Front::kRest));
     const std::optional<route::RouteMatch> match =
         context_.routes.MatchHttp(request.method_string(), path);
     const std::string_view rpc = match ? std::string_view(match->route->rpc) : "unmodelled";
@@ -189,7 +196,7 @@ class Session final : public OpenConnection {
       status = error.status;
       keep_alive = co_await Reply(parser, error);
     }
-    LogAccess(parser, start, rpc, status, out);
+    Record(parser, start, rpc, status, out);
     co_return keep_alive;
   }
 
@@ -230,7 +237,7 @@ class Session final : public OpenConnection {
   asio::awaitable<bool> ReplyLogged(ClientParser& parser, const GatewayError& error,
                                     Clock::time_point start, std::string_view rpc) {
     const bool keep_alive = co_await Reply(parser, error);
-    LogAccess(parser, start, rpc, error.status, {});
+    Record(parser, start, rpc, error.status, {});
     co_return keep_alive;
   }
 
@@ -252,8 +259,8 @@ class Session final : public OpenConnection {
     co_return !ec && keep_alive;
   }
 
-  void LogAccess(const ClientParser& parser, Clock::time_point start, std::string_view rpc,
-                 int status, const upstream::ForwardOutcome& out) const {
+  void Record(const ClientParser& parser, Clock::time_point start, std::string_view rpc, int status,
+              const upstream::ForwardOutcome& out) const {
     const auto& request = parser.get();
     observe::AccessRecord record;
     record.front = "rest";
@@ -266,7 +273,7 @@ class Session final : public OpenConnection {
     record.authorization = std::string_view(request[bhttp::field::authorization]);
     record.client_request_id = std::string_view(request["x-request-id"]);
     record.outcome = &out;
-    observe::LogAccess(record);
+    observe::RecordCall(record);
   }
 
   net::Stream stream_;

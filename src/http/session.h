@@ -1,7 +1,7 @@
 // One client connection of the REST front: reads requests one after the other
-// (keep-alive, pipelining), answers what the gateway owns itself (/health, /ready, CORS
-// preflight, its own errors) and forwards every /v1 call to the upstream. When its worker
-// drains, it finishes the answer under way and closes.
+// (keep-alive, pipelining), answers what the gateway owns itself (/health, /ready,
+// /metrics, CORS preflight, its own errors) and forwards every /v1 call to the upstream. When its
+// worker drains, it finishes the answer under way and closes.
 //
 // The session is a coroutine whose frame owns the socket and every buffer, so it lives
 // exactly as long as its pending operations (the self-owning session of Beast's

@@ -3,11 +3,24 @@
 #include "base/strings.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
+#include "observe/metrics.h"
 
 namespace oa::observe {
 
+namespace {
+
+void CountCall(const AccessRecord& r) {
+  CallSummary call;
+  call.front = r.front == "grpc" ? Front::kGrpc : Front::kRest;
+  call.rpc = r.rpc;
+  call.http_status = r.status;
+  call.grpc_code = r.grpc_status.value_or(-1);
+  call.elapsed = r.elapsed;
+  call.outcome = r.outcome;
+  metrics().CallEnded(call);
+}
+
 void LogAccess(const AccessRecord& r) {
-  if (!LogEnabled(LogLevel::kInfo)) return;
   static const upstream::ForwardOutcome kNone;
   const upstream::ForwardOutcome& out = r.outcome != nullptr ? *r.outcome : kNone;
   const auto text = [](std::string_view key, std::string_view value) {
@@ -40,6 +53,13 @@ void LogAccess(const AccessRecord& r) {
   if (out.client_gone) fields.push_back(text("ended", "client_gone"));
   if (out.upstream_cut && !out.client_gone) fields.push_back(text("ended", "upstream_cut"));
   WriteLog(LogLevel::kInfo, "access", fields);
+}
+
+}  // namespace
+
+void RecordCall(const AccessRecord& record) {
+  CountCall(record);
+  if (LogEnabled(LogLevel::kInfo)) LogAccess(record);
 }
 
 }  // namespace oa::observe

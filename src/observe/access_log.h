@@ -1,4 +1,4 @@
-// The access line: one per call, from either front, in one format.
+// The record of a finished call, from either front: its access line and its metrics.
 //
 //   access front=rest client=10.0.0.7:51234 method=POST path=/v1/chat/completions
 //     rpc=openai.v1.ChatService/CreateChatCompletion status=200 ms=812.4 upstream_ms=790.2
@@ -36,7 +36,8 @@ struct AccessRecord {
   const upstream::ForwardOutcome* outcome = nullptr;  // when the call reached the forwarder
 };
 
-// Writes the line at info level (nothing when info is off).
-void LogAccess(const AccessRecord& record);
+// Counts the call in metrics() and writes its line at info level (no line when info is
+// off).
+void RecordCall(const AccessRecord& record);
 
 }  // namespace oa::observe

@@ -28,7 +28,9 @@ bool Connection::LooksAlive() const {
 
 namespace {
 
-absl::Status Failed(std::string_view step, const BaseUrl& url, const error_code& ec) {
+absl::Status Failed(std::string_view step, const BaseUrl& url, const error_code& ec,
+                    observe::UpstreamError kind) {
+  observe::metrics().upstream_error(kind).Add();
   return absl::UnavailableError(
       StrCat(step, " upstream ", url.host_header, " failed: ", ec.message()));
 }
@@ -37,11 +39,13 @@ asio::awaitable<absl::Status> Establish(const BaseUrl& url, tcp::resolver& resol
                                         Connection& conn) {
   const std::string port = std::to_string(url.port);
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url.host, port, kNoThrow);
-  if (resolve_ec) co_return Failed("resolving", url, resolve_ec);
+  if (resolve_ec) co_return Failed("resolving", url, resolve_ec, observe::UpstreamError::kResolve);
   auto [connect_ec, endpoint] =
       co_await asio::async_connect(conn.stream.socket(), endpoints, kNoThrow);
-  if (connect_ec) co_return Failed("connecting to", url, connect_ec);
+  if (connect_ec)
+    co_return Failed("connecting to", url, connect_ec, observe::UpstreamError::kConnect);
   conn.stream.socket().set_option(tcp::no_delay(true));
+  observe::metrics().upstream_connects.Add();
 
   if (net::Stream::TlsStream* tls = conn.stream.tls()) {
     error_code ec;
@@ -54,7 +58,8 @@ asio::awaitable<absl::Status> Establish(const BaseUrl& url, tcp::resolver& resol
     tls->set_verify_mode(asio::ssl::verify_peer);
     tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
     auto [hs_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
-    if (hs_ec) co_return Failed("TLS handshake with", url, hs_ec);
+    if (hs_ec) co_return Failed("TLS handshake with", url, hs_ec, observe::UpstreamError::kTls);
+    observe::metrics().upstream_tls_handshakes.Add();
   }
   co_return absl::OkStatus();
 }
@@ -76,12 +81,14 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Connect(const BaseU
     conn->stream.Close();
   }));
   if (deadline.expired() || result.index() == 1) {
+    observe::metrics().upstream_error(observe::UpstreamError::kTimeout).Add();
     co_return absl::DeadlineExceededError(StrCat("connecting to upstream ", url.host_header,
                                                  " timed out after ",
                                                  absl::FormatDuration(timeout)));
   }
   if (absl::Status st = std::get<0>(std::move(result)); !st.ok()) co_return st;
   conn->idle_since = net::Clock::now();
+  conn->open = observe::GaugeHold(observe::metrics().upstream_connections);
   co_return conn;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "net/stream.h"
+#include "observe/metrics.h"
 #include "upstream/base_url.h"
 
 namespace oa::upstream {
@@ -25,6 +26,8 @@ struct Connection {
   net::Stream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the upstream, not yet parsed
   net::Clock::time_point idle_since{};
+  observe::GaugeHold open;  // in metrics, once established
+  observe::GaugeHold idle;  // in metrics, while in a pool
 };
 
 // `tls` must be set exactly when `url.tls`. Fails with UNAVAILABLE (cannot resolve,

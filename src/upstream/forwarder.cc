@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "net/deadline.h"
+#include "observe/metrics.h"
 
 namespace oa::upstream {
 
@@ -72,6 +73,7 @@ class Exchange {
         conn->stream.Close();
         conn.reset();
         out_.retried = true;
+        observe::metrics().upstream_retries.Add();
         continue;
       }
       if (connection_reusable_) {
@@ -96,6 +98,7 @@ class Exchange {
     // The watchdog fired; AttemptOn was cancelled wherever it stood.
     connection_reusable_ = false;
     if (!response_started_) {
+      observe::metrics().upstream_error(observe::UpstreamError::kTimeout).Add();
       out_.failure = absl::DeadlineExceededError(
           StrCat("no ", waiting_for_, " from the upstream within ",
                  absl::FormatDuration(waiting_for_ == "response" ? limits_.first_byte_timeout
@@ -122,6 +125,10 @@ class Exchange {
     if (ec) {
       const bool nothing_arrived = n == 0 && conn.buffer.size() == 0;
       if (nothing_arrived && may_retry && replay_complete_) co_return Attempt::kRetryable;
+      observe::metrics()
+          .upstream_error(nothing_arrived ? observe::UpstreamError::kClosed
+                                          : observe::UpstreamError::kProtocol)
+          .Add();
       out_.failure = absl::UnavailableError(
           nothing_arrived
               ? StrCat("the upstream closed the connection ",
@@ -207,6 +214,10 @@ class Exchange {
       co_return;
     }
     if (!upstream.is_done()) {
+      observe::GaugeHold stream;
+      if (std::string_view(head[bhttp::field::content_type]).starts_with("text/event-stream")) {
+        stream = observe::GaugeHold(observe::metrics().open_streams);
+      }
       auto both = co_await (RelayBody(conn, upstream) || WatchCaller(conn));
       if (both.index() == 1) co_return;  // WatchCaller said why
       if (!std::get<0>(both)) co_return;
@@ -251,7 +262,10 @@ class Exchange {
   }
 
   void Cut() {
-    if (!out_.client_gone) out_.upstream_cut = true;
+    if (!out_.client_gone) {
+      out_.upstream_cut = true;
+      observe::metrics().upstream_error(observe::UpstreamError::kCut).Add();
+    }
     caller_.Cut();
   }
 

@@ -10,6 +10,7 @@ std::unique_ptr<Connection> Pool::TakeIdle() {
   while (!idle_.empty()) {
     std::unique_ptr<Connection> conn = std::move(idle_.back());
     idle_.pop_back();
+    conn->idle.Release();
     if (conn->idle_since >= oldest_usable && conn->LooksAlive()) return conn;
     conn->stream.Close();
   }
@@ -31,6 +32,7 @@ void Pool::Release(std::unique_ptr<Connection> conn) {
     idle_.erase(idle_.begin());
   }
   conn->idle_since = net::Clock::now();
+  conn->idle = observe::GaugeHold(observe::metrics().upstream_idle);
   idle_.push_back(std::move(conn));
 }
 

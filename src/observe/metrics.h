@@ -1,0 +1,151 @@
+// The gateway's Prometheus metrics, served as text at GET /metrics.
+//
+// No C++ Prometheus client is packaged for Debian 12, and what the gateway needs is
+// small: counters, gauges and fixed-bucket histograms, all relaxed atomics that any
+// worker or gRPC thread bumps without a lock, and one writer of the text exposition
+// format (version 0.0.4).
+//
+// Every label takes values from a closed set, so no caller can grow the series: the
+// front, an RPC of proto/ (or "unmodelled", or "-" for calls that name none), a status
+// class or gRPC code, an error kind. No key and no key fingerprint is ever a label.
+//
+// Usage:
+//   observe::metrics().SetRpcs(names);        // once, before serving
+//   observe::metrics().CallEnded(call);       // each call, from its front
+//   std::string text = observe::metrics().Render();
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+
+namespace oa::upstream {
+struct ForwardOutcome;
+}
+
+namespace oa::observe {
+
+enum class Front { kRest, kGrpc };
+inline constexpr int kFronts = 2;
+
+class Counter {
+ public:
+  void Add(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void Add(int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  void Set(int64_t n) { value_.store(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+// Adds one to a gauge for as long as it lives (a call in flight, an open connection).
+class GaugeHold {
+ public:
+  GaugeHold() = default;
+  explicit GaugeHold(Gauge& gauge) : gauge_(&gauge) { gauge_->Add(1); }
+  GaugeHold(GaugeHold&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {}
+  GaugeHold& operator=(GaugeHold&& other) noexcept {
+    if (this != &other) {
+      Release();
+      gauge_ = std::exchange(other.gauge_, nullptr);
+    }
+    return *this;
+  }
+  ~GaugeHold() { Release(); }
+  void Release() {
+    if (gauge_ != nullptr) std::exchange(gauge_, nullptr)->Add(-1);
+  }
+
+ private:
+  Gauge* gauge_ = nullptr;
+};
+
+// Durations in seconds, in buckets fit for API calls: from 5 ms to a 10-minute stream.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                     1,     2.5,  5,     10,   30,  120,  600};
+  void Observe(absl::Duration d);
+  // Cumulative counts per bound, then +Inf (the total count).
+  std::array<uint64_t, kBounds.size() + 1> Cumulative() const;
+  double sum_seconds() const;
+
+ private:
+  std::array<std::atomic<uint64_t>, kBounds.size() + 1> counts_{};  // per bucket, not cumulative
+  std::atomic<uint64_t> sum_us_{0};
+};
+
+// Why an upstream exchange failed; each kind is one value of the `kind` label.
+enum class UpstreamError { kResolve, kConnect, kTls, kTimeout, kClosed, kProtocol, kCut };
+inline constexpr int kUpstreamErrorKinds = 7;
+
+// How a call of either front ended, as its access line says.
+struct CallSummary {
+  Front front = Front::kRest;
+  std::string_view rpc;  // as logged; values outside the known set count as "-"
+  int http_status = 0;   // REST: the status sent (0: none)
+  int grpc_code = -1;    // gRPC: the status code
+  absl::Duration elapsed;
+  const upstream::ForwardOutcome* outcome = nullptr;  // when the call reached the forwarder
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  // The RPC names the `rpc` label may take, besides "unmodelled" and "-". Call once,
+  // before any call is recorded.
+  void SetRpcs(const std::vector<std::string>& rpcs);
+
+  void CallEnded(const CallSummary& call);
+
+  // The exposition text of every series.
+  std::string Render() const;
+
+  Gauge& in_flight(Front front) { return in_flight_[static_cast<int>(front)]; }
+  Gauge open_streams;          // SSE answers being relayed, either front
+  Gauge upstream_connections;  // open to the upstream, idle or busy
+  Gauge upstream_idle;         // of those, idle in a pool
+  Counter upstream_connects;
+  Counter upstream_tls_handshakes;
+  Counter upstream_retries;
+  Counter& upstream_error(UpstreamError kind) { return upstream_errors_[static_cast<int>(kind)]; }
+
+ private:
+  // Calls of one RPC by front and result: REST by status class (index 0 for "no status",
+  // else status / 100), gRPC by code.
+  struct RpcCalls {
+    std::array<Counter, 6> rest;
+    std::array<Counter, 17> grpc;
+  };
+  RpcCalls& Row(std::string_view rpc);
+
+  absl::flat_hash_map<std::string, std::unique_ptr<RpcCalls>> calls_;
+  std::array<Gauge, kFronts> in_flight_;
+  std::array<LatencyHistogram, kFronts> duration_;
+  std::array<LatencyHistogram, kFronts> first_byte_;
+  std::array<Counter, kFronts> bytes_in_;
+  std::array<Counter, kFronts> bytes_out_;
+  std::array<Counter, kUpstreamErrorKinds> upstream_errors_;
+};
+
+// The process's metrics.
+Metrics& metrics();
+
+}  // namespace oa::observe
