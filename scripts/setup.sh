@@ -16,6 +16,7 @@ packages=(
   libabsl-dev                                        # status, formatting, durations
   zlib1g-dev                                         # gzip answers of the test mock
   libgtest-dev libgmock-dev                          # unit and integration tests
+  redis-server                                       # shared rate limits, tested for real
   python3-grpcio python3-protobuf python3-yaml       # gRPC client tests; proto/ checks
 )
 # The client tests need Node.js and npm; a machine may have its own, outside Debian's

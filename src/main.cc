@@ -11,6 +11,7 @@
 #include "config/settings.h"
 #include "grpc/front.h"
 #include "http/server.h"
+#include "limits/admission.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "route/descriptors.h"
@@ -56,8 +57,15 @@ int main(int argc, char** argv) {
   for (const oa::route::Route& route : routes->routes()) rpcs.push_back(route.rpc);
   oa::observe::metrics().SetRpcs(rpcs);
 
+  absl::StatusOr<std::unique_ptr<oa::limits::Admission>> admission =
+      oa::limits::Admission::Create(settings);
+  if (!admission.ok()) {
+    std::fprintf(stderr, "oa-bypass: %s (see --help)\n",
+                 std::string(admission.status().message()).c_str());
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<oa::http::Server>> server =
-      oa::http::Server::Create(settings, *routes);
+      oa::http::Server::Create(settings, *routes, **admission);
   if (!server.ok()) {
     std::fprintf(stderr, "oa-bypass: %s\n", std::string(server.status().message()).c_str());
     return 1;

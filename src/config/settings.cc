@@ -71,8 +71,8 @@ absl::Status ParseBytes(std::string_view option, const std::string& value, uint6
   return Bad(option, StrCat("'", value, "' is not a size (e.g. 65536, 64KiB, 512MiB)"));
 }
 
-// "https://user:secret@host/v1" -> "https://user:***@host/v1": the only secret a
-// setting can hold is a password in a URL.
+// "https://user:secret@host/v1" -> "https://user:***@host/v1": the only secrets a
+// setting can hold are passwords in URLs (--upstream, --rate-limit-redis).
 std::string MaskUrlPassword(std::string url) {
   const size_t scheme = url.find("://");
   if (scheme == std::string::npos) return url;
@@ -80,7 +80,9 @@ std::string MaskUrlPassword(std::string url) {
   const size_t slash = url.find('/', scheme + 3);
   if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
   const size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
+  // "user:secret@" keeps the user; "secret@" (Redis' password-only form) is all masked.
+  if (colon == std::string::npos || colon > at)
+    return StrCat(url.substr(0, scheme + 3), "***", url.substr(at));
   return StrCat(url.substr(0, colon + 1), "***", url.substr(at));
 }
 
@@ -92,7 +94,8 @@ std::string EffectiveConfig(const po::options_description& desc, const po::varia
     if (name == "help" || name == "config" || name == "print-config" || !vm.count(name)) continue;
     const boost::any& value = vm[name].value();
     if (const auto* text = boost::any_cast<std::string>(&value)) {
-      const std::string shown = name == "upstream" ? MaskUrlPassword(*text) : *text;
+      const bool url = name == "upstream" || name == "rate-limit-redis";
+      const std::string shown = url ? MaskUrlPassword(*text) : *text;
       out += StrCat(name, " = \"", JsonEscape(shown), "\"\n");
     } else if (const auto* number = boost::any_cast<int>(&value)) {
       out += StrCat(name, " = ", *number, "\n");
@@ -155,7 +158,25 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("drain-timeout", dur(defaults.drain_timeout),
      "after that, how long calls and streams under way may take to finish before they are cut")
     ("upstream-pool-idle-timeout", dur(defaults.upstream_pool_idle_timeout),
-     "how long an idle upstream connection is kept");
+     "how long an idle upstream connection is kept")
+    ("allow-keys", str(""), "comma-separated key fingerprints (key= in the access log) that "
+     "may call; with --allow-networks, a caller matching either may. Empty: anyone")
+    ("allow-networks", str(""), "comma-separated client networks (CIDR) or addresses that may "
+     "call")
+    ("rate-limit-rpm", po::value<int>()->default_value(0),
+     "requests per minute allowed per caller (see --rate-limit-by); 0: no limit")
+    ("rate-limit-burst", po::value<int>()->default_value(0),
+     "requests a caller may make at once before the per-minute rate applies; 0: the rpm")
+    ("rate-limit-concurrent", po::value<int>()->default_value(0),
+     "calls (streams included) a caller may have in flight at once; 0: no limit")
+    ("rate-limit-by", str("key"), "what a caller is for the limits: key, client (address), or "
+     "key,client for both")
+    ("rate-limit-redis", str(""), "redis://[:password@]host[:port][/db] to share the limits "
+     "across gateways; empty: each process limits alone")
+    ("rate-limit-redis-timeout", dur(defaults.rate_limit_redis_timeout),
+     "longest wait for Redis on a call before it counts as unavailable")
+    ("rate-limit-fail-open", po::value<bool>()->default_value(true, "true"),
+     "while Redis is unavailable, let calls through unlimited (true) or answer 503 (false)");
   // clang-format on
 
   ParsedArgs out;
@@ -260,6 +281,42 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   }
   s.upstream_pool_max_idle = vm["upstream-pool-max-idle"].as<int>();
   if (s.upstream_pool_max_idle < 0) return Bad("upstream-pool-max-idle", "must be 0 or more");
+
+  const auto list = [&](const char* name) {
+    std::vector<std::string> items;
+    const std::string text = get(name);
+    for (std::string_view item : Split(text, ',')) {
+      if (!TrimAscii(item).empty()) items.emplace_back(TrimAscii(item));
+    }
+    return items;
+  };
+  s.allow_keys = list("allow-keys");
+  s.allow_networks = list("allow-networks");
+  const std::pair<const char*, int*> counts[] = {
+      {"rate-limit-rpm", &s.rate_limit_rpm},
+      {"rate-limit-burst", &s.rate_limit_burst},
+      {"rate-limit-concurrent", &s.rate_limit_concurrent}};
+  for (const auto& [name, target] : counts) {
+    *target = vm[name].as<int>();
+    if (*target < 0) return Bad(name, "must be 0 or more");
+  }
+  s.rate_limit_by = list("rate-limit-by");
+  if (s.rate_limit_by.empty()) return Bad("rate-limit-by", "give key, client or key,client");
+  for (const std::string& by : s.rate_limit_by) {
+    if (by != "key" && by != "client") {
+      return Bad("rate-limit-by", StrCat("'", by, "' is not key or client"));
+    }
+  }
+  s.rate_limit_redis = get("rate-limit-redis");
+  if (!s.rate_limit_redis.empty() && !s.rate_limit_redis.starts_with("redis://")) {
+    return Bad("rate-limit-redis", "expected a redis://host:port URL");
+  }
+  if (auto st = ParseDuration("rate-limit-redis-timeout", get("rate-limit-redis-timeout"),
+                              s.rate_limit_redis_timeout);
+      !st.ok()) {
+    return st;
+  }
+  s.rate_limit_fail_open = vm["rate-limit-fail-open"].as<bool>();
   return out;
 }
 

@@ -38,6 +38,17 @@ struct Settings {
   absl::Duration upstream_pool_idle_timeout = absl::Seconds(50);
   absl::Duration shutdown_delay = absl::ZeroDuration();  // not ready, still serving
   absl::Duration drain_timeout = absl::Seconds(30);      // then finish what is under way
+
+  // Who may call, and how much (limits/admission.h). 0 turns a limit off.
+  std::vector<std::string> allow_keys;      // key fingerprints; empty with no networks: all
+  std::vector<std::string> allow_networks;  // CIDR networks or single addresses
+  int rate_limit_rpm = 0;                   // requests per minute
+  int rate_limit_burst = 0;                 // token bucket capacity; 0: rate_limit_rpm
+  int rate_limit_concurrent = 0;            // calls in flight at once
+  std::vector<std::string> rate_limit_by = {"key"};  // "key" and/or "client"
+  std::string rate_limit_redis;                      // redis://...; empty: in this process
+  absl::Duration rate_limit_redis_timeout = absl::Milliseconds(100);
+  bool rate_limit_fail_open = true;  // Redis unavailable: let calls through (else 503)
 };
 
 // What the command line asked for.

@@ -10,6 +10,7 @@
 #include "grpc/byte_buffers.h"
 #include "net/notification.h"
 #include "observe/access_log.h"
+#include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "transcode/event_reader.h"
@@ -61,6 +62,19 @@ bool PrintableAscii(std::string_view s) {
     if (c < 0x20 || c > 0x7e) return false;
   }
   return true;
+}
+
+// The address in a gRPC peer string: "ipv4:10.0.0.7:5000" -> "10.0.0.7",
+// "ipv6:[::1]:5000" (or with the brackets percent-encoded) -> "::1".
+std::string PeerAddress(std::string_view peer) {
+  const size_t scheme = peer.find(':');
+  if (scheme == std::string_view::npos) return std::string(peer);
+  std::string rest(peer.substr(scheme + 1));
+  for (const auto& [encoded, plain] : {std::pair{"%5B", "["}, std::pair{"%5D", "]"}}) {
+    for (size_t at; (at = rest.find(encoded)) != std::string::npos;) rest.replace(at, 3, plain);
+  }
+  if (rest.starts_with('[')) return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.rfind(':'));
 }
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -337,6 +351,22 @@ class GrpcDownstream final : public upstream::Downstream {
     return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
   }
 
+  // The status of a call the allow-list or the rate limits refused; a limited call also
+  // gets Retry-After (seconds) as trailing metadata, as a REST caller gets the header.
+  static grpc::Status Refused(CallState& s, const limits::Verdict& verdict) {
+    switch (verdict.kind) {
+      case limits::Verdict::Kind::kDenied:
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, verdict.message);
+      case limits::Verdict::Kind::kLimited:
+        s.ctx->AddTrailingMetadata(
+            "retry-after",
+            StrCat(absl::ToInt64Seconds(absl::Ceil(verdict.retry_after, absl::Seconds(1)))));
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, verdict.message);
+      default:
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, verdict.message);
+    }
+  }
+
   static grpc::Status Gone() {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
   }
@@ -445,6 +475,17 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     const std::string method = call.method;
     const std::string target = call.target;
     GrpcDownstream caller(s, std::move(call));
+    const std::string fingerprint = observe::KeyFingerprint(s.authorization);
+    const std::string address = PeerAddress(s.peer);
+    const limits::Caller who{fingerprint, address};
+    limits::Verdict verdict = co_await s.worker.admission.Admit(who);
+    if (verdict.kind != limits::Verdict::Kind::kAdmitted) {
+      const grpc::Status status = Refused(s, verdict);
+      Log(s, method, target, status, 0, {});
+      CallReactor* reactor = std::exchange(s.reactor, nullptr);
+      reactor->Finish(status);
+      co_return;
+    }
     upstream::Forwarder forwarder(s.worker.pool, s.worker.limits);
     auto result = co_await (forwarder.Run(caller) || s.cancelled.Wait());
 
@@ -470,6 +511,22 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
       reactor->StartWriteAndFinish(&s.response_buffer, grpc::WriteOptions(), status);
     } else {
       reactor->Finish(status);
+    }
+  }
+
+  // The status of a call the allow-list or the rate limits refused; a limited call also
+  // gets Retry-After (seconds) as trailing metadata, as a REST caller gets the header.
+  static grpc::Status Refused(CallState& s, const limits::Verdict& verdict) {
+    switch (verdict.kind) {
+      case limits::Verdict::Kind::kDenied:
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, verdict.message);
+      case limits::Verdict::Kind::kLimited:
+        s.ctx->AddTrailingMetadata(
+            "retry-after",
+            StrCat(absl::ToInt64Seconds(absl::Ceil(verdict.retry_after, absl::Seconds(1)))));
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, verdict.message);
+      default:
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, verdict.message);
     }
   }
 

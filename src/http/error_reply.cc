@@ -37,6 +37,18 @@ GatewayError BadRequest(std::string_view why) {
           StrCat("The gateway could not read this HTTP request: ", why, ".")};
 }
 
+GatewayError Refused(const limits::Verdict& verdict) {
+  switch (verdict.kind) {
+    case limits::Verdict::Kind::kDenied:
+      return {403, "invalid_request_error", "gateway_access_denied", verdict.message};
+    case limits::Verdict::Kind::kLimited:
+      // OpenAI's own 429s name what ran out in `type`: "requests" here.
+      return {429, "requests", "rate_limit_exceeded", verdict.message};
+    default:
+      return {503, "server_error", "rate_limit_unavailable", verdict.message};
+  }
+}
+
 GatewayError UpstreamFailure(const absl::Status& status) {
   if (absl::IsDeadlineExceeded(status)) {
     return {504, "server_error", "upstream_timeout",

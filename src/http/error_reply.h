@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "limits/admission.h"
 
 namespace oa::http {
 
@@ -23,6 +24,9 @@ GatewayError MissingKey();
 GatewayError UnknownUrl(std::string_view method, std::string_view target);
 GatewayError BodyTooLarge(uint64_t limit);
 GatewayError BadRequest(std::string_view why);
+// A call the allow-list or the rate limits refused: 403, 429 or 503 (their Retry-After
+// is the caller's to set from the verdict).
+GatewayError Refused(const limits::Verdict& verdict);
 // Maps a failure to reach the upstream: DEADLINE_EXCEEDED -> 504, anything else -> 502.
 GatewayError UpstreamFailure(const absl::Status& status);
 

@@ -32,14 +32,19 @@ struct Server::Shared {
 };
 
 struct Server::Worker {
-  Worker(const config::Settings& settings, const route::RouteTable& routes, Shared& shared)
-      : context(1),
+  Worker(const config::Settings& settings, const route::RouteTable& routes, Shared& shared,
+         limits::Admission& limits)
+      : admission(limits),
+        context(1),
         acceptor(context),
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
               settings.upstream_connect_timeout}),
-        front{settings, routes, shared.cors, pool,         shared.forward_limits,
-              nullptr,  -1,     connections, &shared.ready} {}
+        front{settings, routes, shared.cors, pool,      shared.forward_limits,
+              nullptr,  -1,     connections, admission, &shared.ready} {
+    admission.Bind(context.get_executor());
+  }
+  ~Worker() { admission.Close(); }
 
   asio::awaitable<void> Accept() {
     for (;;) {
@@ -61,6 +66,9 @@ struct Server::Worker {
   // Declared first, destroyed last: the sessions that the io_context's destruction
   // destroys still remove themselves from it.
   Connections connections;
+  // Outlives the calls that the io_context's destruction destroys (they give back their
+  // leases), but closes its sockets while the io_context is still there (~Worker).
+  limits::WorkerAdmission admission;
   asio::io_context context;
   tcp::acceptor acceptor;
   upstream::Pool pool;
@@ -74,7 +82,8 @@ Server::~Server() {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& settings,
-                                                       const route::RouteTable& routes) {
+                                                       const route::RouteTable& routes,
+                                                       limits::Admission& admission) {
   absl::StatusOr<upstream::BaseUrl> upstream = upstream::BaseUrl::Parse(settings.upstream);
   if (!upstream.ok()) return upstream.status();
   net::error_code ec;
@@ -110,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   tcp::endpoint endpoint(address, settings.listen_port);
   for (int i = 0; i < count; ++i) {
-    auto worker = std::make_unique<Worker>(settings, routes, shared);
+    auto worker = std::make_unique<Worker>(settings, routes, shared, admission);
     tcp::acceptor& acceptor = worker->acceptor;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -143,7 +152,7 @@ void Server::Run(Http2Handoff* http2) {
 
 WorkerHandle Server::NextWorker() {
   Worker& w = *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
-  return {w.context.get_executor(), w.pool, w.front.forward_limits};
+  return {w.context.get_executor(), w.pool, w.front.forward_limits, w.admission};
 }
 
 void Server::SetReady(bool ready) { shared_->ready.store(ready); }

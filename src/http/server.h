@@ -7,7 +7,7 @@
 // protocols share one port.
 //
 // Usage:
-//   absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(settings, routes);
+//   auto server = Server::Create(settings, routes, admission);
 //   ... (*server)->port() ...             // bound, not yet serving
 //   (*server)->Run(grpc_front);           // serving; grpc_front may be nullptr
 //   (*server)->Stop();                    // from any thread
@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/settings.h"
+#include "limits/admission.h"
 #include "net/asio.h"
 #include "route/route_table.h"
 #include "upstream/forwarder.h"
@@ -35,6 +36,7 @@ struct WorkerHandle {
   net::asio::any_io_executor executor;
   upstream::Pool& pool;
   const upstream::ForwardLimits& limits;
+  limits::WorkerAdmission& admission;
 };
 
 class WorkerSource {
@@ -55,9 +57,10 @@ class Http2Handoff {
 
 class Server final : public WorkerSource {
  public:
-  // Binds every worker's acceptor. `settings` and `routes` outlive the server.
+  // Binds every worker's acceptor. What is passed in outlives the server.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const config::Settings& settings,
-                                                        const route::RouteTable& routes);
+                                                        const route::RouteTable& routes,
+                                                        limits::Admission& admission);
   ~Server() override;
 
   // Starts the workers' threads. `http2`, when set, outlives the server.

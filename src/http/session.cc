@@ -10,6 +10,7 @@
 #include "http/error_reply.h"
 #include "net/deadline.h"
 #include "observe/access_log.h"
+#include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 
@@ -31,7 +32,10 @@ class Session final : public OpenConnection {
       : stream_(std::move(socket)), context_(context), deadline_(stream_.get_executor()) {
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = StrCat(peer.address().to_string(), ":", peer.port());
+    if (!ec) {
+      peer_address_ = peer.address().to_string();
+      peer_ = StrCat(peer_address_, ":", peer.port());
+    }
     context_.connections.Add(this);
   }
   ~Session() override { context_.connections.Remove(this); }
@@ -182,14 +186,26 @@ class Session final : public OpenConnection {
     if (const std::optional<GatewayError> refusal = Refusal(parser, match)) {
       co_return co_await ReplyLogged(parser, *refusal, start, rpc);
     }
+    const std::string fingerprint = observe::KeyFingerprint(request[bhttp::field::authorization]);
+    const limits::Caller caller{fingerprint, peer_address_};
+    limits::Verdict verdict = co_await context_.admission.Admit(caller);
+    if (verdict.kind != limits::Verdict::Kind::kAdmitted) {
+      const GatewayError error = Refused(verdict);
+      const std::string retry_after =
+          verdict.kind == limits::Verdict::Kind::kLimited
+              ? StrCat(absl::ToInt64Seconds(absl::Ceil(verdict.retry_after, absl::Seconds(1))))
+              : "";
+      co_return co_await ReplyLogged(parser, error, start, rpc, retry_after);
+    }
 
     const std::string origin(request[bhttp::field::origin]);
     const auto decorate = [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); };
-    ClientDownstream caller(stream_, buffer_, parser, deadline_, context_.pool.url(),
-                            context_.settings.client_io_timeout, context_.connections, decorate);
+    ClientDownstream downstream(stream_, buffer_, parser, deadline_, context_.pool.url(),
+                                context_.settings.client_io_timeout, context_.connections,
+                                decorate);
     upstream::Forwarder forwarder(context_.pool, context_.forward_limits);
-    upstream::ForwardOutcome out = co_await forwarder.Run(caller);
-    bool keep_alive = !out.failure && caller.reusable();
+    upstream::ForwardOutcome out = co_await forwarder.Run(downstream);
+    bool keep_alive = !out.failure && downstream.reusable();
     int status = out.status;
     if (out.failure) {
       const GatewayError error = FailureReply(*out.failure);
@@ -219,24 +235,28 @@ class Session final : public OpenConnection {
     co_return co_await Send(parser, response);
   }
 
-  asio::awaitable<bool> Reply(ClientParser& parser, const GatewayError& error) {
+  // `retry_after`, when not empty, is sent as Retry-After (seconds).
+  asio::awaitable<bool> Reply(ClientParser& parser, const GatewayError& error,
+                              std::string_view retry_after = {}) {
     const std::string json = error.ToJson();
-    co_return co_await Reply(parser, error.status, "application/json", json);
+    co_return co_await Reply(parser, error.status, "application/json", json, retry_after);
   }
 
   asio::awaitable<bool> Reply(ClientParser& parser, int status, std::string_view content_type,
-                              std::string_view body) {
+                              std::string_view body, std::string_view retry_after = {}) {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
                                                  parser.get().version()};
     response.set(bhttp::field::content_type, content_type);
+    if (!retry_after.empty()) response.set(bhttp::field::retry_after, retry_after);
     response.body() = std::string(body);
     context_.cors.Decorate(parser.get()[bhttp::field::origin], response.base());
     co_return co_await Send(parser, response);
   }
 
   asio::awaitable<bool> ReplyLogged(ClientParser& parser, const GatewayError& error,
-                                    Clock::time_point start, std::string_view rpc) {
-    const bool keep_alive = co_await Reply(parser, error);
+                                    Clock::time_point start, std::string_view rpc,
+                                    std::string_view retry_after = {}) {
+    const bool keep_alive = co_await Reply(parser, error, retry_after);
     Record(parser, start, rpc, error.status, {});
     co_return keep_alive;
   }
@@ -281,6 +301,7 @@ class Session final : public OpenConnection {
   beast::flat_buffer buffer_;
   net::Deadline deadline_;
   std::string peer_ = "-";
+  std::string peer_address_;
   bool idle_ = false;  // waiting for a request of which no byte has arrived
 };
 

@@ -71,6 +71,7 @@ struct FrontContext {
   // Outlives every session: they remove themselves when their frames are destroyed,
   // which may happen as the worker's io_context is destroyed.
   Connections& connections;
+  limits::WorkerAdmission& admission;
   const std::atomic<bool>* ready = nullptr;  // false once the gateway is shutting down
 };
 

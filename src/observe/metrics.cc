@@ -215,6 +215,24 @@ std::string Metrics::Render() const {
     e.Sample(StrCat("kind=\"", kUpstreamErrorNames[k], "\""), upstream_errors_[k].value());
   }
 
+  e.Family("oa_rate_limited_total", "counter",
+           "Calls refused by a rate limit, by limit and by what it counts (key or client).");
+  for (int i = 0; i < 4; ++i) {
+    e.Sample(StrCat("limit=\"", i < 2 ? "requests" : "concurrency", "\",scope=\"",
+                    i % 2 == 0 ? "key" : "client", "\""),
+             rate_limited_[i].value());
+  }
+  e.Family("oa_denied_total", "counter", "Calls refused by the allow-list.");
+  e.Sample("", denied.value());
+  if (const int64_t up = rate_limit_redis_up.value(); up >= 0) {
+    e.Family("oa_rate_limit_redis_up", "gauge",
+             "1 while the rate limits' Redis answers, 0 while calls fail open or closed.");
+    e.Sample("", up);
+    e.Family("oa_rate_limit_redis_errors_total", "counter",
+             "Rate-limit checks that Redis did not answer.");
+    e.Sample("", rate_limit_redis_errors.value());
+  }
+
   if (const auto rss = ResidentBytes()) {
     e.Family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
     e.Sample("", static_cast<double>(*rss));

@@ -46,6 +46,8 @@ class Counter {
 
 class Gauge {
  public:
+  constexpr Gauge() = default;
+  explicit constexpr Gauge(int64_t initial) : value_(initial) {}
   void Add(int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
   void Set(int64_t n) { value_.store(n, std::memory_order_relaxed); }
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
@@ -126,6 +128,13 @@ class Metrics {
   Counter upstream_tls_handshakes;
   Counter upstream_retries;
   Counter& upstream_error(UpstreamError kind) { return upstream_errors_[static_cast<int>(kind)]; }
+  // `limit` is "requests" or "concurrency", `scope` "key" or "client".
+  Counter& rate_limited(std::string_view limit, std::string_view scope) {
+    return rate_limited_[(limit == "concurrency" ? 2 : 0) + (scope == "client" ? 1 : 0)];
+  }
+  Counter denied;  // refused by the allow-list
+  Counter rate_limit_redis_errors;
+  Gauge rate_limit_redis_up{-1};  // 1 or 0 once Redis is configured; -1: not shown
 
  private:
   // Calls of one RPC by front and result: REST by status class (index 0 for "no status",
@@ -143,6 +152,7 @@ class Metrics {
   std::array<Counter, kFronts> bytes_in_;
   std::array<Counter, kFronts> bytes_out_;
   std::array<Counter, kUpstreamErrorKinds> upstream_errors_;
+  std::array<Counter, 4> rate_limited_;  // requests/key, requests/client, concurrency/...
 };
 
 // The process's metrics.
