@@ -166,6 +166,9 @@ class WorkerAdmission {
   // Sets the worker's executor, before any call.
   void Bind(net::asio::any_io_executor executor);
 
+  // False when no allow-list or limit is set: every call is admitted, and the fronts
+  // skip Admit() (and the fingerprint it needs) altogether.
+  bool enabled() const { return shared_.enabled(); }
   net::asio::awaitable<Verdict> Admit(const Caller& caller);
 
   // Closes the Redis connections and timer while the worker's io_context still exists;

@@ -74,6 +74,7 @@ TEST_F(Metrics, CountersMoveWithCallsOnBothFronts) {
   limited.push_back({"x-mock-status", "429"});
   ASSERT_EQ(client.Call("POST", "/v1/chat/completions", limited, R"({"model":"m"})").status, 429);
   ASSERT_EQ(client.Call("GET", "/v1/brand-new-endpoint", kAuth).status, 200);  // unmodelled
+  ASSERT_TRUE(LogHas("rpc=unmodelled"));  // counted with its access line, after the answer
 
   GrpcClient grpc(gateway_->port());
   auto request = grpc.NewRequest(kModel);
@@ -178,6 +179,10 @@ TEST(MetricsUnreachable, RefusedConnectsCountAsConnectErrors) {
       {"--upstream", "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1"});
   ASSERT_TRUE(gateway.Start()) << gateway.Log();
   EXPECT_EQ(TestClient(gateway.port()).Call("GET", "/v1/models", kAuth).status, 502);
+  // A call is counted with its access line, just after its answer was sent.
+  ASSERT_TRUE(mock::MockOpenAI::WaitFor(
+      [&] { return gateway.Log().find("status=502") != std::string::npos; },
+      std::chrono::milliseconds(2000)));
   const Reply reply = TestClient(gateway.port()).Call("GET", "/metrics", {});
   auto samples = Samples(reply.body);
   EXPECT_EQ(samples["oa_upstream_errors_total{kind=\"connect\"}"], 1);

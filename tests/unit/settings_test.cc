@@ -115,6 +115,23 @@ TEST(Settings, EveryFlag) {
   EXPECT_EQ(s.upstream_pool_idle_timeout, absl::Seconds(12));
 }
 
+TEST(Settings, AdmissionFlagsAndTheirEnvironment) {
+  const Settings s =
+      ParseOk({"--allow-keys=0a1b2c3d, ffffffff", "--rate-limit-rpm=600", "--rate-limit-burst=50",
+               "--rate-limit-by=key,client", "--rate-limit-redis=redis://cache:6379/2",
+               "--rate-limit-redis-timeout=250ms", "--rate-limit-fail-open=false"},
+              {"OA_ALLOW_NETWORKS=10.0.0.0/8,fd00::/8", "OA_RATE_LIMIT_CONCURRENT=4"});
+  EXPECT_THAT(s.allow_keys, ElementsAre("0a1b2c3d", "ffffffff"));
+  EXPECT_THAT(s.allow_networks, ElementsAre("10.0.0.0/8", "fd00::/8"));
+  EXPECT_EQ(s.rate_limit_rpm, 600);
+  EXPECT_EQ(s.rate_limit_burst, 50);
+  EXPECT_EQ(s.rate_limit_concurrent, 4);
+  EXPECT_THAT(s.rate_limit_by, ElementsAre("key", "client"));
+  EXPECT_EQ(s.rate_limit_redis, "redis://cache:6379/2");
+  EXPECT_EQ(s.rate_limit_redis_timeout, absl::Milliseconds(250));
+  EXPECT_FALSE(s.rate_limit_fail_open);
+}
+
 TEST(Settings, ListenAcceptsBracketedIpv6) {
   const Settings s = ParseOk({"--listen=[::1]:8081"});
   EXPECT_EQ(s.listen_host, "::1");
@@ -318,6 +335,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{{"--max-body-bytes=17179869184GiB"}, {}, "max-body-bytes"},
         BadValue{{"--max-header-bytes=64kb"}, {}, "max-header-bytes"},
         BadValue{{"--max-header-bytes=17MiB"}, {}, "max-header-bytes"},
+        BadValue{{"--rate-limit-rpm=-1"}, {}, "rate-limit-rpm"},
+        BadValue{{"--rate-limit-concurrent=-3"}, {}, "rate-limit-concurrent"},
+        BadValue{{"--rate-limit-by=user"}, {}, "rate-limit-by"},
+        BadValue{{"--rate-limit-by=,"}, {}, "rate-limit-by"},
+        BadValue{{"--rate-limit-redis=cache:6379"}, {}, "rate-limit-redis"},
+        BadValue{{}, {"OA_RATE_LIMIT_REDIS_TIMEOUT=0"}, "rate-limit-redis-timeout"},
         BadValue{{"--workers=-1"}, {}, "workers"}, BadValue{{"--workers", "-1"}, {}, "workers"},
         BadValue{{"--workers=abc"}, {}, "workers"}, BadValue{{"--workers=5000"}, {}, "workers"},
         BadValue{{}, {"OA_WORKERS=many"}, "workers"},
@@ -410,6 +433,12 @@ TEST_F(ConfigFile, PrintConfigShowsWhatIsInEffectMasksPasswordsAndReadsBack) {
   EXPECT_THAT(parsed->effective, HasSubstr("upstream = \"https://me:***@llm.example/v1\"\n"));
   EXPECT_THAT(parsed->effective, HasSubstr("drain-timeout = \"30s\"\n"));
   EXPECT_EQ(parsed->effective.find("s3cret"), std::string::npos);
+  for (const char* redis : {"redis://:s3cret@cache:6379/1", "redis://s3cret@cache:6379/1"}) {
+    parsed = Parse({"--print-config", "--rate-limit-redis", redis});
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_THAT(parsed->effective, HasSubstr("@cache:6379/1\"\n")) << redis;
+    EXPECT_EQ(parsed->effective.find("s3cret"), std::string::npos) << redis;
+  }
   // The printed file is a config file: reading it back gives the same settings.
   const std::string path = Write("printed.toml", Parse({"--workers", "7"})->effective);
   absl::StatusOr<ParsedArgs> again = Parse({"--config", path});
