@@ -77,6 +77,8 @@ std::string PeerAddress(std::string_view peer) {
   return rest.substr(0, rest.rfind(':'));
 }
 
+grpc::Status Gone() { return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"); }
+
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
@@ -351,26 +353,6 @@ class GrpcDownstream final : public upstream::Downstream {
     return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
   }
 
-  // The status of a call the allow-list or the rate limits refused; a limited call also
-  // gets Retry-After (seconds) as trailing metadata, as a REST caller gets the header.
-  static grpc::Status Refused(CallState& s, const limits::Verdict& verdict) {
-    switch (verdict.kind) {
-      case limits::Verdict::Kind::kDenied:
-        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, verdict.message);
-      case limits::Verdict::Kind::kLimited:
-        s.ctx->AddTrailingMetadata(
-            "retry-after",
-            StrCat(absl::ToInt64Seconds(absl::Ceil(verdict.retry_after, absl::Seconds(1)))));
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, verdict.message);
-      default:
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE, verdict.message);
-    }
-  }
-
-  static grpc::Status Gone() {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
-  }
-
   // Writes one message and waits until gRPC took it (backpressure). `bytes` is a named
   // local of the caller: GCC 12 mishandles temporaries made inside a co_await.
   asio::awaitable<bool> Write(const std::string& bytes);
@@ -524,17 +506,11 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
       case limits::Verdict::Kind::kDenied:
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, verdict.message);
       case limits::Verdict::Kind::kLimited:
-        s.ctx->AddTrailingMetadata(
-            "retry-after",
-            StrCat(absl::ToInt64Seconds(absl::Ceil(verdict.retry_after, absl::Seconds(1)))));
+        s.ctx->AddTrailingMetadata("retry-after", StrCat(verdict.retry_after_seconds()));
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, verdict.message);
       default:
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, verdict.message);
     }
-  }
-
-  static grpc::Status Gone() {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
   }
 
   // Ends a call the gateway answers itself, before any upstream call.

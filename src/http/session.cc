@@ -194,10 +194,9 @@ class Session final : public OpenConnection {
     }
     if (verdict.kind != limits::Verdict::Kind::kAdmitted) {
       const GatewayError error = Refused(verdict);
-      const std::string retry_after =
-          verdict.kind == limits::Verdict::Kind::kLimited
-              ? StrCat(absl::ToInt64Seconds(absl::Ceil(verdict.retry_after, absl::Seconds(1))))
-              : "";
+      const std::string retry_after = verdict.kind == limits::Verdict::Kind::kLimited
+                                          ? StrCat(verdict.retry_after_seconds())
+                                          : "";
       co_return co_await ReplyLogged(parser, error, start, rpc, retry_after);
     }
 

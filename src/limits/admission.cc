@@ -73,10 +73,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 )lua";
 
-std::string SecondsText(absl::Duration d) {
-  return StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)))));
-}
-
 Verdict Limited(std::string_view limit, std::string_view scope, absl::Duration wait, int allowed) {
   Verdict v;
   v.kind = Verdict::Kind::kLimited;
@@ -87,7 +83,7 @@ Verdict Limited(std::string_view limit, std::string_view scope, absl::Duration w
   v.message =
       limit == "requests"
           ? StrCat("Rate limit reached on this gateway: ", allowed, " requests per minute for ",
-                   who, ". Please try again in ", SecondsText(v.retry_after), "s.")
+                   who, ". Please try again in ", v.retry_after_seconds(), "s.")
           : StrCat("Too many calls at once on this gateway: ", allowed, " in flight for ", who,
                    ". Please try again when one has finished.");
   return v;
@@ -98,6 +94,10 @@ std::string StateKey(std::string_view scope, std::string_view value) {
 }
 
 }  // namespace
+
+int64_t Verdict::retry_after_seconds() const {
+  return std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1))));
+}
 
 void TokenBucket::Refill(double capacity, double per_second, Clock::time_point now) {
   const double seconds = std::chrono::duration<double>(now - updated_).count();

@@ -108,6 +108,9 @@ struct Verdict {
   std::string_view limit;      // kLimited: "requests" or "concurrency"
   std::string_view scope;      // kLimited: "key" or "client"
   Lease lease;
+
+  // retry_after in whole seconds, rounded up: the value of a Retry-After header.
+  int64_t retry_after_seconds() const;
 };
 
 // The settings and the in-process state every worker shares.

@@ -19,6 +19,24 @@
 
 namespace oa::testing {
 
+pid_t SpawnChild(std::vector<std::string> argv, const std::string& stderr_path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    const int null = open("/dev/null", O_RDWR);
+    const int err = stderr_path.empty() ? null : open(stderr_path.c_str(), O_WRONLY | O_TRUNC);
+    dup2(err, STDERR_FILENO);
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    std::vector<char*> raw;
+    for (std::string& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 GatewayProcess::GatewayProcess(std::vector<std::string> args) : args_(std::move(args)) {
   char path[] = "/tmp/oa-gateway-log-XXXXXX";
   const int fd = mkstemp(path);
@@ -34,20 +52,7 @@ GatewayProcess::~GatewayProcess() {
 bool GatewayProcess::Start() {
   std::vector<std::string> argv = {OA_BYPASS_BINARY, "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), args_.begin(), args_.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-    const int log = open(log_path_.c_str(), O_WRONLY | O_TRUNC);
-    dup2(log, STDERR_FILENO);
-    const int null = open("/dev/null", O_RDWR);
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
-    std::vector<char*> raw;
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    execv(raw[0], raw.data());
-    _exit(127);
-  }
+  pid_ = SpawnChild(argv, log_path_);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < give_up) {
     const std::string log = Log();

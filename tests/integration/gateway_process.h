@@ -15,6 +15,11 @@
 
 namespace oa::testing {
 
+// Starts `argv` (argv[0] a path) as a child that dies with the test process, its stdin
+// and stdout on /dev/null and its stderr into `stderr_path` (or /dev/null when empty).
+// Returns its pid.
+pid_t SpawnChild(std::vector<std::string> argv, const std::string& stderr_path);
+
 class GatewayProcess {
  public:
   explicit GatewayProcess(std::vector<std::string> args);

@@ -1,10 +1,8 @@
 #include "redis_process.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +10,8 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+
+#include "gateway_process.h"
 
 namespace oa::testing {
 namespace {
@@ -59,18 +59,7 @@ bool RedisProcess::Start() {
   std::vector<std::string> argv = {
       kRedisServer,   "--port", std::to_string(port_), "--bind", "127.0.0.1",  "--save", "",
       "--appendonly", "no",     "--daemonize",         "no",     "--loglevel", "warning"};
-  pid_ = fork();
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-    const int null = open("/dev/null", O_RDWR);
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
-    std::vector<char*> raw;
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    execv(raw[0], raw.data());
-    _exit(127);
-  }
+  pid_ = SpawnChild(argv, "");
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < give_up) {
     if (Accepts(port_)) return true;
