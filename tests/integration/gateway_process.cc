@@ -53,7 +53,7 @@ bool GatewayProcess::Start() {
   std::vector<std::string> argv = {OA_BYPASS_BINARY, "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), args_.begin(), args_.end());
   pid_ = SpawnChild(argv, log_path_);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < give_up) {
     const std::string log = Log();
     const size_t at = log.find("listening on 127.0.0.1:");
