@@ -71,19 +71,22 @@ class TlsClient {
     return std::string(reinterpret_cast<const char*>(name), size);
   }
 
-  Reply Call(std::string_view method, std::string_view target, const Headers& headers,
-             std::string_view body = {}) {
+  void Send(std::string_view method, std::string_view target, const Headers& headers,
+            std::string_view body = {}) {
     std::string raw = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\n";
     raw += "Host: localhost\r\n";
     for (const auto& [name, value] : headers) raw += name + ": " + value + "\r\n";
     if (!body.empty()) raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     raw += "\r\n";
     raw += body;
+    asio::write(stream_, asio::buffer(raw), write_error_);
+  }
+
+  Reply Read() {
     Reply reply;
-    boost::system::error_code ec;
-    asio::write(stream_, asio::buffer(raw), ec);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(boost::none);
+    boost::system::error_code ec = write_error_;
     if (!ec) bhttp::read(stream_, buffer_, parser, ec);
     if (parser.is_header_done()) {
       reply.status = parser.get().result_int();
@@ -97,12 +100,27 @@ class TlsClient {
     return reply;
   }
 
+  Reply Call(std::string_view method, std::string_view target, const Headers& headers,
+             std::string_view body = {}) {
+    Send(method, target, headers, body);
+    return Read();
+  }
+
+  // Whatever the next read brings (the start of an answer, say).
+  std::string ReadSome() {
+    char bytes[4096];
+    boost::system::error_code ec;
+    const size_t n = stream_.read_some(asio::buffer(bytes), ec);
+    return std::string(bytes, n);
+  }
+
  private:
   asio::io_context io_;
   ssl::context context_;
   ssl::stream<asio::ip::tcp::socket> stream_;
   boost::beast::flat_buffer buffer_;
   boost::system::error_code handshake_error_;
+  boost::system::error_code write_error_;
 };
 
 std::shared_ptr<grpc::ChannelCredentials> TrustingTestCa() {
@@ -160,6 +178,43 @@ TEST_F(TlsFront, RestOverTlsRelaysCallsAndAnswersHealth) {
   EXPECT_EQ(seen.body_prefix, body);
   EXPECT_EQ(seen.header("authorization"), std::string("Bearer ") + kKey);
   EXPECT_EQ(reply.header("x-request-id"), seen.request_id);
+}
+
+TEST_F(TlsFront, StreamedAnswerThenAnotherCallOnOneConnection) {
+  // While an answer streams, the gateway also reads the client (to see it leave); that
+  // read is cancelled when the answer ends, and the TLS stream must carry on after it.
+  TlsClient client(gateway_->port(), {"http/1.1"});
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-sse-events", "4"});
+  headers.push_back({"x-mock-sse-interval-ms", "100"});
+  const Reply stream = client.Call("POST", "/v1/chat/completions", headers, R"({"stream":true})");
+  EXPECT_EQ(stream.status, 200);
+  EXPECT_TRUE(stream.complete) << stream.error;
+  EXPECT_THAT(stream.body, HasSubstr("tok0"));
+  EXPECT_THAT(stream.body, ::testing::EndsWith("data: [DONE]\n\n"));
+  const Reply next = client.Call("GET", "/v1/models", kAuth);
+  EXPECT_EQ(next.status, 200);
+  EXPECT_TRUE(next.complete) << next.error;
+  EXPECT_EQ(mock_->requests().size(), 2u);
+}
+
+TEST_F(TlsFront, ClientLeavingMidStreamClosesTheUpstreamCall) {
+  {
+    TlsClient client(gateway_->port(), {"http/1.1"});
+    Headers headers = kAuth;
+    headers.push_back({"x-mock-sse-events", "1000"});
+    headers.push_back({"x-mock-sse-interval-ms", "2000"});
+    client.Send("POST", "/v1/chat/completions", headers, R"({"stream":true})");
+    std::string seen;
+    while (seen.find("tok0") == std::string::npos) {
+      const std::string more = client.ReadSome();
+      ASSERT_FALSE(more.empty()) << seen;
+      seen += more;
+    }
+  }  // gone, without a TLS close_notify
+  // The mock's next event is 2 s away: only the gateway closing the call tells it sooner.
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
+                                        milliseconds(1500)));
 }
 
 TEST_F(TlsFront, ClientWithoutAlpnGetsRest) {
