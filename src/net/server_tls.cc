@@ -23,8 +23,8 @@ absl::StatusOr<std::string> ReadFile(std::string_view option, const std::string&
   std::ifstream in(path, std::ios::binary);
   if (!in) return Bad(option, StrCat("cannot read '", path, "': ", std::strerror(errno)));
   std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad() || text.str().empty()) return Bad(option, StrCat("'", path, "' is empty"));
+  text << in.rdbuf();  // reads nothing from an empty file or a directory
+  if (text.str().empty()) return Bad(option, StrCat("'", path, "' is empty or not a file"));
   return text.str();
 }
 

@@ -112,7 +112,9 @@ TEST_F(ServerTlsLoad, MissingFilesNameTheirSetting) {
   const std::string missing = ::testing::TempDir() + "server_tls_no_such.pem";
   EXPECT_THAT(Failure(missing, key), HasSubstr("--tls-cert: cannot read '" + missing + "'"));
   EXPECT_THAT(Failure(cert, missing), HasSubstr("--tls-key: cannot read '" + missing + "'"));
-  EXPECT_THAT(Failure(cert, Write("empty.pem", "")), HasSubstr("--tls-key: "));
+  const std::string empty = Write("empty.pem", "");
+  EXPECT_THAT(Failure(cert, empty), HasSubstr("--tls-key: '" + empty + "' is empty or not a file"));
+  EXPECT_THAT(Failure(::testing::TempDir(), key), HasSubstr("is empty or not a file"));
 }
 
 TEST_F(ServerTlsLoad, FilesThatAreNotPemNameTheirSetting) {
