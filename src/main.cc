@@ -12,6 +12,7 @@
 #include "grpc/front.h"
 #include "http/server.h"
 #include "limits/admission.h"
+#include "net/server_tls.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "route/descriptors.h"
@@ -64,22 +65,33 @@ int main(int argc, char** argv) {
                  std::string(admission.status().message()).c_str());
     return 2;
   }
+  std::unique_ptr<oa::net::ServerTls> tls;
+  if (!settings.tls_cert.empty()) {
+    absl::StatusOr<std::unique_ptr<oa::net::ServerTls>> loaded =
+        oa::net::ServerTls::Load(settings.tls_cert, settings.tls_key);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "oa-bypass: %s\n", std::string(loaded.status().message()).c_str());
+      return 1;
+    }
+    tls = *std::move(loaded);
+  }
   absl::StatusOr<std::unique_ptr<oa::http::Server>> server =
-      oa::http::Server::Create(settings, *routes, **admission);
+      oa::http::Server::Create(settings, *routes, **admission, tls ? &tls->context() : nullptr);
   if (!server.ok()) {
     std::fprintf(stderr, "oa-bypass: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
   absl::StatusOr<std::unique_ptr<oa::grpc_front::GrpcFront>> grpc =
-      oa::grpc_front::GrpcFront::Start(settings, *routes, oa::route::ApiDescriptors(), **server);
+      oa::grpc_front::GrpcFront::Start(settings, *routes, oa::route::ApiDescriptors(), **server,
+                                       tls.get());
   if (!grpc.ok()) {
     std::fprintf(stderr, "oa-bypass: %s\n", std::string(grpc.status().message()).c_str());
     return 1;
   }
   (*server)->Run(grpc->get());
-  OA_LOG(kInfo, "listening on %s:%d (REST and gRPC; %d workers, %d routes, upstream %s)",
-         settings.listen_host, (*server)->port(), (*server)->workers(), routes->routes().size(),
-         settings.upstream);
+  OA_LOG(kInfo, "listening on %s:%d (REST and gRPC%s; %d workers, %d routes, upstream %s)",
+         settings.listen_host, (*server)->port(), tls ? " over TLS" : "", (*server)->workers(),
+         routes->routes().size(), settings.upstream);
   if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
 
   // SIGTERM or SIGINT: not ready (REST /ready 503, gRPC health NOT_SERVING) for

@@ -127,6 +127,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("listen", str("0.0.0.0:8080"), "address and port to serve REST on")
     ("grpc-listen", str(""),
      "an extra address and port for gRPC only; gRPC is always served on --listen too")
+    ("tls-cert", str(""), "PEM certificate chain; with --tls-key, --listen and --grpc-listen "
+     "speak TLS only, REST and gRPC told apart by ALPN")
+    ("tls-key", str(""), "PEM private key of --tls-cert, unencrypted")
     ("upstream", str(defaults.upstream),
      "OpenAI base URL; a call to /v1/X goes to <upstream>/X (http:// or https://)")
     ("upstream-ca-file", str(""), "PEM file of CAs to trust for the upstream instead of the system's")
@@ -231,6 +234,12 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     uint16_t port = 0;
     if (auto st = ParseHostPort("grpc-listen", grpc, host, port); !st.ok()) return st;
     s.grpc_listen = grpc;
+  }
+  s.tls_cert = get("tls-cert");
+  s.tls_key = get("tls-key");
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    return s.tls_key.empty() ? Bad("tls-key", "required with --tls-cert")
+                             : Bad("tls-cert", "required with --tls-key");
   }
   s.upstream = get("upstream");
   s.upstream_ca_file = get("upstream-ca-file");

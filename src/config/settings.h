@@ -17,6 +17,9 @@ struct Settings {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
   std::string grpc_listen;  // HOST:PORT of an extra gRPC-only port; empty for none
+  // PEM files; both set or both empty. Set: --listen and --grpc-listen speak TLS only.
+  std::string tls_cert;
+  std::string tls_key;
   std::string upstream = "https://api.openai.com/v1";
   std::string upstream_ca_file;  // empty: the system's CAs
   std::string log_level = "info";

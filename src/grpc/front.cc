@@ -53,6 +53,19 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
   std::vector<std::string> services_;
 };
 
+namespace {
+
+// gRPC's own TLS, with the REST front's certificate, or none. Client certificates are not
+// asked for: callers authenticate with their OpenAI key.
+std::shared_ptr<grpc::ServerCredentials> Credentials(const net::ServerTls* tls) {
+  if (tls == nullptr) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({tls->private_key_pem(), tls->cert_chain_pem()});
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
 GrpcFront::GrpcFront() = default;
 
 GrpcFront::~GrpcFront() {
@@ -62,19 +75,19 @@ GrpcFront::~GrpcFront() {
 absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const config::Settings& settings,
                                                             const route::RouteTable& routes,
                                                             const route::Descriptors& descriptors,
-                                                            http::WorkerSource& workers) {
+                                                            http::WorkerSource& workers,
+                                                            const net::ServerTls* tls) {
   std::unique_ptr<GrpcFront> front(new GrpcFront());
   front->service_ = std::make_unique<Service>(settings, routes, descriptors, workers);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.RegisterCallbackGenericService(front->service_.get());
+  const std::shared_ptr<grpc::ServerCredentials> credentials = Credentials(tls);
   front->acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
-      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
-      grpc::InsecureServerCredentials());
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, credentials);
   if (!settings.grpc_listen.empty()) {
-    builder.AddListeningPort(settings.grpc_listen, grpc::InsecureServerCredentials(),
-                             &front->port_);
+    builder.AddListeningPort(settings.grpc_listen, credentials, &front->port_);
   }
   const uint64_t max_message = std::min<uint64_t>(settings.max_body_bytes, INT32_MAX);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));

@@ -105,7 +105,9 @@ asio::awaitable<bool> ClientDownstream::WriteBody(const char* data, size_t size,
 
 void ClientDownstream::PrepareWrite(const char* data, size_t size, bool more) {
   auto& body = response_.body();
-  body.data = const_cast<char*>(data);
+  // No buffer for an empty piece: Beast would frame it as a chunk of size 0, which ends a
+  // chunked body, and then end the body again after it.
+  body.data = size > 0 ? const_cast<char*>(data) : nullptr;
   body.size = size;
   body.more = more;
   deadline_.Expire(io_timeout_);

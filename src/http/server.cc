@@ -29,6 +29,7 @@ struct Server::Shared {
   Cors cors;
   upstream::ForwardLimits forward_limits;
   std::atomic<bool> ready{true};
+  asio::ssl::context* front_tls;  // nullptr: plaintext
 };
 
 struct Server::Worker {
@@ -40,8 +41,8 @@ struct Server::Worker {
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
               settings.upstream_connect_timeout}),
-        front{settings, routes, shared.cors, pool,      shared.forward_limits,
-              nullptr,  -1,     connections, admission, &shared.ready} {
+        front{settings, routes,      shared.cors, pool,          shared.forward_limits, nullptr,
+              -1,       connections, admission,   &shared.ready, shared.front_tls} {
     admission.Bind(context.get_executor());
   }
   ~Worker() { admission.Close(); }
@@ -83,7 +84,8 @@ Server::~Server() {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& settings,
                                                        const route::RouteTable& routes,
-                                                       limits::Admission& admission) {
+                                                       limits::Admission& admission,
+                                                       asio::ssl::context* tls) {
   absl::StatusOr<upstream::BaseUrl> upstream = upstream::BaseUrl::Parse(settings.upstream);
   if (!upstream.ok()) return upstream.status();
   net::error_code ec;
@@ -94,7 +96,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
 
   std::unique_ptr<Server> server(new Server());
   server->shared_.reset(
-      new Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}, {true}});
+      new Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}, {true}, tls});
   Shared& shared = *server->shared_;
   shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
   shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;

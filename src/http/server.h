@@ -3,11 +3,11 @@
 // connections) and its own upstream pool, so a request's path takes no lock.
 //
 // The gRPC front runs its calls on these workers too (WorkerSource), and the REST front
-// hands it the connections that open with the HTTP/2 preface (Http2Handoff), so both
-// protocols share one port.
+// hands it the connections of gRPC clients (Http2Handoff), so both protocols share one
+// port, in plaintext or TLS.
 //
 // Usage:
-//   auto server = Server::Create(settings, routes, admission);
+//   auto server = Server::Create(settings, routes, admission, tls);
 //   ... (*server)->port() ...             // bound, not yet serving
 //   (*server)->Run(grpc_front);           // serving; grpc_front may be nullptr
 //   (*server)->Stop();                    // from any thread
@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -46,21 +47,25 @@ class WorkerSource {
   virtual WorkerHandle NextWorker() = 0;
 };
 
-// Takes over a connection whose first bytes were the HTTP/2 client preface.
+// Takes over the connection of a gRPC client: one whose first bytes were the HTTP/2
+// client preface or, when the port speaks TLS, a ClientHello that offers only HTTP/2.
 class Http2Handoff {
  public:
   virtual ~Http2Handoff() = default;
-  // `fd` is now the callee's; `already_read` are the bytes read from it so far.
+  // `fd` is now the callee's; `already_read` are the bytes read from it so far (with
+  // TLS, the ClientHello: the callee does the handshake).
   // Thread-safe.
   virtual void Adopt(int listener_fd, int fd, std::string_view already_read) = 0;
 };
 
 class Server final : public WorkerSource {
  public:
-  // Binds every worker's acceptor. What is passed in outlives the server.
+  // Binds every worker's acceptor. What is passed in outlives the server; `tls` may be
+  // null, and when set the port speaks TLS only.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const config::Settings& settings,
                                                         const route::RouteTable& routes,
-                                                        limits::Admission& admission);
+                                                        limits::Admission& admission,
+                                                        net::asio::ssl::context* tls);
   ~Server() override;
 
   // Starts the workers' threads. `http2`, when set, outlives the server.

@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "http/client_downstream.h"
 #include "http/error_reply.h"
+#include "net/client_hello.h"
 #include "net/deadline.h"
 #include "observe/access_log.h"
 #include "observe/fingerprint.h"
@@ -26,10 +27,22 @@ using net::kNoThrow;
 
 constexpr std::string_view kHealthBody = "OpenAI API Server is running";
 
+// Real ClientHellos take one record of 0.5 to 2 KiB; past a full record, the hello is left
+// to OpenSSL, and the connection to the REST front.
+constexpr size_t kMaxClientHelloBytes = 5 + (1 << 14);
+
+// A connection's stream: TLS (its handshake still to come) when the front has a certificate.
+net::Stream OpenStream(net::tcp::socket socket, asio::ssl::context* tls) {
+  if (tls == nullptr) return net::Stream(std::move(socket));
+  return net::Stream(std::move(socket), *tls);
+}
+
 class Session final : public OpenConnection {
  public:
   Session(net::tcp::socket socket, FrontContext& context)
-      : stream_(std::move(socket)), context_(context), deadline_(stream_.get_executor()) {
+      : stream_(OpenStream(std::move(socket), context.tls)),
+        context_(context),
+        deadline_(stream_.get_executor()) {
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -65,6 +78,10 @@ class Session final : public OpenConnection {
         co_return;
       }
     }
+    if (stream_.tls() != nullptr) {
+      const bool secured = co_await Handshake();
+      if (!secured) co_return;
+    }
     for (bool first = true;; first = false) {
       ClientParser parser;
       parser.header_limit(settings.max_header_bytes);
@@ -89,23 +106,64 @@ class Session final : public OpenConnection {
 
   enum class Protocol { kHttp1, kHttp2, kGone };
 
-  // HTTP/2 (gRPC) clients open with a fixed preface, which no HTTP/1 request can begin
-  // with; reads only as far as needed to tell the two apart. What was read stays in
-  // buffer_ for whichever side takes the connection.
+  // Who serves the connection: gRPC takes HTTP/2, the REST front keeps HTTP/1. Reads
+  // (below TLS) only as far as needed to tell; what was read stays in buffer_ for
+  // whichever side takes the connection, gRPC or the TLS handshake.
   asio::awaitable<Protocol> DetectProtocol() {
-    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    for (;;) {
-      const auto data = buffer_.cdata();
-      const std::string_view seen(static_cast<const char*>(data.data()),
-                                  std::min(data.size(), kPreface.size()));
-      if (!kPreface.starts_with(seen)) co_return Protocol::kHttp1;
-      if (seen.size() == kPreface.size()) co_return Protocol::kHttp2;
-      deadline_.Expire(context_.settings.client_header_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
-      deadline_.Clear();
+    // One deadline for all the reads: a client trickling bytes earns no extra time.
+    deadline_.Expire(context_.settings.client_header_timeout);
+    std::optional<Protocol> protocol = SeenProtocol();
+    while (!protocol) {
+      const auto space = buffer_.prepare(4096);
+      auto [ec, n] = co_await stream_.socket().async_read_some(space, kNoThrow);
       buffer_.commit(n);
-      if (ec) co_return Protocol::kGone;  // never read again after an error or EOF
+      // Never read again after an error or EOF.
+      protocol = ec ? std::optional(Protocol::kGone) : SeenProtocol();
     }
+    deadline_.Clear();
+    co_return *protocol;
+  }
+
+  // The protocol that buffer_ shows, or nullopt while it does not tell yet.
+  //
+  // In plaintext, HTTP/2 clients open with a fixed preface, which no HTTP/1 request can
+  // begin with. With TLS, the ClientHello's ALPN tells: a client that offers h2 but not
+  // http/1.1 is a gRPC client, and gRPC does its TLS itself, so TLS is never terminated
+  // twice. Every other client (http/1.1 offered, or no ALPN, or no TLS at all) gets the
+  // REST front's handshake, which also refuses what is not TLS.
+  std::optional<Protocol> SeenProtocol() const {
+    const auto data = buffer_.cdata();
+    const std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    if (context_.tls != nullptr) {
+      const net::ClientHello hello = net::ParseClientHello(seen);
+      if (hello.state == net::ClientHello::State::kIncomplete &&
+          seen.size() < kMaxClientHelloBytes) {
+        return std::nullopt;
+      }
+      const bool grpc =
+          hello.state == net::ClientHello::State::kComplete && net::OffersOnlyHttp2(hello.alpn);
+      return grpc ? Protocol::kHttp2 : Protocol::kHttp1;
+    }
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    if (!kPreface.starts_with(seen.substr(0, kPreface.size()))) return Protocol::kHttp1;
+    if (seen.size() >= kPreface.size()) return Protocol::kHttp2;
+    return std::nullopt;
+  }
+
+  // The REST front's TLS, starting from the ClientHello that DetectProtocol() left in
+  // buffer_ (if it ran). False if the client is gone or no TLS could be agreed.
+  asio::awaitable<bool> Handshake() {
+    deadline_.Expire(context_.settings.client_header_timeout);
+    const auto hello = buffer_.cdata();
+    auto [ec, used] =
+        co_await stream_.tls()->async_handshake(asio::ssl::stream_base::server, hello, kNoThrow);
+    deadline_.Clear();
+    if (ec) {
+      OA_LOG(kDebug, "TLS handshake with %s failed: %s", peer_, ec.message());
+      co_return false;
+    }
+    buffer_.consume(used);
+    co_return true;
   }
 
   void HandOff() {

@@ -1,7 +1,9 @@
 // One client connection of the REST front: reads requests one after the other
 // (keep-alive, pipelining), answers what the gateway owns itself (/health, /ready,
-// /metrics, CORS preflight, its own errors) and forwards every /v1 call to the upstream. When its
-// worker drains, it finishes the answer under way and closes.
+// /metrics, CORS preflight, its own errors) and forwards every /v1 call to the upstream.
+// When its worker drains, it finishes the answer under way and closes. First, it hands
+// the connections of gRPC clients to the gRPC front: by the HTTP/2 preface in plaintext,
+// by the ClientHello's ALPN with TLS (which it then terminates for everyone else).
 //
 // The session is a coroutine whose frame owns the socket and every buffer, so it lives
 // exactly as long as its pending operations (the self-owning session of Beast's
@@ -73,6 +75,7 @@ struct FrontContext {
   Connections& connections;
   limits::WorkerAdmission& admission;
   const std::atomic<bool>* ready = nullptr;  // false once the gateway is shutting down
+  net::asio::ssl::context* tls = nullptr;    // set: the port speaks TLS only
 };
 
 // Serves `socket` until the client leaves, a timeout passes or an error ends it.

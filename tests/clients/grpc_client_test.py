@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -665,6 +666,60 @@ class GatewayGrpcTest(unittest.TestCase):
         self.assertIn("CreateChatCompletion", log)
         self.assertIn("CreateEmbedding", log)
         # ... and tearDown checks that the key is nowhere in it.
+
+
+
+class GatewayTlsTest(unittest.TestCase):
+    """--tls-cert/--tls-key: a gRPC client with grpc.ssl_channel_credentials and an https
+    client share the gateway's one TLS port, which the ClientHello's ALPN splits."""
+
+    def setUp(self):
+        certs = tempfile.TemporaryDirectory()
+        self.addCleanup(certs.cleanup)
+        subprocess.run([os.path.join(ROOT, "tests", "integration", "make_test_certs.sh"),
+                        certs.name], check=True)
+        self.ca = os.path.join(certs.name, "ca.pem")
+        self.mock = Process([MOCK_BINARY, "--host", "127.0.0.1", "--port", "0"], "stdout")
+        self.addCleanup(self.mock.stop)
+        match = self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
+        self.mock_url = f"http://127.0.0.1:{match.group(1)}"
+        self.gateway = Process(
+            [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--upstream", f"{self.mock_url}/v1",
+             "--tls-cert", os.path.join(certs.name, "good.pem"),
+             "--tls-key", os.path.join(certs.name, "good.key"), "--workers", "2"], "stderr")
+        self.addCleanup(self.gateway.stop)
+        match = self.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+) \(REST and gRPC over TLS",
+                                      START_TIMEOUT_S)
+        self.port = int(match.group(1))
+
+    def test_grpc_and_https_share_the_tls_port(self):
+        with open(self.ca, "rb") as f:
+            credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+        full_method = "/openai.v1.EmbeddingsService/CreateEmbedding"
+        request_class, response_class, _ = load_openai_messages().method(full_method)
+        with grpc.secure_channel(f"127.0.0.1:{self.port}", credentials,
+                                 options=[("grpc.enable_http_proxy", 0)]) as channel:
+            create = channel.unary_unary(full_method,
+                                         request_serializer=request_class.SerializeToString,
+                                         response_deserializer=response_class.FromString)
+            request = json_format.ParseDict({"model": "text-embedding-3-small", "input": ["a"]},
+                                            request_class())
+            response = create(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
+        self.assertEqual(response.object, "list")
+        self.assertEqual(len(response.data), 1)
+
+        https = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=self.ca)))
+        with https.open(f"https://127.0.0.1:{self.port}/health", timeout=10) as reply:
+            self.assertEqual(reply.read(), b"OpenAI API Server is running")
+
+        plain = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with plain.open(f"{self.mock_url}/__mock/requests", timeout=10) as reply:
+            seen = json.loads(reply.read())
+        self.assertEqual([(r["method"], r["target"]) for r in seen], [("POST", "/v1/embeddings")])
+        self.gateway.stop()
+        self.assertNotIn(KEY, self.gateway.output())
 
 
 if __name__ == "__main__":

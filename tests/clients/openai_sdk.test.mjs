@@ -144,3 +144,25 @@ test('a missing key is the gateway\'s own 401 in OpenAI\'s shape', async () => {
   const body = await res.json();
   assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
 });
+
+// CTest makes the test CA (make_test_certs.sh) and trusts it with NODE_EXTRA_CA_CERTS, as a
+// user of a gateway with a private CA would; the SDK itself is unchanged.
+test('chat completion, streamed, over https (--tls-cert and --tls-key)', async () => {
+  const certs = process.env.OA_TEST_CERT_DIR;
+  assert.ok(certs, 'OA_TEST_CERT_DIR names the folder of make_test_certs.sh');
+  const tls = await startProcess(process.env.OA_BYPASS_BINARY,
+                                 ['--listen', '127.0.0.1:0', '--upstream', `${mockUrl}/v1`,
+                                  '--tls-cert', `${certs}/good.pem`,
+                                  '--tls-key', `${certs}/good.key`, '--log-level', 'debug'],
+                                 'stderr', /listening on 127\.0\.0\.1:(\d+) \(REST and gRPC over TLS/,
+                                 (text) => { gatewayLog += text; });
+  const sdk = new OpenAI({ apiKey: KEY, baseURL: `https://127.0.0.1:${tls.match[1]}/v1` });
+  const stream = await sdk.chat.completions.create(
+    { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true },
+    { headers: { 'x-mock-sse-events': '3' } });
+  const tokens = [];
+  for await (const chunk of stream) {
+    if (chunk.choices[0]?.delta?.content) tokens.push(chunk.choices[0].delta.content);
+  }
+  assert.deepEqual(tokens, ['tok0', 'tok1']);
+});

@@ -64,6 +64,7 @@ bool GatewayProcess::Start() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

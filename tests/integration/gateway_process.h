@@ -26,8 +26,8 @@ class GatewayProcess {
   ~GatewayProcess();  // stops the process if it still runs
 
   // Starts the binary with `--listen 127.0.0.1:0` and the given args, and waits until it
-  // logs the port it listens on. False if it exited or did not get there in 30 s
-  // (a sanitizer build on a loaded machine can take several).
+  // logs the port it listens on. False if it exited (Stop() then returns its exit status)
+  // or did not get there in 30 s (a sanitizer build on a loaded machine can take several).
   bool Start();
   // SIGTERM, then waits; returns the exit status (or -1). Once the process has exited,
   // returns the status it exited with.

@@ -31,9 +31,10 @@ std::string GrpcResult::Trailing(const std::string& key) const {
   return FindIn(trailing_metadata, key);
 }
 
-GrpcClient::GrpcClient(int port)
-    : channel_(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials())),
+GrpcClient::GrpcClient(int port) : GrpcClient(port, grpc::InsecureChannelCredentials()) {}
+
+GrpcClient::GrpcClient(int port, const std::shared_ptr<grpc::ChannelCredentials>& credentials)
+    : channel_(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), credentials)),
       factory_(route::ApiDescriptors().pool) {}
 
 GrpcResult GrpcClient::Call(const std::string& method, const std::vector<std::string>& requests,

@@ -6,6 +6,7 @@
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
 
 #include <chrono>
 #include <map>
@@ -36,6 +37,8 @@ struct GrpcCallOptions {
 class GrpcClient {
  public:
   explicit GrpcClient(int port);
+  // Over `credentials` (e.g. grpc::SslCredentials) to 127.0.0.1:`port`.
+  GrpcClient(int port, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
   // `method` as gRPC sends it: "/openai.v1.ChatService/CreateChatCompletion".
   GrpcResult Call(const std::string& method, const std::string& request_bytes,

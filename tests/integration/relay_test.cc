@@ -149,6 +149,22 @@ TEST_F(Relay, ServerSentEventsArriveAsTheyAreSent) {
   EXPECT_EQ(pieces.front().bytes.find("[DONE]"), std::string::npos);
 }
 
+TEST_F(Relay, StreamedAnswerEndsOnceAndTheConnectionCarriesOn) {
+  // The upstream's last chunk arrives alone, after the last event: the client must see
+  // the body end once, then the answer to its next request on the same connection.
+  TestClient client = Client();
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-sse-events", "3"});
+  headers.push_back({"x-mock-sse-interval-ms", "50"});
+  const Reply stream = client.Call("POST", "/v1/chat/completions", headers, R"({"stream":true})");
+  ASSERT_EQ(stream.status, 200);
+  ASSERT_TRUE(stream.complete) << stream.error;
+  EXPECT_EQ(stream.body.substr(stream.body.size() - 14), "data: [DONE]\n\n");
+  const Reply next = client.Call("GET", "/v1/models", kAuth);
+  EXPECT_EQ(next.status, 200) << next.error;
+  EXPECT_TRUE(next.complete) << next.error;
+}
+
 TEST_F(Relay, ClientLeavingMidStreamClosesTheUpstreamCall) {
   TestClient client = Client();
   Headers headers = kAuth;

@@ -1,9 +1,8 @@
 // The upstream side of the relay: the keep-alive pool and TLS.
-#include <cstdlib>
-#include <filesystem>
 #include <thread>
 
 #include "fixture.h"
+#include "test_certs.h"
 
 namespace oa::testing {
 namespace {
@@ -54,22 +53,10 @@ TEST_F(Pool, FreshConnectionFailuresAreNotRetried) {
 
 class Tls : public GatewayTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new std::string(std::filesystem::temp_directory_path() /
-                           ("oa-certs-" + std::to_string(getpid())));
-    const std::string cmd = std::string(OA_TEST_SOURCE_DIR) + "/make_test_certs.sh " + *dir_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
-  static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-  static std::string File(const char* name) { return *dir_ + "/" + name; }
-
   void StartTls(const char* cert, const std::string& host, std::vector<std::string> args) {
     mock::MockOptions options;
-    options.tls_cert_file = File((std::string(cert) + ".pem").c_str());
-    options.tls_key_file = File((std::string(cert) + ".key").c_str());
+    options.tls_cert_file = TestCertFile(std::string(cert) + ".pem");
+    options.tls_key_file = TestCertFile(std::string(cert) + ".key");
     mock_ = std::make_unique<mock::MockOpenAI>(options);
     mock_->Start();
     args.insert(args.end(),
@@ -77,14 +64,11 @@ class Tls : public GatewayTest {
     gateway_ = std::make_unique<GatewayProcess>(args);
     ASSERT_TRUE(gateway_->Start()) << gateway_->Log();
   }
-
-  static std::string* dir_;
 };
-std::string* Tls::dir_ = nullptr;
 
 TEST_F(Tls, VerifiedUpstreamByNameAndByAddress) {
   for (const char* host : {"localhost", "127.0.0.1"}) {
-    StartTls("good", host, {"--upstream-ca-file", File("ca.pem")});
+    StartTls("good", host, {"--upstream-ca-file", TestCertFile("ca.pem")});
     TestClient client = Client();
     const Reply reply = client.Call("GET", "/v1/models", kAuth);
     EXPECT_EQ(reply.status, 200) << host << ": " << reply.body;
@@ -97,7 +81,7 @@ TEST_F(Tls, VerifiedUpstreamByNameAndByAddress) {
 }
 
 TEST_F(Tls, WrongHostNameIsRefused) {
-  StartTls("wrong", "127.0.0.1", {"--upstream-ca-file", File("ca.pem")});
+  StartTls("wrong", "127.0.0.1", {"--upstream-ca-file", TestCertFile("ca.pem")});
   TestClient client = Client();
   const Reply reply = client.Call("GET", "/v1/models", kAuth);
   EXPECT_EQ(reply.status, 502);

@@ -143,6 +143,24 @@ TEST(Settings, ListenAcceptsPortZero) {
   EXPECT_EQ(ParseOk({"--listen=127.0.0.1:0"}).listen_port, 0);
 }
 
+TEST(Settings, TlsCertAndKeyGoTogether) {
+  EXPECT_EQ(ParseOk({}).tls_cert, "");
+  const Settings s = ParseOk({"--tls-cert=/c.pem"}, {"OA_TLS_KEY=/k.pem"});
+  EXPECT_EQ(s.tls_cert, "/c.pem");
+  EXPECT_EQ(s.tls_key, "/k.pem");
+  const std::pair<std::vector<std::string>, const char*> halves[] = {
+      {{"--tls-cert=/c.pem"}, "--tls-key: required with --tls-cert"},
+      {{"--tls-key=/k.pem"}, "--tls-cert: required with --tls-key"},
+  };
+  for (const auto& [args, message] : halves) {
+    absl::StatusOr<ParsedArgs> parsed = Parse(args);
+    ASSERT_FALSE(parsed.ok()) << message;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(parsed.status().message(), message);
+  }
+  EXPECT_THAT(Parse({})->help, ::testing::AllOf(HasSubstr("--tls-cert"), HasSubstr("--tls-key")));
+}
+
 TEST(Settings, EnvironmentVariablesMapToOptions) {
   const Settings s = ParseOk({}, {
                                      "OA_LOG_LEVEL=warn",
