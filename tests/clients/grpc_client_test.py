@@ -141,6 +141,21 @@ class Process:
 
 # ---- the tests -----------------------------------------------------------------------------
 
+def start_mock_and_gateway(test, *gateway_args):
+    """Starts the mock and a gateway pointed at it, both stopped when `test` ends; sets
+    test.mock, test.mock_url, test.gateway and test.port."""
+    test.mock = Process([MOCK_BINARY, "--host", "127.0.0.1", "--port", "0"], "stdout")
+    test.addCleanup(test.mock.stop)
+    match = test.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
+    test.mock_url = f"http://127.0.0.1:{match.group(1)}"
+    test.gateway = Process(
+        [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--upstream", f"{test.mock_url}/v1",
+         "--workers", "2", *gateway_args], "stderr")
+    test.addCleanup(test.gateway.stop)
+    match = test.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
+    test.port = int(match.group(1))
+
+
 class GatewayGrpcTest(unittest.TestCase):
     """Starts the mock and the gateway for each test, stops both after it."""
 
@@ -159,16 +174,7 @@ class GatewayGrpcTest(unittest.TestCase):
         cls._protoc_dir.cleanup()
 
     def setUp(self):
-        self.mock = Process([MOCK_BINARY, "--host", "127.0.0.1", "--port", "0"], "stdout")
-        self.addCleanup(self.mock.stop)
-        match = self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
-        self.mock_url = f"http://127.0.0.1:{match.group(1)}"
-        self.gateway = Process(
-            [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--upstream", f"{self.mock_url}/v1",
-             "--log-level", "debug", "--workers", "2"], "stderr")
-        self.addCleanup(self.gateway.stop)
-        match = self.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
-        self.port = int(match.group(1))
+        start_mock_and_gateway(self, "--log-level", "debug")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}",
                                              options=[("grpc.enable_http_proxy", 0)])
         self.addCleanup(self.channel.close)
@@ -679,18 +685,9 @@ class GatewayTlsTest(unittest.TestCase):
         subprocess.run([os.path.join(ROOT, "tests", "integration", "make_test_certs.sh"),
                         certs.name], check=True)
         self.ca = os.path.join(certs.name, "ca.pem")
-        self.mock = Process([MOCK_BINARY, "--host", "127.0.0.1", "--port", "0"], "stdout")
-        self.addCleanup(self.mock.stop)
-        match = self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
-        self.mock_url = f"http://127.0.0.1:{match.group(1)}"
-        self.gateway = Process(
-            [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--upstream", f"{self.mock_url}/v1",
-             "--tls-cert", os.path.join(certs.name, "good.pem"),
-             "--tls-key", os.path.join(certs.name, "good.key"), "--workers", "2"], "stderr")
-        self.addCleanup(self.gateway.stop)
-        match = self.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+) \(REST and gRPC over TLS",
-                                      START_TIMEOUT_S)
-        self.port = int(match.group(1))
+        start_mock_and_gateway(self, "--tls-cert", os.path.join(certs.name, "good.pem"),
+                               "--tls-key", os.path.join(certs.name, "good.key"))
+        self.assertIn("REST and gRPC over TLS", self.gateway.output())
 
     def test_grpc_and_https_share_the_tls_port(self):
         with open(self.ca, "rb") as f:
