@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "http/client_downstream.h"
 #include "http/error_reply.h"
+#include "http/request_head.h"
 #include "net/client_hello.h"
 #include "net/deadline.h"
 #include "observe/access_log.h"
@@ -99,6 +100,11 @@ class Session final : public OpenConnection {
         }
         co_return;
       }
+      if (const std::optional<GatewayError> error = CheckRequestHead(parser.get())) {
+        const Clock::time_point now = Clock::now();
+        if (!co_await ReplyLogged(parser, *error, now, "-")) co_return;
+        continue;
+      }
       if (!co_await Handle(parser)) co_return;
       if (context_.connections.draining()) co_return;
     }
@@ -182,6 +188,12 @@ class Session final : public OpenConnection {
   // The answer to a request whose header could not be read; nullopt when the client
   // just went away (or timed out), which deserves no answer.
   std::optional<GatewayError> ReadError(const net::error_code& ec) const {
+    if (ec == bhttp::error::header_limit && !RequestLineRead()) {
+      return GatewayError{
+          414, "invalid_request_error", "request_uri_too_long",
+          StrCat("The request line exceeds ", context_.settings.max_header_bytes,
+                 " bytes (see --max-header-bytes); a long query belongs in a request body.")};
+    }
     if (ec == bhttp::error::header_limit) {
       return GatewayError{
           431, "invalid_request_error", "request_header_too_large",
@@ -191,6 +203,13 @@ class Session final : public OpenConnection {
     if (ec == bhttp::error::body_limit) return BodyTooLarge(context_.settings.max_body_bytes);
     if (upstream::IsMalformedMessage(ec)) return BadRequest(ec.message());
     return std::nullopt;
+  }
+
+  // Whether buffer_ holds the end of the request line, after a header_limit error.
+  bool RequestLineRead() const {
+    const auto data = buffer_.cdata();
+    return std::string_view(static_cast<const char*>(data.data()), data.size()).find('\n') !=
+           std::string_view::npos;
   }
 
   // What the gateway answers itself before any upstream call, or nullopt to relay.

@@ -87,6 +87,17 @@ absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message&
       return absl::InvalidArgumentError(StrCat("field '", name, "' is required (it is part of ",
                                                route.http_method, " ", route.path_template, ")"));
     }
+    // Percent-encoding leaves dots alone (they are unreserved, and %2E means the same to
+    // an upstream that normalises paths), so a "." or ".." segment would walk the call
+    // to another path of the upstream.
+    for (const std::string_view segment :
+         variable->multi_segment ? Split(value, '/') : std::vector<std::string_view>{value}) {
+      if (segment == "." || segment == "..") {
+        return absl::InvalidArgumentError(
+            StrCat("field '", name, "' cannot be '.' or '..' (it is a path segment of ",
+                   route.http_method, " ", route.path_template, ")"));
+      }
+    }
     path += PercentEncode(value, variable->multi_segment ? StrCat(kPathKeep, "/") : kPathKeep);
     i = variable->multi_segment ? t.segments.size() : static_cast<size_t>(variable->end_segment);
   }

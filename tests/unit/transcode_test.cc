@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/strings.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
 #include "transcode/event_reader.h"
@@ -126,6 +127,21 @@ TEST(HttpCall, MissingPathFieldIsInvalidArgument) {
   ASSERT_FALSE(call.ok());
   EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(call.status().message(), HasSubstr("file_id"));
+}
+
+TEST(HttpCall, DotSegmentPathValuesAreInvalidArgument) {
+  for (const char* id : {".", ".."}) {
+    std::unique_ptr<Message> m =
+        Request("openai.v1.FilesService/RetrieveFile", StrCat("file_id: \"", id, "\""));
+    absl::StatusOr<HttpCall> call =
+        BuildHttpCall(*Table().FindRpc("openai.v1.FilesService/RetrieveFile"), *m, false);
+    ASSERT_FALSE(call.ok()) << id;
+    EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(call.status().message(), HasSubstr("file_id"));
+  }
+  // Dots inside a value are data.
+  EXPECT_EQ(Build("openai.v1.FilesService/RetrieveFile", R"(file_id: "...a..b")").target,
+            "/v1/files/...a..b");
 }
 
 TEST(HttpCall, NoBodyPutsSetFieldsInTheQuery) {

@@ -1,0 +1,106 @@
+// The REST front's checks of a request head: framing that could be smuggled, Host, and
+// targets that are not plain paths under the configured base.
+#include "http/request_head.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+namespace oa::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+using Fields = std::initializer_list<std::pair<std::string, std::string>>;
+
+bhttp::request_header<> Head(std::string target, Fields fields = {{"Host", "gw"}},
+                             unsigned version = 11) {
+  bhttp::request_header<> head;
+  head.method(bhttp::verb::post);
+  head.target(target);
+  head.version(version);
+  for (const auto& [name, value] : fields) head.insert(name, value);
+  return head;
+}
+
+// The status CheckRequestHead answers, or 0 when the request may go on.
+int StatusOf(bhttp::request_header<> head) {
+  const std::optional<GatewayError> error = CheckRequestHead(head);
+  return error ? error->status : 0;
+}
+
+TEST(RequestHead, PlainPathsAndQueriesPass) {
+  for (const char* target :
+       {"/v1/models", "/v1/models/ft:gpt-4o:acme::abc123", "/v1/files?purpose=batch&limit=2",
+        "/v1/models/a%2Fb", "/v1/files/...", "/v1/files/.hidden", "/v1/x..y", "/health", "/"}) {
+    EXPECT_EQ(StatusOf(Head(target)), 0) << target;
+  }
+}
+
+TEST(RequestHead, DotSegmentsAreRefusedAlsoPercentEncoded) {
+  for (const char* target : {"/v1/../admin", "/v1/./models", "/v1/models/..", "/v1/%2e%2e/x",
+                             "/v1/%2E%2e/x", "/v1/.%2E/x", "/v1/%2e/x", "/v1/models/..?a=b"}) {
+    const std::optional<GatewayError> error = [&] {
+      auto head = Head(target);
+      return CheckRequestHead(head);
+    }();
+    ASSERT_TRUE(error.has_value()) << target;
+    EXPECT_EQ(error->status, 400);
+    EXPECT_EQ(error->code, "invalid_request_target");
+  }
+  // Dots in the query are data.
+  EXPECT_EQ(StatusOf(Head("/v1/files?after=..")), 0);
+}
+
+TEST(RequestHead, TargetsThatAreNotPathsAreRefused) {
+  for (const char* target :
+       {"*", "evil.example:443", "v1/models", "/v1/models#frag", "/v1/models/\xff", "/v1/a\x7f"}) {
+    EXPECT_EQ(StatusOf(Head(target)), 400) << target;
+  }
+}
+
+TEST(RequestHead, AbsoluteFormBecomesItsPathWhateverTheAuthority) {
+  auto head = Head("http://evil.example:8080/v1/models?limit=2");
+  EXPECT_FALSE(CheckRequestHead(head).has_value());
+  EXPECT_EQ(head.target(), "/v1/models?limit=2");
+
+  head = Head("HTTPS://evil.example");
+  EXPECT_FALSE(CheckRequestHead(head).has_value());
+  EXPECT_EQ(head.target(), "/");
+
+  head = Head("http://evil.example?x=1");
+  EXPECT_FALSE(CheckRequestHead(head).has_value());
+  EXPECT_EQ(head.target(), "/?x=1");
+
+  // The path inside is checked like any other.
+  EXPECT_EQ(StatusOf(Head("http://h/v1/../admin")), 400);
+}
+
+TEST(RequestHead, OnlyPlainChunkedTransferEncodingPasses) {
+  EXPECT_EQ(StatusOf(Head("/v1/files", {{"Host", "gw"}, {"Transfer-Encoding", "chunked"}})), 0);
+  EXPECT_EQ(StatusOf(Head("/v1/files", {{"Host", "gw"}, {"Transfer-Encoding", " Chunked "}})), 0);
+  // Chunked is last but something else precedes it: not implemented.
+  EXPECT_EQ(StatusOf(Head("/v1/files", {{"Host", "gw"}, {"Transfer-Encoding", "gzip, chunked"}})),
+            501);
+  EXPECT_EQ(StatusOf(Head(
+                "/v1/files",
+                {{"Host", "gw"}, {"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}})),
+            501);
+  // Chunked is not the final coding, or absent: the body's length is unknowable.
+  for (const char* codings : {"xchunked", "chunked, gzip", "identity", ""}) {
+    EXPECT_EQ(StatusOf(Head("/v1/files", {{"Host", "gw"}, {"Transfer-Encoding", codings}})), 400)
+        << codings;
+  }
+}
+
+TEST(RequestHead, Http11NeedsExactlyOneHost) {
+  EXPECT_EQ(StatusOf(Head("/v1/models", {})), 400);
+  EXPECT_EQ(StatusOf(Head("/v1/models", {{"Host", "a"}, {"Host", "b"}})), 400);
+  EXPECT_EQ(StatusOf(Head("/v1/models", {}, 10)), 0);
+  EXPECT_EQ(StatusOf(Head("/v1/models", {{"Host", "a"}, {"Host", "b"}}, 10)), 400);
+}
+
+}  // namespace
+}  // namespace oa::http
