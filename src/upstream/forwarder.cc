@@ -28,6 +28,7 @@ namespace bhttp = beast::http;
 using namespace asio::experimental::awaitable_operators;
 using net::Clock;
 using net::kNoThrow;
+using UpstreamParser = bhttp::response_parser<bhttp::buffer_body>;
 
 // How one attempt on one upstream connection ended.
 enum class Attempt {
@@ -113,15 +114,17 @@ class Exchange {
     const bool sent = co_await SendRequest(conn);
     if (out_.failure || out_.client_gone) co_return Attempt::kDone;
 
-    bhttp::response_parser<bhttp::buffer_body> parser;
+    UpstreamParser parser;
     parser.header_limit(limits_.response_header_bytes);
     parser.body_limit(boost::none);
     if (request_.method() == bhttp::verb::head) parser.skip(true);
 
     waiting_for_ = "response";
     upstream_deadline_->Expire(limits_.first_byte_timeout);
-    auto [ec, n] = co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
+    size_t n = 0;
+    const net::error_code ec = co_await ReadHead(conn, parser, n);
     upstream_deadline_->Clear();
+    if (out_.client_gone) co_return Attempt::kDone;
     if (ec) {
       const bool nothing_arrived = n == 0 && conn.buffer.size() == 0;
       if (nothing_arrived && may_retry && replay_complete_) co_return Attempt::kRetryable;
@@ -140,6 +143,25 @@ class Exchange {
     out_.upstream_first_byte = absl::FromChrono(Clock::now() - started_);
     co_await RelayResponse(conn, parser, sent);
     co_return Attempt::kDone;
+  }
+
+  // Reads the answer's head. Once the whole request is sent, the caller is watched
+  // meanwhile: a caller that leaves while the upstream thinks (a long completion) ends
+  // the upstream call at once, rather than leaving it to run, and be billed, for no one.
+  // `n`: the bytes the parser took.
+  asio::awaitable<net::error_code> ReadHead(Connection& conn, UpstreamParser& parser, size_t& n) {
+    if (!caller_.RequestBodyDone()) co_return co_await ReadHeadOnly(conn, parser, n);
+    auto result = co_await (ReadHeadOnly(conn, parser, n) || WatchCaller(conn));
+    if (result.index() == 0) co_return std::get<0>(result);
+    co_return asio::error::operation_aborted;  // the caller left; out_ says so
+  }
+
+  asio::awaitable<net::error_code> ReadHeadOnly(Connection& conn, UpstreamParser& parser,
+                                                size_t& n) {
+    auto [ec, taken] =
+        co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
+    n = taken;
+    co_return ec;
   }
 
   // Writes the request header, then the body: first what was kept from an earlier
@@ -198,8 +220,7 @@ class Exchange {
     return true;
   }
 
-  asio::awaitable<void> RelayResponse(Connection& conn,
-                                      bhttp::response_parser<bhttp::buffer_body>& upstream,
+  asio::awaitable<void> RelayResponse(Connection& conn, UpstreamParser& upstream,
                                       bool request_sent) {
     const ResponseHead& head = upstream.get().base();
     out_.status = head.result_int();
@@ -226,8 +247,7 @@ class Exchange {
   }
 
   // Moves the body piece by piece. False if either side failed (out_ says which).
-  asio::awaitable<bool> RelayBody(Connection& conn,
-                                  bhttp::response_parser<bhttp::buffer_body>& upstream) {
+  asio::awaitable<bool> RelayBody(Connection& conn, UpstreamParser& upstream) {
     waiting_for_ = "data";
     while (!upstream.is_done()) {
       auto& in = upstream.get().body();
@@ -251,8 +271,8 @@ class Exchange {
     co_return true;
   }
 
-  // Runs beside RelayBody: a caller that leaves ends the upstream call at once instead
-  // of at the next write.
+  // Runs beside RelayBody and ReadHead: a caller that leaves ends the upstream call at
+  // once instead of at the next write.
   asio::awaitable<void> WatchCaller(Connection& conn) {
     co_await caller_.WatchGone();
     const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
