@@ -1,5 +1,8 @@
 // oa-bypass: reads its settings, loads the route table from the embedded descriptors of
 // proto/, starts both fronts (REST and gRPC share the port) and runs until SIGINT or SIGTERM.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -20,6 +23,27 @@
 
 extern char** environ;
 
+namespace {
+
+// Callers' keys pass through this process' memory: unless asked, it writes no core file,
+// and is not dumpable (no ptrace or /proc/<pid>/mem for other processes of its user).
+void KeepMemoryPrivate() {
+  const rlimit none{0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+// Every client and upstream connection is a descriptor: use all the system grants.
+void RaiseOpenFileLimit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a peer that left is an error code, never a signal
   std::vector<std::string> environment;
@@ -39,6 +63,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const oa::config::Settings& settings = args->settings;
+  if (!settings.core_dumps) KeepMemoryPrivate();
+  RaiseOpenFileLimit();
   absl::StatusOr<oa::observe::LogLevel> level = oa::observe::ParseLogLevel(settings.log_level);
   if (!level.ok()) {
     std::fprintf(stderr, "oa-bypass: --log-level: %s\n",

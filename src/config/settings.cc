@@ -139,6 +139,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("cors-origins", str("*"), "comma-separated origins allowed by CORS, or *")
     ("reject-unmodelled", po::value<bool>()->default_value(false)->implicit_value(true),
      "answer 404 for /v1 paths that no RPC in proto/ describes, instead of forwarding them")
+    ("core-dumps", po::value<bool>()->default_value(false, "false")->implicit_value(true),
+     "let the process write core files; off, none is written and no other process of the "
+     "same user may read its memory, which holds callers' keys")
     ("max-body-bytes", str("1GiB"), "largest request body accepted")
     ("max-header-bytes", str("64KiB"), "largest request line plus headers accepted")
     ("client-header-timeout", dur(defaults.client_header_timeout),
@@ -257,6 +260,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   }
   if (s.cors_origins.empty()) return Bad("cors-origins", "give at least one origin, or *");
   s.reject_unmodelled = vm["reject-unmodelled"].as<bool>();
+  s.core_dumps = vm["core-dumps"].as<bool>();
 
   if (auto st = ParseBytes("max-body-bytes", get("max-body-bytes"), s.max_body_bytes); !st.ok()) {
     return st;

@@ -27,6 +27,7 @@ struct Settings {
   int workers = 0;                   // 0: one per core
   std::vector<std::string> cors_origins = {"*"};
   bool reject_unmodelled = false;  // 404 for /v1 paths that no RPC in proto/ describes
+  bool core_dumps = false;         // allow core files (they would hold callers' keys)
 
   uint64_t max_body_bytes = uint64_t{1} << 30;
   uint32_t max_header_bytes = 64 * 1024;

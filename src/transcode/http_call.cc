@@ -201,6 +201,10 @@ absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route, Message& reque
   }
   HttpCall call;
   call.method = route.http_method;
+  if (std::optional<std::string> field = FindNonFinite(request)) {
+    return absl::InvalidArgumentError(
+        StrCat("field '", *field, "' is NaN or infinite, which JSON cannot carry"));
+  }
   absl::StatusOr<std::string> path = ExpandPath(route, request);
   if (!path.ok()) return path.status();
   call.target = *std::move(path);

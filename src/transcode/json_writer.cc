@@ -166,6 +166,44 @@ void AppendMessage(const Message& message, const JsonWriteOptions* options, std:
 
 }  // namespace
 
+std::optional<std::string> FindNonFinite(const Message& message) {
+  const Reflection& r = *message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r.ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const bool repeated = field->is_repeated();
+    const int count = repeated ? r.FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const auto at = [&] { return repeated ? StrCat(field->name(), "[", i, "]") : field->name(); };
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          if (!std::isfinite(repeated ? r.GetRepeatedDouble(message, field, i)
+                                      : r.GetDouble(message, field))) {
+            return at();
+          }
+          break;
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          if (!std::isfinite(repeated ? r.GetRepeatedFloat(message, field, i)
+                                      : r.GetFloat(message, field))) {
+            return at();
+          }
+          break;
+        case FieldDescriptor::CPPTYPE_MESSAGE: {
+          const Message& inner =
+              repeated ? r.GetRepeatedMessage(message, field, i) : r.GetMessage(message, field);
+          if (std::optional<std::string> path = FindNonFinite(inner)) {
+            return StrCat(at(), ".", *path);
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::string WriteJson(const Message& message, const JsonWriteOptions& options) {
   std::string out;
   const Descriptor& d = *message.GetDescriptor();

@@ -12,6 +12,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct JsonWriteOptions {
 
 std::string WriteJson(const google::protobuf::Message& message,
                       const JsonWriteOptions& options = {});
+
+// The path ("tools[1].function.parameters") of the first float or double in `message`
+// that is NaN or infinite, which JSON cannot carry; nullopt when there is none.
+std::optional<std::string> FindNonFinite(const google::protobuf::Message& message);
 
 // One field's value as JSON: `index` picks an element of a repeated field (-1 otherwise).
 void AppendFieldJson(const google::protobuf::Message& message,

@@ -144,6 +144,17 @@ TEST(HttpCall, DotSegmentPathValuesAreInvalidArgument) {
             "/v1/files/...a..b");
 }
 
+TEST(HttpCall, NaNOrInfinityIsInvalidArgumentNamingTheField) {
+  const std::string rpc = "openai.v1.ChatService/CreateChatCompletion";
+  for (const char* text : {"temperature: nan", "temperature: -inf", "top_p: inf"}) {
+    std::unique_ptr<Message> m = Request(rpc, StrCat("model: \"m\" ", text));
+    absl::StatusOr<HttpCall> call = BuildHttpCall(*Table().FindRpc(rpc), *m, false);
+    ASSERT_FALSE(call.ok()) << text;
+    EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(call.status().message(), HasSubstr(std::string_view(text).substr(0, 5))) << text;
+  }
+}
+
 TEST(HttpCall, NoBodyPutsSetFieldsInTheQuery) {
   const HttpCall call =
       Build("openai.v1.FilesService/ListFiles", R"(purpose: "batch" limit: 0 after: "a b&c")");
