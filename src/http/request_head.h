@@ -26,7 +26,7 @@
 namespace oa::http {
 
 // Nullopt if the request may go on (its target possibly rewritten to origin-form); else
-// the error to answer. The connection closes after it unless the request had no body.
+// the error to answer, after which the connection is closed.
 std::optional<GatewayError> CheckRequestHead(boost::beast::http::request_header<>& head);
 
 }  // namespace oa::http

@@ -94,16 +94,20 @@ class Session final : public OpenConnection {
       auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
       idle_ = false;
       deadline_.Clear();
+      // Beast holds the request line and the fields to the limit each, not together.
+      if (!ec && n > settings.max_header_bytes) ec = bhttp::error::header_limit;
       if (ec) {
-        if (const std::optional<GatewayError> error = ReadError(ec)) {
+        if (const std::optional<GatewayError> error = ReadError(ec, parser)) {
           co_await Reply(parser, *error);
         }
         co_return;
       }
       if (const std::optional<GatewayError> error = CheckRequestHead(parser.get())) {
+        // Whatever follows such a head is not read as another request.
+        parser.get().keep_alive(false);
         const Clock::time_point now = Clock::now();
-        if (!co_await ReplyLogged(parser, *error, now, "-")) co_return;
-        continue;
+        co_await ReplyLogged(parser, *error, now, "-");
+        co_return;
       }
       if (!co_await Handle(parser)) co_return;
       if (context_.connections.draining()) co_return;
@@ -187,8 +191,10 @@ class Session final : public OpenConnection {
 
   // The answer to a request whose header could not be read; nullopt when the client
   // just went away (or timed out), which deserves no answer.
-  std::optional<GatewayError> ReadError(const net::error_code& ec) const {
-    if (ec == bhttp::error::header_limit && !RequestLineRead()) {
+  std::optional<GatewayError> ReadError(const net::error_code& ec,
+                                        const ClientParser& parser) const {
+    // No target yet: the request line itself did not fit.
+    if (ec == bhttp::error::header_limit && parser.get().target().empty()) {
       return GatewayError{
           414, "invalid_request_error", "request_uri_too_long",
           StrCat("The request line exceeds ", context_.settings.max_header_bytes,
@@ -203,13 +209,6 @@ class Session final : public OpenConnection {
     if (ec == bhttp::error::body_limit) return BodyTooLarge(context_.settings.max_body_bytes);
     if (upstream::IsMalformedMessage(ec)) return BadRequest(ec.message());
     return std::nullopt;
-  }
-
-  // Whether buffer_ holds the end of the request line, after a header_limit error.
-  bool RequestLineRead() const {
-    const auto data = buffer_.cdata();
-    return std::string_view(static_cast<const char*>(data.data()), data.size()).find('\n') !=
-           std::string_view::npos;
   }
 
   // What the gateway answers itself before any upstream call, or nullopt to relay.

@@ -124,6 +124,7 @@ struct Counters {
   std::atomic<int> accepted{0};
   std::atomic<int> open{0};
   std::atomic<int> aborted{0};
+  std::atomic<uint64_t> written{0};  // response bytes the sockets took
 };
 
 // What the connections of one mock share with each other and with test threads.
@@ -322,6 +323,10 @@ class Connection {
                                   bool keep_alive) {
     if (!co_await Pause(plan.delay)) co_return Outcome::kAborted;
     if (plan.kind == Plan::Kind::kHangUp) co_return Outcome::kClose;
+    if (plan.kind == Plan::Kind::kReset) {
+      Reset();
+      co_return Outcome::kClose;
+    }
     if (plan.kind == Plan::Kind::kGarbage) {
       bool written = co_await Write(net::buffer(kGarbage));
       co_return written ? Outcome::kClose : Outcome::kAborted;
@@ -331,7 +336,8 @@ class Connection {
     auto [ec, bytes] = co_await http::async_write_header(stream_, serializer, kAwait);
     if (ec) co_return Outcome::kAborted;
     if (!plan.headers_only) {
-      if (!co_await WriteBody(plan)) co_return Outcome::kAborted;
+      // A reset the plan asked for is the end it wanted, not an abort.
+      if (!co_await WriteBody(plan)) co_return reset_ ? Outcome::kClose : Outcome::kAborted;
     }
     if (plan.kind == Plan::Kind::kTruncated || !keep_alive) co_return Outcome::kClose;
     co_return Outcome::kKeepAlive;
@@ -363,7 +369,7 @@ class Connection {
       case Plan::Kind::kPattern:
         co_return co_await WritePattern(plan.pattern_bytes, plan.chunked);
       case Plan::Kind::kTruncated:
-        co_return co_await WritePattern(kTruncatedBytesSent, false);
+        co_return co_await WriteTruncated(plan);
       default:  // kBody
         co_return co_await Write(net::buffer(plan.body));
     }
@@ -375,21 +381,43 @@ class Connection {
       if (index > 0) {
         if (!co_await Pause(stream.interval)) co_return false;
       }
+      if (index == stream.reset_at) {
+        Reset();
+        co_return false;
+      }
       std::string event = StreamEvent(stream, index);
       if (!co_await WritePiece(net::buffer(event), true)) co_return false;
     }
     co_return co_await Write(http::make_chunk_last());
   }
 
+  // kTruncatedBytesSent of the promised body, then the plan's cut. A stall lasts until
+  // the peer leaves, which ends the delivery as aborted.
+  // (Plain ifs and a named duration: GCC 12 miscompiles co_await inside a switch's
+  // cases when a temporary is built in the co_await expression.)
+  net::awaitable<bool> WriteTruncated(const Plan& plan) {
+    if (!co_await WritePattern(kTruncatedBytesSent, plan.chunked, false)) co_return false;
+    if (plan.cut == Plan::Cut::kReset) {
+      Reset();
+      co_return false;
+    }
+    if (plan.cut == Plan::Cut::kStall) {
+      const Millis an_hour = std::chrono::hours(1);
+      co_return co_await Pause(an_hour);
+    }
+    co_return true;  // kClose: the caller closes, as after any kTruncated answer
+  }
+
   // Generated content, one piece per write so that a slow reader holds the mock back.
-  net::awaitable<bool> WritePattern(uint64_t size, bool chunked) {
+  // A chunked body gets its last chunk when `end` holds.
+  net::awaitable<bool> WritePattern(uint64_t size, bool chunked, bool end = true) {
     for (uint64_t offset = 0; offset < size;) {
       std::span<char> piece(piece_.data(), std::min<uint64_t>(piece_.size(), size - offset));
       FillPattern(offset, piece);
       offset += piece.size();
       if (!co_await WritePiece(net::buffer(piece), chunked)) co_return false;
     }
-    if (!chunked) co_return true;
+    if (!chunked || !end) co_return true;
     co_return co_await Write(http::make_chunk_last());
   }
 
@@ -401,6 +429,7 @@ class Connection {
   template <class Buffers>
   net::awaitable<bool> Write(const Buffers& buffers) {
     auto [ec, bytes] = co_await net::async_write(stream_, buffers, kAwait);
+    ledger_.counters().written += bytes;
     co_return !ec;
   }
 
@@ -410,6 +439,15 @@ class Connection {
     net::steady_timer timer(co_await net::this_coro::executor, duration);
     auto [ec] = co_await timer.async_wait(kAwait);
     co_return !ec;
+  }
+
+  // Resets the TCP connection: a zero linger makes close() send RST.
+  void Reset() {
+    beast::error_code ignored;
+    tcp::socket& socket = beast::get_lowest_layer(stream_).socket();
+    socket.set_option(tcp::socket::linger(true, 0), ignored);
+    socket.close(ignored);
+    reset_ = true;
   }
 
   // Closes the TCP connection without a TLS close_notify: the mock hangs up, it does not
@@ -427,6 +465,7 @@ class Connection {
   Millis idle_close_;
   beast::flat_buffer buffer_;
   bool peer_hung_up_ = false;
+  bool reset_ = false;       // Reset() was called
   std::vector<char> piece_;  // body bytes being read, or generated ones being written
 };
 
@@ -576,6 +615,8 @@ int MockOpenAI::accepted_connections() const { return server_->ledger().counters
 int MockOpenAI::open_connections() const { return server_->ledger().counters().open; }
 
 int MockOpenAI::aborted_responses() const { return server_->ledger().counters().aborted; }
+
+uint64_t MockOpenAI::bytes_written() const { return server_->ledger().counters().written; }
 
 bool MockOpenAI::WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

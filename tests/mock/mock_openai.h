@@ -74,6 +74,9 @@ class MockOpenAI {
   // Responses the mock started but could not finish because the peer closed or reset the
   // connection: while it waited out x-mock-delay-ms, or while it wrote headers or body.
   int aborted_responses() const;
+  // Response bytes (heads and bodies) the mock's sockets have accepted so far: with a slow
+  // reader downstream, shows how far backpressure reached.
+  uint64_t bytes_written() const;
 
   // Polls pred every 10 ms until true or timeout; returns pred's last value.
   static bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout);

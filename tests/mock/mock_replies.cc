@@ -1,5 +1,8 @@
 // The mock's answers. Overrides, from request headers, checked in this order:
-//   x-mock-break: before-headers | mid-body | garbage   a broken answer
+//   x-mock-break: before-headers | reset | garbage      a broken answer: closed or reset
+//                 | mid-body | mid-body-chunked          before it, a bad status line, or
+//                 | reset-mid-body | stall-mid-body       part of a body, then FIN, RST or
+//                                                       silence
 //   x-mock-status: N (400..999)                         an OpenAI-shaped error N
 //   x-mock-delay-ms: N                                  wait before the response headers
 //   x-mock-header: name: value (repeatable)             an extra response header
@@ -7,6 +10,7 @@
 //   x-mock-sse-events: K, x-mock-sse-interval-ms: M     shape of a "stream": true answer
 //   x-mock-sse-error-at: I                              chat/completion stream: event I is
 //                                                       OpenAI's {"error":...}, and the last
+//   x-mock-sse-reset-at: I                              event I is a TCP reset instead
 //   x-mock-bytes: N, x-mock-chunked: 1                  size and framing of file content
 // The same x-mock-* headers can be armed for later requests through the control path
 // POST /__mock/override?path=P&times=N (see Overrides in mock_replies.h).
@@ -468,11 +472,22 @@ ErrorKind ErrorKindOf(unsigned status) {
 
 std::optional<Plan> BreakPlan(std::string_view how) {
   Plan plan;
+  plan.pattern_bytes = kTruncatedPromise;
   if (how == "before-headers") {
     plan.kind = Plan::Kind::kHangUp;
+  } else if (how == "reset") {
+    plan.kind = Plan::Kind::kReset;
   } else if (how == "mid-body") {
     plan.kind = Plan::Kind::kTruncated;
-    plan.pattern_bytes = kTruncatedPromise;
+  } else if (how == "mid-body-chunked") {
+    plan.kind = Plan::Kind::kTruncated;
+    plan.chunked = true;
+  } else if (how == "reset-mid-body") {
+    plan.kind = Plan::Kind::kTruncated;
+    plan.cut = Plan::Cut::kReset;
+  } else if (how == "stall-mid-body") {
+    plan.kind = Plan::Kind::kTruncated;
+    plan.cut = Plan::Cut::kStall;
   } else if (how == "garbage") {
     plan.kind = Plan::Kind::kGarbage;
   } else {
@@ -501,6 +516,7 @@ Plan EventStreamPlan(const RecordedRequest& request, EventStream::Api api, std::
       .interval =
           std::chrono::milliseconds(IntHeaderOr(request, "x-mock-sse-interval-ms", 0, 0, 600000)),
       .error_at = static_cast<int>(IntHeaderOr(request, "x-mock-sse-error-at", -1, -1, 1000000)),
+      .reset_at = static_cast<int>(IntHeaderOr(request, "x-mock-sse-reset-at", -1, -1, 1000000)),
   };
   return plan;
 }

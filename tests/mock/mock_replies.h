@@ -132,6 +132,7 @@ struct EventStream {
   int events = 3;
   std::chrono::milliseconds interval{0};
   int error_at = -1;              // kChat, kCompletion: this event is an error object, and the last
+  int reset_at = -1;              // reset the connection (TCP RST) instead of writing this event
   std::string id = {};            // kRun: the run's id; kResponse: the response's id
   std::string thread_id = {};     // kRun
   std::string assistant_id = {};  // kRun
@@ -148,8 +149,15 @@ struct Plan {
     kEventStream,  // status, headers, then `stream` as chunked server-sent events
     kPattern,      // status, headers, then `pattern_bytes` of PatternByte()
     kHangUp,       // close without answering
-    kTruncated,    // promise `pattern_bytes`, send kTruncatedBytesSent of them, close
+    kReset,        // reset the connection (TCP RST) without answering
+    kTruncated,    // promise `pattern_bytes`, send kTruncatedBytesSent of them, then `cut`
     kGarbage,      // send a malformed status line, close
+  };
+  // How a kTruncated answer ends.
+  enum class Cut {
+    kClose,  // FIN
+    kReset,  // RST
+    kStall,  // nothing more, the connection held open until the peer leaves
   };
 
   Kind kind = Kind::kBody;
@@ -159,7 +167,8 @@ struct Plan {
   std::string body;
   EventStream stream;
   uint64_t pattern_bytes = 0;
-  bool chunked = false;       // kPattern: chunked instead of Content-Length
+  bool chunked = false;       // kPattern, kTruncated: chunked instead of Content-Length
+  Cut cut = Cut::kClose;      // kTruncated
   bool headers_only = false;  // a HEAD request: the headers that GET would get, no body
   std::chrono::milliseconds delay{0};
 };
