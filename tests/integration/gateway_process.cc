@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "test_outputs.h"
 
 #ifndef OA_BYPASS_BINARY
 #error "OA_BYPASS_BINARY must name the gateway binary"
@@ -38,19 +41,29 @@ pid_t SpawnChild(std::vector<std::string> argv, const std::string& stderr_path) 
 }
 
 GatewayProcess::GatewayProcess(std::vector<std::string> args) : args_(std::move(args)) {
-  char path[] = "/tmp/oa-gateway-log-XXXXXX";
-  const int fd = mkstemp(path);
+  // In the suite's output folder the log stays after the test, for the key scan.
+  const std::string kept = TestOutputDir();
+  keep_log_ = !kept.empty();
+  std::string path = (keep_log_ ? kept : "/tmp") + "/oa-gateway-log-XXXXXX";
+  const int fd = mkstemp(path.data());
   if (fd >= 0) close(fd);
   log_path_ = path;
 }
 
 GatewayProcess::~GatewayProcess() {
   Stop();
-  unlink(log_path_.c_str());
+  if (!keep_log_) unlink(log_path_.c_str());
 }
 
 bool GatewayProcess::Start() {
   std::vector<std::string> argv = {OA_BYPASS_BINARY, "--listen", "127.0.0.1:0"};
+  // The gateway makes itself undumpable, which hides /proc/<pid>/fd (OpenFds) from users
+  // other than root.
+  if (geteuid() != 0) argv.push_back("--core-dumps");
+  // The most verbose log, unless the test chose: the key scan reads every line.
+  if (std::find(args_.begin(), args_.end(), "--log-level") == args_.end()) {
+    argv.insert(argv.end(), {"--log-level", "debug"});
+  }
   argv.insert(argv.end(), args_.begin(), args_.end());
   pid_ = SpawnChild(argv, log_path_);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);

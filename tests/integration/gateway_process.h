@@ -50,6 +50,7 @@ class GatewayProcess {
  private:
   std::vector<std::string> args_;
   std::string log_path_;
+  bool keep_log_ = false;
   pid_t pid_ = -1;
   int exit_status_ = -1;
   uint16_t port_ = 0;

@@ -6,6 +6,7 @@
 
 #include "grpc/byte_buffers.h"
 #include "route/descriptors.h"
+#include "test_outputs.h"
 
 namespace oa::testing {
 namespace {
@@ -20,6 +21,17 @@ const google::protobuf::MethodDescriptor* Method(const std::string& rpc) {
   if (!name.empty() && name.front() == '/') name.erase(0, 1);
   std::replace(name.begin(), name.end(), '/', '.');
   return route::ApiDescriptors().pool->FindMethodByName(name);
+}
+
+// The status, metadata and messages of a call, as kept for the key scan.
+std::string Describe(const GrpcResult& result) {
+  std::string text = std::to_string(result.status.error_code()) + " " +
+                     result.status.error_message() + "\n" + result.status.error_details() + "\n";
+  for (const auto* metadata : {&result.initial_metadata, &result.trailing_metadata}) {
+    for (const auto& [key, value] : *metadata) text += key + ": " + value + "\n";
+  }
+  for (const std::string& message : result.messages) text += message + "\n";
+  return text;
 }
 
 }  // namespace
@@ -96,6 +108,7 @@ GrpcResult GrpcClient::Call(const std::string& method, const std::vector<std::st
   }
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
+  KeepOutput("grpc-answers", Describe(result));
   return result;
 }
 

@@ -10,6 +10,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <stdexcept>
 
+#include "test_outputs.h"
+
 namespace oa::testing {
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
@@ -35,6 +37,13 @@ void TakeHeader(const Parser& parser, Reply& reply) {
   for (const auto& field : head) {
     reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
+}
+
+// The status line, headers and body read so far, as kept for the key scan.
+std::string Describe(const Reply& reply) {
+  std::string text = std::to_string(reply.status) + " " + reply.reason + "\n";
+  for (const auto& [name, value] : reply.headers) text += name + ": " + value + "\n";
+  return text + reply.body;
 }
 }  // namespace
 
@@ -86,6 +95,7 @@ Reply TestClient::Read(bool head_request) {
   reply.body = parser.get().body();
   reply.complete = !ec && parser.is_done();
   if (ec) reply.error = ec.message();
+  KeepOutput("rest-answers", Describe(reply));
   return reply;
 }
 
@@ -107,6 +117,7 @@ Reply TestClient::ReadPieces(std::vector<Piece>& pieces,
     return reply;
   }
   TakeHeader(parser, reply);
+  KeepOutput("rest-answers", Describe(reply));
   char buf[64 * 1024];
   while (!parser.is_done()) {
     parser.get().body().data = buf;
@@ -120,6 +131,7 @@ Reply TestClient::ReadPieces(std::vector<Piece>& pieces,
     const size_t got = sizeof buf - parser.get().body().size;
     if (got == 0) continue;
     pieces.push_back({std::chrono::steady_clock::now(), std::string(buf, got)});
+    KeepOutput("rest-answers", pieces.back().bytes);
     if (on_piece && !on_piece(pieces.back())) return reply;
   }
   reply.complete = true;
