@@ -145,6 +145,9 @@ def parse_args(argv):
     p.add_argument("--fd-max-slope", type=float, default=4.0, help="descriptors per minute")
     p.add_argument("--fd-slack", type=int, default=2)
     p.add_argument("--fault-share", type=float, default=0.12, help="share of fault calls")
+    p.add_argument("--only", default="",
+                   help="comma-separated prefixes of the kinds to run (e.g. rest_,fault_rest_ or "
+                        "grpc_stream), to find which kind makes a growth; default all")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--csv", help="write the samples to this CSV file")
     p.add_argument("--keep", action="store_true",
@@ -209,7 +212,7 @@ def proc_status(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM", "Threads"):
+            if name in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
                 out[name] = int(value.split()[0])
     return out
 
@@ -479,6 +482,12 @@ class Soak:
             ("fault_grpc_upstream_status", 3), ("fault_grpc_deadline", 1),
             ("fault_grpc_cancel", 2), ("fault_grpc_cut", 1), ("fault_grpc_no_key", 1),
         ]
+        if args.only:
+            prefixes = tuple(p for p in args.only.split(",") if p)
+            self.normal = [(k, w) for k, w in self.normal if k.startswith(prefixes)]
+            self.faults = [(k, w) for k, w in self.faults if k.startswith(prefixes)]
+            if not self.normal and not self.faults:
+                raise ValueError(f"--only {args.only} selects no kind")
 
     def next_id(self):
         with self.seq_lock:
@@ -511,9 +520,10 @@ class Soak:
         rest = RestClient(self.port)
         channel = self.channels[index % len(self.channels)]
         kinds = [k for k, _ in self.normal] + [k for k, _ in self.faults]
-        normal_total = sum(w for _, w in self.normal)
-        fault_total = sum(w for _, w in self.faults)
-        share = self.args.fault_share
+        normal_total = sum(w for _, w in self.normal) or 1
+        fault_total = sum(w for _, w in self.faults) or 1
+        share = self.args.fault_share if self.normal else 1.0
+        share = share if self.faults else 0.0
         weights = ([w / normal_total * (1 - share) for _, w in self.normal] +
                    [w / fault_total * share for _, w in self.faults])
         try:
@@ -791,7 +801,7 @@ class Soak:
             try:
                 for chunk in call:
                     if not check_pattern(got, chunk.data):
-                        self.ledger.record("grpc_download", "grpc", "OK")
+                        self.ledger.record("grpc_download", "grpc", None)
                         call.cancel()
                         raise Unexpected(f"DownloadFile of {size} bytes differs near {got}")
                     got += len(chunk.data)
@@ -1227,7 +1237,11 @@ def main(argv):
         failures.append("the soak itself failed (see the traceback)")
     finally:
         exit_code = gateway.stop() if gateway else None
+        mock_died = mock.proc.poll()
         mock.stop()
+    if mock_died is not None:
+        failures.append(f"the mock exited ({mock_died}) before the end: the run says nothing "
+                        "about the gateway")
     if gateway is not None:
         log = gateway.text()
         if key in log or key[len("sk-"):] in log:
@@ -1241,7 +1255,7 @@ def main(argv):
         notable = collections.Counter()
         for line in log.splitlines():
             fields = line.split(None, 2)
-            if len(fields) < 3:
+            if len(fields) < 3 or not re.match(r"\d{4}-\d\d-\d\dT", fields[0]):
                 continue
             levels[fields[1]] += 1
             if fields[1] in ("warn", "error"):
@@ -1310,6 +1324,7 @@ def run(args, seed, key, gateway, port, mock, mock_port):
             mock_rss = -1
         samples.append({
             "t": round(time.monotonic() - start, 2), "phase": phase, "rss_kib": status["VmRSS"],
+            "anon_kib": status["RssAnon"], "file_kib": status["RssFile"],
             "hwm_kib": status["VmHWM"], "threads": status["Threads"], "fds": census["total"],
             "fds_other": census["other"] + census["other_socket"], "listen": census["listen"],
             "client_sockets": census["client"], "upstream_sockets": census["upstream"],
@@ -1320,6 +1335,12 @@ def run(args, seed, key, gateway, port, mock, mock_port):
     def sampler():
         last_print = 0
         while not stop_sampling.wait(args.sample_s):
+            for child in (gateway, mock):
+                if child.proc.poll() is not None:
+                    failures.append(f"{child.name} exited ({child.proc.returncode}) during the "
+                                    "load")
+                    soak.stop.set()
+                    return
             sample("load" if time.monotonic() - start < load_s else "drain")
             s = samples[-1]
             if s["t"] - last_print >= 30:
@@ -1347,7 +1368,7 @@ def run(args, seed, key, gateway, port, mock, mock_port):
                                         daemon=True))
     for thread in threads:
         thread.start()
-    time.sleep(load_s)
+    soak.stop.wait(load_s)
     soak.stop.set()
     for thread in threads[1:]:
         thread.join(timeout=120)
@@ -1373,6 +1394,8 @@ def run(args, seed, key, gateway, port, mock, mock_port):
         failures.append(f"too few samples after the warm-up ({len(post)}) to judge")
         post = [s for s in samples if s["phase"] == "load"] or samples
     rss = trend(post, "rss_kib")
+    anon = trend(post, "anon_kib")
+    file_backed = trend(post, "file_kib")
     fds = trend(post, "fds")
     other = trend(post, "fds_other")
     close_wait = trend(post, "close_wait")
@@ -1438,7 +1461,8 @@ def run(args, seed, key, gateway, port, mock, mock_port):
     print()
     print(f"{'gateway':18} {'start':>10} {'end':>10} {'min':>10} {'max':>10} "
           f"{'early q':>10} {'late q':>10} {'slope/min':>10}")
-    for name, t, unit in (("RSS (KiB)", rss, ""), ("fds", fds, ""),
+    for name, t, unit in (("RSS (KiB)", rss, ""), ("  anonymous", anon, ""),
+                          ("  file-backed", file_backed, ""), ("fds", fds, ""),
                           ("  non-socket fds", other, ""), ("  CLOSE_WAIT", close_wait, ""),
                           ("threads", threads_trend, "")):
         print(f"{name:18} {t['start']:10.0f} {t['end']:10.0f} {t['min']:10.0f} {t['max']:10.0f} "
