@@ -77,7 +77,14 @@ std::string PeerAddress(std::string_view peer) {
   return rest.substr(0, rest.rfind(':'));
 }
 
-grpc::Status Gone() { return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"); }
+// The status of a call its client ended: by its deadline, or by cancelling it. (The
+// client sees DEADLINE_EXCEEDED either way; this is what the log and metrics say.)
+grpc::Status Gone(const grpc::ServerContextBase& ctx) {
+  if (ctx.deadline() <= std::chrono::system_clock::now()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed");
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+}
 
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
@@ -257,7 +264,7 @@ class GrpcDownstream final : public upstream::Downstream {
           co_return grpc::Status::OK;
         }
         const std::string bytes = message->SerializeAsString();
-        if (!co_await Write(bytes)) co_return Gone();
+        if (!co_await Write(bytes)) co_return Gone(*state_.ctx);
         co_return grpc::Status::OK;
       }
       case Mode::kBytes:
@@ -477,13 +484,13 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     grpc::Status status;
     upstream::ForwardOutcome out;
     if (result.index() == 1 || s.cancelled.given()) {
-      status = Gone();
+      status = Gone(*s.ctx);
     } else {
       out = std::get<0>(std::move(result));
       if (out.failure) {
         status = ToGrpc(*out.failure);
       } else if (out.client_gone && !caller.failed()) {  // not our own refusal to go on
-        status = Gone();
+        status = Gone(*s.ctx);
       } else {
         status = co_await caller.Finish(out);
       }

@@ -249,6 +249,8 @@ TEST_F(Grpc, DeadlineBoundsTheUpstreamCallAndClosesIt) {
   EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
                                         std::chrono::milliseconds(1500)))
       << "the upstream call was not closed";
+  // Logged and counted as the deadline it was, not as a cancel.
+  EXPECT_TRUE(LogHas("rpc=openai.v1.ModelsService/ListModels grpc_status=4")) << gateway_->Log();
 }
 
 TEST_F(Grpc, CancellingAStreamClosesTheUpstreamCall) {
