@@ -64,6 +64,18 @@ struct Server::Worker {
     }
   }
 
+  // Every second, closes the pool's stale idle connections (Pool::Sweep). Runs until
+  // the worker's io_context stops.
+  asio::awaitable<void> SweepPool() {
+    asio::steady_timer timer(context);
+    for (;;) {
+      timer.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await timer.async_wait(kNoThrow);
+      if (ec) co_return;
+      pool.Sweep();
+    }
+  }
+
   // Declared first, destroyed last: the sessions that the io_context's destruction
   // destroys still remove themselves from it.
   Connections connections;
@@ -148,6 +160,7 @@ void Server::Run(Http2Handoff* http2) {
     worker->front.http2 = http2;
     worker->front.listener_fd = worker->acceptor.native_handle();
     asio::co_spawn(worker->context, worker->Accept(), asio::detached);
+    asio::co_spawn(worker->context, worker->SweepPool(), asio::detached);
     threads_.emplace_back([w = worker.get()] { w->context.run(); });
   }
 }

@@ -5,16 +5,28 @@ namespace oa::upstream {
 Pool::Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options)
     : url_(std::move(url)), tls_(tls), options_(options) {}
 
-std::unique_ptr<Connection> Pool::TakeIdle() {
+bool Pool::Usable(const Connection& conn) const {
   const auto oldest_usable = net::Clock::now() - absl::ToChronoNanoseconds(options_.idle_timeout);
+  return conn.idle_since >= oldest_usable && conn.LooksAlive();
+}
+
+std::unique_ptr<Connection> Pool::TakeIdle() {
   while (!idle_.empty()) {
     std::unique_ptr<Connection> conn = std::move(idle_.back());
     idle_.pop_back();
     conn->idle.Release();
-    if (conn->idle_since >= oldest_usable && conn->LooksAlive()) return conn;
+    if (Usable(*conn)) return conn;
     conn->stream.Close();
   }
   return nullptr;
+}
+
+void Pool::Sweep() {
+  std::erase_if(idle_, [&](std::unique_ptr<Connection>& conn) {
+    if (Usable(*conn)) return false;
+    conn->stream.Close();
+    return true;
+  });
 }
 
 net::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Pool::ConnectNew() {

@@ -30,9 +30,16 @@ class Pool {
   // response read, keep-alive on both sides, nothing unread).
   void Release(std::unique_ptr<Connection> conn);
 
+  // Closes the idle connections kept longer than the idle timeout or closed by the
+  // upstream meanwhile. The worker calls it every second, so that a gateway with no
+  // traffic keeps no stale connection (nor one in CLOSE_WAIT).
+  void Sweep();
+
   const BaseUrl& url() const { return url_; }
 
  private:
+  bool Usable(const Connection& conn) const;
+
   BaseUrl url_;
   net::asio::ssl::context* tls_;
   PoolOptions options_;

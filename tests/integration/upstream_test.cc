@@ -25,6 +25,15 @@ TEST_F(Pool, UpstreamClosingIdleConnectionsNeverFailsACall) {
   EXPECT_EQ(mock_->requests().size(), 3u);
 }
 
+TEST_F(Pool, IdleConnectionsAreClosedAfterTheIdleTimeoutWithoutTraffic) {
+  StartAll({"--workers", "1", "--upstream-pool-idle-timeout", "1s"});
+  ASSERT_EQ(Client().Call("GET", "/v1/models", kAuth).status, 200);
+  ASSERT_EQ(mock_->open_connections(), 1);  // pooled
+  // No call takes it again: the worker's sweep closes it after a second or two.
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 0; },
+                                        std::chrono::milliseconds(4000)));
+}
+
 TEST_F(Pool, RequestIsReplayedOnceWhenAPooledConnectionDies) {
   StartAll({"--workers", "1"});
   TestClient client = Client();
