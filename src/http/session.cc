@@ -98,6 +98,7 @@ class Session final : public OpenConnection {
       if (!ec && n > settings.max_header_bytes) ec = bhttp::error::header_limit;
       if (ec) {
         if (const std::optional<GatewayError> error = ReadError(ec, parser)) {
+          parser.get().keep_alive(false);  // the connection ends with this answer
           co_await Reply(parser, *error);
         }
         co_return;
