@@ -119,6 +119,20 @@ TEST(HttpCall, PathValuesArePercentEncodedButColonsStay) {
             "/v1/files/a%2Fb%20c%3Fd");
 }
 
+TEST(HttpCall, DotSegmentsAsPathValuesAreInvalidArgument) {
+  // Found by tests/fuzz/transcode_fuzz: "/v1/models/.." is "/v1/" to an upstream.
+  for (const char* text : {R"(model: "..")", R"(model: ".")"}) {
+    std::unique_ptr<Message> m = Request("openai.v1.ModelsService/RetrieveModel", text);
+    absl::StatusOr<HttpCall> call =
+        BuildHttpCall(*Table().FindRpc("openai.v1.ModelsService/RetrieveModel"), *m, false);
+    ASSERT_FALSE(call.ok()) << text;
+    EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(call.status().message(), HasSubstr("'model' cannot be '.' or '..'"));
+  }
+  EXPECT_EQ(Build("openai.v1.ModelsService/RetrieveModel", R"(model: "...")").target,
+            "/v1/models/...");
+}
+
 TEST(HttpCall, MissingPathFieldIsInvalidArgument) {
   std::unique_ptr<Message> m = Request("openai.v1.FilesService/RetrieveFile", "");
   absl::StatusOr<HttpCall> call =
