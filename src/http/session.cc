@@ -99,6 +99,15 @@ class Session final : public OpenConnection {
         }
         co_return;
       }
+      // Beast bounds the request line and the fields apart, and differently as the bytes
+      // arrive in one piece or several, so a header somewhat past header_limit can pass
+      // it: the limit on the whole header is checked here, so that it is exact.
+      if (n > settings.max_header_bytes) {
+        closing_ = true;  // the request's body, if any, is never read
+        const GatewayError error = HeaderTooLarge();
+        co_await Reply(parser, error);
+        co_return;
+      }
       if (!co_await Handle(parser)) co_return;
       if (context_.connections.draining()) co_return;
     }
@@ -182,15 +191,17 @@ class Session final : public OpenConnection {
   // The answer to a request whose header could not be read; nullopt when the client
   // just went away (or timed out), which deserves no answer.
   std::optional<GatewayError> ReadError(const net::error_code& ec) const {
-    if (ec == bhttp::error::header_limit) {
-      return GatewayError{
-          431, "invalid_request_error", "request_header_too_large",
-          StrCat("The request line and headers exceed ", context_.settings.max_header_bytes,
-                 " bytes (see --max-header-bytes).")};
-    }
+    if (ec == bhttp::error::header_limit) return HeaderTooLarge();
     if (ec == bhttp::error::body_limit) return BodyTooLarge(context_.settings.max_body_bytes);
     if (upstream::IsMalformedMessage(ec)) return BadRequest(ec.message());
     return std::nullopt;
+  }
+
+  GatewayError HeaderTooLarge() const {
+    return GatewayError{
+        431, "invalid_request_error", "request_header_too_large",
+        StrCat("The request line and headers exceed ", context_.settings.max_header_bytes,
+               " bytes (see --max-header-bytes).")};
   }
 
   // What the gateway answers itself before any upstream call, or nullopt to relay.
@@ -324,8 +335,8 @@ class Session final : public OpenConnection {
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
   asio::awaitable<bool> Send(ClientParser& parser, bhttp::response<bhttp::string_body>& response) {
-    const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive() &&
-                            !context_.connections.draining();
+    const bool keep_alive = !closing_ && parser.is_header_done() && parser.is_done() &&
+                            parser.keep_alive() && !context_.connections.draining();
     response.keep_alive(keep_alive);
     if (parser.get().method() == bhttp::verb::head) {
       response.content_length(response.body().size());
@@ -362,7 +373,8 @@ class Session final : public OpenConnection {
   net::Deadline deadline_;
   std::string peer_ = "-";
   std::string peer_address_;
-  bool idle_ = false;  // waiting for a request of which no byte has arrived
+  bool idle_ = false;     // waiting for a request of which no byte has arrived
+  bool closing_ = false;  // the answer under way is the connection's last
 };
 
 }  // namespace
