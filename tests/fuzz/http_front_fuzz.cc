@@ -98,11 +98,20 @@ ReferenceParse ParseRequests(std::string_view input, const config::Settings& set
   size_t pos = 0;
   while (pos < input.size()) {
     bhttp::request_parser<bhttp::string_body> p;
-    p.eager(true);
     p.header_limit(settings.max_header_bytes);
     p.body_limit(settings.max_body_bytes);
     net::error_code ec;
-    while (!p.is_done()) {
+    size_t header_bytes = 0;
+    while (!p.is_header_done()) {
+      const size_t used = p.put(asio::buffer(input.data() + pos, input.size() - pos), ec);
+      pos += used;
+      header_bytes += used;
+      if (ec || used == 0) break;
+    }
+    // The gateway's limit is on the whole header (Beast's alone lets a little more by).
+    if (!ec && header_bytes > settings.max_header_bytes) ec = bhttp::error::header_limit;
+    p.eager(true);
+    while (!ec && !p.is_done()) {
       const size_t used = p.put(asio::buffer(input.data() + pos, input.size() - pos), ec);
       pos += used;
       if (ec || used == 0) break;
@@ -288,6 +297,15 @@ class World {
     if (verbose_) {
       std::fprintf(stderr, "%zu request(s), %zu complete; %zu upstream; answers: %s\n",
                    sent.requests.size(), sent.complete, received_.size(), Show(answers).c_str());
+      for (const ClientRequest& r : sent.requests) {
+        std::fprintf(stderr, "  sent %s %s (%s, %zu body bytes)\n", Show(r.method).c_str(),
+                     Show(r.target, 80).c_str(), r.complete ? "complete" : "incomplete",
+                     r.body.size());
+      }
+      for (const UpstreamRequest& r : received_) {
+        std::fprintf(stderr, "  upstream %s %s (%s, %zu body bytes)\n", Show(r.method).c_str(),
+                     Show(r.target, 80).c_str(), r.complete ? "complete" : "cut", r.body.size());
+      }
     }
     CheckAnswers(input, sent, answers);
     CheckUpstream(sent);
