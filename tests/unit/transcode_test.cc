@@ -427,5 +427,17 @@ TEST(StatusMap, ErrorMessageIsOpenAisOrNamesTheStatus) {
   EXPECT_EQ(ErrorMessage(500, R"({"error":"plain"})"), "plain");
 }
 
+TEST(StatusMap, BlankErrorMessageNamesTheStatus) {
+  // Found by tests/fuzz/sse_fuzz: an error event {"error":""} ended a gRPC stream with an
+  // INTERNAL status and no message at all.
+  EXPECT_EQ(ErrorMessage(500, R"({"error":""})"), "the upstream answered HTTP 500");
+  EXPECT_EQ(ErrorMessage(400, R"({"error":{"message":" \n","type":"x"}})"),
+            "the upstream answered HTTP 400");
+  JsonReadResult r =
+      ReadEvent(Event("", R"({"error":""})"), *New("openai.v1.CreateChatCompletionStreamResponse"));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
+  EXPECT_FALSE(r.status.message().empty());
+}
+
 }  // namespace
 }  // namespace oa::transcode
