@@ -1,8 +1,8 @@
 // Fuzzes SSE parsing (transcode/sse_reader.h) and the event -> message step after it
 // (transcode/event_reader.h), as the gRPC front uses them on an upstream's stream.
 // Input: 4 header bytes, then the stream's bytes. Header: [0] picks a server-streaming
-// RPC (its response type gets the events), [1] an event size limit (1..1021), [2..3]
-// seed the split points: the stream is fed in pieces of 0 to 64 bytes chosen by them.
+// RPC whose answer is events (its response type gets them), [1] an event size limit (1..1021),
+// [2..3] seed the split points: the stream is fed in pieces of 0 to 64 bytes chosen by them.
 //
 // What must hold, besides no crash, leak or undefined behaviour:
 //   - the events do not depend on how the stream is cut: fed whole, byte by byte and at
@@ -23,6 +23,7 @@
 
 #include "fuzz_support.h"
 #include "transcode/event_reader.h"
+#include "transcode/field_names.h"
 #include "transcode/sse_reader.h"
 
 namespace oa::fuzz {
@@ -106,7 +107,10 @@ const std::vector<const route::Route*>& StreamingRoutes() {
   static const auto* const routes = [] {
     auto* v = new std::vector<const route::Route*>;
     for (const route::Route& r : Table().routes()) {
-      if (r.method->server_streaming()) v->push_back(&r);
+      // As the gRPC front: HttpBody answers are relayed as bytes, never read as events.
+      if (r.method->server_streaming() && !transcode::IsHttpBody(*r.method->output_type())) {
+        v->push_back(&r);
+      }
     }
     return v;
   }();
