@@ -62,6 +62,16 @@ const Message* Resolve(const Message& root, const std::vector<std::string>& path
   return nullptr;
 }
 
+// "." and ".." are no ids: an upstream resolves them as dot-segments (RFC 3986, section
+// 5.2.4), encoded or not, so "/v1/files/.." would reach another endpoint than the RPC's.
+bool HasDotSegment(std::string_view value, bool multi_segment) {
+  if (!multi_segment) return value == "." || value == "..";
+  for (std::string_view piece : Split(value, '/')) {
+    if (piece == "." || piece == "..") return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message& request) {
   const route::HttpTemplate& t = route.tmpl;
   std::string path;
@@ -87,16 +97,10 @@ absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message&
       return absl::InvalidArgumentError(StrCat("field '", name, "' is required (it is part of ",
                                                route.http_method, " ", route.path_template, ")"));
     }
-    // Percent-encoding leaves dots alone (they are unreserved, and %2E means the same to
-    // an upstream that normalises paths), so a "." or ".." segment would walk the call
-    // to another path of the upstream.
-    for (const std::string_view segment :
-         variable->multi_segment ? Split(value, '/') : std::vector<std::string_view>{value}) {
-      if (segment == "." || segment == "..") {
-        return absl::InvalidArgumentError(
-            StrCat("field '", name, "' cannot be '.' or '..' (it is a path segment of ",
-                   route.http_method, " ", route.path_template, ")"));
-      }
+    if (HasDotSegment(value, variable->multi_segment)) {
+      return absl::InvalidArgumentError(StrCat("field '", name, "' cannot be '.' or '..' (it is ",
+                                               "part of ", route.http_method, " ",
+                                               route.path_template, ")"));
     }
     path += PercentEncode(value, variable->multi_segment ? StrCat(kPathKeep, "/") : kPathKeep);
     i = variable->multi_segment ? t.segments.size() : static_cast<size_t>(variable->end_segment);

@@ -41,7 +41,8 @@ struct HttpCall {
 // `stream_events`: the RPC streams SSE events. Sets or clears `stream` in `request` (see
 // above). For a client-streaming RPC, `request` is the first message and the first
 // singular FileUpload field it sets is the streamed one. Fails with INVALID_ARGUMENT when
-// a path variable's field is unset or empty, or an upload's first message sets no file.
+// a path variable's field is unset, empty, "." or "..", or an upload's first message sets
+// no file.
 absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route,
                                        google::protobuf::Message& request, bool stream_events);
 

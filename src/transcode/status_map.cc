@@ -61,11 +61,14 @@ std::string ErrorMessage(int http_status, std::string_view body) {
   if (!ec && v.is_object()) {
     const boost::json::object& o = v.get_object();
     const auto* error = o.if_contains("error");
-    if (error != nullptr && error->is_object()) {
-      const auto* message = error->get_object().if_contains("message");
-      if (message != nullptr && message->is_string()) return std::string(message->get_string());
+    const boost::json::value* message = error;
+    if (error != nullptr && error->is_object())
+      message = error->get_object().if_contains("message");
+    // A blank message tells the caller nothing: the status is named instead.
+    if (message != nullptr && message->is_string()) {
+      const std::string_view text(message->get_string().data(), message->get_string().size());
+      if (!TrimAscii(text).empty()) return std::string(text);
     }
-    if (error != nullptr && error->is_string()) return std::string(error->get_string());
   }
   return StrCat("the upstream answered HTTP ", http_status);
 }

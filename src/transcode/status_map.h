@@ -18,7 +18,7 @@ namespace oa::transcode {
 absl::StatusCode GrpcCodeForHttp(int http_status);
 
 // OpenAI's `error.message` from an error body, or a message naming the HTTP status when
-// the body is not OpenAI's error shape.
+// the body is not OpenAI's error shape or its message is blank.
 std::string ErrorMessage(int http_status, std::string_view body);
 
 }  // namespace oa::transcode

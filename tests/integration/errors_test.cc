@@ -116,6 +116,26 @@ TEST_F(Errors, OversizedHeadersAre431) {
                     "request_header_too_large");
 }
 
+TEST_F(Errors, HeadersOneBytePastTheLimitAre431) {
+  // Found by tests/fuzz/http_front_fuzz: Beast's own header limit let a header slightly
+  // past --max-header-bytes through (here 4097 bytes, the limit 4KiB) and it was relayed.
+  const std::string start = "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n";
+  const auto header = [&](size_t total) {
+    return start + "X-Big: " + std::string(total - start.size() - 11, 'h') + "\r\n\r\n";
+  };
+  {
+    TestClient client = Client();
+    client.SendRaw(header(4097));
+    const Reply reply = client.Read();
+    ExpectOpenAIError(reply, 431, "request_header_too_large");
+    EXPECT_EQ(reply.header("connection"), "close");
+  }
+  EXPECT_EQ(mock_->requests().size(), 0u);
+  TestClient client = Client();
+  client.SendRaw(header(4096));
+  EXPECT_EQ(client.Read().status, 200);
+}
+
 TEST_F(Errors, SlowUpstreamIs504) {
   TestClient client = Client();
   Headers headers = kAuth;

@@ -120,6 +120,20 @@ TEST(HttpCall, PathValuesArePercentEncodedButColonsStay) {
             "/v1/files/a%2Fb%20c%3Fd");
 }
 
+TEST(HttpCall, DotSegmentsAsPathValuesAreInvalidArgument) {
+  // Found by tests/fuzz/transcode_fuzz: "/v1/models/.." is "/v1/" to an upstream.
+  for (const char* text : {R"(model: "..")", R"(model: ".")"}) {
+    std::unique_ptr<Message> m = Request("openai.v1.ModelsService/RetrieveModel", text);
+    absl::StatusOr<HttpCall> call =
+        BuildHttpCall(*Table().FindRpc("openai.v1.ModelsService/RetrieveModel"), *m, false);
+    ASSERT_FALSE(call.ok()) << text;
+    EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(call.status().message(), HasSubstr("'model' cannot be '.' or '..'"));
+  }
+  EXPECT_EQ(Build("openai.v1.ModelsService/RetrieveModel", R"(model: "...")").target,
+            "/v1/models/...");
+}
+
 TEST(HttpCall, MissingPathFieldIsInvalidArgument) {
   std::unique_ptr<Message> m = Request("openai.v1.FilesService/RetrieveFile", "");
   absl::StatusOr<HttpCall> call =
@@ -127,21 +141,6 @@ TEST(HttpCall, MissingPathFieldIsInvalidArgument) {
   ASSERT_FALSE(call.ok());
   EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(call.status().message(), HasSubstr("file_id"));
-}
-
-TEST(HttpCall, DotSegmentPathValuesAreInvalidArgument) {
-  for (const char* id : {".", ".."}) {
-    std::unique_ptr<Message> m =
-        Request("openai.v1.FilesService/RetrieveFile", StrCat("file_id: \"", id, "\""));
-    absl::StatusOr<HttpCall> call =
-        BuildHttpCall(*Table().FindRpc("openai.v1.FilesService/RetrieveFile"), *m, false);
-    ASSERT_FALSE(call.ok()) << id;
-    EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(call.status().message(), HasSubstr("file_id"));
-  }
-  // Dots inside a value are data.
-  EXPECT_EQ(Build("openai.v1.FilesService/RetrieveFile", R"(file_id: "...a..b")").target,
-            "/v1/files/...a..b");
 }
 
 TEST(HttpCall, NaNOrInfinityIsInvalidArgumentNamingTheField) {
@@ -438,6 +437,18 @@ TEST(StatusMap, ErrorMessageIsOpenAisOrNamesTheStatus) {
             "Rate limit reached");
   EXPECT_EQ(ErrorMessage(502, "<html>bad gateway</html>"), "the upstream answered HTTP 502");
   EXPECT_EQ(ErrorMessage(500, R"({"error":"plain"})"), "plain");
+}
+
+TEST(StatusMap, BlankErrorMessageNamesTheStatus) {
+  // Found by tests/fuzz/sse_fuzz: an error event {"error":""} ended a gRPC stream with an
+  // INTERNAL status and no message at all.
+  EXPECT_EQ(ErrorMessage(500, R"({"error":""})"), "the upstream answered HTTP 500");
+  EXPECT_EQ(ErrorMessage(400, R"({"error":{"message":" \n","type":"x"}})"),
+            "the upstream answered HTTP 400");
+  JsonReadResult r =
+      ReadEvent(Event("", R"({"error":""})"), *New("openai.v1.CreateChatCompletionStreamResponse"));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
+  EXPECT_FALSE(r.status.message().empty());
 }
 
 }  // namespace
