@@ -98,14 +98,13 @@ class Session final : public OpenConnection {
       if (!ec && n > settings.max_header_bytes) ec = bhttp::error::header_limit;
       if (ec) {
         if (const std::optional<GatewayError> error = ReadError(ec, parser)) {
-          parser.get().keep_alive(false);  // the connection ends with this answer
+          closing_ = true;  // the connection ends with this answer
           co_await Reply(parser, *error);
         }
         co_return;
       }
       if (const std::optional<GatewayError> error = CheckRequestHead(parser.get())) {
-        // Whatever follows such a head is not read as another request.
-        parser.get().keep_alive(false);
+        closing_ = true;  // whatever follows such a head is not read as another request
         const Clock::time_point now = Clock::now();
         co_await ReplyLogged(parser, *error, now, "-");
         co_return;
@@ -343,8 +342,8 @@ class Session final : public OpenConnection {
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
   asio::awaitable<bool> Send(ClientParser& parser, bhttp::response<bhttp::string_body>& response) {
-    const bool keep_alive = parser.is_header_done() && parser.is_done() && parser.keep_alive() &&
-                            !context_.connections.draining();
+    const bool keep_alive = !closing_ && parser.is_header_done() && parser.is_done() &&
+                            parser.keep_alive() && !context_.connections.draining();
     response.keep_alive(keep_alive);
     if (parser.get().method() == bhttp::verb::head) {
       response.content_length(response.body().size());
@@ -381,7 +380,8 @@ class Session final : public OpenConnection {
   net::Deadline deadline_;
   std::string peer_ = "-";
   std::string peer_address_;
-  bool idle_ = false;  // waiting for a request of which no byte has arrived
+  bool idle_ = false;     // waiting for a request of which no byte has arrived
+  bool closing_ = false;  // the answer under way is the connection's last
 };
 
 }  // namespace

@@ -207,8 +207,6 @@ TEST_F(Hostile, CrowdsOfIdleConnectionsAreClosedAndServiceGoesOn) {
   std::vector<int> silent = OpenConnections(gateway_->port(), 500, "");
   std::vector<int> partial = OpenConnections(gateway_->port(), 500, "GET /v1/models HTTP/1.1\r\n");
   ASSERT_EQ(silent.size() + partial.size(), 1000u);
-  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return gateway_->OpenFds() >= fds_before + 1000; },
-                                        milliseconds(5000)));
   // Calls go on meanwhile, REST and the probes.
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(Client().Call("GET", "/v1/models", kAuth).status, 200);

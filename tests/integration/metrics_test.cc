@@ -89,7 +89,15 @@ TEST_F(Metrics, CountersMoveWithCallsOnBothFronts) {
       grpc::UNAUTHENTICATED);
   ASSERT_TRUE(LogHas("grpc_status=16"));
 
-  auto after = Scrape();
+  // A gRPC call leaves in-flight when gRPC is done with it, which can be just after its
+  // access line.
+  std::map<std::string, double> after;
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor(
+      [&] {
+        after = Scrape();
+        return after["oa_requests_in_flight{front=\"grpc\"}"] == 0;
+      },
+      std::chrono::milliseconds(2000)));
   const auto moved = [&](const std::string& series) { return after[series] - before[series]; };
   EXPECT_EQ(moved(Requests("rest", kChat, "2xx")), 1);
   EXPECT_EQ(moved(Requests("rest", kChat, "4xx")), 1);
