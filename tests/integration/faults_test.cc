@@ -180,7 +180,23 @@ TEST(UnresolvableUpstream, NameThatDoesNotResolveIs502Promptly) {
 
 // ---- slow readers -------------------------------------------------------------------------
 
-class SlowClient : public Faults {};
+class SlowClient : public Faults {
+ protected:
+  // Waits until the mock has written nothing more for 500 ms, and returns how much it
+  // wrote in all.
+  uint64_t WaitUntilTheMockIsHeldBack() {
+    uint64_t written = 0;
+    EXPECT_TRUE(mock::MockOpenAI::WaitFor(
+        [&] {
+          const uint64_t before = mock_->bytes_written();
+          std::this_thread::sleep_for(milliseconds(500));
+          written = mock_->bytes_written();
+          return written == before;
+        },
+        milliseconds(20000)));
+    return written;
+  }
+};
 
 // The mock writes as fast as its socket takes bytes. With backpressure, a client that stops
 // reading stops the mock within what the socket buffers on the way hold (a few MiB each);
@@ -192,16 +208,7 @@ TEST_F(SlowClient, UndrainedDownloadHoldsTheUpstreamBackNotTheGatewaysMemory) {
   slow.Send("GET", "/v1/files/file-1/content", With({{"x-mock-bytes", std::to_string(kSize)}}));
   std::vector<Piece> pieces;
   slow.ReadPieces(pieces, [](const Piece&) { return false; });  // the head, then nothing
-  // Wait until the mock is held back: nothing more written for 500 ms.
-  uint64_t written = 0;
-  EXPECT_TRUE(mock::MockOpenAI::WaitFor(
-      [&] {
-        const uint64_t before = mock_->bytes_written();
-        std::this_thread::sleep_for(milliseconds(500));
-        written = mock_->bytes_written();
-        return written == before;
-      },
-      milliseconds(10000)));
+  const uint64_t written = WaitUntilTheMockIsHeldBack();
   EXPECT_LT(written, 64ull << 20) << "the mock wrote " << written << " bytes";
   const long growth = gateway_->RssKib() - rss_before;
   EXPECT_LT(growth, 16 * 1024) << "RSS grew by " << growth << " KiB";
@@ -229,15 +236,7 @@ TEST_F(SlowClient, UndrainedStreamHoldsTheUpstreamBack) {
   slow.Send("POST", "/v1/chat/completions", With({{"x-mock-sse-events", "400000"}}), kStreamedChat);
   std::vector<Piece> pieces;
   slow.ReadPieces(pieces, [](const Piece&) { return false; });
-  uint64_t written = 0;
-  EXPECT_TRUE(mock::MockOpenAI::WaitFor(
-      [&] {
-        const uint64_t before = mock_->bytes_written();
-        std::this_thread::sleep_for(milliseconds(500));
-        written = mock_->bytes_written();
-        return written == before;
-      },
-      milliseconds(20000)));
+  const uint64_t written = WaitUntilTheMockIsHeldBack();
   EXPECT_LT(written, 40ull << 20) << "the mock wrote " << written << " bytes";
   const long growth = gateway_->RssKib() - rss_before;
   EXPECT_LT(growth, 16 * 1024) << "RSS grew by " << growth << " KiB";
