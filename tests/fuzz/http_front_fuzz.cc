@@ -15,8 +15,9 @@
 // says which requests the client sent. What must hold, besides no crash, leak,
 // undefined behaviour or exception out of the session:
 //   - the client receives a sequence of complete, valid HTTP/1.x responses (interim
-//     100s allowed) and nothing else, at most one final answer per request sent, and the
-//     connection closes; the gateway's own errors (4xx/5xx) are OpenAI's error JSON;
+//     100s allowed, to HTTP/1.1 requests only) and nothing else, at most one final
+//     answer per request sent, and the connection closes; the gateway's own errors
+//     (4xx/5xx) are OpenAI's error JSON;
 //   - a relayed 200 arrives with the mock's body, unchanged;
 //   - every request the gateway sends upstream is valid HTTP/1.1 (complete, unless the
 //     client left in its body), one of the client's requests in order, with the same
@@ -86,6 +87,7 @@ struct ClientRequest {
   std::string body;
   bool complete = false;
   bool is_head = false;
+  unsigned version = 11;
 };
 
 struct ReferenceParse {
@@ -122,6 +124,7 @@ ReferenceParse ParseRequests(std::string_view input, const config::Settings& set
       r.target = std::string(p.get().target());
       r.authorization = std::string(p.get()[bhttp::field::authorization]);
       r.is_head = p.get().method() == bhttp::verb::head;
+      r.version = p.get().version();
     }
     r.complete = !ec && p.is_done();
     if (r.complete) r.body = p.get().body();
@@ -138,8 +141,9 @@ struct Responses {
   std::vector<int> statuses;  // of the final answers
   std::vector<std::string> bodies;
   std::vector<std::string> content_types;
-  std::vector<std::string> raw;  // each final answer as it came, head and body
-  bool clean = true;             // every byte belongs to a complete response
+  std::vector<std::string> raw;     // each final answer as it came, head and body
+  std::vector<size_t> interim_for;  // the request each 1xx answer came for
+  bool clean = true;                // every byte belongs to a complete response
   std::string error;
 };
 
@@ -159,7 +163,7 @@ Responses ParseResponses(std::string_view bytes, const ReferenceParse& sent, boo
       pos += used;
       if (ec || used == 0) break;
     }
-    if (ec == bhttp::error::need_more && at_eof && p.is_header_done()) {
+    if (at_eof && p.is_header_done() && !p.is_done() && (!ec || ec == bhttp::error::need_more)) {
       ec = {};
       p.put_eof(ec);  // a body that ends with the connection (HTTP/1.0 client)
     }
@@ -169,7 +173,10 @@ Responses ParseResponses(std::string_view bytes, const ReferenceParse& sent, boo
       return out;
     }
     const int status = p.get().result_int();
-    if (status >= 100 && status < 200) continue;  // interim (100 Continue)
+    if (status >= 100 && status < 200) {  // interim (100 Continue)
+      out.interim_for.push_back(out.finals);
+      continue;
+    }
     ++out.finals;
     out.statuses.push_back(status);
     out.bodies.push_back(p.get().body());
@@ -380,6 +387,10 @@ class World {
                got.error.c_str(), Show(answers).c_str());
     FUZZ_CHECK(got.finals <= sent.requests.size(), "%zu answers to %zu requests", got.finals,
                sent.requests.size());
+    for (size_t k : got.interim_for) {
+      FUZZ_CHECK(k < sent.requests.size() && sent.requests[k].version >= 11,
+                 "a 1xx answer to request %zu, of HTTP/1.0 or none", k);
+    }
     for (size_t i = 0; i < got.finals; ++i) {
       const ClientRequest& request = sent.requests[i];
       const int status = got.statuses[i];
