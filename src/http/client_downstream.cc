@@ -26,10 +26,15 @@ void ClientDownstream::PrepareRequest(upstream::UpstreamRequest& request) {
   }
 }
 
-// The gateway answers "Expect: 100-continue" itself; the upstream never sees it.
+// The gateway answers "Expect: 100-continue" itself; the upstream never sees it. An
+// HTTP/1.0 client's expectation is ignored: no 1xx answer may go to it (RFC 9110,
+// sections 10.1.1 and 15.2).
 asio::awaitable<bool> ClientDownstream::BeforeSend() {
   const auto expect = request_.get()[bhttp::field::expect];
-  if (!EqualsIgnoreCase(expect, "100-continue") || request_.is_done()) co_return true;
+  if (!EqualsIgnoreCase(expect, "100-continue") || request_.is_done() ||
+      request_.get().version() < 11) {
+    co_return true;
+  }
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   deadline_.Expire(io_timeout_);
   auto [ec, n] = co_await asio::async_write(client_, asio::buffer(kContinue), kNoThrow);

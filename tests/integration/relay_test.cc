@@ -252,6 +252,19 @@ TEST_F(Relay, ExpectContinueIsAnsweredByTheGateway) {
   EXPECT_EQ(mock_->requests().at(0).header("expect"), "");
 }
 
+TEST_F(Relay, ExpectContinueFromAnHttp10ClientIsIgnored) {
+  // Found by tests/fuzz/http_front_fuzz: an HTTP/1.0 client got "HTTP/1.1 100 Continue",
+  // which RFC 9110 forbids (no 1xx to HTTP/1.0; its expectation is ignored).
+  TestClient client = Client();
+  std::string raw = "POST /v1/embeddings HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer ";
+  raw += kKey;
+  raw += "\r\nContent-Length: 13\r\nExpect: 100-continue\r\n\r\n{\"input\":\"x\"}";
+  client.SendRaw(raw);
+  const Reply reply = client.Read();
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(mock_->requests().at(0).header("expect"), "");
+}
+
 TEST_F(Relay, HeadRequestsGetHeadersOnly) {
   TestClient client = Client();
   const Reply reply = client.Call("HEAD", "/v1/models", kAuth);
