@@ -19,7 +19,10 @@ case "$kind" in
   tsan)
     export BUILD_DIR=${BUILD_DIR:-build-tsan}
     export CMAKE_ARGS="-DOA_SANITIZE=thread ${CMAKE_ARGS:-}"
-    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:second_deadlock_stack=1}
+    # tests/tsan.supp: what gRPC, Abseil and OpenSSL (built without TSan) do among their
+    # own threads; each entry says why. Added to any TSAN_OPTIONS given.
+    tsan_defaults=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-$tsan_defaults}:suppressions=$PWD/tests/tsan.supp"
     ;;
   *)
     echo "sanitize.sh: unknown kind '$kind' (asan or tsan)" >&2

@@ -114,18 +114,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "oa-bypass: %s\n", std::string(grpc.status().message()).c_str());
     return 1;
   }
-  (*server)->Run(grpc->get());
-  OA_LOG(kInfo, "listening on %s:%d (REST and gRPC%s; %d workers, %d routes, upstream %s)",
-         settings.listen_host, (*server)->port(), tls ? " over TLS" : "", (*server)->workers(),
-         routes->routes().size(), settings.upstream);
-  if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
-
   // SIGTERM or SIGINT: not ready (REST /ready 503, gRPC health NOT_SERVING) for
   // --shutdown-delay while still serving, then stop accepting and let calls under way
   // finish for up to --drain-timeout (gRPC and REST side by side), then stop. A second
-  // signal stops at once.
+  // signal stops at once. The signals are caught from here on (one that comes before
+  // async_wait waits for it), before the "listening on" line tells the world we serve.
   boost::asio::io_context signals_context(1);
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+
+  (*server)->Run(grpc->get());
+  // "listening on" is the last line of start-up: whoever waits for it (a supervisor, the
+  // tests) finds everything else in place, including the line before it.
+  if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
+  OA_LOG(kInfo, "listening on %s:%d (REST and gRPC%s; %d workers, %d routes, upstream %s)",
+         settings.listen_host, (*server)->port(), tls ? " over TLS" : "", (*server)->workers(),
+         routes->routes().size(), settings.upstream);
+
   std::thread drain;
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     OA_LOG(kInfo, "signal %d: draining (up to %s; a second signal stops at once)", signal,

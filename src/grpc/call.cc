@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "grpc/byte_buffers.h"
+#include "grpc/ordered_reactor.h"
 #include "net/notification.h"
 #include "observe/access_log.h"
 #include "observe/fingerprint.h"
@@ -388,7 +389,7 @@ class GrpcDownstream final : public upstream::Downstream {
   std::optional<std::string> final_message_;
 };
 
-class CallReactor final : public grpc::ServerGenericBidiReactor {
+class CallReactor final : public OrderedReactor {
  public:
   CallReactor(grpc::GenericCallbackServerContext* ctx, const route::Route& route,
               CallContext& context)
@@ -406,7 +407,7 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     StartRead(&state_->request_buffer);
   }
 
-  void OnReadDone(bool ok) override {
+  void ReadDone(bool ok) override {
     if (dispatched_) {  // a later message of an upload, asked for by the worker
       asio::post(state_->worker.executor, [state = state_, ok] {
         state->read_ok = ok;
@@ -444,18 +445,18 @@ class CallReactor final : public grpc::ServerGenericBidiReactor {
     asio::co_spawn(state_->worker.executor, Run(state_, *std::move(call)), asio::detached);
   }
 
-  void OnWriteDone(bool ok) override {
+  void WriteDone(bool ok) override {
     asio::post(state_->worker.executor, [state = state_, ok] {
       state->write_ok = ok;
       state->write_done.Notify();
     });
   }
 
-  void OnCancel() override {
+  void Cancelled() override {
     asio::post(state_->worker.executor, [state = state_] { state->cancelled.Notify(); });
   }
 
-  void OnDone() override {
+  void Done() override {
     state_->context.active_calls.fetch_sub(1);
     delete this;
   }
@@ -595,7 +596,7 @@ asio::awaitable<bool> GrpcDownstream::Write(const std::string& bytes) {
   co_return done&& state_.write_ok;
 }
 
-class FailedReactor final : public grpc::ServerGenericBidiReactor {
+class FailedReactor final : public OrderedReactor {
  public:
   FailedReactor(grpc::GenericCallbackServerContext* ctx, grpc::Status status) {
     std::string key;
@@ -616,19 +617,19 @@ class FailedReactor final : public grpc::ServerGenericBidiReactor {
     observe::RecordCall(record);
     Finish(std::move(status));
   }
-  void OnDone() override { delete this; }
+  void Done() override { delete this; }
 };
 
 }  // namespace
 
 grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContext* ctx,
                                                const route::Route& route, CallContext& context) {
-  return new CallReactor(ctx, route, context);
+  return OrderedReactor::Constructed(new CallReactor(ctx, route, context));
 }
 
 grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::GenericCallbackServerContext* ctx,
                                                  grpc::Status status) {
-  return new FailedReactor(ctx, std::move(status));
+  return OrderedReactor::Constructed(new FailedReactor(ctx, std::move(status)));
 }
 
 }  // namespace oa::grpc_front

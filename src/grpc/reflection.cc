@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "grpc/byte_buffers.h"
 #include "grpc/health/v1/health.pb.h"
+#include "grpc/ordered_reactor.h"
 #include "grpc/reflection/v1/reflection.pb.h"
 #include "grpc/reflection/v1alpha/reflection.pb.h"
 
@@ -19,14 +20,14 @@ using google::protobuf::FileDescriptor;
 
 // Answers each request as it arrives; one write in flight at a time, so requests wait
 // while an answer is being written.
-class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
+class ReflectionReactor final : public OrderedReactor {
  public:
   ReflectionReactor(const route::Descriptors& descriptors, const std::vector<std::string>& services)
       : descriptors_(descriptors), services_(services) {
     StartRead(&in_);
   }
 
-  void OnReadDone(bool ok) override {
+  void ReadDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status::OK);  // the client has no more questions
       return;
@@ -41,7 +42,7 @@ class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
     StartWrite(&out_);
   }
 
-  void OnWriteDone(bool ok) override {
+  void WriteDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
       return;
@@ -49,7 +50,7 @@ class ReflectionReactor final : public grpc::ServerGenericBidiReactor {
     StartRead(&in_);
   }
 
-  void OnDone() override { delete this; }
+  void Done() override { delete this; }
 
  private:
   pb::ServerReflectionResponse Answer(const pb::ServerReflectionRequest& request) {
@@ -154,7 +155,7 @@ grpc::ServerGenericBidiReactor* NewReflectionReactor(const route::Descriptors& d
   // the generated pool (a static library member nothing names is left out).
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   (void)grpc::reflection::v1::ServerReflectionRequest::descriptor();
-  return new ReflectionReactor(descriptors, services);
+  return OrderedReactor::Constructed(new ReflectionReactor(descriptors, services));
 }
 
 }  // namespace oa::grpc_front

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -52,6 +53,18 @@ GatewayProcess::GatewayProcess(std::vector<std::string> args) : args_(std::move(
 
 GatewayProcess::~GatewayProcess() {
   Stop();
+  // A sanitizer build aborts the gateway at its first report, which a test sees only as
+  // an exit status: keep the report in the test's output before the log goes.
+  const std::string log = Log();
+  for (const char* mark : {"WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer",
+                           "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (const size_t at = log.find(mark); at != std::string::npos) {
+      const size_t line = log.rfind('\n', at);
+      std::cerr << "---- the gateway's log, from its sanitizer report ----\n"
+                << log.substr(line == std::string::npos ? 0 : line + 1) << std::flush;
+      break;
+    }
+  }
   if (!keep_log_) unlink(log_path_.c_str());
 }
 

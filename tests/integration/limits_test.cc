@@ -107,7 +107,9 @@ TEST_F(RateLimits, RequestsPerMinuteGive429WithRetryAfterOnBothFronts) {
 
 TEST_F(RateLimits, ConcurrentCallsPerClientAddress) {
   StartAll({"--rate-limit-concurrent", "1", "--rate-limit-by", "client"});
-  OpenStream stream(gateway_->port(), kAuth, 3, 600);
+  // 3 s of stream: room for the two calls below, which include a gRPC channel's set-up,
+  // on a loaded machine or under a sanitizer.
+  OpenStream stream(gateway_->port(), kAuth, 6, 500);
   ASSERT_TRUE(stream.started);
   // Same address, other key: the address is what counts here.
   const Reply second = Client().Call("GET", "/v1/models", kOtherAuth);
@@ -116,6 +118,15 @@ TEST_F(RateLimits, ConcurrentCallsPerClientAddress) {
   EXPECT_EQ(GrpcRetrieveModel(gateway_->port(), kOtherKey).status.error_code(),
             grpc::RESOURCE_EXHAUSTED);
   EXPECT_EQ(stream.Join(), 200);
+  // The client reads the stream's last bytes a moment before the gateway ends the call
+  // and gives its place back: wait for that end, which /metrics shows (the lease goes
+  // before the in-flight count does, and /metrics itself is not counted).
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor(
+      [&] {
+        const std::string metrics = Client().Call("GET", "/metrics", {}).body;
+        return metrics.find("oa_requests_in_flight{front=\"rest\"} 0\n") != std::string::npos;
+      },
+      std::chrono::milliseconds(5000)));
   // The stream's end gave its place back.
   EXPECT_EQ(Client().Call("GET", "/v1/models", kOtherAuth).status, 200);
   const std::string metrics = Client().Call("GET", "/metrics", {}).body;

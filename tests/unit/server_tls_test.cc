@@ -7,8 +7,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -60,14 +62,21 @@ std::string CertificatePem(EVP_PKEY* key, const char* cn) {
 
 class ServerTlsLoad : public ::testing::Test {
  protected:
-  ServerTlsLoad() : key_(EcKey()), cert_pem_(CertificatePem(key_.get(), "localhost")) {}
+  ServerTlsLoad() : key_(EcKey()), cert_pem_(CertificatePem(key_.get(), "localhost")) {
+    // A folder of this test's own: CTest runs the cases of this fixture in parallel
+    // processes, which would otherwise write and remove each other's files.
+    std::string pattern = ::testing::TempDir() + "server_tls_XXXXXX";
+    EXPECT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern + "/";
+  }
   ~ServerTlsLoad() override {
     for (const std::string& path : paths_) std::remove(path.c_str());
+    rmdir(dir_.c_str());
   }
 
-  // A file in the test's temporary folder, removed when the test ends.
+  // A file in the test's own temporary folder, removed when the test ends.
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = ::testing::TempDir() + "server_tls_" + name;
+    const std::string path = dir_ + name;
     std::ofstream(path, std::ios::binary) << text;
     paths_.push_back(path);
     return path;
@@ -86,6 +95,7 @@ class ServerTlsLoad : public ::testing::Test {
 
   Key key_;
   std::string cert_pem_;
+  std::string dir_;  // ends with '/'
   std::vector<std::string> paths_;
 };
 
@@ -109,12 +119,12 @@ TEST_F(ServerTlsLoad, ChainWithIntermediatesLoads) {
 TEST_F(ServerTlsLoad, MissingFilesNameTheirSetting) {
   const std::string key = Write("key.pem", KeyPem(key_.get()));
   const std::string cert = Write("cert.pem", cert_pem_);
-  const std::string missing = ::testing::TempDir() + "server_tls_no_such.pem";
+  const std::string missing = dir_ + "no_such.pem";
   EXPECT_THAT(Failure(missing, key), HasSubstr("--tls-cert: cannot read '" + missing + "'"));
   EXPECT_THAT(Failure(cert, missing), HasSubstr("--tls-key: cannot read '" + missing + "'"));
   const std::string empty = Write("empty.pem", "");
   EXPECT_THAT(Failure(cert, empty), HasSubstr("--tls-key: '" + empty + "' is empty or not a file"));
-  EXPECT_THAT(Failure(::testing::TempDir(), key), HasSubstr("is empty or not a file"));
+  EXPECT_THAT(Failure(dir_, key), HasSubstr("is empty or not a file"));
 }
 
 TEST_F(ServerTlsLoad, FilesThatAreNotPemNameTheirSetting) {
