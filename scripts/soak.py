@@ -76,8 +76,8 @@ What fails the run (exit status 1)
   flight (a client socket and an upstream one each), hence the drift allowance.
 * Descriptors not back after the load: once the clients are gone the gateway may keep only
   its listeners, its idle upstream pool connections (at most --workers x
-  --upstream-pool-max-idle; the pool closes idle ones lazily, when it next takes one, so
-  they do not time out on an idle gateway) and the non-socket descriptors of the baseline.
+  --upstream-pool-max-idle, until --upstream-pool-idle-timeout closes them) and the
+  non-socket descriptors of the baseline.
   Checked: no client socket; upstream sockets == the oa_upstream_connections{state="idle"}
   gauge, none busy; non-socket descriptors and listeners <= baseline + --fd-slack.
 * /metrics not matching the calls: oa_requests_total per front (rpc "-" left out, i.e.
