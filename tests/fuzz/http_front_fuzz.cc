@@ -79,10 +79,27 @@ constexpr std::string_view kSseAnswer =
     "data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
 constexpr auto kTimeout = std::chrono::seconds(5);
 
+// The path a target names on this server. RFC 9112 has servers accept absolute-form
+// ("http://any-host/v1/models?x") as the origin-form after its authority; the authority
+// is ignored, since the upstream is configured.
+std::string OriginTarget(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size() ||
+        !EqualsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+      continue;
+    }
+    const std::string_view rest = target.substr(scheme.size());
+    const size_t path = rest.find_first_of("/?");
+    if (path == std::string_view::npos) return "/";
+    return StrCat(rest[path] == '?' ? "/" : "", rest.substr(path));
+  }
+  return std::string(target);
+}
+
 // What the client sent, as Beast's parser reads it with the gateway's limits.
 struct ClientRequest {
   std::string method;
-  std::string target;
+  std::string target;  // in origin-form
   std::string authorization;
   std::string body;
   bool complete = false;
@@ -121,7 +138,7 @@ ReferenceParse ParseRequests(std::string_view input, const config::Settings& set
     ClientRequest r;
     if (p.is_header_done() || p.get().method() != bhttp::verb::unknown) {
       r.method = std::string(p.get().method_string());
-      r.target = std::string(p.get().target());
+      r.target = OriginTarget(p.get().target());
       r.authorization = std::string(p.get()[bhttp::field::authorization]);
       r.is_head = p.get().method() == bhttp::verb::head;
       r.version = p.get().version();
