@@ -42,18 +42,8 @@ parallel=${FUZZ_JOBS:-1}
 ((parallel >= 1 && parallel <= 2)) || { echo "fuzz.sh: FUZZ_JOBS must be 1 or 2" >&2; exit 2; }
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 
-# The libraries of the normal build, then clang and libFuzzer, which only this needs.
-scripts/setup.sh
-missing=()
-for p in clang-14 libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "fuzz.sh: installing ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# The libraries of the normal build, and clang with libFuzzer, which only this needs.
+scripts/setup.sh clang-14 libclang-rt-14-dev
 
 if [ ! -f "$build_dir/build.ninja" ]; then
   launcher=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing oa-bypass needs on Debian 12, and nothing that is
-# already there. Safe to run again: every step checks before it acts.
+# already there. Safe to run again: every step checks before it acts. Debian packages
+# given as arguments are installed too (scripts/fuzz.sh adds clang and libFuzzer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ packages=(
 # The client tests need Node.js and npm; a machine may have its own, outside Debian's
 # packages, which is used as it is.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
