@@ -7,6 +7,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
+#include "net/read_room.h"
 #include "upstream/header_policy.h"
 
 namespace oa::http {
@@ -48,8 +49,10 @@ asio::awaitable<absl::StatusOr<size_t>> ClientDownstream::ReadRequestBody(char* 
   body.data = piece;
   body.size = size;
   deadline_.Expire(io_timeout_);
+  const net::ReadRoom room(buffer_);
   auto [ec, n] = co_await bhttp::async_read_some(client_, buffer_, request_, kNoThrow);
   deadline_.Clear();
+  room.GrowIfFilled(buffer_, n, size);
   if (ec && ec != bhttp::error::need_buffer) {
     if (ec == bhttp::error::body_limit) {
       co_return absl::ResourceExhaustedError("request body too large");
@@ -88,12 +91,14 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
                           request_.keep_alive() && !connections_.draining();
   response_.keep_alive(keep_alive);
   serializer_.emplace(response_);
+  // Reusable once the whole answer is out; WriteBody clears this if it is not.
+  reusable_ = keep_alive;
+  if (start.body_follows && start.body_at_hand) co_return true;  // goes with the first piece
   PrepareWrite(nullptr, 0, start.body_follows);
   auto [ec, n] = co_await bhttp::async_write(client_, *serializer_, kNoThrow);
   deadline_.Clear();
   const bool written = !ec || ec == bhttp::error::need_buffer;
-  // Reusable once the whole answer is out; WriteBody clears this if it is not.
-  reusable_ = written && keep_alive;
+  if (!written) reusable_ = false;
   co_return written;
 }
 

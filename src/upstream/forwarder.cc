@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "net/deadline.h"
+#include "net/read_room.h"
 #include "observe/metrics.h"
 
 namespace oa::upstream {
@@ -36,6 +37,10 @@ enum class Attempt {
   kRetryable,  // the connection failed before any answer; a new one may try again
 };
 
+// Bodies start moving in pieces this large (an SSE event, a chat completion); the piece
+// grows with the read buffers while reads fill them (net::ReadRoom).
+constexpr size_t kFirstPieceBytes = 4 * 1024;
+
 // The state of one Forwarder::Run call. Member coroutines capture `this`; the object
 // lives in Run's frame, which awaits every one of them.
 class Exchange {
@@ -45,7 +50,7 @@ class Exchange {
         limits_(limits),
         caller_(caller),
         out_(out),
-        piece_(new char[limits.piece_bytes]) {}
+        piece_(std::min(kFirstPieceBytes, limits.piece_bytes)) {}
 
   asio::awaitable<void> Run() {
     caller_.PrepareRequest(request_);
@@ -158,8 +163,10 @@ class Exchange {
 
   asio::awaitable<net::error_code> ReadHeadOnly(Connection& conn, UpstreamParser& parser,
                                                 size_t& n) {
+    const net::ReadRoom room(conn.buffer);
     auto [ec, taken] =
         co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
+    room.GrowIfFilled(conn.buffer, taken, limits_.piece_bytes);
     n = taken;
     co_return ec;
   }
@@ -178,9 +185,10 @@ class Exchange {
     }
     while (!caller_.RequestBodyDone()) {
       const absl::StatusOr<size_t> got =
-          co_await caller_.ReadRequestBody(piece_.get(), limits_.piece_bytes);
+          co_await caller_.ReadRequestBody(piece_.data(), piece_.size());
       if (!TookRequestBody(got)) co_return true;  // out_ says why
-      if (!co_await WritePiece(conn, serializer, piece_.get(), *got, true)) co_return false;
+      if (!co_await WritePiece(conn, serializer, piece_.data(), *got, true)) co_return false;
+      if (*got == piece_.size()) GrowPiece();
     }
     co_return co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/false);
   }
@@ -212,7 +220,7 @@ class Exchange {
     }
     out_.request_body_bytes += *got;
     if (replay_complete_ && replay_.size() + *got <= limits_.replay_bytes) {
-      replay_.append(piece_.get(), *got);
+      replay_.append(piece_.data(), *got);
     } else if (replay_complete_) {
       replay_complete_ = false;
       std::string().swap(replay_);
@@ -228,7 +236,11 @@ class Exchange {
 
     std::optional<uint64_t> length;
     if (const auto declared = upstream.content_length()) length = *declared;
-    const ResponseStart start{head, length, !upstream.is_done(), request_sent};
+    const ResponseStart start{.head = head,
+                              .content_length = length,
+                              .body_follows = !upstream.is_done(),
+                              .request_sent = request_sent,
+                              .body_at_hand = conn.buffer.size() > 0};
     response_started_ = true;
     if (!co_await caller_.WriteHead(start)) {
       out_.client_gone = true;
@@ -239,9 +251,15 @@ class Exchange {
       if (std::string_view(head[bhttp::field::content_type]).starts_with("text/event-stream")) {
         stream = observe::GaugeHold(observe::metrics().open_streams);
       }
-      auto both = co_await (RelayBody(conn, upstream) || WatchCaller(conn));
-      if (both.index() == 1) co_return;  // WatchCaller said why
-      if (!std::get<0>(both)) co_return;
+      // A body already read whole (most JSON answers) leaves nothing to wait for, and so
+      // no caller to watch meanwhile.
+      if (length && *length <= conn.buffer.size()) {
+        if (!co_await RelayBody(conn, upstream)) co_return;
+      } else {
+        auto both = co_await (RelayBody(conn, upstream) || WatchCaller(conn));
+        if (both.index() == 1) co_return;  // WatchCaller said why
+        if (!std::get<0>(both)) co_return;
+      }
     }
     connection_reusable_ = request_sent && upstream.keep_alive() && conn.buffer.size() == 0;
   }
@@ -251,22 +269,25 @@ class Exchange {
     waiting_for_ = "data";
     while (!upstream.is_done()) {
       auto& in = upstream.get().body();
-      in.data = piece_.get();
-      in.size = limits_.piece_bytes;
+      in.data = piece_.data();
+      in.size = piece_.size();
       upstream_deadline_->Expire(limits_.idle_timeout);
+      const net::ReadRoom room(conn.buffer);
       auto [ec, n] = co_await bhttp::async_read_some(conn.stream, conn.buffer, upstream, kNoThrow);
       upstream_deadline_->Clear();
+      room.GrowIfFilled(conn.buffer, n, limits_.piece_bytes);
       if (ec && ec != bhttp::error::need_buffer) {
         Cut();
         co_return false;
       }
-      const size_t got = limits_.piece_bytes - in.size;
+      const size_t got = piece_.size() - in.size;
       if (got == 0 && !upstream.is_done()) continue;
-      if (!co_await caller_.WriteBody(piece_.get(), got, !upstream.is_done())) {
+      if (!co_await caller_.WriteBody(piece_.data(), got, !upstream.is_done())) {
         out_.client_gone = true;
         co_return false;
       }
       out_.response_body_bytes += got;
+      if (got == piece_.size() || conn.buffer.capacity() > piece_.size()) GrowPiece();
     }
     co_return true;
   }
@@ -279,6 +300,12 @@ class Exchange {
     if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
     if (!out_.upstream_cut) out_.client_gone = true;            // not just our own cut
     conn.stream.Close();
+  }
+
+  // Doubles the piece, up to the limit, after it came back full: the body is a bulk one.
+  void GrowPiece() {
+    if (piece_.size() >= limits_.piece_bytes) return;
+    piece_.resize(std::min(2 * piece_.size(), limits_.piece_bytes));
   }
 
   void Cut() {
@@ -294,7 +321,7 @@ class Exchange {
   Downstream& caller_;
   ForwardOutcome& out_;
 
-  std::unique_ptr<char[]> piece_;
+  std::vector<char> piece_;  // what moves between the two sides, one piece at a time
   UpstreamRequest request_;
   std::string replay_;           // every request body byte read so far, while it fits
   bool replay_complete_ = true;  // replay_ holds all of them

@@ -39,7 +39,8 @@ using ResponseHead = boost::beast::http::response_header<>;
 struct ForwardLimits {
   absl::Duration first_byte_timeout = absl::Seconds(600);
   absl::Duration idle_timeout = absl::Seconds(300);
-  size_t piece_bytes = 16 * 1024;     // largest piece moved per read
+  // Bodies move in pieces that start small and grow while reads fill them, up to this.
+  size_t piece_bytes = 64 * 1024;
   size_t replay_bytes = 1024 * 1024;  // request body kept for one retry
   uint32_t response_header_bytes = 64 * 1024;
 };
@@ -50,6 +51,9 @@ struct ResponseStart {
   std::optional<uint64_t> content_length;  // declared by the upstream
   bool body_follows = false;               // body bytes are still to be read
   bool request_sent = false;               // the upstream took the whole request
+  // Body bytes arrived with the head: the head may wait to go out with the first piece,
+  // in one write. Without them the head goes at once (a stream's client sees it early).
+  bool body_at_hand = false;
 };
 
 // The caller's side of one exchange. Called from one coroutine at a time, except that
