@@ -129,7 +129,9 @@ void ClientDownstream::PrepareWrite(const char* data, size_t size, bool more) {
 asio::awaitable<void> ClientDownstream::WatchGone() {
   constexpr size_t kMaxPipelined = 64 * 1024;
   while (buffer_.size() < kMaxPipelined) {
-    auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(4096), kNoThrow);
+    // Little ever comes here (an EOF, a pipelined request): a small read keeps the
+    // buffer of a connection that holds a long stream small.
+    auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(1024), kNoThrow);
     // Kept whatever happens next: these bytes may begin the client's next request.
     buffer_.commit(n);
     const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();

@@ -124,7 +124,9 @@ class Session final : public OpenConnection {
     deadline_.Expire(context_.settings.client_header_timeout);
     std::optional<Protocol> protocol = SeenProtocol();
     while (!protocol) {
-      const auto space = buffer_.prepare(4096);
+      // Enough for a preface or a typical request head; the parser grows the buffer for
+      // longer heads, and a long TLS hello takes a few reads.
+      const auto space = buffer_.prepare(1024);
       auto [ec, n] = co_await stream_.socket().async_read_some(space, kNoThrow);
       buffer_.commit(n);
       // Never read again after an error or EOF.
@@ -193,8 +195,14 @@ class Session final : public OpenConnection {
   // just went away (or timed out), which deserves no answer.
   std::optional<GatewayError> ReadError(const net::error_code& ec,
                                         const ClientParser& parser) const {
-    // No target yet: the request line itself did not fit.
-    if (ec == bhttp::error::header_limit && parser.get().target().empty()) {
+    // The request line itself did not fit: no line end within the limit. (Beast parses
+    // the line only once the whole head is in, so its target tells nothing here.)
+    const auto held = buffer_.cdata();
+    const std::string_view seen(static_cast<const char*>(held.data()), held.size());
+    const bool line_fits = !parser.get().target().empty() ||
+                           seen.substr(0, context_.settings.max_header_bytes + 2).find("\r\n") !=
+                               std::string_view::npos;
+    if (ec == bhttp::error::header_limit && !line_fits) {
       return GatewayError{
           414, "invalid_request_error", "request_uri_too_long",
           StrCat("The request line exceeds ", context_.settings.max_header_bytes,

@@ -29,11 +29,13 @@ void LogAccess(const AccessRecord& r) {
   const auto number = [](std::string_view key, std::string value) {
     return LogField{key, std::move(value), true};
   };
-  std::vector<LogField> fields = {
-      text("front", r.front),   text("client", r.client),
-      text("method", r.method), text("path", r.target.substr(0, r.target.find('?'))),
-      text("rpc", r.rpc),
-  };
+  std::vector<LogField> fields;
+  fields.reserve(16);
+  fields.push_back(text("front", r.front));
+  fields.push_back(text("client", r.client));
+  fields.push_back(text("method", r.method));
+  fields.push_back(text("path", r.target.substr(0, r.target.find('?'))));
+  fields.push_back(text("rpc", r.rpc));
   if (r.grpc_status) fields.push_back(number("grpc_status", StrCat(*r.grpc_status)));
   fields.push_back(number("status", StrCat(r.status)));
   fields.push_back(number("ms", absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(r.elapsed))));

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <memory>
+
 #include "base/strings.h"
 
 namespace oa::observe {
@@ -14,9 +16,21 @@ std::string KeyFingerprint(std::string_view authorization) {
     credential = {};  // "Bearer " with no key (e.g. an unset $OPENAI_API_KEY) names no key
   }
   if (credential.empty()) return "-";
+  // EVP_Digest looks the digest up and allocates a context on every call, which costs
+  // several times the hashing of a key this short (a fingerprint is taken per call, for
+  // the access log). SHA-256 is fetched once and each thread keeps one context; the final
+  // step wipes the block that held the key.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(
+      EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  EVP_Digest(credential.data(), credential.size(), digest, &digest_len, EVP_sha256(), nullptr);
+  if (sha256 == nullptr || context == nullptr ||
+      !EVP_DigestInit_ex2(context.get(), sha256, nullptr) ||
+      !EVP_DigestUpdate(context.get(), credential.data(), credential.size()) ||
+      !EVP_DigestFinal_ex(context.get(), digest, &digest_len) || digest_len < 4) {
+    return "?";
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (int i = 0; i < 4; ++i) {

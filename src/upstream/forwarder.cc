@@ -1,10 +1,12 @@
 #include "upstream/forwarder.h"
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 
 #include "base/strings.h"
 #include "net/deadline.h"
@@ -37,9 +39,10 @@ enum class Attempt {
   kRetryable,  // the connection failed before any answer; a new one may try again
 };
 
-// Bodies start moving in pieces this large (an SSE event, a chat completion); the piece
-// grows with the read buffers while reads fill them (net::ReadRoom).
-constexpr size_t kFirstPieceBytes = 4 * 1024;
+// A body of unknown length starts moving in pieces this large (an SSE event is a few
+// hundred bytes); the piece grows with the read buffers while reads fill it
+// (net::ReadRoom). A body of known length gets a piece its size, up to the limit.
+constexpr size_t kFirstPieceBytes = 1024;
 
 // The state of one Forwarder::Run call. Member coroutines capture `this`; the object
 // lives in Run's frame, which awaits every one of them.
@@ -56,6 +59,7 @@ class Exchange {
     caller_.PrepareRequest(request_);
     request_.version(11);
     request_.set(bhttp::field::host, pool_.url().host_header);
+    SizePiece(DeclaredLength(request_));
     if (!co_await caller_.BeforeSend()) {
       out_.client_gone = true;
       co_return;
@@ -242,6 +246,8 @@ class Exchange {
                               .request_sent = request_sent,
                               .body_at_hand = conn.buffer.size() > 0};
     response_started_ = true;
+    std::string().swap(replay_);  // no retry once an answer began: a long stream holds none
+    SizePiece(length);
     if (!co_await caller_.WriteHead(start)) {
       out_.client_gone = true;
       co_return;
@@ -300,6 +306,22 @@ class Exchange {
     if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
     if (!out_.upstream_cut) out_.client_gone = true;            // not just our own cut
     conn.stream.Close();
+  }
+
+  static std::optional<uint64_t> DeclaredLength(const UpstreamRequest& request) {
+    const std::string_view text = request[bhttp::field::content_length];
+    uint64_t length = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return length;
+  }
+
+  // A piece for a body of `length` bytes (nullopt: unknown): the whole body when it fits
+  // the limit, so a JSON request or answer moves in one write.
+  void SizePiece(std::optional<uint64_t> length) {
+    const size_t want = length ? size_t(std::clamp<uint64_t>(*length, 1, limits_.piece_bytes))
+                               : std::min(kFirstPieceBytes, limits_.piece_bytes);
+    if (want != piece_.size()) std::vector<char>(want).swap(piece_);
   }
 
   // Doubles the piece, up to the limit, after it came back full: the body is a bulk one.
