@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures (once) and builds oa-bypass and its tests into build/ with Ninja and ccache.
 # BUILD_DIR and CMAKE_ARGS may be set, e.g. CMAKE_ARGS=-DOA_SANITIZE=address,undefined.
+# Arguments name the targets to build (default: all of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
@@ -10,4 +11,4 @@ if [ ! -f "$build_dir/build.ninja" ]; then
   # shellcheck disable=SC2086
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" ${CMAKE_ARGS:-}
 fi
-cmake --build "$build_dir"
+cmake --build "$build_dir" ${1:+--target "$@"}

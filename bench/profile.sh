@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Instructions the gateway spends per small chat completion, counted by callgrind: the
+# figure that profiling work moves, repeatable whatever else the machine is doing (a
+# timed benchmark on shared cores is not). Runs one worker under callgrind against
+# bench_upstream, warms it, then counts exactly REQUESTS calls and prints the total per
+# call and the functions that cost most. Needs valgrind and a build (bench/run.sh makes
+# one); BUILD_DIR as for scripts/build.sh.
+#
+#   bench/profile.sh            # 1500 calls
+#   REQUESTS=3000 bench/profile.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath "${BUILD_DIR:-build}")
+requests=${REQUESTS:-1500}
+work=$(mktemp -d)
+trap 'kill $gateway $upstream 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+
+"$build/bench/bench_upstream" > "$work/upstream.out" &
+upstream=$!
+until grep -q "listening on" "$work/upstream.out" 2>/dev/null; do sleep 0.1; done
+upstream_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/upstream.out")
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --instr-atstart=no \
+  "$build/oa-bypass" --workers=1 --listen="127.0.0.1:$port" \
+  --upstream="http://127.0.0.1:$upstream_port/v1" > "$work/gateway.log" 2>&1 &
+gateway=$!
+until curl -fs -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.5; done
+
+echo '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}' > "$work/chat.json"
+load() {
+  "$build/bench/bench_load" --mode=rate --port="$port" --body-file="$work/chat.json" \
+    --header="authorization: Bearer sk-profile-not-a-real-key" --connections=8 "$@"
+}
+load --rate=100 --seconds=2 > /dev/null  # warm: pool, caches, lazy initialisation
+callgrind_control --instr=on "$gateway" > /dev/null
+load --rate=300 --seconds="$(/usr/bin/python3 -c "print($requests / 300)")" > "$work/load.json"
+callgrind_control -d "$gateway" > /dev/null
+dump=$(ls -t "$work"/callgrind.out.* | head -1)
+total=$(callgrind_annotate "$dump" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+echo "load: $(cat "$work/load.json")"
+echo "instructions per call: $((total / requests)) ($total for $requests calls)"
+callgrind_annotate "$dump" | sed -n '/file:function/,$p' | sed -n 2,26p | cut -c1-160

@@ -1,0 +1,664 @@
+#!/usr/bin/python3
+"""Runs the benchmarks: the same scenarios against each target, round after round in
+turn, and writes the figures to bench/results/ and bench/README.md.
+
+Targets, all on loopback and all relaying to the same bench_upstream:
+  direct    the upstream itself: the limit of this machine and load generator
+  oa-bypass this repository's gateway (REST, and gRPC for the gRPC scenarios)
+  nginx     Debian's nginx as a reverse proxy, tuned: upstream keep-alive, no buffering
+  portkey   the Portkey AI gateway from npm, pointed at the upstream as a custom host
+
+Run through bench/run.sh, which builds and installs what this needs. Uses Debian's
+python3 (for python3-protobuf, to encode the gRPC requests).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+KEY = "sk-bench-not-a-real-key-0000000000000000"
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
+GRPC_UNARY = "/openai.v1.ChatService/CreateChatCompletion"
+GRPC_STREAM = "/openai.v1.ChatService/CreateChatCompletionStream"
+MiB = 1 << 20
+
+
+def log(*parts):
+    print("bench:", *parts, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {seconds} s")
+
+
+def process_tree(pid):
+    """pid and all its descendants."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def rss_kib(pids):
+    """Resident memory of the processes and their descendants, in KiB."""
+    total = 0
+    for p in {q for pid in pids for q in process_tree(pid)}:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class PeakRss:
+    """Samples a process tree's RSS every 20 ms while in use; .peak is the highest."""
+
+    def __init__(self, pids):
+        self.pids, self.peak, self._stop = pids, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_kib(self.pids))
+            self._stop.wait(0.02)
+
+    def __enter__(self):
+        self.peak = rss_kib(self.pids)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class Target:
+    def __init__(self, name, port, pids, headers=()):
+        self.name, self.port, self.pids, self.headers = name, port, pids, list(headers)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class Fleet:
+    """Starts and stops the upstream and the targets."""
+
+    def __init__(self, args, workdir):
+        self.args, self.workdir, self.procs = args, workdir, []
+        self.build = Path(args.build_dir).resolve()
+
+    def start(self, name, argv, port=None, env=None, ready_line=None):
+        out = open(self.workdir / f"{name}.log", "w")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE if ready_line else out,
+                                stderr=out, env=env, cwd=self.workdir, text=True,
+                                start_new_session=True)
+        self.procs.append(proc)
+        if ready_line:
+            line = proc.stdout.readline()
+            if ready_line not in line:
+                raise RuntimeError(f"{name}: expected '{ready_line}', got {line!r}")
+            port = int(line.rsplit(":", 1)[1])
+        wait_port(port, proc)
+        return proc, port
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def upstream(self):
+        proc, port = self.start("upstream", [str(self.build / "bench/bench_upstream"),
+                                             "--threads", str(self.args.upstream_threads)],
+                                ready_line="listening on")
+        self.upstream_port = port
+        return Target("direct", port, [proc.pid])
+
+    def oa_bypass(self):
+        """One gateway process, or --gateway-processes of them sharing the port (SO_REUSEPORT),
+        each with its share of the cores, as nginx runs a worker process per core."""
+        port = free_port()
+        count = self.args.gateway_processes
+        workers = max(1, (os.cpu_count() or 1) // count)
+        pids = []
+        for i in range(count):
+            proc, _ = self.start(f"oa-bypass-{i}", [
+                str(self.build / "oa-bypass"), f"--listen=127.0.0.1:{port}",
+                f"--upstream=http://127.0.0.1:{self.upstream_port}/v1", f"--workers={workers}",
+                "--upstream-pool-max-idle=1024"], port=port)
+            pids.append(proc.pid)
+            # The port answers as soon as the first process listens: wait for each one's line.
+            log_file = self.workdir / f"oa-bypass-{i}.log"
+            deadline = time.monotonic() + 30
+            while "listening on" not in log_file.read_text():
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"oa-bypass process {i} did not start: "
+                                       f"{log_file.read_text()[-500:]}")
+                time.sleep(0.05)
+        return Target("oa-bypass", port, pids)
+
+    def nginx(self):
+        port = free_port()
+        conf = self.workdir / "nginx.conf"
+        (self.workdir / "nginx-logs").mkdir(exist_ok=True)
+        conf.write_text((BENCH / "nginx.conf.in").read_text()
+                        .replace("@WORKDIR@", str(self.workdir))
+                        .replace("@PORT@", str(port))
+                        .replace("@UPSTREAM_PORT@", str(self.upstream_port)))
+        proc, _ = self.start("nginx", ["nginx", "-p", str(self.workdir), "-c", str(conf),
+                                       "-g", "daemon off;"], port=port)
+        return Target("nginx", port, [proc.pid])
+
+    def portkey(self):
+        port = free_port()
+        env = dict(os.environ, NODE_ENV="production")
+        script = BENCH / "portkey/node_modules/@portkey-ai/gateway/build/start-server.js"
+        proc, _ = self.start("portkey", ["node", str(script), f"--port={port}", "--headless"],
+                             port=port, env=env)
+        return Target("portkey", port, [proc.pid], [
+            "x-portkey-provider: openai",
+            f"x-portkey-custom-host: http://127.0.0.1:{self.upstream_port}/v1"])
+
+
+# ---- scenarios -------------------------------------------------------------------------
+
+
+def wrk_json(target, seconds, connections, workdir):
+    """Small chat completions at fixed concurrency, through wrk."""
+    script = workdir / f"wrk-{target.name}.lua"
+    lines = ['wrk.method = "POST"', f"wrk.body = '{json.dumps(CHAT)}'",
+             'wrk.headers["Content-Type"] = "application/json"',
+             f'wrk.headers["Authorization"] = "Bearer {KEY}"']
+    for header in target.headers:
+        name, value = header.split(": ", 1)
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), target.url("/v1/chat/completions")],
+                         capture_output=True, text=True, check=True).stdout
+    result = {"non_2xx": 0, "socket_errors": 0}
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            result["rps"] = float(words[1])
+        elif words[:1] == ["50%"]:
+            result["p50_ms"] = wrk_ms(words[1])
+        elif words[:1] == ["99%"]:
+            result["p99_ms"] = wrk_ms(words[1])
+        elif line.strip().startswith("Non-2xx"):
+            result["non_2xx"] = int(words[-1])
+        elif line.strip().startswith("Socket errors"):
+            result["socket_errors"] = sum(int(w.strip(",")) for w in words[3::2])
+    if "rps" not in result:
+        raise RuntimeError(f"wrk printed no rate:\n{out}")
+    return result
+
+
+def wrk_ms(text):
+    for suffix, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(suffix):
+            return float(text[:-len(suffix)]) * scale
+    raise ValueError(text)
+
+
+def bench_load(fleet, target, mode, body, extra, headers=()):
+    body_file = fleet.workdir / ("stream.json" if body.get("stream") else "chat.json")
+    body_file.write_text(json.dumps(body))
+    argv = [str(fleet.build / "bench/bench_load"), f"--mode={mode}", f"--port={target.port}",
+            f"--body-file={body_file}", f"--header=authorization: Bearer {KEY}", *extra]
+    argv += [f"--header={h}" for h in [*target.headers, *headers]]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if not proc.stdout.strip():
+        raise RuntimeError(f"bench_load failed: {proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def fixed_rate(fleet, target, rate, seconds):
+    r = bench_load(fleet, target, "rate", CHAT,
+                   [f"--rate={rate}", f"--seconds={seconds}", "--connections=64"])
+    return {"p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+            "achieved_rps": r["achieved_rps"], "errors": r["errors"]}
+
+
+def sse(fleet, target, events, gap_ms, streams):
+    r = bench_load(fleet, target, "sse", dict(CHAT, stream=True), [f"--streams={streams}"],
+                   [f"x-bench-events: {events}", f"x-bench-gap-ms: {gap_ms}"])
+    return {"first_event_p50_ms": r["first_event_p50_us"] / 1000,
+            "first_event_p99_ms": r["first_event_p99_us"] / 1000,
+            "relay_delay_p50_ms": r["relay_delay_p50_us"] / 1000,
+            "relay_delay_p99_ms": r["relay_delay_p99_us"] / 1000,
+            "events": r["events"], "expected_events": events * streams,
+            "completed": r["completed"], "errors": r["errors"], "first_error": r["first_error"]}
+
+
+def open_streams(fleet, target, count, hold_s):
+    """count streams open at once; the target's RSS once all have had their first event."""
+    ready = fleet.workdir / f"ready-{target.name}-{count}"
+    ready.unlink(missing_ok=True)
+    time.sleep(1)
+    before = rss_kib(target.pids)
+    body_file = fleet.workdir / "stream.json"
+    body_file.write_text(json.dumps(dict(CHAT, stream=True)))
+    ramp_ms = max(1000, count // 2)
+    events = int((ramp_ms / 1000 + hold_s) / 0.5) + 1
+    argv = [str(fleet.build / "bench/bench_load"), "--mode=sse", f"--port={target.port}",
+            f"--body-file={body_file}", f"--streams={count}", f"--ramp-ms={ramp_ms}",
+            f"--ready-file={ready}", f"--header=authorization: Bearer {KEY}",
+            f"--header=x-bench-events: {events}", "--header=x-bench-gap-ms: 500"]
+    argv += [f"--header={h}" for h in target.headers]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = before
+    while proc.poll() is None and not ready.exists():
+        peak = max(peak, rss_kib(target.pids))
+        time.sleep(0.05)
+    all_open = ready.exists()
+    during = rss_kib(target.pids) if all_open else peak
+    try:
+        out, err = proc.communicate(timeout=max(60, hold_s * 4 + ramp_ms / 1000 * 4))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    r = json.loads(out) if out.strip() else {"completed": 0, "errors": count}
+    return {"streams": count, "all_open": all_open, "completed": r["completed"],
+            "errors": r["errors"], "first_error": r.get("first_error", ""),
+            "rss_before_mib": before / 1024,
+            "rss_open_mib": during / 1024,
+            "kib_per_stream": (during - before) / count if all_open else None}
+
+
+def transfer(fleet, target, direction, megabytes):
+    """One upload to /v1/files or download from /v1/files/<id>/content, through curl."""
+    headers = [f"authorization: Bearer {KEY}", *target.headers]
+    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{speed_upload} %{speed_download}"]
+    for h in headers:
+        argv += ["-H", h]
+    if direction == "upload":
+        blob = fleet.workdir / f"upload-{megabytes}.bin"
+        if not blob.exists():
+            with open(blob, "wb") as f:
+                f.write(os.urandom(MiB) * megabytes)
+        argv += ["-H", "content-type: application/octet-stream", "-X", "POST", "-T", str(blob),
+                 target.url("/v1/files")]
+    else:
+        argv += ["-H", f"x-bench-megabytes: {megabytes}", target.url("/v1/files/file-bench/content")]
+    with PeakRss(target.pids) as rss:
+        before = rss.peak
+        out = subprocess.run(argv, capture_output=True, text=True).stdout.split()
+    status, up, down = int(out[0]), float(out[1]), float(out[2])
+    return {"status": status, "mib_s": (up if direction == "upload" else down) / MiB,
+            "rss_before_mib": before / 1024, "rss_peak_mib": rss.peak / 1024}
+
+
+def grpc_message(stream):
+    """A gRPC-framed CreateChatCompletionRequest, encoded from the committed descriptors."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+    files = descriptor_pb2.FileDescriptorSet()
+    files.ParseFromString((ROOT / "gen/openai_v1.binpb").read_bytes())
+    pool = descriptor_pool.DescriptorPool()
+    for f in files.file:
+        pool.Add(f)
+    cls = message_factory.MessageFactory(pool).GetPrototype(
+        pool.FindMessageTypeByName("openai.v1.CreateChatCompletionRequest"))
+    payload = json_format.ParseDict(dict(CHAT, stream=True) if stream else CHAT, cls()
+                                    ).SerializeToString()
+    return b"\x00" + len(payload).to_bytes(4, "big") + payload
+
+
+def h2load(fleet, target, path, stream, requests, connections, streams_per_connection):
+    body = fleet.workdir / ("grpc-stream.bin" if stream else "grpc-unary.bin")
+    body.write_bytes(grpc_message(stream))
+    argv = ["h2load", "-n", str(requests), "-c", str(connections), "-m",
+            str(streams_per_connection), "-d", str(body),
+            "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "-H", f"authorization: Bearer {KEY}", target.url(path)]
+    before = upstream_requests(fleet)
+    out = subprocess.run(argv, capture_output=True, text=True).stdout
+    reached = upstream_requests(fleet) - before
+    result = {"upstream_calls": reached, "requests": requests}
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("finished in"):
+            result["rps"] = float(words[3])
+        elif line.startswith("requests:"):
+            result["succeeded"] = int(words[7])
+        elif line.startswith("time for request:"):
+            result["mean_ms"] = wrk_ms(words[5])
+            result["max_ms"] = wrk_ms(words[4])
+    return result
+
+
+def upstream_requests(fleet):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{fleet.upstream_port}/__bench/stats") as r:
+        return json.load(r)["requests"]
+
+
+# ---- reporting -------------------------------------------------------------------------
+
+
+def median_of(rounds, key):
+    values = [r[key] for r in rounds if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def machine():
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+
+    def version(argv):
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "not found"
+    portkey = json.loads((BENCH / "portkey/node_modules/@portkey-ai/gateway/package.json")
+                         .read_text())["version"]
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem,
+            "kernel": platform.release(), "nginx": version(["nginx", "-v"]),
+            "node": version(["node", "--version"]), "portkey": portkey,
+            "wrk": version(["wrk", "-v"]).split(" [")[0], "h2load": version(["h2load", "--version"]),
+            "gateway_commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short",
+                                              "HEAD"], capture_output=True, text=True
+                                             ).stdout.strip()}
+
+
+def fmt(value, digits=1):
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def transfer_rate(rows):
+    failed = sorted({r["status"] for r in rows if r["status"] != 200})
+    if failed:
+        return "failed: HTTP " + ", ".join(map(str, failed))
+    return fmt(median_of(rows, "mib_s"), 0)
+
+
+def ratio(value, base):
+    if value is None or not base:
+        return "–"
+    return f"{value / base:.2f}×"
+
+
+def report(results, args):
+    m = results["machine"]
+    names = results["targets"]
+    out = [f"Run of {results['date']} at commit {m['gateway_commit']}, `bench/run.sh"
+           f"{' --quick' if args.quick else ''}`: {m['cpu']}, {m['cores']} cores, "
+           f"{m['memory_gib']} GiB, Linux {m['kernel']}; {m['nginx']}, Node {m['node']}, "
+           f"Portkey gateway {m['portkey']}, {m['wrk']}. Load generator, upstream and target "
+           f"share the same cores. Figures are medians of {args.rounds} rounds, taken in turn "
+           f"(open streams: one round). oa-bypass ran as {results.get('gateway_processes', 1)} "
+           f"process(es) sharing the port.", ""]
+    json_rows = results["json"]
+    base = {n: median_of(json_rows.get(n, []), "rps") for n in names}
+    out += ["### Small chat completions, 64 connections (wrk)", "",
+            "| target | requests/s | p50 ms | p99 ms | vs direct | vs nginx |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for n in names:
+        rows = json_rows.get(n, [])
+        out.append(f"| {n} | {fmt(base[n], 0)} | {fmt(median_of(rows, 'p50_ms'), 2)} | "
+                   f"{fmt(median_of(rows, 'p99_ms'), 2)} | {ratio(base[n], base.get('direct'))}"
+                   f" | {ratio(base[n], base.get('nginx'))} |")
+    out += ["", f"### Added latency at {args.rate} requests/s (bench_load, open loop)", "",
+            "| target | achieved rps | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    rate = results["rate"]
+    d50, d99 = median_of(rate.get("direct", []), "p50_ms"), median_of(rate.get("direct", []), "p99_ms")
+    for n in names:
+        rows = rate.get(n, [])
+        p50, p99 = median_of(rows, "p50_ms"), median_of(rows, "p99_ms")
+        out.append(f"| {n} | {fmt(median_of(rows, 'achieved_rps'), 0)} | {fmt(p50, 3)} | "
+                   f"{fmt(p99, 3)} | "
+                   f"{fmt(p50 - d50 if p50 is not None else None, 3)} | "
+                   f"{fmt(p99 - d99 if p99 is not None else None, 3)} | "
+                   f"{sum(r.get('errors', 0) for r in rows)} |")
+    out += ["", "### SSE: 10 streams of 100 events, 10 ms apart", "",
+            "| target | first event p50 ms | first event p99 ms | relay delay p50 ms | "
+            "relay delay p99 ms | events received |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for n in names:
+        rows = results["sse"].get(n, [])
+        got = sum(r["events"] for r in rows)
+        want = sum(r["expected_events"] for r in rows)
+        out.append(f"| {n} | {fmt(median_of(rows, 'first_event_p50_ms'), 2)} | "
+                   f"{fmt(median_of(rows, 'first_event_p99_ms'), 2)} | "
+                   f"{fmt(median_of(rows, 'relay_delay_p50_ms'), 3)} | "
+                   f"{fmt(median_of(rows, 'relay_delay_p99_ms'), 3)} | {got:,} of {want:,} |")
+    out += ["", "### Concurrent open SSE streams", "",
+            "| target | streams | all open | completed | RSS idle MiB | RSS all open MiB | "
+            "KiB per stream |", "|---|---:|---|---:|---:|---:|---:|"]
+    for n in names:
+        for r in results["streams"].get(n, []):
+            out.append(f"| {n} | {r['streams']:,} | {'yes' if r['all_open'] else 'no'} | "
+                       f"{r['completed']:,} | {fmt(r['rss_before_mib'])} | "
+                       f"{fmt(r['rss_open_mib'])} | {fmt(r['kib_per_stream'])} |")
+    out += ["", f"### {args.transfer_mib} MiB bodies (curl)", "",
+            "| target | upload MiB/s | download MiB/s | RSS idle MiB | RSS peak upload | "
+            "RSS peak download |", "|---|---:|---:|---:|---:|---:|"]
+    for n in names:
+        up, down = results["upload"].get(n, []), results["download"].get(n, [])
+        out.append(f"| {n} | {transfer_rate(up)} | {transfer_rate(down)} | "
+                   f"{fmt(median_of(up, 'rss_before_mib'))} | {fmt(median_of(up, 'rss_peak_mib'))}"
+                   f" | {fmt(median_of(down, 'rss_peak_mib'))} |")
+    out += ["", "### gRPC front of oa-bypass (h2load, 16 connections × 8 streams)", "",
+            "| call | calls/s | mean ms | max ms | succeeded | reached the upstream |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, rows in results["grpc"].items():
+        out.append(f"| {name} | {fmt(median_of(rows, 'rps'), 0)} | "
+                   f"{fmt(median_of(rows, 'mean_ms'), 2)} | {fmt(median_of(rows, 'max_ms'), 2)}"
+                   f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
+                   f"{sum(r['requests'] for r in rows):,} | "
+                   f"{sum(r['upstream_calls'] for r in rows):,} |")
+    if results["failures"]:
+        out += ["", "### What did not work", ""]
+        out += [f"- {f}" for f in results["failures"]]
+    return "\n".join(out) + "\n"
+
+
+def plot(results, out_png, workdir):
+    names = results["targets"]
+    data = workdir / "plot.dat"
+    with open(data, "w") as f:
+        for i, n in enumerate(names):
+            rows = results["json"].get(n, [])
+            f.write(f'{i} "{n}" {median_of(rows, "rps") or 0} {median_of(rows, "p99_ms") or 0}\n')
+    script = f"""
+set terminal pngcairo size 900,420 font "sans,10"
+set output "{out_png}"
+set multiplot layout 1,2 title "Small chat completions, 64 connections (wrk), {results['date']}"
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set grid ytics
+set yrange [0:*]
+set xrange [-0.6:{len(names) - 0.4}]
+unset key
+set title "throughput (requests/s)"
+plot "{data}" using 1:3:xtic(2) with boxes lc rgb "#3366aa", \
+     "" using 1:3:(sprintf("%.0f", $3)) with labels offset 0,0.7
+set title "p99 latency (ms, log scale)"
+set logscale y
+set yrange [0.1:*]
+plot "{data}" using 1:4:xtic(2) with boxes lc rgb "#aa5533", \
+     "" using 1:4:(sprintf("%.2f", $4)) with labels offset 0,0.7
+unset multiplot
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def update_readme(table):
+    readme = BENCH / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    plot = "![Throughput and p99 latency by target](results/latest.png)\n\n"
+    readme.write_text(f"{head}{begin}\n## Latest results\n\n{plot}{table}{end}{tail}")
+
+
+def write_results(results, args, workdir):
+    out_dir = BENCH / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    table = report(results, args)
+    (out_dir / "latest.md").write_text(table)
+    if shutil.which("gnuplot"):
+        plot(results, out_dir / "latest.png", workdir)
+    if not args.no_readme and not args.quick:
+        update_readme(table)
+    print(table)
+
+
+# ---- main ------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default=str(ROOT / "build"))
+    parser.add_argument("--quick", action="store_true", help="short runs, to try the harness")
+    parser.add_argument("--targets", default="direct,oa-bypass,nginx,portkey")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8, help="each wrk and rate run")
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--streams", default="1000,10000")
+    parser.add_argument("--transfer-mib", type=int, default=100)
+    parser.add_argument("--upstream-threads", type=int, default=1)
+    parser.add_argument("--gateway-processes", type=int, default=1,
+                        help="oa-bypass processes sharing the port (run.sh: 2 when one "
+                             "process may not hold two descriptors per stream)")
+    parser.add_argument("--no-readme", action="store_true", help="leave bench/README.md")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: rewrite the table, plot and README section "
+                             "from results/latest.json")
+    args = parser.parse_args()
+    if args.report_only:
+        results = json.loads((BENCH / "results/latest.json").read_text())
+        args.quick, args.rounds = results.get("quick", False), results.get("rounds", 3)
+        write_results(results, args, Path(tempfile.mkdtemp(prefix="oa-bench-")))
+        return
+    if args.quick:
+        args.rounds, args.seconds, args.streams = 1, 2, "200"
+    wanted = args.targets.split(",")
+
+    workdir = Path(tempfile.mkdtemp(prefix="oa-bench-"))
+    fleet = Fleet(args, workdir)
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "targets": [],
+               "json": {}, "rate": {}, "sse": {}, "streams": {}, "upload": {}, "download": {},
+               "grpc": {}, "failures": []}
+    try:
+        targets = [fleet.upstream()]
+        starters = {"oa-bypass": fleet.oa_bypass, "nginx": fleet.nginx, "portkey": fleet.portkey}
+        for name in wanted[1:] if wanted[0] == "direct" else wanted:
+            try:
+                targets.append(starters[name]())
+            except (RuntimeError, OSError) as e:
+                results["failures"].append(f"{name} did not start: {e}")
+        if "direct" not in wanted:
+            targets = targets[1:]
+        results["targets"] = [t.name for t in targets]
+        log("workdir", workdir, "targets", results["targets"])
+
+        def each(scenario, key, fn, rounds=args.rounds):
+            for round_ in range(rounds):
+                for t in targets:
+                    try:
+                        r = fn(t)
+                    except Exception as e:  # one target's failure must not end the run
+                        results["failures"].append(f"{key} on {t.name}: {e}")
+                        continue
+                    log(key, t.name, f"round {round_ + 1}", json.dumps(r))
+                    results[scenario].setdefault(key if scenario == "grpc" else t.name,
+                                                 []).append(r)
+
+        each("json", "json", lambda t: wrk_json(t, args.seconds, 64, workdir))
+        each("rate", "rate", lambda t: fixed_rate(fleet, t, args.rate, args.seconds))
+        each("sse", "sse", lambda t: sse(fleet, t, 100, 10, 10))
+        # Before the open streams: allocators keep what ten thousand streams took, and the
+        # RSS a large body adds would hide under it.
+        each("upload", "upload", lambda t: transfer(fleet, t, "upload", args.transfer_mib))
+        each("download", "download", lambda t: transfer(fleet, t, "download", args.transfer_mib))
+        for count in map(int, args.streams.split(",")):
+            each("streams", f"streams-{count}",
+                 lambda t: open_streams(fleet, t, count, 3 if args.quick else 10), rounds=1)
+        gateway = [t for t in targets if t.name == "oa-bypass"]
+        if gateway:
+            n = 2000 if args.quick else 20000
+            for _ in range(args.rounds):
+                for key, path, stream, count in (("unary", GRPC_UNARY, False, n),
+                                                 ("server streaming, 100 events", GRPC_STREAM,
+                                                  True, n // 10)):
+                    r = h2load(fleet, gateway[0], path, stream, count, 16, 8)
+                    log("grpc", key, json.dumps(r))
+                    results["grpc"].setdefault(key, []).append(r)
+        for scenario in ("sse", "streams"):
+            for name, rows in results[scenario].items():
+                for r in rows:
+                    if r["errors"]:
+                        results["failures"].append(
+                            f"{scenario} on {name}: {r['errors']} streams failed, the first "
+                            f"with {r['first_error'] or 'no answer'}")
+                        break
+    finally:
+        fleet.stop()
+
+    results["quick"], results["rounds"] = args.quick, args.rounds
+    results["gateway_processes"] = args.gateway_processes
+    write_results(results, args, workdir)
+    if results["failures"]:
+        log("kept the targets' logs for the failures above in", workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
