@@ -548,11 +548,12 @@ def update_readme(table):
 def write_results(results, args, workdir):
     out_dir = BENCH / "results"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    name = "quick" if args.quick else "latest"  # a trial never replaces the committed run
+    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     table = report(results, args)
-    (out_dir / "latest.md").write_text(table)
+    (out_dir / f"{name}.md").write_text(table)
     if shutil.which("gnuplot"):
-        plot(results, out_dir / "latest.png", workdir)
+        plot(results, out_dir / f"{name}.png", workdir)
     if not args.no_readme and not args.quick:
         update_readme(table)
     print(table)
@@ -577,6 +578,8 @@ def main():
                         help="oa-bypass processes sharing the port (run.sh: 2 when one "
                              "process may not hold two descriptors per stream)")
     parser.add_argument("--no-readme", action="store_true", help="leave bench/README.md")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the targets' logs (to see why a peer failed)")
     parser.add_argument("--report-only", action="store_true",
                         help="measure nothing: rewrite the table, plot and README section "
                              "from results/latest.json")
@@ -654,8 +657,8 @@ def main():
     results["quick"], results["rounds"] = args.quick, args.rounds
     results["gateway_processes"] = args.gateway_processes
     write_results(results, args, workdir)
-    if results["failures"]:
-        log("kept the targets' logs for the failures above in", workdir)
+    if args.keep_logs:
+        log("the targets' logs are in", workdir)
     else:
         shutil.rmtree(workdir, ignore_errors=True)
 
