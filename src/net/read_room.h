@@ -24,7 +24,8 @@ class ReadRoom {
 
   // `consumed`: the bytes the parser took from the buffer during the read.
   void GrowIfFilled(boost::beast::flat_buffer& buffer, size_t consumed, size_t limit) const {
-    const size_t read = consumed + buffer.size() - std::min(held_, consumed + buffer.size());
+    // Every byte held before was consumed or is still held; the rest came with this read.
+    const size_t read = consumed + buffer.size() - held_;
     if (read < std::max<size_t>(room_, 512) || buffer.capacity() >= limit) return;
     buffer.reserve(std::min(limit, 2 * std::max<size_t>(buffer.capacity(), 512)));
   }

@@ -6,7 +6,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-#include <charconv>
 
 #include "base/strings.h"
 #include "net/deadline.h"
@@ -49,11 +48,7 @@ constexpr size_t kFirstPieceBytes = 1024;
 class Exchange {
  public:
   Exchange(Pool& pool, const ForwardLimits& limits, Downstream& caller, ForwardOutcome& out)
-      : pool_(pool),
-        limits_(limits),
-        caller_(caller),
-        out_(out),
-        piece_(std::min(kFirstPieceBytes, limits.piece_bytes)) {}
+      : pool_(pool), limits_(limits), caller_(caller), out_(out) {}
 
   asio::awaitable<void> Run() {
     caller_.PrepareRequest(request_);
@@ -293,7 +288,7 @@ class Exchange {
         co_return false;
       }
       out_.response_body_bytes += got;
-      if (got == piece_.size() || conn.buffer.capacity() > piece_.size()) GrowPiece();
+      if (got == piece_.size()) GrowPiece();
     }
     co_return true;
   }
@@ -309,10 +304,8 @@ class Exchange {
   }
 
   static std::optional<uint64_t> DeclaredLength(const UpstreamRequest& request) {
-    const std::string_view text = request[bhttp::field::content_length];
     uint64_t length = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    if (!ParseUint(request[bhttp::field::content_length], length)) return std::nullopt;
     return length;
   }
 
@@ -343,7 +336,7 @@ class Exchange {
   Downstream& caller_;
   ForwardOutcome& out_;
 
-  std::vector<char> piece_;  // what moves between the two sides, one piece at a time
+  std::vector<char> piece_;  // what moves between the two sides, one piece at a time (SizePiece)
   UpstreamRequest request_;
   std::string replay_;           // every request body byte read so far, while it fits
   bool replay_complete_ = true;  // replay_ holds all of them
