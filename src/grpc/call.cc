@@ -234,7 +234,9 @@ class GrpcDownstream final : public upstream::Downstream {
     co_return false;
   }
 
-  asio::awaitable<void> WatchGone() override { co_await state_.cancelled.Wait(); }
+  // A cancelled call ends the whole exchange: Run() is raced against the cancellation.
+  void StartWatching(std::function<void()> /*on_gone*/) override {}
+  asio::awaitable<void> StopWatching() override { co_return; }
 
   void Cut() override { cut_ = true; }
 

@@ -1,12 +1,14 @@
 #include "http/client_downstream.h"
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
+#include "net/notification.h"
 #include "net/read_room.h"
 #include "upstream/header_policy.h"
 
@@ -123,27 +125,106 @@ void ClientDownstream::PrepareWrite(const char* data, size_t size, bool more) {
   deadline_.Expire(io_timeout_);
 }
 
-// Reads the client while the answer streams, so a client that closes its connection is
-// noticed at once. Bytes a pipelining client sends meanwhile stay in the buffer for its
-// next request.
-asio::awaitable<void> ClientDownstream::WatchGone() {
-  constexpr size_t kMaxPipelined = 64 * 1024;
-  while (buffer_.size() < kMaxPipelined) {
-    // Little ever comes here (an EOF, a pipelined request): a small read keeps the
-    // buffer of a connection that holds a long stream small.
-    auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(1024), kNoThrow);
-    // Kept whatever happens next: these bytes may begin the client's next request.
-    buffer_.commit(n);
-    const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
-    if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
-    if (ec) {
-      reusable_ = false;
-      co_return;
-    }
+// The watch for a client that leaves while the upstream is awaited. It first peeks: a
+// client waiting for its answer sends nothing, so the peek's completion is the news,
+// and it leaves the bytes where the next request's read finds them. Only when bytes do
+// arrive (a pipelined request, or a TLS record such as close_notify) does it read them,
+// through TLS if any, into `arrived`, and goes on reading for the end of the connection.
+//
+// It is shared with its pending operation, whose handler may run after the watch is
+// stopped (a cancelled operation completes later); the handler touches the connection
+// only while `on_gone` is set, that is before StopWatching().
+struct ClientDownstream::Watch {
+  net::Stream* client = nullptr;
+  std::function<void()> on_gone;  // empty once stopped, or once it ran
+  asio::cancellation_signal cancel;
+  bool pending = false;  // an operation is under way
+  bool reading = false;  // ... and it is a read into `arrived`, not a peek
+  bool gone = false;     // the client went away
+  char peeked = 0;
+  std::string arrived;  // bytes read meanwhile: the start of the client's next request
+  std::optional<net::Notification> settled;  // wakes StopWatching() when `pending` ends
+};
+
+ClientDownstream::~ClientDownstream() {
+  // The Forwarder stops every watch it starts; should one outlive the call regardless,
+  // its handler must find it stopped.
+  if (watch_) {
+    watch_->on_gone = nullptr;
+    watch_->cancel.emit(asio::cancellation_type::terminal);
   }
-  // Enough pipelined bytes are waiting: stop reading and just wait to be cancelled.
-  asio::steady_timer forever(co_await asio::this_coro::executor, net::Deadline::kNever);
-  co_await forever.async_wait(kNoThrow);
+}
+
+void ClientDownstream::StartWatching(std::function<void()> on_gone) {
+  watch_ = std::make_shared<Watch>();
+  watch_->client = &client_;
+  watch_->on_gone = std::move(on_gone);
+  Peek(watch_);
+}
+
+void ClientDownstream::Peek(const std::shared_ptr<Watch>& watch) {
+  watch->pending = true;
+  watch->client->socket().async_receive(
+      asio::buffer(&watch->peeked, 1), net::tcp::socket::message_peek,
+      asio::bind_cancellation_slot(
+          watch->cancel.slot(),
+          [watch](const net::error_code& ec, size_t n) { Watched(watch, ec, n); }));
+}
+
+void ClientDownstream::ReadAhead(const std::shared_ptr<Watch>& watch) {
+  // Little ever comes here: small reads keep the connection of a long stream small.
+  constexpr size_t kReadBytes = 1024;
+  const size_t before = watch->arrived.size();
+  watch->arrived.resize(before + kReadBytes);
+  watch->pending = true;
+  watch->reading = true;
+  watch->client->async_read_some(
+      asio::buffer(watch->arrived.data() + before, kReadBytes),
+      asio::bind_cancellation_slot(watch->cancel.slot(),
+                                   [watch, before](const net::error_code& ec, size_t n) {
+                                     watch->arrived.resize(before + n);
+                                     Watched(watch, ec, n);
+                                   }));
+}
+
+void ClientDownstream::Watched(const std::shared_ptr<Watch>& watch, const net::error_code& ec,
+                               size_t n) {
+  constexpr size_t kMaxPipelined = 64 * 1024;
+  const bool was_reading = std::exchange(watch->reading, false);
+  watch->pending = false;
+  if (!watch->on_gone) {  // stopped meanwhile
+    if (watch->settled) watch->settled->Notify();
+    return;
+  }
+  // Aborted: the connection was closed under the watch (Cut), which is not the client leaving.
+  if (ec == asio::error::operation_aborted) return;
+  if (ec) {
+    watch->gone = true;
+    std::exchange(watch->on_gone, nullptr)();
+    return;
+  }
+  // Bytes wait (peeked), or were read: read on, for what follows them, unless enough
+  // pipelined bytes wait already; then the watch rests until stopped.
+  if ((was_reading || n > 0) && watch->arrived.size() < kMaxPipelined) ReadAhead(watch);
+}
+
+asio::awaitable<void> ClientDownstream::StopWatching() {
+  const std::shared_ptr<Watch> watch = std::move(watch_);
+  watch->on_gone = nullptr;
+  if (watch->pending) {
+    // A peek's handler only finds the watch stopped. A read's may still fill `arrived`
+    // and, over TLS, holds the stream's state: it must end before the stream is used.
+    const bool wait = watch->reading;
+    if (wait) watch->settled.emplace(co_await asio::this_coro::executor);
+    watch->cancel.emit(asio::cancellation_type::terminal);
+    if (wait) co_await watch->settled->Wait();
+  }
+  if (!watch->arrived.empty()) {
+    const size_t n =
+        asio::buffer_copy(buffer_.prepare(watch->arrived.size()), asio::buffer(watch->arrived));
+    buffer_.commit(n);
+  }
+  if (watch->gone) reusable_ = false;
 }
 
 // Closing the connection without the final chunk (or short of Content-Length) is how

@@ -14,6 +14,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
+#include <functional>
+#include <memory>
 
 #include "absl/functional/function_ref.h"
 #include "http/session.h"
@@ -47,6 +49,8 @@ class ClientDownstream final : public upstream::Downstream {
         connections_(connections),
         decorate_(decorate) {}
 
+  ~ClientDownstream() override;
+
   // The client connection may carry another request once the call is over.
   bool reusable() const { return reusable_; }
 
@@ -56,15 +60,21 @@ class ClientDownstream final : public upstream::Downstream {
   net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override;
   net::asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override;
   net::asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) override;
-  net::asio::awaitable<void> WatchGone() override;
+  void StartWatching(std::function<void()> on_gone) override;
+  net::asio::awaitable<void> StopWatching() override;
   void Cut() override;
 
  private:
   using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
   using Serializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
 
+  struct Watch;
+
   // Points the response body at the next piece and arms the deadline for its write.
   void PrepareWrite(const char* data, size_t size, bool more);
+  static void Peek(const std::shared_ptr<Watch>& watch);
+  static void ReadAhead(const std::shared_ptr<Watch>& watch);
+  static void Watched(const std::shared_ptr<Watch>& watch, const net::error_code& ec, size_t n);
 
   net::Stream& client_;
   boost::beast::flat_buffer& buffer_;
@@ -77,6 +87,7 @@ class ClientDownstream final : public upstream::Downstream {
 
   Response response_;
   std::optional<Serializer> serializer_;  // set once the head is known
+  std::shared_ptr<Watch> watch_;          // between StartWatching and StopWatching
   bool reusable_ = false;
 };
 

@@ -1,5 +1,9 @@
 #include "observe/access_log.h"
 
+#include <array>
+#include <charconv>
+#include <iterator>
+
 #include "base/strings.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
@@ -20,41 +24,62 @@ void CountCall(const AccessRecord& r) {
   metrics().CallEnded(call);
 }
 
+// Formats a number into a buffer of its own, for a LogField to view.
+class Number {
+ public:
+  explicit Number(uint64_t n) { end_ = std::to_chars(digits_, std::end(digits_), n).ptr; }
+  // Milliseconds with one decimal, as "812.4".
+  explicit Number(absl::Duration d) {
+    const int64_t tenths = (absl::ToInt64Microseconds(d) + 50) / 100;  // rounded
+    end_ = std::to_chars(digits_, std::end(digits_) - 2, tenths / 10).ptr;
+    *end_++ = '.';
+    *end_++ = static_cast<char>('0' + tenths % 10);
+  }
+  std::string_view view() const { return {digits_, static_cast<size_t>(end_ - digits_)}; }
+
+ private:
+  char digits_[24];
+  char* end_;
+};
+
 void LogAccess(const AccessRecord& r) {
   static const upstream::ForwardOutcome kNone;
   const upstream::ForwardOutcome& out = r.outcome != nullptr ? *r.outcome : kNone;
   const auto text = [](std::string_view key, std::string_view value) {
-    return LogField{key, std::string(value.empty() ? "-" : value), false};
+    return LogField{key, value.empty() ? "-" : value, false};
   };
-  const auto number = [](std::string_view key, std::string value) {
-    return LogField{key, std::move(value), true};
+  const auto number = [](std::string_view key, const Number& value) {
+    return LogField{key, value.view(), true};
   };
-  std::vector<LogField> fields;
-  fields.reserve(16);
-  fields.push_back(text("front", r.front));
-  fields.push_back(text("client", r.client));
-  fields.push_back(text("method", r.method));
-  fields.push_back(text("path", r.target.substr(0, r.target.find('?'))));
-  fields.push_back(text("rpc", r.rpc));
-  if (r.grpc_status) fields.push_back(number("grpc_status", StrCat(*r.grpc_status)));
-  fields.push_back(number("status", StrCat(r.status)));
-  fields.push_back(number("ms", absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(r.elapsed))));
-  fields.push_back(
-      out.upstream_first_byte
-          ? number("upstream_ms",
-                   absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(*out.upstream_first_byte)))
-          : text("upstream_ms", "-"));
-  fields.push_back(number("bytes_in", StrCat(out.request_body_bytes)));
-  fields.push_back(number("bytes_out", StrCat(out.response_body_bytes)));
-  fields.push_back(text("key", KeyFingerprint(r.authorization)));
+  const Number status(static_cast<uint64_t>(r.status));
+  const Number grpc_status(static_cast<uint64_t>(r.grpc_status.value_or(0)));
+  const Number ms(r.elapsed);
+  const Number upstream_ms(out.upstream_first_byte.value_or(absl::ZeroDuration()));
+  const Number bytes_in(out.request_body_bytes);
+  const Number bytes_out(out.response_body_bytes);
+  const std::string key = KeyFingerprint(r.authorization);
+  std::array<LogField, 16> fields;
+  size_t n = 0;
+  fields[n++] = text("front", r.front);
+  fields[n++] = text("client", r.client);
+  fields[n++] = text("method", r.method);
+  fields[n++] = text("path", r.target.substr(0, r.target.find('?')));
+  fields[n++] = text("rpc", r.rpc);
+  if (r.grpc_status) fields[n++] = number("grpc_status", grpc_status);
+  fields[n++] = number("status", status);
+  fields[n++] = number("ms", ms);
+  fields[n++] =
+      out.upstream_first_byte ? number("upstream_ms", upstream_ms) : text("upstream_ms", "-");
+  fields[n++] = number("bytes_in", bytes_in);
+  fields[n++] = number("bytes_out", bytes_out);
+  fields[n++] = text("key", key);
   // The upstream's id names the call at OpenAI; the client's own, when the upstream gave
   // none (the gateway answered itself, or the upstream failed).
-  fields.push_back(
-      text("request_id", out.request_id.empty() ? r.client_request_id : out.request_id));
-  if (out.retried) fields.push_back(number("retried", "1"));
-  if (out.client_gone) fields.push_back(text("ended", "client_gone"));
-  if (out.upstream_cut && !out.client_gone) fields.push_back(text("ended", "upstream_cut"));
-  WriteLog(LogLevel::kInfo, "access", fields);
+  fields[n++] = text("request_id", out.request_id.empty() ? r.client_request_id : out.request_id);
+  if (out.retried) fields[n++] = {"retried", "1", true};
+  if (out.client_gone) fields[n++] = text("ended", "client_gone");
+  if (out.upstream_cut && !out.client_gone) fields[n++] = text("ended", "upstream_cut");
+  WriteLog(LogLevel::kInfo, "access", absl::MakeConstSpan(fields.data(), n));
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view name) {
 void SetLogFormat(LogFormat format) { g_format.store(static_cast<int>(format)); }
 
 std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel level,
-                          std::string_view message, const std::vector<LogField>& fields) {
+                          std::string_view message, absl::Span<const LogField> fields) {
   const std::string_view name = kNames[static_cast<int>(level)];
   std::string line;
   if (format == LogFormat::kJson) {
@@ -56,7 +56,11 @@ std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel leve
                   "\"");
     for (const LogField& f : fields) {
       line += StrCat(",\"", JsonEscape(f.key), "\":");
-      line += f.number ? f.text : StrCat("\"", JsonEscape(f.text), "\"");
+      if (f.number) {
+        line += f.text;
+      } else {
+        line += StrCat("\"", JsonEscape(f.text), "\"");
+      }
     }
     line += "}\n";
     return line;
@@ -70,7 +74,7 @@ std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel leve
   return line;
 }
 
-void WriteLog(LogLevel level, std::string_view message, const std::vector<LogField>& fields) {
+void WriteLog(LogLevel level, std::string_view message, absl::Span<const LogField> fields) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   // The calendar part changes once a second: each thread formats it then, not per line.

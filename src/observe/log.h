@@ -9,10 +9,10 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 
 namespace oa::observe {
 
@@ -28,20 +28,21 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view name);  // "plain" or 
 void SetLogFormat(LogFormat format);
 
 // One named value of a structured line. Numbers are written bare in JSON, text quoted.
+// A view: what it points at outlives the call it is passed to.
 struct LogField {
   std::string_view key;
-  std::string text;
+  std::string_view text;
   bool number = false;
 };
 
 // The line for `message` (and `fields`) in `format`, ending in '\n'; `time` is the UTC
 // time stamp as written.
 std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel level,
-                          std::string_view message, const std::vector<LogField>& fields = {});
+                          std::string_view message, absl::Span<const LogField> fields = {});
 
 // Writes a line to stderr in the format set; plain text puts each field after the
 // message as key=value.
-void WriteLog(LogLevel level, std::string_view message, const std::vector<LogField>& fields = {});
+void WriteLog(LogLevel level, std::string_view message, absl::Span<const LogField> fields = {});
 
 }  // namespace oa::observe
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "net/stream.h"
+#include "net/watchdog.h"
 #include "observe/metrics.h"
 #include "upstream/base_url.h"
 
@@ -18,6 +19,8 @@ struct Connection {
   explicit Connection(net::tcp::socket socket) : stream(std::move(socket)) {}
   Connection(net::tcp::socket socket, net::asio::ssl::context& tls)
       : stream(std::move(socket), tls) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   // True if an idle keep-alive connection has not been closed by the peer: nothing may
   // be readable on it (a FIN, a reset, a TLS alert or stray bytes all mean "do not use").
@@ -25,6 +28,9 @@ struct Connection {
 
   net::Stream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the upstream, not yet parsed
+  // Bounds each wait on the upstream during an exchange; closes the connection when it
+  // fires. It lives with the connection so that a pooled one re-arms no timer per call.
+  net::Watchdog deadline{stream.get_executor(), [this] { stream.Close(); }};
   net::Clock::time_point idle_since{};
   observe::GaugeHold open;  // in metrics, once established
   observe::GaugeHold idle;  // in metrics, while in a pool

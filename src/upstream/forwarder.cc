@@ -1,14 +1,11 @@
 #include "upstream/forwarder.h"
 
 #include <algorithm>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
-#include "net/deadline.h"
 #include "net/read_room.h"
 #include "observe/metrics.h"
 
@@ -27,7 +24,6 @@ namespace {
 namespace asio = net::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
-using namespace asio::experimental::awaitable_operators;
 using net::Clock;
 using net::kNoThrow;
 using UpstreamParser = bhttp::response_parser<bhttp::buffer_body>;
@@ -91,16 +87,16 @@ class Exchange {
   }
 
  private:
-  // One attempt, bounded by the upstream deadline that the phases below keep moving.
+  // One attempt, bounded by the connection's deadline, which the phases below set around
+  // each wait on the upstream (and only then: time spent on a slow caller is the caller's
+  // deadline's business).
   asio::awaitable<Attempt> GuardedAttempt(Connection& conn, bool may_retry) {
-    net::Deadline deadline(co_await asio::this_coro::executor);
-    upstream_deadline_ = &deadline;
     connection_reusable_ = false;
-    auto result =
-        co_await (AttemptOn(conn, may_retry) || deadline.Watch([&] { conn.stream.Close(); }));
-    upstream_deadline_ = nullptr;
-    if (result.index() == 0) co_return std::get<0>(result);
-    // The watchdog fired; AttemptOn was cancelled wherever it stood.
+    const Attempt result = co_await AttemptOn(conn, may_retry);
+    conn.deadline.Clear();
+    if (!conn.deadline.expired()) co_return result;
+    // The deadline closed the connection under the operation that waited on it; a body
+    // already relayed in part was cut there (RelayBody).
     connection_reusable_ = false;
     if (!response_started_) {
       observe::metrics().upstream_error(observe::UpstreamError::kTimeout).Add();
@@ -108,8 +104,6 @@ class Exchange {
           StrCat("no ", waiting_for_, " from the upstream within ",
                  absl::FormatDuration(waiting_for_ == "response" ? limits_.first_byte_timeout
                                                                  : limits_.idle_timeout)));
-    } else {
-      Cut();
     }
     co_return Attempt::kDone;
   }
@@ -124,11 +118,11 @@ class Exchange {
     if (request_.method() == bhttp::verb::head) parser.skip(true);
 
     waiting_for_ = "response";
-    upstream_deadline_->Expire(limits_.first_byte_timeout);
+    conn.deadline.Expire(limits_.first_byte_timeout);
     size_t n = 0;
     const net::error_code ec = co_await ReadHead(conn, parser, n);
-    upstream_deadline_->Clear();
-    if (out_.client_gone) co_return Attempt::kDone;
+    conn.deadline.Clear();
+    if (out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
     if (ec) {
       const bool nothing_arrived = n == 0 && conn.buffer.size() == 0;
       if (nothing_arrived && may_retry && replay_complete_) co_return Attempt::kRetryable;
@@ -154,19 +148,14 @@ class Exchange {
   // the upstream call at once, rather than leaving it to run, and be billed, for no one.
   // `n`: the bytes the parser took.
   asio::awaitable<net::error_code> ReadHead(Connection& conn, UpstreamParser& parser, size_t& n) {
-    if (!caller_.RequestBodyDone()) co_return co_await ReadHeadOnly(conn, parser, n);
-    auto result = co_await (ReadHeadOnly(conn, parser, n) || WatchCaller(conn));
-    if (result.index() == 0) co_return std::get<0>(result);
-    co_return asio::error::operation_aborted;  // the caller left; out_ says so
-  }
-
-  asio::awaitable<net::error_code> ReadHeadOnly(Connection& conn, UpstreamParser& parser,
-                                                size_t& n) {
+    const bool watch = caller_.RequestBodyDone();
+    if (watch) WatchCaller(conn);
     const net::ReadRoom room(conn.buffer);
     auto [ec, taken] =
         co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
     room.GrowIfFilled(conn.buffer, taken, limits_.piece_bytes);
     n = taken;
+    if (watch) co_await caller_.StopWatching();
     co_return ec;
   }
 
@@ -200,9 +189,9 @@ class Exchange {
     body.data = const_cast<char*>(data);
     body.size = size;
     body.more = more;
-    upstream_deadline_->Expire(limits_.idle_timeout);
+    conn.deadline.Expire(limits_.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write(conn.stream, serializer, kNoThrow);
-    upstream_deadline_->Clear();
+    conn.deadline.Clear();
     co_return !ec || ec == bhttp::error::need_buffer;
   }
 
@@ -254,13 +243,11 @@ class Exchange {
       }
       // A body already read whole (most JSON answers) leaves nothing to wait for, and so
       // no caller to watch meanwhile.
-      if (length && *length <= conn.buffer.size()) {
-        if (!co_await RelayBody(conn, upstream)) co_return;
-      } else {
-        auto both = co_await (RelayBody(conn, upstream) || WatchCaller(conn));
-        if (both.index() == 1) co_return;  // WatchCaller said why
-        if (!std::get<0>(both)) co_return;
-      }
+      const bool watch = !length || *length > conn.buffer.size();
+      if (watch) WatchCaller(conn);
+      const bool relayed = co_await RelayBody(conn, upstream);
+      if (watch) co_await caller_.StopWatching();
+      if (!relayed || out_.client_gone) co_return;
     }
     connection_reusable_ = request_sent && upstream.keep_alive() && conn.buffer.size() == 0;
   }
@@ -272,10 +259,10 @@ class Exchange {
       auto& in = upstream.get().body();
       in.data = piece_.data();
       in.size = piece_.size();
-      upstream_deadline_->Expire(limits_.idle_timeout);
+      conn.deadline.Expire(limits_.idle_timeout);
       const net::ReadRoom room(conn.buffer);
       auto [ec, n] = co_await bhttp::async_read_some(conn.stream, conn.buffer, upstream, kNoThrow);
-      upstream_deadline_->Clear();
+      conn.deadline.Clear();
       room.GrowIfFilled(conn.buffer, n, limits_.piece_bytes);
       if (ec && ec != bhttp::error::need_buffer) {
         Cut();
@@ -293,14 +280,13 @@ class Exchange {
     co_return true;
   }
 
-  // Runs beside RelayBody and ReadHead: a caller that leaves ends the upstream call at
-  // once instead of at the next write.
-  asio::awaitable<void> WatchCaller(Connection& conn) {
-    co_await caller_.WatchGone();
-    const auto cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
-    if (cancelled != asio::cancellation_type::none) co_return;  // the body finished
-    if (!out_.upstream_cut) out_.client_gone = true;            // not just our own cut
-    conn.stream.Close();
+  // Until StopWatching(), during ReadHead and RelayBody: a caller that leaves ends the
+  // upstream call at once (its pending read fails) instead of at the next write.
+  void WatchCaller(Connection& conn) {
+    caller_.StartWatching([this, &conn] {
+      if (!out_.upstream_cut) out_.client_gone = true;  // not just our own cut
+      conn.stream.Close();
+    });
   }
 
   static std::optional<uint64_t> DeclaredLength(const UpstreamRequest& request) {
@@ -341,8 +327,7 @@ class Exchange {
   std::string replay_;           // every request body byte read so far, while it fits
   bool replay_complete_ = true;  // replay_ holds all of them
   Clock::time_point started_{};
-  net::Deadline* upstream_deadline_ = nullptr;  // the current attempt's
-  std::string_view waiting_for_ = "response";   // names the timeout in messages
+  std::string_view waiting_for_ = "response";  // names the timeout in messages
   bool response_started_ = false;
   bool connection_reusable_ = false;
 };

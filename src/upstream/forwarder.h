@@ -22,6 +22,7 @@
 
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -56,8 +57,7 @@ struct ResponseStart {
   bool body_at_hand = false;
 };
 
-// The caller's side of one exchange. Called from one coroutine at a time, except that
-// WatchGone() runs beside the reading of the answer's body.
+// The caller's side of one exchange. Called from one coroutine, on the worker's thread.
 class Downstream {
  public:
   virtual ~Downstream() = default;
@@ -78,8 +78,12 @@ class Downstream {
   // caller is gone.
   virtual net::asio::awaitable<bool> WriteHead(const ResponseStart& start) = 0;
   virtual net::asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) = 0;
-  // Completes when the caller goes away; cancelled (and must return) when the body is done.
-  virtual net::asio::awaitable<void> WatchGone() = 0;
+  // Watches for a caller that goes away while the upstream is awaited: `on_gone` runs
+  // once, on the worker's thread, if the caller leaves before StopWatching() is called.
+  // Writes to the caller may go on meanwhile. Every StartWatching() is followed by an
+  // awaited StopWatching(), after which the watch touches nothing of the caller's.
+  virtual void StartWatching(std::function<void()> on_gone) = 0;
+  virtual net::asio::awaitable<void> StopWatching() = 0;
   // The answer started but cannot finish: the caller must see a cut, not a clean end.
   virtual void Cut() = 0;
 };

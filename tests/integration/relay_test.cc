@@ -311,6 +311,26 @@ TEST_F(Relay, PipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
+// The next request arrives while the gateway watches the client during a slow answer:
+// the watch reads it, and it is served next, not lost.
+TEST_F(Relay, RequestPipelinedWhileTheUpstreamThinksIsAnsweredNext) {
+  TestClient client = Client();
+  const auto request = [](const char* path, const char* extra) {
+    return std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kKey +
+           "\r\n" + extra + "\r\n";
+  };
+  client.SendRaw(request("/v1/models/a", "x-mock-delay-ms: 400\r\n"));
+  ASSERT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->requests().size() == 1; },
+                                        std::chrono::milliseconds(3000)));
+  client.SendRaw(request("/v1/models/b", ""));
+  for (const char* id : {"\"a\"", "\"b\""}) {
+    const Reply reply = client.Read();
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_NE(reply.body.find(id), std::string::npos) << reply.body;
+  }
+  EXPECT_EQ(mock_->requests().size(), 2u);
+}
+
 class RelayLarge : public GatewayTest {
  protected:
   void SetUp() override { StartAll({"--workers", "1"}); }

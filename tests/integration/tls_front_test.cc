@@ -105,6 +105,13 @@ class TlsClient {
     return Read();
   }
 
+  // Sends TLS close_notify, and only that: the TCP connection stays open. (The shutdown
+  // then waits for the server's close_notify; the loop gives up on that after a moment.)
+  void SendCloseNotify() {
+    stream_.async_shutdown([](const boost::system::error_code&) {});
+    io_.run_for(milliseconds(200));
+  }
+
   // Whatever the next read brings (the start of an answer, say).
   std::string ReadSome() {
     char bytes[4096];
@@ -214,6 +221,22 @@ TEST_F(TlsFront, ClientLeavingMidStreamClosesTheUpstreamCall) {
   // The mock's next event is 2 s away: only the gateway closing the call tells it sooner.
   EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
                                         milliseconds(1500)));
+}
+
+// A TLS client that ends its session cleanly (close_notify, the TCP connection still
+// open) while the upstream thinks: the gateway reads the alert through TLS and ends the
+// upstream call, rather than waiting for the answer.
+TEST_F(TlsFront, ClientClosingTlsBeforeTheAnswerClosesTheUpstreamCall) {
+  TlsClient client(gateway_->port(), {"http/1.1"});
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-delay-ms", "5000"});
+  client.Send("POST", "/v1/chat/completions", headers, R"({"model":"m","messages":[]})");
+  ASSERT_TRUE(
+      mock::MockOpenAI::WaitFor([&] { return mock_->requests().size() == 1; }, milliseconds(3000)));
+  client.SendCloseNotify();
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
+                                        milliseconds(1500)))
+      << gateway_->Log();
 }
 
 TEST_F(TlsFront, ClientWithoutAlpnGetsRest) {

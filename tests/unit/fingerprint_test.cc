@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace oa::observe {
 namespace {
@@ -44,6 +45,21 @@ TEST(Fingerprint, NeverContainsTheKey) {
     const std::string fp = KeyFingerprint(std::string("Bearer ") + key);
     EXPECT_THAT(fp, Not(HasSubstr(key))) << key;
   }
+}
+
+// Fingerprints are remembered per thread in a small table: a key seen again, or after
+// many others have taken the table's slots, still gets its own.
+TEST(Fingerprint, RememberedFingerprintsStayRightUnderChurn) {
+  std::vector<std::string> first;
+  for (int i = 0; i < 300; ++i) first.push_back(KeyFingerprint("Bearer sk-" + std::to_string(i)));
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 299; i >= 0; --i) {
+      EXPECT_EQ(KeyFingerprint("Bearer sk-" + std::to_string(i)), first[i]) << i;
+    }
+  }
+  EXPECT_EQ(KeyFingerprint("Bearer sk-test"), "f3abf2a6");
+  EXPECT_EQ(KeyFingerprint("Bearer k"), "8254c329");
+  EXPECT_EQ(KeyFingerprint("Bearer sk-test"), "f3abf2a6");
 }
 
 TEST(Fingerprint, EmptyCredentialIsDash) {
