@@ -19,8 +19,8 @@
 
 #include "absl/functional/function_ref.h"
 #include "http/session.h"
-#include "net/deadline.h"
 #include "net/stream.h"
+#include "net/watchdog.h"
 #include "upstream/base_url.h"
 #include "upstream/forwarder.h"
 
@@ -32,12 +32,12 @@ using HeaderDecorator = absl::FunctionRef<void(boost::beast::http::fields&)>;
 class ClientDownstream final : public upstream::Downstream {
  public:
   // REQUIRES: `request` holds a complete header whose target starts with /v1; every
-  // argument outlives the object. `deadline` is the session's watched deadline for
+  // argument outlives the object. `deadline` is the session's deadline for
   // client I/O: it is set around each read from and write to the client, and left clear
   // while the upstream is awaited.
   // `connections` says whether the worker drains: then the answer ends the connection.
   ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, ClientParser& request,
-                   net::Deadline& deadline, const upstream::BaseUrl& upstream,
+                   net::Watchdog& deadline, const upstream::BaseUrl& upstream,
                    absl::Duration io_timeout, const Connections& connections,
                    HeaderDecorator decorate)
       : client_(client),
@@ -79,7 +79,7 @@ class ClientDownstream final : public upstream::Downstream {
   net::Stream& client_;
   boost::beast::flat_buffer& buffer_;
   ClientParser& request_;
-  net::Deadline& deadline_;
+  net::Watchdog& deadline_;
   const upstream::BaseUrl& upstream_;
   absl::Duration io_timeout_;
   const Connections& connections_;

@@ -1,6 +1,5 @@
 #include "http/session.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -10,7 +9,7 @@
 #include "http/error_reply.h"
 #include "http/request_head.h"
 #include "net/client_hello.h"
-#include "net/deadline.h"
+#include "net/watchdog.h"
 #include "observe/access_log.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
@@ -22,7 +21,6 @@ namespace {
 namespace asio = net::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
-using namespace asio::experimental::awaitable_operators;
 using net::Clock;
 using net::kNoThrow;
 
@@ -43,7 +41,7 @@ class Session final : public OpenConnection {
   Session(net::tcp::socket socket, FrontContext& context)
       : stream_(OpenStream(std::move(socket), context.tls)),
         context_(context),
-        deadline_(stream_.get_executor()) {
+        deadline_(stream_.get_executor(), [this] { stream_.Close(); }) {
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -59,7 +57,9 @@ class Session final : public OpenConnection {
   }
 
   asio::awaitable<void> Run() {
-    co_await (Serve() || deadline_.Watch([this] { stream_.Close(); }));
+    // A deadline that passes closes the stream, which ends whatever client I/O Serve()
+    // awaits; it is set only around client I/O.
+    co_await Serve();
     stream_.Close();
   }
 
@@ -385,7 +385,7 @@ class Session final : public OpenConnection {
   net::Stream stream_;
   FrontContext& context_;
   beast::flat_buffer buffer_;
-  net::Deadline deadline_;
+  net::Watchdog deadline_;
   std::string peer_ = "-";
   std::string peer_address_;
   bool idle_ = false;     // waiting for a request of which no byte has arrived

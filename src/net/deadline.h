@@ -9,6 +9,10 @@
 // `on_expire` (typically closing the socket, so pending operations fail at once) and
 // returns, which makes `||` cancel the work. When the work finishes first, `||` cancels
 // Watch(), which returns without acting.
+//
+// The `||` cancels the work wherever it stands, which a name lookup (connect, Redis)
+// needs. Where closing one socket ends the work, net::Watchdog keeps the deadline with a
+// callback instead, without the two coroutines that `||` spawns.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
