@@ -125,11 +125,13 @@ void ClientDownstream::PrepareWrite(const char* data, size_t size, bool more) {
   deadline_.Expire(io_timeout_);
 }
 
-// The watch for a client that leaves while the upstream is awaited. It first peeks: a
-// client waiting for its answer sends nothing, so the peek's completion is the news,
-// and it leaves the bytes where the next request's read finds them. Only when bytes do
-// arrive (a pipelined request, or a TLS record such as close_notify) does it read them,
-// through TLS if any, into `arrived`, and goes on reading for the end of the connection.
+// The watch for a client that leaves while the upstream is awaited. On a plain
+// connection it first peeks: a client waiting for its answer sends nothing, so the
+// peek's completion is the news, and it leaves the bytes where the next request's read
+// finds them. Only when bytes do arrive (a pipelined request) does it read them into
+// `arrived`, and goes on reading for the end of the connection. Over TLS it reads from
+// the start: a record (close_notify, say) may already wait inside OpenSSL, where a peek
+// at the socket cannot see it.
 //
 // It is shared with its pending operation, whose handler may run after the watch is
 // stopped (a cancelled operation completes later); the handler touches the connection
@@ -159,7 +161,11 @@ void ClientDownstream::StartWatching(std::function<void()> on_gone) {
   watch_ = std::make_shared<Watch>();
   watch_->client = &client_;
   watch_->on_gone = std::move(on_gone);
-  Peek(watch_);
+  if (client_.tls() != nullptr) {
+    ReadAhead(watch_);
+  } else {
+    Peek(watch_);
+  }
 }
 
 void ClientDownstream::Peek(const std::shared_ptr<Watch>& watch) {

@@ -58,11 +58,13 @@ std::string KeyFingerprint(std::string_view authorization) {
   thread_local std::array<Remembered, 64> recent;
   const size_t hash = absl::HashOf(credential);
   Remembered& slot = recent[hash % recent.size()];
-  if (slot.fingerprint.empty() || slot.hash != hash) {
-    slot.fingerprint = Sha256Prefix(credential);
+  if (!slot.fingerprint.empty() && slot.hash == hash) return slot.fingerprint;
+  std::string fingerprint = Sha256Prefix(credential);
+  if (fingerprint != "?") {  // a failure is not remembered: the next call tries again
+    slot.fingerprint = fingerprint;
     slot.hash = hash;
   }
-  return slot.fingerprint;
+  return fingerprint;
 }
 
 }  // namespace oa::observe

@@ -110,7 +110,8 @@ class Exchange {
 
   asio::awaitable<Attempt> AttemptOn(Connection& conn, bool may_retry) {
     const bool sent = co_await SendRequest(conn);
-    if (out_.failure || out_.client_gone) co_return Attempt::kDone;
+    // Expired: the upstream took no more of the request in time (GuardedAttempt says so).
+    if (out_.failure || out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
 
     UpstreamParser parser;
     parser.header_limit(limits_.response_header_bytes);

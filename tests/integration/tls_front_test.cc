@@ -239,6 +239,19 @@ TEST_F(TlsFront, ClientClosingTlsBeforeTheAnswerClosesTheUpstreamCall) {
       << gateway_->Log();
 }
 
+// The same, with close_notify sent right behind the request: the gateway may read both
+// in one go, leaving the alert inside OpenSSL, where only a read through TLS finds it.
+TEST_F(TlsFront, ClientClosingTlsRightAfterItsRequestClosesTheUpstreamCall) {
+  TlsClient client(gateway_->port(), {"http/1.1"});
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-delay-ms", "5000"});
+  client.Send("POST", "/v1/chat/completions", headers, R"({"model":"m","messages":[]})");
+  client.SendCloseNotify();
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
+                                        milliseconds(3000)))
+      << gateway_->Log();
+}
+
 TEST_F(TlsFront, ClientWithoutAlpnGetsRest) {
   TlsClient client(gateway_->port(), {});
   ASSERT_FALSE(client.handshake_error()) << client.handshake_error().message();
