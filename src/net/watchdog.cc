@@ -1,5 +1,7 @@
 #include "net/watchdog.h"
 
+#include <boost/asio/steady_timer.hpp>
+
 namespace oa::net {
 
 namespace {

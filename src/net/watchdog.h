@@ -18,7 +18,7 @@
 // operation per call.
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
 

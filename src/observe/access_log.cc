@@ -4,7 +4,6 @@
 #include <charconv>
 #include <iterator>
 
-#include "base/strings.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
