@@ -140,20 +140,22 @@ class GrpcDownstream final : public upstream::Downstream {
         streaming_(state.route.method->server_streaming()),
         body_done_(call_.body.empty() && call_.streamed_file == nullptr) {}
 
-  void PrepareRequest(upstream::UpstreamRequest& request) override {
-    request.method_string(call_.method);
-    request.target(state_.worker.pool.url().TargetFor(call_.target));
-    request.set(bhttp::field::authorization, state_.authorization);
-    request.set(bhttp::field::user_agent, "oa-bypass (gRPC front)");
-    for (const auto& [name, value] : state_.forwarded) request.set(name, value);
-    if (!call_.content_type.empty()) request.set(bhttp::field::content_type, call_.content_type);
+  upstream::RequestStart PrepareRequest(upstream::WireHead& head) override {
+    const std::string target = state_.worker.pool.url().TargetFor(call_.target);
+    head.RequestLine(call_.method, target);
+    head.Add(bhttp::field::authorization, state_.authorization);
+    head.Add(bhttp::field::user_agent, "oa-bypass (gRPC front)");
+    for (const auto& [name, value] : state_.forwarded) head.Add(name, value);
+    if (!call_.content_type.empty()) head.Add(bhttp::field::content_type, call_.content_type);
+    upstream::RequestStart start;
     if (call_.streamed_file != nullptr) {
-      request.chunked(true);  // the file's size is known only at its end
+      start.chunked = true;  // the file's size is known only at its end
     } else if (!call_.content_type.empty()) {
-      request.content_length(call_.body.size());
+      start.content_length = call_.body.size();
     } else if (call_.method != "GET" && call_.method != "DELETE") {
-      request.content_length(0);
+      start.content_length = 0;
     }
+    return start;
   }
 
   asio::awaitable<bool> BeforeSend() override { co_return true; }

@@ -4,10 +4,9 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
+#include "net/http_read.h"
 #include "net/notification.h"
 #include "net/read_room.h"
 #include "upstream/header_policy.h"
@@ -17,23 +16,28 @@ namespace asio = net::asio;
 namespace bhttp = boost::beast::http;
 using net::kNoThrow;
 
-void ClientDownstream::PrepareRequest(upstream::UpstreamRequest& request) {
+upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head) {
   const auto& in = request_.get();
-  request.method_string(in.method_string());
-  request.target(upstream_.TargetFor(in.target()));
-  upstream::CopyEndToEnd(in.base(), request.base());
+  const std::string target = upstream_.TargetFor(in.target());
+  head.RequestLine(in.method_string(), target);
+  upstream::ForEachEndToEnd(in.base(), [&](std::string_view name, std::string_view value) {
+    head.AddParsed(name, value);
+  });
+  upstream::RequestStart start;
+  start.head_method = in.method() == bhttp::verb::head;
   if (const auto length = request_.content_length()) {
-    request.content_length(*length);
-  } else if (request_.chunked()) {
-    request.chunked(true);
+    start.content_length = *length;
+  } else {
+    start.chunked = request_.chunked();
   }
+  return start;
 }
 
 // The gateway answers "Expect: 100-continue" itself; the upstream never sees it. An
 // HTTP/1.0 client's expectation is ignored: no 1xx answer may go to it (RFC 9110,
 // sections 10.1.1 and 15.2).
 asio::awaitable<bool> ClientDownstream::BeforeSend() {
-  const auto expect = request_.get()[bhttp::field::expect];
+  const std::string_view expect = upstream::FieldValue(request_.get(), bhttp::field::expect);
   if (!EqualsIgnoreCase(expect, "100-continue") || request_.is_done() ||
       request_.get().version() < 11) {
     co_return true;
@@ -52,7 +56,7 @@ asio::awaitable<absl::StatusOr<size_t>> ClientDownstream::ReadRequestBody(char* 
   body.size = size;
   deadline_.Expire(io_timeout_);
   const net::ReadRoom room(buffer_);
-  auto [ec, n] = co_await bhttp::async_read_some(client_, buffer_, request_, kNoThrow);
+  auto [ec, n] = co_await net::ReadSome(client_, buffer_, request_);
   deadline_.Clear();
   room.GrowIfFilled(buffer_, n, size);
   if (ec && ec != bhttp::error::need_buffer) {
@@ -68,61 +72,54 @@ asio::awaitable<absl::StatusOr<size_t>> ClientDownstream::ReadRequestBody(char* 
 asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart& start) {
   const upstream::ResponseHead& head = start.head;
   const auto& request = request_.get();
-  response_.version(request.version());
-  response_.result(head.result_int());
-  response_.reason(head.reason());
-  upstream::CopyEndToEnd(head, response_.base());
-  decorate_(response_.base());
+  const unsigned status = head.result_int();
+  head_.StatusLine(request.version(), status, head.reason());
+  upstream::ForEachEndToEnd(head, [&](std::string_view name, std::string_view value) {
+    if (!Cors::Replaces(name)) head_.AddParsed(name, value);
+  });
+  cors_.Decorate(upstream::FieldValue(request, bhttp::field::origin), head_);
   const bool has_body = start.body_follows || start.content_length.value_or(0) > 0;
   bool framed = true;
   if (request.method() == bhttp::verb::head || !has_body) {
     // No body follows; a HEAD answer keeps the length the upstream declared.
-    if (auto length = head[bhttp::field::content_length]; !length.empty()) {
-      response_.set(bhttp::field::content_length, length);
-    } else if (head.result_int() >= 200 && head.result_int() != 204 && head.result_int() != 304) {
-      response_.content_length(0);
+    if (const std::string_view length = upstream::FieldValue(head, bhttp::field::content_length);
+        !length.empty()) {
+      head_.Add(bhttp::field::content_length, length);
+    } else if (status >= 200 && status != 204 && status != 304) {
+      head_.ContentLength(0);
     }
   } else if (start.content_length) {
-    response_.content_length(*start.content_length);
+    head_.ContentLength(*start.content_length);
   } else if (request.version() >= 11) {
-    response_.chunked(true);
+    head_.Add(bhttp::field::transfer_encoding, "chunked");
+    chunked_ = true;
   } else {
     framed = false;  // HTTP/1.0 client: the body ends when the connection does
   }
   const bool keep_alive = framed && start.request_sent && request_.is_done() &&
                           request_.keep_alive() && !connections_.draining();
-  response_.keep_alive(keep_alive);
-  serializer_.emplace(response_);
-  // Reusable once the whole answer is out; WriteBody clears this if it is not.
+  // HTTP/1.1 keeps a connection unless told otherwise; HTTP/1.0 only when told to.
+  if (request.version() >= 11 && !keep_alive) head_.Add(bhttp::field::connection, "close");
+  if (request.version() < 11 && keep_alive) head_.Add(bhttp::field::connection, "keep-alive");
+  head_.End();
+  // Reusable once the whole answer is out; a failed write clears this.
   reusable_ = keep_alive;
   if (start.body_follows && start.body_at_hand) co_return true;  // goes with the first piece
-  PrepareWrite(nullptr, 0, start.body_follows);
-  auto [ec, n] = co_await bhttp::async_write(client_, *serializer_, kNoThrow);
-  deadline_.Clear();
-  const bool written = !ec || ec == bhttp::error::need_buffer;
-  if (!written) reusable_ = false;
-  co_return written;
+  co_return co_await WriteBody(nullptr, 0, start.body_follows);
 }
 
-// Once per piece of the body: the write is awaited here, not in a helper coroutine, so
-// a piece costs one coroutine frame.
+// Once per piece of the body, with the head if that has not gone yet: the write is
+// awaited here, not in a helper coroutine, so a piece costs one coroutine frame.
 asio::awaitable<bool> ClientDownstream::WriteBody(const char* data, size_t size, bool more) {
-  PrepareWrite(data, size, more);
-  auto [ec, n] = co_await bhttp::async_write(client_, *serializer_, kNoThrow);
-  deadline_.Clear();
-  const bool written = !ec || ec == bhttp::error::need_buffer;
-  if (!written) reusable_ = false;
-  co_return written;
-}
-
-void ClientDownstream::PrepareWrite(const char* data, size_t size, bool more) {
-  auto& body = response_.body();
-  // No buffer for an empty piece: Beast would frame it as a chunk of size 0, which ends a
-  // chunked body, and then end the body again after it.
-  body.data = size > 0 ? const_cast<char*>(data) : nullptr;
-  body.size = size;
-  body.more = more;
+  const std::string_view head = head_written_ ? std::string_view() : head_.text();
+  const upstream::FramedPiece piece(head, chunked_, std::string_view(data, size), !more);
+  head_written_ = true;
+  if (piece.empty()) co_return true;
   deadline_.Expire(io_timeout_);
+  auto [ec, n] = co_await asio::async_write(client_, piece.buffers(), kNoThrow);
+  deadline_.Clear();
+  if (ec) reusable_ = false;
+  co_return !ec;
 }
 
 // The watch for a client that leaves while the upstream is awaited. On a plain

@@ -6,18 +6,18 @@
 //
 // Usage (in a session):
 //   ClientDownstream caller(stream, buffer, parser, deadline, base_url, io_timeout,
-//                           connections, decorate);
+//                           connections, cors);
 //   ForwardOutcome out = co_await forwarder.Run(caller);
 //   bool keep_alive = !out.failure && caller.reusable();
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <functional>
 #include <memory>
 
-#include "absl/functional/function_ref.h"
+#include "http/cors.h"
 #include "http/session.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
@@ -27,7 +27,6 @@
 namespace oa::http {
 
 using ClientParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
-using HeaderDecorator = absl::FunctionRef<void(boost::beast::http::fields&)>;
 
 class ClientDownstream final : public upstream::Downstream {
  public:
@@ -36,10 +35,10 @@ class ClientDownstream final : public upstream::Downstream {
   // client I/O: it is set around each read from and write to the client, and left clear
   // while the upstream is awaited.
   // `connections` says whether the worker drains: then the answer ends the connection.
+  // `cors` decorates the answer for the request's Origin.
   ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, ClientParser& request,
                    net::Watchdog& deadline, const upstream::BaseUrl& upstream,
-                   absl::Duration io_timeout, const Connections& connections,
-                   HeaderDecorator decorate)
+                   absl::Duration io_timeout, const Connections& connections, const Cors& cors)
       : client_(client),
         buffer_(buffer),
         request_(request),
@@ -47,14 +46,14 @@ class ClientDownstream final : public upstream::Downstream {
         upstream_(upstream),
         io_timeout_(io_timeout),
         connections_(connections),
-        decorate_(decorate) {}
+        cors_(cors) {}
 
   ~ClientDownstream() override;
 
   // The client connection may carry another request once the call is over.
   bool reusable() const { return reusable_; }
 
-  void PrepareRequest(upstream::UpstreamRequest& request) override;
+  upstream::RequestStart PrepareRequest(upstream::WireHead& head) override;
   net::asio::awaitable<bool> BeforeSend() override;
   bool RequestBodyDone() const override { return request_.is_done(); }
   net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override;
@@ -65,13 +64,7 @@ class ClientDownstream final : public upstream::Downstream {
   void Cut() override;
 
  private:
-  using Response = boost::beast::http::response<boost::beast::http::buffer_body>;
-  using Serializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
-
   struct Watch;
-
-  // Points the response body at the next piece and arms the deadline for its write.
-  void PrepareWrite(const char* data, size_t size, bool more);
   static void Peek(const std::shared_ptr<Watch>& watch);
   static void ReadAhead(const std::shared_ptr<Watch>& watch);
   static void Watched(const std::shared_ptr<Watch>& watch, const net::error_code& ec, size_t n);
@@ -83,11 +76,12 @@ class ClientDownstream final : public upstream::Downstream {
   const upstream::BaseUrl& upstream_;
   absl::Duration io_timeout_;
   const Connections& connections_;
-  HeaderDecorator decorate_;
+  const Cors& cors_;
 
-  Response response_;
-  std::optional<Serializer> serializer_;  // set once the head is known
-  std::shared_ptr<Watch> watch_;          // between StartWatching and StopWatching
+  upstream::WireHead head_;       // the answer's head, once known
+  bool head_written_ = false;     // ... and sent
+  bool chunked_ = false;          // the answer's body goes in chunks
+  std::shared_ptr<Watch> watch_;  // between StartWatching and StopWatching
   bool reusable_ = false;
 };
 

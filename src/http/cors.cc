@@ -15,18 +15,29 @@ bool Cors::Allowed(std::string_view origin) const {
   return any_ || std::find(origins_.begin(), origins_.end(), origin) != origins_.end();
 }
 
+bool Cors::Replaces(std::string_view name) { return StartsWithIgnoreCase(name, "access-control-"); }
+
+void Cors::ForEachHeader(std::string_view origin,
+                         absl::FunctionRef<void(std::string_view, std::string_view)> add) const {
+  // With a list of origins the answer depends on Origin, so caches must know that.
+  if (!any_) add("Vary", "Origin");
+  if (origin.empty() || !Allowed(origin)) return;
+  add("Access-Control-Allow-Origin", any_ ? std::string_view("*") : origin);
+  // Lets browser code read x-request-id, openai-*, x-ratelimit-* and retry-after.
+  add("Access-Control-Expose-Headers", "*");
+}
+
 void Cors::Decorate(std::string_view origin, beast_http::fields& response) const {
   for (auto it = response.begin(); it != response.end();) {
-    it = StartsWithIgnoreCase(it->name_string(), "access-control-") ? response.erase(it)
-                                                                    : std::next(it);
+    it = Replaces(it->name_string()) ? response.erase(it) : std::next(it);
   }
-  // With a list of origins the answer depends on Origin, so caches must know that.
-  if (!any_) response.insert(beast_http::field::vary, "Origin");
-  if (origin.empty() || !Allowed(origin)) return;
-  response.set(beast_http::field::access_control_allow_origin,
-               any_ ? std::string_view("*") : origin);
-  // Lets browser code read x-request-id, openai-*, x-ratelimit-* and retry-after.
-  response.set(beast_http::field::access_control_expose_headers, "*");
+  ForEachHeader(
+      origin, [&](std::string_view name, std::string_view value) { response.insert(name, value); });
+}
+
+void Cors::Decorate(std::string_view origin, upstream::WireHead& response) const {
+  ForEachHeader(origin,
+                [&](std::string_view name, std::string_view value) { response.Add(name, value); });
 }
 
 void Cors::DecoratePreflight(std::string_view origin, std::string_view requested_headers,

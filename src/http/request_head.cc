@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace {
@@ -66,7 +67,7 @@ std::optional<GatewayError> CheckTarget(std::string_view target) {
 }
 
 std::optional<GatewayError> CheckFraming(const bhttp::request_header<>& head) {
-  if (head.count(bhttp::field::transfer_encoding) == 0) return std::nullopt;
+  if (upstream::FieldCount(head, bhttp::field::transfer_encoding) == 0) return std::nullopt;
   std::vector<std::string_view> codings;
   const auto [first, last] = head.equal_range(bhttp::field::transfer_encoding);
   for (auto field = first; field != last; ++field) {
@@ -92,7 +93,7 @@ std::optional<GatewayError> CheckFraming(const bhttp::request_header<>& head) {
 
 std::optional<GatewayError> CheckRequestHead(bhttp::request_header<>& head) {
   if (std::optional<GatewayError> error = CheckFraming(head)) return error;
-  const size_t hosts = head.count(bhttp::field::host);
+  const size_t hosts = upstream::FieldCount(head, bhttp::field::host);
   if (hosts > 1 || (hosts == 0 && head.version() >= 11)) {
     return BadRequest("HTTP/1.1 requests carry exactly one Host header");
   }

@@ -1,6 +1,5 @@
 #include "http/session.h"
 
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -9,11 +8,13 @@
 #include "http/error_reply.h"
 #include "http/request_head.h"
 #include "net/client_hello.h"
+#include "net/http_read.h"
 #include "net/watchdog.h"
 #include "observe/access_log.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
+#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace {
@@ -91,7 +92,7 @@ class Session final : public OpenConnection {
       deadline_.Expire(first || buffer_.size() > 0 ? settings.client_header_timeout
                                                    : settings.client_idle_timeout);
       idle_ = buffer_.size() == 0;  // nothing of a next request yet: a drain may close it
-      auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+      auto [ec, n] = co_await net::ReadHeader(stream_, buffer_, parser);
       idle_ = false;
       deadline_.Clear();
       // Beast holds the request line and the fields to the limit each, not together.
@@ -226,7 +227,7 @@ class Session final : public OpenConnection {
     if (!match && context_.settings.reject_unmodelled) {
       return UnknownUrl(request.method_string(), request.target());
     }
-    if (request[bhttp::field::authorization].empty()) return MissingKey();
+    if (upstream::FieldValue(request, bhttp::field::authorization).empty()) return MissingKey();
     if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
       return BodyTooLarge(context_.settings.max_body_bytes);
     }
@@ -272,7 +273,8 @@ class Session final : public OpenConnection {
     }
     limits::Verdict verdict;  // its lease holds the call's places in the limits
     if (context_.admission.enabled()) {
-      const std::string fingerprint = observe::KeyFingerprint(request[bhttp::field::authorization]);
+      const std::string fingerprint =
+          observe::KeyFingerprint(upstream::FieldValue(request, bhttp::field::authorization));
       const limits::Caller caller{fingerprint, peer_address_};
       verdict = co_await context_.admission.Admit(caller);
     }
@@ -284,11 +286,9 @@ class Session final : public OpenConnection {
       co_return co_await ReplyLogged(parser, error, start, rpc, retry_after);
     }
 
-    const std::string origin(request[bhttp::field::origin]);
-    const auto decorate = [&](bhttp::fields& fields) { context_.cors.Decorate(origin, fields); };
     ClientDownstream downstream(stream_, buffer_, parser, deadline_, context_.pool.url(),
                                 context_.settings.client_io_timeout, context_.connections,
-                                decorate);
+                                context_.cors);
     upstream::Forwarder forwarder(context_.pool, context_.forward_limits);
     upstream::ForwardOutcome out = co_await forwarder.Run(downstream);
     bool keep_alive = !out.failure && downstream.reusable();
@@ -376,8 +376,8 @@ class Session final : public OpenConnection {
     record.rpc = rpc;
     record.status = status;
     record.elapsed = absl::FromChrono(Clock::now() - start);
-    record.authorization = std::string_view(request[bhttp::field::authorization]);
-    record.client_request_id = std::string_view(request["x-request-id"]);
+    record.authorization = upstream::FieldValue(request, bhttp::field::authorization);
+    record.client_request_id = upstream::FieldValue(request, "x-request-id");
     record.outcome = &out;
     observe::RecordCall(record);
   }

@@ -7,7 +7,7 @@
 // buffer, which is what lets ten thousand streams fit in little memory.
 //
 //   net::ReadRoom room(buffer);
-//   auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+//   auto [ec, n] = co_await net::ReadSome(stream, buffer, parser);
 //   room.GrowIfFilled(buffer, n, kMaxReadBytes);
 #pragma once
 

@@ -1,13 +1,15 @@
 #include "upstream/forwarder.h"
 
 #include <algorithm>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
 
 #include "base/strings.h"
+#include "net/http_read.h"
 #include "net/read_room.h"
 #include "observe/metrics.h"
+#include "upstream/header_policy.h"
 
 namespace oa::upstream {
 
@@ -47,10 +49,15 @@ class Exchange {
       : pool_(pool), limits_(limits), caller_(caller), out_(out) {}
 
   asio::awaitable<void> Run() {
-    caller_.PrepareRequest(request_);
-    request_.version(11);
-    request_.set(bhttp::field::host, pool_.url().host_header);
-    SizePiece(DeclaredLength(request_));
+    request_ = caller_.PrepareRequest(request_head_);
+    request_head_.Add(bhttp::field::host, pool_.url().host_header);
+    if (request_.content_length) {
+      request_head_.ContentLength(*request_.content_length);
+    } else if (request_.chunked) {
+      request_head_.Add(bhttp::field::transfer_encoding, "chunked");
+    }
+    request_head_.End();
+    SizePiece(request_.content_length);
     if (!co_await caller_.BeforeSend()) {
       out_.client_gone = true;
       co_return;
@@ -116,7 +123,7 @@ class Exchange {
     UpstreamParser parser;
     parser.header_limit(limits_.response_header_bytes);
     parser.body_limit(boost::none);
-    if (request_.method() == bhttp::verb::head) parser.skip(true);
+    if (request_.head_method) parser.skip(true);
 
     waiting_for_ = "response";
     conn.deadline.Expire(limits_.first_byte_timeout);
@@ -152,48 +159,51 @@ class Exchange {
     const bool watch = caller_.RequestBodyDone();
     if (watch) WatchCaller(conn);
     const net::ReadRoom room(conn.buffer);
-    auto [ec, taken] =
-        co_await bhttp::async_read_header(conn.stream, conn.buffer, parser, kNoThrow);
+    auto [ec, taken] = co_await net::ReadHeader(conn.stream, conn.buffer, parser);
     room.GrowIfFilled(conn.buffer, taken, limits_.piece_bytes);
     n = taken;
     if (watch) co_await caller_.StopWatching();
     co_return ec;
   }
 
-  // Writes the request header, then the body: first what was kept from an earlier
-  // attempt, then the rest as the caller gives it. Returns false if the upstream
-  // stopped taking the request (it may still have answered: the caller reads on).
+  // Writes the request: first what was kept of the body from an earlier attempt, then
+  // the rest as the caller gives it. The head goes with the first piece, and the end of
+  // a chunked body with the last, so a small request is one write. Returns false if the
+  // upstream stopped taking the request (it may still have answered: the caller reads on).
   asio::awaitable<bool> SendRequest(Connection& conn) {
-    bhttp::request_serializer<bhttp::buffer_body> serializer(request_);
     waiting_for_ = "progress";
-    if (!co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/true)) co_return false;
+    std::string_view head = request_head_.text();  // until it is written
     // (No co_await inside && or ?: here or below: GCC 12 miscompiles those.)
     if (!replay_.empty()) {
-      const bool sent = co_await WritePiece(conn, serializer, replay_.data(), replay_.size(), true);
-      if (!sent) co_return false;
+      if (!co_await WritePiece(conn, head, replay_, /*last=*/false)) co_return false;
+      head = {};
     }
-    while (!caller_.RequestBodyDone()) {
-      const absl::StatusOr<size_t> got =
-          co_await caller_.ReadRequestBody(piece_.data(), piece_.size());
-      if (!TookRequestBody(got)) co_return true;  // out_ says why
-      if (!co_await WritePiece(conn, serializer, piece_.data(), *got, true)) co_return false;
-      if (*got == piece_.size()) GrowPiece();
+    for (;;) {
+      std::string_view data;
+      if (!caller_.RequestBodyDone()) {
+        const absl::StatusOr<size_t> got =
+            co_await caller_.ReadRequestBody(piece_.data(), piece_.size());
+        if (!TookRequestBody(got)) co_return true;  // out_ says why
+        data = std::string_view(piece_.data(), *got);
+      }
+      const bool last = caller_.RequestBodyDone();
+      if (!data.empty() || last) {
+        if (!co_await WritePiece(conn, head, data, last)) co_return false;
+        head = {};
+      }
+      if (last) co_return true;
+      if (data.size() == piece_.size()) GrowPiece();
     }
-    co_return co_await WritePiece(conn, serializer, nullptr, 0, /*more=*/false);
   }
 
-  asio::awaitable<bool> WritePiece(Connection& conn,
-                                   bhttp::request_serializer<bhttp::buffer_body>& serializer,
-                                   const char* data, size_t size, bool more) {
-    if (data != nullptr && size == 0) co_return true;
-    auto& body = request_.body();
-    body.data = const_cast<char*>(data);
-    body.size = size;
-    body.more = more;
+  asio::awaitable<bool> WritePiece(Connection& conn, std::string_view head, std::string_view data,
+                                   bool last) {
+    const FramedPiece piece(head, request_.chunked, data, last);
+    if (piece.empty()) co_return true;
     conn.deadline.Expire(limits_.idle_timeout);
-    auto [ec, n] = co_await bhttp::async_write(conn.stream, serializer, kNoThrow);
+    auto [ec, n] = co_await asio::async_write(conn.stream, piece.buffers(), kNoThrow);
     conn.deadline.Clear();
-    co_return !ec || ec == bhttp::error::need_buffer;
+    co_return !ec;
   }
 
   // Accounts for a piece of the request body read into piece_, keeping it for a replay
@@ -221,7 +231,7 @@ class Exchange {
                                       bool request_sent) {
     const ResponseHead& head = upstream.get().base();
     out_.status = head.result_int();
-    out_.request_id = std::string(head["x-request-id"]);
+    out_.request_id = std::string(FieldValue(head, "x-request-id"));
 
     std::optional<uint64_t> length;
     if (const auto declared = upstream.content_length()) length = *declared;
@@ -239,7 +249,7 @@ class Exchange {
     }
     if (!upstream.is_done()) {
       observe::GaugeHold stream;
-      if (std::string_view(head[bhttp::field::content_type]).starts_with("text/event-stream")) {
+      if (FieldValue(head, bhttp::field::content_type).starts_with("text/event-stream")) {
         stream = observe::GaugeHold(observe::metrics().open_streams);
       }
       // A body already read whole (most JSON answers) leaves nothing to wait for, and so
@@ -262,7 +272,7 @@ class Exchange {
       in.size = piece_.size();
       conn.deadline.Expire(limits_.idle_timeout);
       const net::ReadRoom room(conn.buffer);
-      auto [ec, n] = co_await bhttp::async_read_some(conn.stream, conn.buffer, upstream, kNoThrow);
+      auto [ec, n] = co_await net::ReadSome(conn.stream, conn.buffer, upstream);
       conn.deadline.Clear();
       room.GrowIfFilled(conn.buffer, n, limits_.piece_bytes);
       if (ec && ec != bhttp::error::need_buffer) {
@@ -288,12 +298,6 @@ class Exchange {
       if (!out_.upstream_cut) out_.client_gone = true;  // not just our own cut
       conn.stream.Close();
     });
-  }
-
-  static std::optional<uint64_t> DeclaredLength(const UpstreamRequest& request) {
-    uint64_t length = 0;
-    if (!ParseUint(request[bhttp::field::content_length], length)) return std::nullopt;
-    return length;
   }
 
   // A piece for a body of `length` bytes (nullopt: unknown): the whole body when it fits
@@ -324,7 +328,8 @@ class Exchange {
   ForwardOutcome& out_;
 
   std::vector<char> piece_;  // what moves between the two sides, one piece at a time (SizePiece)
-  UpstreamRequest request_;
+  RequestStart request_;
+  WireHead request_head_;
   std::string replay_;           // every request body byte read so far, while it fits
   bool replay_complete_ = true;  // replay_ holds all of them
   Clock::time_point started_{};

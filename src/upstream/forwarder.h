@@ -20,7 +20,6 @@
 // - Connect, first-byte and idle timeouts bound every wait on the upstream.
 #pragma once
 
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <functional>
 #include <optional>
@@ -31,10 +30,10 @@
 #include "absl/time/time.h"
 #include "net/asio.h"
 #include "upstream/pool.h"
+#include "upstream/wire.h"
 
 namespace oa::upstream {
 
-using UpstreamRequest = boost::beast::http::request<boost::beast::http::buffer_body>;
 using ResponseHead = boost::beast::http::response_header<>;
 
 struct ForwardLimits {
@@ -44,6 +43,13 @@ struct ForwardLimits {
   size_t piece_bytes = 64 * 1024;
   size_t replay_bytes = 1024 * 1024;  // request body kept for one retry
   uint32_t response_header_bytes = 64 * 1024;
+};
+
+// The upstream request's body framing, as the Downstream gives it.
+struct RequestStart {
+  std::optional<uint64_t> content_length;  // a body of this many bytes,
+  bool chunked = false;                    // or a body in chunks; neither: no body
+  bool head_method = false;                // a HEAD request, whose answer has no body
 };
 
 // The start of the upstream's answer, as the Downstream needs it to frame its own.
@@ -62,9 +68,9 @@ class Downstream {
  public:
   virtual ~Downstream() = default;
 
-  // Sets the upstream request's method, target, headers and body framing; the
-  // Forwarder then sets Host.
-  virtual void PrepareRequest(UpstreamRequest& request) = 0;
+  // Starts `head` with the upstream request's line (WireHead::RequestLine) and adds its
+  // end-to-end headers; the Forwarder then adds Host and the framing returned here.
+  virtual RequestStart PrepareRequest(WireHead& head) = 0;
   // Once, before the first attempt (the REST front answers 100-continue here). False:
   // the caller is gone.
   virtual net::asio::awaitable<bool> BeforeSend() = 0;

@@ -1,8 +1,8 @@
 #include "upstream/header_policy.h"
 
 #include <boost/beast/http/field.hpp>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "base/strings.h"
 
 namespace oa::upstream {
@@ -25,8 +25,37 @@ bool IsHopByHop(std::string_view name) {
   return false;
 }
 
-void CopyEndToEnd(const beast_http::fields& from, beast_http::fields& to) {
-  std::vector<std::string_view> named;  // listed in Connection: these are hop-by-hop too
+namespace {
+
+// IsHopByHop, Host and Content-Length, by the parser's name for them: every hop-by-hop
+// header is one Beast knows, so a field it does not know is never one.
+bool Dropped(beast_http::field name) {
+  using enum beast_http::field;
+  switch (name) {
+    case connection:
+    case keep_alive:
+    case proxy_connection:
+    case proxy_authenticate:
+    case proxy_authorization:
+    case te:
+    case trailer:
+    case transfer_encoding:
+    case upgrade:
+    case expect:
+    case host:
+    case content_length:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void ForEachEndToEnd(const beast_http::fields& from,
+                     absl::FunctionRef<void(std::string_view name, std::string_view value)> visit) {
+  // Listed in Connection: these are hop-by-hop too. Most messages list none.
+  absl::InlinedVector<std::string_view, 4> named;
   for (const auto& field : from) {
     if (field.name() == beast_http::field::connection) {
       for (std::string_view token : Split(field.value(), ',')) {
@@ -35,15 +64,32 @@ void CopyEndToEnd(const beast_http::fields& from, beast_http::fields& to) {
     }
   }
   for (const auto& field : from) {
+    if (Dropped(field.name())) continue;
     const std::string_view name = field.name_string();
-    if (IsHopByHop(name) || field.name() == beast_http::field::host ||
-        field.name() == beast_http::field::content_length) {
-      continue;
-    }
     bool listed = false;
     for (std::string_view n : named) listed = listed || EqualsIgnoreCase(n, name);
-    if (!listed) to.insert(name, field.value());
+    if (!listed) visit(name, field.value());
   }
+}
+
+std::string_view FieldValue(const beast_http::fields& fields, beast_http::field name) {
+  for (const auto& field : fields) {
+    if (field.name() == name) return field.value();
+  }
+  return {};
+}
+
+size_t FieldCount(const beast_http::fields& fields, beast_http::field name) {
+  size_t n = 0;
+  for (const auto& field : fields) n += field.name() == name;
+  return n;
+}
+
+std::string_view FieldValue(const beast_http::fields& fields, std::string_view name) {
+  for (const auto& field : fields) {
+    if (EqualsIgnoreCase(field.name_string(), name)) return field.value();
+  }
+  return {};
 }
 
 }  // namespace oa::upstream

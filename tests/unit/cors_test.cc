@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -154,6 +155,29 @@ TEST(Cors, PreflightFromDisallowedOriginGetsNothing) {
     cors.DecoratePreflight(origin, "authorization", f);
     EXPECT_TRUE(CorsHeaders(f).empty()) << origin;
   }
+}
+
+// A relayed head gets the same headers as a message of the gateway's own; the upstream's
+// Access-Control-* headers are for the relay to skip (Replaces).
+TEST(Cors, WireHeadGetsTheSameHeaders) {
+  for (const std::vector<std::string>& origins :
+       {std::vector<std::string>{"*"}, std::vector<std::string>{"https://a.example"}}) {
+    for (std::string_view origin : {"https://a.example", "https://b.example", ""}) {
+      const Cors cors(origins);
+      fields f;
+      cors.Decorate(origin, f);
+      upstream::WireHead head;
+      cors.Decorate(origin, head);
+      std::string expected;
+      for (const auto& h : f) {
+        expected += std::string(h.name_string()) + ": " + std::string(h.value()) + "\r\n";
+      }
+      EXPECT_EQ(head.text(), expected) << origins[0] << " " << origin;
+    }
+  }
+  EXPECT_TRUE(Cors::Replaces("Access-Control-Allow-Origin"));
+  EXPECT_TRUE(Cors::Replaces("access-control-max-age"));
+  EXPECT_FALSE(Cors::Replaces("Vary"));
 }
 
 }  // namespace

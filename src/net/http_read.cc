@@ -1,0 +1,78 @@
+#include "net/http_read.h"
+
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/error.hpp>
+#include <stdexcept>
+
+namespace oa::net {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+// Beast's read_some_op, and with `whole_header` its read_op for the header, as one loop:
+// parse what the buffer holds; when the parser needs more, read once and parse again.
+template <bool isRequest>
+asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buffer,
+                                 bhttp::basic_parser<isRequest>& parser, bool whole_header) {
+  // The most a read takes, as in Beast; ReadRoom decides how much of it is offered.
+  constexpr size_t kMaxReadBytes = 65536;
+  size_t parsed = 0;
+  if (whole_header && parser.is_header_done()) co_return ReadResult{};
+  for (;;) {
+    if (buffer.size() > 0) {
+      error_code ec;
+      const size_t used = parser.put(buffer.data(), ec);
+      parsed += used;
+      buffer.consume(used);
+      if (ec != bhttp::error::need_more) {
+        // A read_some is complete; read_header goes on while the header is not.
+        if (ec || !whole_header || parser.is_header_done()) co_return ReadResult{ec, parsed};
+        continue;
+      }
+    }
+    const size_t size = boost::beast::read_size(buffer, kMaxReadBytes);
+    if (size == 0) co_return ReadResult{bhttp::error::buffer_overflow, parsed};
+    boost::beast::flat_buffer::mutable_buffers_type space;
+    try {
+      space = buffer.prepare(size);
+    } catch (const std::length_error&) {
+      co_return ReadResult{bhttp::error::buffer_overflow, parsed};
+    }
+    auto [ec, n] = co_await stream.async_read_some(space, kNoThrow);
+    buffer.commit(n);
+    if (ec == asio::error::eof) {
+      // The end of the connection ends a message that has no other end; before any of a
+      // message arrived it is the end of the stream.
+      if (!parser.got_some()) co_return ReadResult{bhttp::error::end_of_stream, parsed};
+      error_code end;
+      parser.put_eof(end);
+      co_return ReadResult{end, parsed};
+    }
+    if (ec) co_return ReadResult{ec, parsed};
+  }
+}
+
+}  // namespace
+
+template <bool isRequest>
+asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& buffer,
+                                     bhttp::basic_parser<isRequest>& parser) {
+  return Read(stream, buffer, parser, /*whole_header=*/false);
+}
+
+template <bool isRequest>
+asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
+                                       bhttp::basic_parser<isRequest>& parser) {
+  return Read(stream, buffer, parser, /*whole_header=*/true);
+}
+
+template asio::awaitable<ReadResult> ReadSome(Stream&, boost::beast::flat_buffer&,
+                                              bhttp::basic_parser<true>&);
+template asio::awaitable<ReadResult> ReadSome(Stream&, boost::beast::flat_buffer&,
+                                              bhttp::basic_parser<false>&);
+template asio::awaitable<ReadResult> ReadHeader(Stream&, boost::beast::flat_buffer&,
+                                                bhttp::basic_parser<true>&);
+template asio::awaitable<ReadResult> ReadHeader(Stream&, boost::beast::flat_buffer&,
+                                                bhttp::basic_parser<false>&);
+
+}  // namespace oa::net
