@@ -27,8 +27,8 @@ std::string_view TrimAscii(std::string_view s) {
   return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
 }
 
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
+SplitPieces Split(std::string_view s, char sep) {
+  SplitPieces out;
   for (size_t start = 0;;) {
     const size_t end = s.find(sep, start);
     out.push_back(s.substr(start, end == std::string_view::npos ? end : end - start));
@@ -38,7 +38,7 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
 }
 
 template <class T>
-static std::string JoinImpl(const std::vector<T>& pieces, std::string_view sep) {
+static std::string JoinImpl(absl::Span<const T> pieces, std::string_view sep) {
   std::string out;
   for (size_t i = 0; i < pieces.size(); ++i) {
     if (i > 0) out.append(sep);
@@ -47,11 +47,11 @@ static std::string JoinImpl(const std::vector<T>& pieces, std::string_view sep) 
   return out;
 }
 
-std::string Join(const std::vector<std::string_view>& pieces, std::string_view sep) {
+std::string Join(absl::Span<const std::string_view> pieces, std::string_view sep) {
   return JoinImpl(pieces, sep);
 }
 
-std::string Join(const std::vector<std::string>& pieces, std::string_view sep) {
+std::string Join(absl::Span<const std::string> pieces, std::string_view sep) {
   return JoinImpl(pieces, sep);
 }
 

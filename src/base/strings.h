@@ -12,7 +12,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace oa {
 
@@ -43,10 +45,12 @@ std::string AsciiLower(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 std::string_view TrimAscii(std::string_view s);
-// Splits at every `sep`; keeps empty pieces.
-std::vector<std::string_view> Split(std::string_view s, char sep);
-std::string Join(const std::vector<std::string_view>& pieces, std::string_view sep);
-std::string Join(const std::vector<std::string>& pieces, std::string_view sep);
+// Splits at every `sep`; keeps empty pieces. A path or a header list has few, which stay
+// out of the heap.
+using SplitPieces = absl::InlinedVector<std::string_view, 8>;
+SplitPieces Split(std::string_view s, char sep);
+std::string Join(absl::Span<const std::string_view> pieces, std::string_view sep);
+std::string Join(absl::Span<const std::string> pieces, std::string_view sep);
 // Whole-string unsigned decimal; false on anything else, including overflow.
 bool ParseUint(std::string_view s, uint64_t& out);
 

@@ -145,9 +145,11 @@ class GrpcDownstream final : public upstream::Downstream {
     head.RequestLine(call_.method, target);
     head.Add(bhttp::field::authorization, state_.authorization);
     head.Add(bhttp::field::user_agent, "oa-bypass (gRPC front)");
+    // A key the client repeated goes as a repeated header, which HTTP reads as one list.
     for (const auto& [name, value] : state_.forwarded) head.Add(name, value);
     if (!call_.content_type.empty()) head.Add(bhttp::field::content_type, call_.content_type);
     upstream::RequestStart start;
+    start.head_method = call_.method == "HEAD";
     if (call_.streamed_file != nullptr) {
       start.chunked = true;  // the file's size is known only at its end
     } else if (!call_.content_type.empty()) {
@@ -161,6 +163,19 @@ class GrpcDownstream final : public upstream::Downstream {
   asio::awaitable<bool> BeforeSend() override { co_return true; }
 
   bool RequestBodyDone() const override { return body_done_; }
+  // The transcoded body is here; an upload's file data comes with later messages.
+  bool RequestBodyAtHand() const override {
+    if (body_done_) return true;
+    switch (phase_) {
+      case Phase::kBody:
+        return offset_ < call_.body.size() || call_.streamed_file == nullptr;
+      case Phase::kFile:
+        return offset_ < file_data_.size();
+      case Phase::kTail:
+        return true;
+    }
+    return true;
+  }
 
   // The body in runs: call_.body; for an upload, then each later message's file data as
   // the client sends it, then call_.body_tail.

@@ -56,6 +56,8 @@ class ClientDownstream final : public upstream::Downstream {
   upstream::RequestStart PrepareRequest(upstream::WireHead& head) override;
   net::asio::awaitable<bool> BeforeSend() override;
   bool RequestBodyDone() const override { return request_.is_done(); }
+  // Until the body is done, the buffer holds only body bytes.
+  bool RequestBodyAtHand() const override { return request_.is_done() || buffer_.size() > 0; }
   net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override;
   net::asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override;
   net::asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) override;

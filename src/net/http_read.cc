@@ -63,6 +63,7 @@ asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& 
 template <bool isRequest>
 asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
                                        bhttp::basic_parser<isRequest>& parser) {
+  parser.eager(false);  // as Beast's: stop at the header, leave the body to ReadSome
   return Read(stream, buffer, parser, /*whole_header=*/true);
 }
 

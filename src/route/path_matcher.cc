@@ -52,7 +52,7 @@ PathMatcher::PathMatcher(PathMatcher&&) noexcept = default;
 PathMatcher& PathMatcher::operator=(PathMatcher&&) noexcept = default;
 PathMatcher::~PathMatcher() = default;
 
-bool PathMatcher::Walk(const Node& node, const std::vector<std::string_view>& segments, size_t i,
+bool PathMatcher::Walk(const Node& node, absl::Span<const std::string_view> segments, size_t i,
                        std::string_view key, int& entry) const {
   if (i == segments.size()) {
     auto it = node.ends.find(key);
@@ -82,14 +82,13 @@ bool PathMatcher::Walk(const Node& node, const std::vector<std::string_view>& se
   return false;
 }
 
-PathMatch PathMatcher::Bind(const Entry& entry,
-                            const std::vector<std::string_view>& segments) const {
+PathMatch PathMatcher::Bind(const Entry& entry, absl::Span<const std::string_view> segments) const {
   PathMatch match;
   match.value = entry.value;
   for (const HttpTemplate::Variable& var : entry.tmpl.variables) {
     const size_t end = var.multi_segment ? segments.size() : static_cast<size_t>(var.end_segment);
-    std::vector<std::string_view> parts(segments.begin() + var.start_segment,
-                                        segments.begin() + end);
+    const absl::Span<const std::string_view> parts =
+        segments.subspan(var.start_segment, end - var.start_segment);
     // As google.api.http says: a variable over several segments ("{name=operations/*}" as
     // well as "{name=**}") keeps %2F encoded, so its segment boundaries stay unambiguous.
     const bool several = var.multi_segment || var.end_segment - var.start_segment > 1;
@@ -101,12 +100,12 @@ PathMatch PathMatcher::Bind(const Entry& entry,
 std::optional<PathMatch> PathMatcher::Lookup(std::string_view http_method,
                                              std::string_view path) const {
   if (path.empty() || path[0] != '/') return std::nullopt;
-  std::vector<std::string_view> segments = Split(path.substr(1), '/');
+  const SplitPieces segments = Split(path.substr(1), '/');
   int entry = -1;
   // Try the verb reading first, and only for verbs that some template has.
   const size_t colon = segments.back().rfind(':');
   if (colon != std::string_view::npos && verbs_.contains(segments.back().substr(colon + 1))) {
-    std::vector<std::string_view> without_verb = segments;
+    SplitPieces without_verb = segments;
     without_verb.back() = segments.back().substr(0, colon);
     if (Walk(*root_, without_verb, 0, EndKey(http_method, segments.back().substr(colon + 1)),
              entry)) {

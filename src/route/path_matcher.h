@@ -56,9 +56,9 @@ class PathMatcher {
   };
   PathMatcher();
 
-  bool Walk(const Node& node, const std::vector<std::string_view>& segments, size_t i,
+  bool Walk(const Node& node, absl::Span<const std::string_view> segments, size_t i,
             std::string_view key, int& entry) const;
-  PathMatch Bind(const Entry& entry, const std::vector<std::string_view>& segments) const;
+  PathMatch Bind(const Entry& entry, absl::Span<const std::string_view> segments) const;
 
   std::unique_ptr<Node> root_;
   std::vector<Entry> entries_;

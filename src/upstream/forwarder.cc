@@ -167,15 +167,20 @@ class Exchange {
   }
 
   // Writes the request: first what was kept of the body from an earlier attempt, then
-  // the rest as the caller gives it. The head goes with the first piece, and the end of
-  // a chunked body with the last, so a small request is one write. Returns false if the
-  // upstream stopped taking the request (it may still have answered: the caller reads on).
+  // the rest as the caller gives it. The head goes with the first piece when that is at
+  // hand, and the end of a chunked body with the last, so a small request is one write.
+  // A body still to come finds the head sent: the upstream sees the request start, not
+  // an idle connection it may close. Returns false if the upstream stopped taking the
+  // request (it may still have answered: the caller reads on).
   asio::awaitable<bool> SendRequest(Connection& conn) {
     waiting_for_ = "progress";
     std::string_view head = request_head_.text();  // until it is written
     // (No co_await inside && or ?: here or below: GCC 12 miscompiles those.)
     if (!replay_.empty()) {
       if (!co_await WritePiece(conn, head, replay_, /*last=*/false)) co_return false;
+      head = {};
+    } else if (!caller_.RequestBodyAtHand()) {
+      if (!co_await WritePiece(conn, head, {}, /*last=*/false)) co_return false;
       head = {};
     }
     for (;;) {
@@ -286,7 +291,7 @@ class Exchange {
         co_return false;
       }
       out_.response_body_bytes += got;
-      if (got == piece_.size()) GrowPiece();
+      if (got == piece_.size() && !upstream.is_done()) GrowPiece();
     }
     co_return true;
   }

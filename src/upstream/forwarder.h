@@ -75,6 +75,9 @@ class Downstream {
   // the caller is gone.
   virtual net::asio::awaitable<bool> BeforeSend() = 0;
   virtual bool RequestBodyDone() const = 0;
+  // True when the next ReadRequestBody() need not wait for the caller (its bytes are
+  // here already). While they are not, the request's head goes to the upstream alone.
+  virtual bool RequestBodyAtHand() const = 0;
   // The next piece of the request body, copied into `piece` (at most `size` bytes).
   // Errors: CANCELLED when the caller went away; any other status is the caller's fault
   // (RESOURCE_EXHAUSTED: too large, INVALID_ARGUMENT: broken framing).

@@ -1,6 +1,9 @@
 // The REST relay end to end: the real binary between a raw HTTP client and the mock.
 #include <openssl/evp.h>
 
+#include <boost/asio/write.hpp>
+#include <thread>
+
 #include "fixture.h"
 
 namespace oa::testing {
@@ -392,6 +395,69 @@ TEST_F(RelayLarge, HundredMegabyteDownloadStreamsWithBoundedMemory) {
   RecordProperty("gateway_peak_rss_growth_kib", static_cast<int>(growth));
   EXPECT_LT(growth, 16 * 1024) << "before " << rss_before << " KiB, peak " << gateway_->PeakRssKib()
                                << " KiB";
+}
+
+// An upstream that is a bare socket, to see what reaches it and when.
+class RawUpstream {
+ public:
+  RawUpstream() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {}
+  std::string base_url() {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/v1";
+  }
+  void Accept() { socket_ = acceptor_.accept(); }
+  // What arrives within `timeout`, up to and including `until`.
+  std::string ReadUntil(std::string_view until, milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    socket_.non_blocking(true);
+    while (got_.find(until) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      char buf[4096];
+      boost::system::error_code ec;
+      const size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
+      if (ec == boost::asio::error::would_block) {
+        std::this_thread::sleep_for(milliseconds(5));
+        continue;
+      }
+      if (ec) break;
+      got_.append(buf, n);
+    }
+    return got_;
+  }
+  void Write(std::string_view bytes) {
+    socket_.non_blocking(false);
+    boost::asio::write(socket_, boost::asio::buffer(bytes));
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::socket socket_{io_};
+  std::string got_;
+};
+
+// A body still to come finds the request's head already upstream, so the upstream sees
+// a request starting rather than an idle connection that it may close.
+TEST(RelayHead, GoesUpstreamBeforeABodyThatIsSlowToCome) {
+  RawUpstream upstream;
+  GatewayProcess gateway(
+      {"--upstream", upstream.base_url(), "--workers", "1", "--drain-timeout", "1s"});
+  ASSERT_TRUE(gateway.Start()) << gateway.Log();
+  TestClient client(gateway.port());
+  std::string head = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ";
+  head += kKey;
+  head += "\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n";
+  client.SendRaw(head);
+  upstream.Accept();
+  const std::string early = upstream.ReadUntil("\r\n\r\n", milliseconds(3000));
+  EXPECT_TRUE(early.starts_with("POST /v1/embeddings HTTP/1.1\r\n")) << early;
+  EXPECT_TRUE(early.ends_with("Content-Length: 13\r\n\r\n")) << early;
+  client.SendRaw(R"({"input":"x"})");
+  EXPECT_TRUE(
+      upstream.ReadUntil(R"({"input":"x"})", milliseconds(3000)).ends_with(R"({"input":"x"})"));
+  upstream.Write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  const Reply reply = client.Read();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "ok");
+  EXPECT_EQ(gateway.Stop(), 0);
 }
 
 }  // namespace

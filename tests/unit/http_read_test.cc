@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <optional>
 #include <string>
@@ -22,26 +23,26 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-class HttpReadTest : public ::testing::Test {
- protected:
-  HttpReadTest() {
+// A connection over loopback: our end is read, the peer's end is written to.
+struct Loopback {
+  Loopback() {
     tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     peer_.connect(acceptor.local_endpoint());
     ours_.emplace(acceptor.accept());
   }
 
-  // Sends `parts` from the peer one write at a time, a little apart, then closes it.
-  void SendThenClose(std::vector<std::string> parts) {
-    for (const std::string& part : parts) {
-      asio::write(peer_, asio::buffer(part));
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    peer_.shutdown(tcp::socket::shutdown_send);
-  }
-
-  // Runs `read` on the loop to its end.
+  // Runs `read` on the loop while the peer sends `parts` one write at a time, a little
+  // apart (so each reaches the reader alone), then ends its side of the connection.
   template <class Read>
-  void Run(Read read) {
+  void Feed(std::vector<std::string> parts, Read read) {
+    std::thread peer([&] {
+      for (const std::string& part : parts) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        asio::write(peer_, asio::buffer(part));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      peer_.shutdown(tcp::socket::shutdown_send);
+    });
     bool done = false;
     asio::co_spawn(
         io_,
@@ -51,6 +52,7 @@ class HttpReadTest : public ::testing::Test {
         },
         asio::detached);
     io_.run_for(std::chrono::seconds(5));
+    peer.join();
     EXPECT_TRUE(done);
   }
 
@@ -60,27 +62,80 @@ class HttpReadTest : public ::testing::Test {
   boost::beast::flat_buffer buffer_;
 };
 
+struct HttpReadTest : ::testing::Test, Loopback {};
+
+// What a reader saw: each read's error and count, and the body bytes it got.
+using Trace = std::vector<std::string>;
+
+// Reads a response whole, head then body in 4-byte pieces, with our reads or with
+// Beast's, on a fresh connection fed `parts`.
+Trace ReadResponse(bool beast, const std::vector<std::string>& parts) {
+  Loopback f;
+  Trace trace;
+  f.Feed(parts, [&]() -> asio::awaitable<void> {
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    error_code ec;
+    size_t n = 0;
+    if (beast) {
+      std::tie(ec, n) = co_await bhttp::async_read_header(*f.ours_, f.buffer_, parser, kNoThrow);
+    } else {
+      std::tie(ec, n) = co_await ReadHeader(*f.ours_, f.buffer_, parser);
+    }
+    trace.push_back("head " + ec.message() + " " + std::to_string(n));
+    while (!ec && !parser.is_done()) {
+      char piece[4];
+      parser.get().body().data = piece;
+      parser.get().body().size = sizeof piece;
+      if (beast) {
+        std::tie(ec, n) = co_await bhttp::async_read_some(*f.ours_, f.buffer_, parser, kNoThrow);
+      } else {
+        std::tie(ec, n) = co_await ReadSome(*f.ours_, f.buffer_, parser);
+      }
+      if (ec == bhttp::error::need_buffer) ec = {};
+      trace.push_back("body " + ec.message() + " " + std::to_string(n) + " " +
+                      std::string(piece, sizeof piece - parser.get().body().size));
+    }
+  });
+  return trace;
+}
+
+TEST(HttpRead, GivesWhatBeastsOwnReadsGive) {
+  const std::vector<std::vector<std::string>> schedules = {
+      {"HTTP/1.1 200 OK\r\nContent-Le", "ngth: 10\r\n\r", "\n0123", "456789"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "cde\r\n0\r\n\r\n"},
+      {"HTTP/1.0 200 OK\r\n\r\n", "until ", "the end"},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"},
+      {"HTTP/1.1 200 OK\r\nX: 1\r\n"},
+      {},
+      {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"},
+  };
+  for (const auto& parts : schedules) {
+    const Trace ours = ReadResponse(false, parts);
+    EXPECT_EQ(ours, ReadResponse(true, parts)) << ::testing::PrintToString(parts);
+    EXPECT_FALSE(ours.empty());
+  }
+}
+
 TEST_F(HttpReadTest, AHeadInSeveralPiecesIsReadWhole) {
   const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\n";
-  SendThenClose({head.substr(0, 7), head.substr(7, 20), head.substr(27) + "hello"});
   bhttp::response_parser<bhttp::string_body> parser;
-  Run([&]() -> asio::awaitable<void> {
-    auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
-    EXPECT_FALSE(ec) << ec.message();
-    EXPECT_EQ(n, head.size());
-    EXPECT_TRUE(parser.is_header_done());
-    EXPECT_EQ(parser.get()["X-A"], "1");
-    std::tie(ec, n) = co_await ReadSome(*ours_, buffer_, parser);
-    EXPECT_FALSE(ec) << ec.message();
-    EXPECT_TRUE(parser.is_done());
-    EXPECT_EQ(parser.get().body(), "hello");
-  });
+  Feed({head.substr(0, 7), head.substr(7, 20), head.substr(27) + "hello"},
+       [&]() -> asio::awaitable<void> {
+         auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
+         EXPECT_FALSE(ec) << ec.message();
+         EXPECT_EQ(n, head.size());
+         EXPECT_TRUE(parser.is_header_done());
+         EXPECT_EQ(parser.get()["X-A"], "1");
+         std::tie(ec, n) = co_await ReadSome(*ours_, buffer_, parser);
+         EXPECT_FALSE(ec) << ec.message();
+         EXPECT_TRUE(parser.is_done());
+         EXPECT_EQ(parser.get().body(), "hello");
+       });
 }
 
 TEST_F(HttpReadTest, AHeadAlreadyReadNeedsNoRead) {
-  SendThenClose({"HTTP/1.1 204 No Content\r\n\r\n"});
   bhttp::response_parser<bhttp::string_body> parser;
-  Run([&]() -> asio::awaitable<void> {
+  Feed({"HTTP/1.1 204 No Content\r\n\r\n"}, [&]() -> asio::awaitable<void> {
     auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
     EXPECT_FALSE(ec);
     std::tie(ec, n) = co_await ReadHeader(*ours_, buffer_, parser);
@@ -90,9 +145,8 @@ TEST_F(HttpReadTest, AHeadAlreadyReadNeedsNoRead) {
 }
 
 TEST_F(HttpReadTest, TheEndBeforeAnyByteIsTheEndOfTheStream) {
-  SendThenClose({});
   bhttp::request_parser<bhttp::string_body> parser;
-  Run([&]() -> asio::awaitable<void> {
+  Feed({}, [&]() -> asio::awaitable<void> {
     auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
     EXPECT_EQ(ec, bhttp::error::end_of_stream);
     EXPECT_EQ(n, 0u);
@@ -100,18 +154,16 @@ TEST_F(HttpReadTest, TheEndBeforeAnyByteIsTheEndOfTheStream) {
 }
 
 TEST_F(HttpReadTest, TheEndInsideAHeadIsAPartialMessage) {
-  SendThenClose({"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"});
   bhttp::request_parser<bhttp::string_body> parser;
-  Run([&]() -> asio::awaitable<void> {
+  Feed({"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"}, [&]() -> asio::awaitable<void> {
     auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
     EXPECT_EQ(ec, bhttp::error::partial_message);
   });
 }
 
 TEST_F(HttpReadTest, TheEndEndsABodyWithoutLength) {
-  SendThenClose({"HTTP/1.0 200 OK\r\n\r\n", "all of it"});
   bhttp::response_parser<bhttp::buffer_body> parser;
-  Run([&]() -> asio::awaitable<void> {
+  Feed({"HTTP/1.0 200 OK\r\n\r\n", "all of it"}, [&]() -> asio::awaitable<void> {
     auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
     EXPECT_FALSE(ec);
     std::string body;
@@ -130,12 +182,12 @@ TEST_F(HttpReadTest, TheEndEndsABodyWithoutLength) {
 }
 
 TEST_F(HttpReadTest, BrokenFramingIsTheParsersError) {
-  SendThenClose({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"});
   bhttp::response_parser<bhttp::string_body> parser;
-  Run([&]() -> asio::awaitable<void> {
-    auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
-    EXPECT_EQ(ec, bhttp::error::multiple_content_length);
-  });
+  Feed({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"},
+       [&]() -> asio::awaitable<void> {
+         auto [ec, n] = co_await ReadHeader(*ours_, buffer_, parser);
+         EXPECT_EQ(ec, bhttp::error::multiple_content_length);
+       });
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ TEST(Split, KeepsEmptyPieces) {
 
 TEST(Split, PiecesPointIntoTheInput) {
   const std::string_view in = "ab/cd";
-  const std::vector<std::string_view> pieces = Split(in, '/');
+  const SplitPieces pieces = Split(in, '/');
   ASSERT_EQ(pieces.size(), 2u);
   EXPECT_EQ(pieces[1].data(), in.data() + 3);
 }
