@@ -36,7 +36,7 @@ struct Server::Worker {
   Worker(const config::Settings& settings, const route::RouteTable& routes, Shared& shared,
          limits::Admission& limits)
       : admission(limits),
-        context(1),
+        context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
@@ -82,6 +82,8 @@ struct Server::Worker {
   // Outlives the calls that the io_context's destruction destroys (they give back their
   // leases), but closes its sockets while the io_context is still there (~Worker).
   limits::WorkerAdmission admission;
+  // One thread runs it, and every socket and timer on it is used from that thread alone
+  // (other threads only post to it): the reactor needs no lock around each operation.
   asio::io_context context;
   tcp::acceptor acceptor;
   upstream::Pool pool;

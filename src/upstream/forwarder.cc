@@ -63,7 +63,11 @@ class Exchange {
       co_return;
     }
     started_ = Clock::now();
-    std::unique_ptr<Connection> conn = pool_.TakeIdle();
+    // A body that a retry could replay whole (or none at all).
+    const bool replayable = request_.content_length
+                                ? *request_.content_length <= limits_.replay_bytes
+                                : !request_.chunked;
+    std::unique_ptr<Connection> conn = pool_.TakeIdle(replayable);
     bool reused = conn != nullptr;
     for (;;) {
       if (!conn) {

@@ -5,17 +5,20 @@ namespace oa::upstream {
 Pool::Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options)
     : url_(std::move(url)), tls_(tls), options_(options) {}
 
-bool Pool::Usable(const Connection& conn) const {
-  const auto oldest_usable = net::Clock::now() - absl::ToChronoNanoseconds(options_.idle_timeout);
-  return conn.idle_since >= oldest_usable && conn.LooksAlive();
+bool Pool::Usable(const Connection& conn, bool trust_recent) const {
+  constexpr auto kRecent = std::chrono::seconds(1);
+  const net::Clock::time_point now = net::Clock::now();
+  if (conn.idle_since < now - absl::ToChronoNanoseconds(options_.idle_timeout)) return false;
+  if (trust_recent && conn.idle_since >= now - kRecent) return true;
+  return conn.LooksAlive();
 }
 
-std::unique_ptr<Connection> Pool::TakeIdle() {
+std::unique_ptr<Connection> Pool::TakeIdle(bool may_retry) {
   while (!idle_.empty()) {
     std::unique_ptr<Connection> conn = std::move(idle_.back());
     idle_.pop_back();
     conn->idle.Release();
-    if (Usable(*conn)) return conn;
+    if (Usable(*conn, may_retry)) return conn;
     conn->stream.Close();
   }
   return nullptr;
@@ -23,7 +26,7 @@ std::unique_ptr<Connection> Pool::TakeIdle() {
 
 void Pool::Sweep() {
   std::erase_if(idle_, [&](std::unique_ptr<Connection>& conn) {
-    if (Usable(*conn)) return false;
+    if (Usable(*conn, /*trust_recent=*/false)) return false;
     conn->stream.Close();
     return true;
   });

@@ -22,7 +22,12 @@ class Pool {
 
   // The most recently used idle connection that is still alive, or nullptr. Connections
   // idle too long, or closed by the upstream while idle, are dropped on the way.
-  std::unique_ptr<Connection> TakeIdle();
+  // `may_retry`: the caller can replay its request on a new connection should this one
+  // fail before answering. Then a connection idle for less than a second is taken
+  // without asking the kernel whether the upstream closed it (a system call per
+  // request): upstreams close idle connections after seconds, and the retry covers the
+  // rare one that did.
+  std::unique_ptr<Connection> TakeIdle(bool may_retry);
 
   net::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> ConnectNew();
 
@@ -38,7 +43,7 @@ class Pool {
   const BaseUrl& url() const { return url_; }
 
  private:
-  bool Usable(const Connection& conn) const;
+  bool Usable(const Connection& conn, bool trust_recent) const;
 
   BaseUrl url_;
   net::asio::ssl::context* tls_;

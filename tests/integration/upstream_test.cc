@@ -25,6 +25,28 @@ TEST_F(Pool, UpstreamClosingIdleConnectionsNeverFailsACall) {
   EXPECT_EQ(mock_->requests().size(), 3u);
 }
 
+// A body too large (or of unknown length) to replay is never sent on a pooled connection
+// without first asking whether the upstream closed it: a call that could not be retried
+// must not be risked on a dead connection.
+TEST_F(Pool, AChunkedBodyIsNeverRiskedOnAClosedPooledConnection) {
+  mock::MockOptions options;
+  options.idle_close_ms = 150;
+  StartAll({"--workers", "1"}, options);
+  TestClient client = Client();
+  ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
+  std::this_thread::sleep_for(milliseconds(400));  // the mock drops the pooled connection
+  std::string raw = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ";
+  raw += kKey;
+  raw += "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  raw += "d\r\n{\"input\":\"x\"}\r\n0\r\n\r\n";
+  client.SendRaw(raw);
+  EXPECT_EQ(client.Read().status, 200);
+  EXPECT_EQ(mock_->accepted_connections(), 2);
+  EXPECT_EQ(mock_->requests().size(), 2u);
+  EXPECT_TRUE(LogHas("/v1/embeddings"));
+  EXPECT_EQ(gateway_->Log().find("retried=1"), std::string::npos) << gateway_->Log();
+}
+
 TEST_F(Pool, IdleConnectionsAreClosedAfterTheIdleTimeoutWithoutTraffic) {
   StartAll({"--workers", "1", "--upstream-pool-idle-timeout", "1s"});
   ASSERT_EQ(Client().Call("GET", "/v1/models", kAuth).status, 200);
