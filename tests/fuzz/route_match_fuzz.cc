@@ -81,7 +81,8 @@ struct Expected {
 };
 
 Expected Scan(std::string_view method, std::string_view path) {
-  std::vector<std::string_view> segments = Split(path.substr(1), '/');
+  const SplitPieces pieces = Split(path.substr(1), '/');
+  std::vector<std::string_view> segments(pieces.begin(), pieces.end());
   struct Reading {
     std::vector<std::string_view> segments;
     std::string_view verb;
