@@ -80,7 +80,9 @@ class Exchange {
         reused = false;
       }
       const bool may_retry = reused && !out_.retried;
-      const Attempt result = co_await GuardedAttempt(*conn, may_retry);
+      connection_reusable_ = false;
+      const Attempt attempted = co_await AttemptOn(*conn, may_retry);
+      const Attempt result = Settle(*conn, attempted);
       if (result == Attempt::kRetryable) {
         conn->stream.Close();
         conn.reset();
@@ -98,16 +100,14 @@ class Exchange {
   }
 
  private:
-  // One attempt, bounded by the connection's deadline, which the phases below set around
-  // each wait on the upstream (and only then: time spent on a slow caller is the caller's
-  // deadline's business).
-  asio::awaitable<Attempt> GuardedAttempt(Connection& conn, bool may_retry) {
-    connection_reusable_ = false;
-    const Attempt result = co_await AttemptOn(conn, may_retry);
+  // How an attempt ended, once its connection's deadline is accounted for. The deadline
+  // bounds each wait on the upstream, set by the phases of AttemptOn around it (and only
+  // then: time spent on a slow caller is the caller's deadline's business); when it
+  // passed, it closed the connection under the operation that waited, and a body already
+  // relayed in part was cut there (RelayBody).
+  Attempt Settle(Connection& conn, Attempt result) {
     conn.deadline.Clear();
-    if (!conn.deadline.expired()) co_return result;
-    // The deadline closed the connection under the operation that waited on it; a body
-    // already relayed in part was cut there (RelayBody).
+    if (!conn.deadline.expired()) return result;
     connection_reusable_ = false;
     if (!response_started_) {
       observe::metrics().upstream_error(observe::UpstreamError::kTimeout).Add();
@@ -116,12 +116,17 @@ class Exchange {
                  absl::FormatDuration(waiting_for_ == "response" ? limits_.first_byte_timeout
                                                                  : limits_.idle_timeout)));
     }
-    co_return Attempt::kDone;
+    return Attempt::kDone;
   }
 
+  // One attempt on one connection: the request, then the answer's head, then the answer.
+  // Once the whole request is sent, the caller is watched while the head is awaited: a
+  // caller that leaves while the upstream thinks (a long completion) ends the upstream
+  // call at once, rather than leaving it to run, and be billed, for no one. (The phases
+  // are written out here rather than as coroutines of their own: each costs a frame.)
   asio::awaitable<Attempt> AttemptOn(Connection& conn, bool may_retry) {
     const bool sent = co_await SendRequest(conn);
-    // Expired: the upstream took no more of the request in time (GuardedAttempt says so).
+    // Expired: the upstream took no more of the request in time (Settle says so).
     if (out_.failure || out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
 
     UpstreamParser parser;
@@ -131,8 +136,12 @@ class Exchange {
 
     waiting_for_ = "response";
     conn.deadline.Expire(limits_.first_byte_timeout);
-    size_t n = 0;
-    const net::error_code ec = co_await ReadHead(conn, parser, n);
+    const bool watch = caller_.RequestBodyDone();
+    if (watch) WatchCaller(conn);
+    const net::ReadRoom room(conn.buffer);
+    auto [ec, n] = co_await net::ReadHeader(conn.stream, conn.buffer, parser);  // n: bytes parsed
+    room.GrowIfFilled(conn.buffer, n, limits_.piece_bytes);
+    if (watch) co_await caller_.StopWatching();
     conn.deadline.Clear();
     if (out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
     if (ec) {
@@ -153,21 +162,6 @@ class Exchange {
     out_.upstream_first_byte = absl::FromChrono(Clock::now() - started_);
     co_await RelayResponse(conn, parser, sent);
     co_return Attempt::kDone;
-  }
-
-  // Reads the answer's head. Once the whole request is sent, the caller is watched
-  // meanwhile: a caller that leaves while the upstream thinks (a long completion) ends
-  // the upstream call at once, rather than leaving it to run, and be billed, for no one.
-  // `n`: the bytes the parser took.
-  asio::awaitable<net::error_code> ReadHead(Connection& conn, UpstreamParser& parser, size_t& n) {
-    const bool watch = caller_.RequestBodyDone();
-    if (watch) WatchCaller(conn);
-    const net::ReadRoom room(conn.buffer);
-    auto [ec, taken] = co_await net::ReadHeader(conn.stream, conn.buffer, parser);
-    room.GrowIfFilled(conn.buffer, taken, limits_.piece_bytes);
-    n = taken;
-    if (watch) co_await caller_.StopWatching();
-    co_return ec;
   }
 
   // Writes the request: first what was kept of the body from an earlier attempt, then
