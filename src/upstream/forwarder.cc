@@ -294,8 +294,9 @@ class Exchange {
     co_return true;
   }
 
-  // Until StopWatching(), during ReadHead and RelayBody: a caller that leaves ends the
-  // upstream call at once (its pending read fails) instead of at the next write.
+  // Until StopWatching(), while the answer's head is awaited (AttemptOn) and during
+  // RelayBody: a caller that leaves ends the upstream call at once (its pending read
+  // fails) instead of at the next write.
   void WatchCaller(Connection& conn) {
     caller_.StartWatching([this, &conn] {
       if (!out_.upstream_cut) out_.client_gone = true;  // not just our own cut
