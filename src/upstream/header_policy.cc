@@ -8,28 +8,11 @@
 namespace oa::upstream {
 namespace beast_http = boost::beast::http;
 
-bool IsHopByHop(std::string_view name) {
-  static constexpr std::string_view kHopByHop[] = {"connection",
-                                                   "keep-alive",
-                                                   "proxy-connection",
-                                                   "proxy-authenticate",
-                                                   "proxy-authorization",
-                                                   "te",
-                                                   "trailer",
-                                                   "transfer-encoding",
-                                                   "upgrade",
-                                                   "expect"};
-  for (std::string_view h : kHopByHop) {
-    if (EqualsIgnoreCase(name, h)) return true;
-  }
-  return false;
-}
-
 namespace {
 
-// IsHopByHop, Host and Content-Length, by the parser's name for them: every hop-by-hop
-// header is one Beast knows, so a field it does not know is never one.
-bool Dropped(beast_http::field name) {
+// The hop-by-hop headers, by Beast's code for their names: every one is a name Beast
+// knows, so a field it does not know is never one.
+bool IsHopByHop(beast_http::field name) {
   using enum beast_http::field;
   switch (name) {
     case connection:
@@ -42,8 +25,6 @@ bool Dropped(beast_http::field name) {
     case transfer_encoding:
     case upgrade:
     case expect:
-    case host:
-    case content_length:
       return true;
     default:
       return false;
@@ -51,6 +32,8 @@ bool Dropped(beast_http::field name) {
 }
 
 }  // namespace
+
+bool IsHopByHop(std::string_view name) { return IsHopByHop(beast_http::string_to_field(name)); }
 
 void ForEachEndToEnd(const beast_http::fields& from,
                      absl::FunctionRef<void(std::string_view name, std::string_view value)> visit) {
@@ -64,7 +47,10 @@ void ForEachEndToEnd(const beast_http::fields& from,
     }
   }
   for (const auto& field : from) {
-    if (Dropped(field.name())) continue;
+    if (IsHopByHop(field.name()) || field.name() == beast_http::field::host ||
+        field.name() == beast_http::field::content_length) {
+      continue;
+    }
     const std::string_view name = field.name_string();
     bool listed = false;
     for (std::string_view n : named) listed = listed || EqualsIgnoreCase(n, name);

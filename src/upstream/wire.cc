@@ -47,9 +47,9 @@ bool SafeValue(std::string_view s) {
 }
 
 template <class Number>
-void AppendNumber(std::string& out, Number n, int base = 10) {
+void AppendNumber(std::string& out, Number n) {
   char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, n, base).ptr;
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
   out.append(digits, end);
 }
 
