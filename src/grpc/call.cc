@@ -203,13 +203,12 @@ class GrpcDownstream final : public upstream::Downstream {
   }
 
   asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override {
-    http_status_ = start.head.result_int();
-    content_type_ = std::string(start.head[bhttp::field::content_type]);
-    for (const auto& field : start.head) {
-      const std::string name = AsciiLower(std::string_view(field.name_string()));
-      const std::string_view value(field.value());
-      if (ReturnedHeader(name) && PrintableAscii(value)) {
-        state_.ctx->AddInitialMetadata(name, std::string(value));
+    http_status_ = static_cast<int>(start.head.status());
+    content_type_ = std::string(start.head.Value(bhttp::field::content_type));
+    for (const net::HeadField field : start.head.fields()) {
+      const std::string name = AsciiLower(field.name);
+      if (ReturnedHeader(name) && PrintableAscii(field.value)) {
+        state_.ctx->AddInitialMetadata(name, std::string(field.value));
       }
     }
     if (http_status_ < 200 || http_status_ >= 300) {

@@ -17,10 +17,10 @@ namespace bhttp = boost::beast::http;
 using net::kNoThrow;
 
 upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head) {
-  const auto& in = request_.get();
+  const net::MessageHead& in = request_.head();
   const std::string target = upstream_.TargetFor(in.target());
   head.RequestLine(in.method_string(), target);
-  upstream::ForEachEndToEnd(in.base(), [&](std::string_view name, std::string_view value) {
+  upstream::ForEachEndToEnd(in, [&](std::string_view name, std::string_view value) {
     head.AddParsed(name, value);
   });
   upstream::RequestStart start;
@@ -37,9 +37,9 @@ upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head
 // HTTP/1.0 client's expectation is ignored: no 1xx answer may go to it (RFC 9110,
 // sections 10.1.1 and 15.2).
 asio::awaitable<bool> ClientDownstream::BeforeSend() {
-  const std::string_view expect = upstream::FieldValue(request_.get(), bhttp::field::expect);
+  const std::string_view expect = request_.head().Value(bhttp::field::expect);
   if (!EqualsIgnoreCase(expect, "100-continue") || request_.is_done() ||
-      request_.get().version() < 11) {
+      request_.head().version() < 11) {
     co_return true;
   }
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -51,9 +51,7 @@ asio::awaitable<bool> ClientDownstream::BeforeSend() {
 
 asio::awaitable<absl::StatusOr<size_t>> ClientDownstream::ReadRequestBody(char* piece,
                                                                           size_t size) {
-  auto& body = request_.get().body();
-  body.data = piece;
-  body.size = size;
+  request_.BodyInto(piece, size);
   deadline_.Expire(io_timeout_);
   const net::ReadRoom room(buffer_);
   auto [ec, n] = co_await net::ReadSome(client_, buffer_, request_);
@@ -66,23 +64,23 @@ asio::awaitable<absl::StatusOr<size_t>> ClientDownstream::ReadRequestBody(char* 
     if (upstream::IsMalformedMessage(ec)) co_return absl::InvalidArgumentError(ec.message());
     co_return absl::CancelledError("the client went away");
   }
-  co_return size - body.size;
+  co_return size - request_.body_room();
 }
 
 asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart& start) {
-  const upstream::ResponseHead& head = start.head;
-  const auto& request = request_.get();
-  const unsigned status = head.result_int();
+  const net::MessageHead& head = start.head;
+  const net::MessageHead& request = request_.head();
+  const unsigned status = head.status();
   head_.StatusLine(request.version(), status, head.reason());
   upstream::ForEachEndToEnd(head, [&](std::string_view name, std::string_view value) {
     if (!Cors::Replaces(name)) head_.AddParsed(name, value);
   });
-  cors_.Decorate(upstream::FieldValue(request, bhttp::field::origin), head_);
+  cors_.Decorate(request.Value(bhttp::field::origin), head_);
   const bool has_body = start.body_follows || start.content_length.value_or(0) > 0;
   bool framed = true;
   if (request.method() == bhttp::verb::head || !has_body) {
     // No body follows; a HEAD answer keeps the length the upstream declared.
-    if (const std::string_view length = upstream::FieldValue(head, bhttp::field::content_length);
+    if (const std::string_view length = head.Value(bhttp::field::content_length);
         !length.empty()) {
       head_.Add(bhttp::field::content_length, length);
     } else if (status >= 200 && status != 204 && status != 304) {

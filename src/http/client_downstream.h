@@ -12,21 +12,18 @@
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <functional>
 #include <memory>
 
 #include "http/cors.h"
 #include "http/session.h"
+#include "net/http1_parser.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
 #include "upstream/base_url.h"
 #include "upstream/forwarder.h"
 
 namespace oa::http {
-
-using ClientParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
 
 class ClientDownstream final : public upstream::Downstream {
  public:
@@ -36,7 +33,7 @@ class ClientDownstream final : public upstream::Downstream {
   // while the upstream is awaited.
   // `connections` says whether the worker drains: then the answer ends the connection.
   // `cors` decorates the answer for the request's Origin.
-  ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, ClientParser& request,
+  ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, net::RequestParser& request,
                    net::Watchdog& deadline, const upstream::BaseUrl& upstream,
                    absl::Duration io_timeout, const Connections& connections, const Cors& cors)
       : client_(client),
@@ -73,7 +70,7 @@ class ClientDownstream final : public upstream::Downstream {
 
   net::Stream& client_;
   boost::beast::flat_buffer& buffer_;
-  ClientParser& request_;
+  net::RequestParser& request_;
   net::Watchdog& deadline_;
   const upstream::BaseUrl& upstream_;
   absl::Duration io_timeout_;

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "base/strings.h"
-#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace {
@@ -66,12 +65,12 @@ std::optional<GatewayError> CheckTarget(std::string_view target) {
   return std::nullopt;
 }
 
-std::optional<GatewayError> CheckFraming(const bhttp::request_header<>& head) {
-  if (upstream::FieldCount(head, bhttp::field::transfer_encoding) == 0) return std::nullopt;
+std::optional<GatewayError> CheckFraming(const net::MessageHead& head) {
+  if (head.Count(bhttp::field::transfer_encoding) == 0) return std::nullopt;
   std::vector<std::string_view> codings;
-  const auto [first, last] = head.equal_range(bhttp::field::transfer_encoding);
-  for (auto field = first; field != last; ++field) {
-    for (const std::string_view coding : Split(std::string_view(field->value()), ',')) {
+  for (const net::HeadField field : head.fields()) {
+    if (field.code != bhttp::field::transfer_encoding) continue;
+    for (const std::string_view coding : Split(field.value, ',')) {
       codings.push_back(TrimAscii(coding));
     }
   }
@@ -91,16 +90,16 @@ std::optional<GatewayError> CheckFraming(const bhttp::request_header<>& head) {
 
 }  // namespace
 
-std::optional<GatewayError> CheckRequestHead(bhttp::request_header<>& head) {
+std::optional<GatewayError> CheckRequestHead(net::MessageHead& head) {
   if (std::optional<GatewayError> error = CheckFraming(head)) return error;
-  const size_t hosts = upstream::FieldCount(head, bhttp::field::host);
+  const size_t hosts = head.Count(bhttp::field::host);
   if (hosts > 1 || (hosts == 0 && head.version() >= 11)) {
     return BadRequest("HTTP/1.1 requests carry exactly one Host header");
   }
-  if (std::optional<std::string> origin = OriginForm(std::string_view(head.target()))) {
-    head.target(*origin);
+  if (std::optional<std::string> origin = OriginForm(head.target())) {
+    head.set_target(*std::move(origin));
   }
-  return CheckTarget(std::string_view(head.target()));
+  return CheckTarget(head.target());
 }
 
 }  // namespace oa::http

@@ -14,7 +14,6 @@
 #include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
-#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace {
@@ -85,7 +84,7 @@ class Session final : public OpenConnection {
       if (!secured) co_return;
     }
     for (bool first = true;; first = false) {
-      ClientParser parser;
+      net::RequestParser parser;
       parser.header_limit(settings.max_header_bytes);
       parser.body_limit(settings.max_body_bytes);
       // Between requests a client may idle; once bytes arrive the header must follow.
@@ -104,7 +103,7 @@ class Session final : public OpenConnection {
         }
         co_return;
       }
-      if (const std::optional<GatewayError> error = CheckRequestHead(parser.get())) {
+      if (const std::optional<GatewayError> error = CheckRequestHead(parser.head())) {
         closing_ = true;  // whatever follows such a head is not read as another request
         const Clock::time_point now = Clock::now();
         co_await ReplyLogged(parser, *error, now, "-");
@@ -195,12 +194,12 @@ class Session final : public OpenConnection {
   // The answer to a request whose header could not be read; nullopt when the client
   // just went away (or timed out), which deserves no answer.
   std::optional<GatewayError> ReadError(const net::error_code& ec,
-                                        const ClientParser& parser) const {
+                                        const net::RequestParser& parser) const {
     // The request line itself did not fit: no line end within the limit. (Beast parses
     // the line only once the whole head is in, so its target tells nothing here.)
     const auto held = buffer_.cdata();
     const std::string_view seen(static_cast<const char*>(held.data()), held.size());
-    const bool line_fits = !parser.get().target().empty() ||
+    const bool line_fits = !parser.head().target().empty() ||
                            seen.substr(0, context_.settings.max_header_bytes + 2).find("\r\n") !=
                                std::string_view::npos;
     if (ec == bhttp::error::header_limit && !line_fits) {
@@ -221,13 +220,13 @@ class Session final : public OpenConnection {
   }
 
   // What the gateway answers itself before any upstream call, or nullopt to relay.
-  std::optional<GatewayError> Refusal(const ClientParser& parser,
+  std::optional<GatewayError> Refusal(const net::RequestParser& parser,
                                       const std::optional<route::RouteMatch>& match) const {
-    const auto& request = parser.get();
+    const auto& request = parser.head();
     if (!match && context_.settings.reject_unmodelled) {
       return UnknownUrl(request.method_string(), request.target());
     }
-    if (upstream::FieldValue(request, bhttp::field::authorization).empty()) return MissingKey();
+    if (request.Value(bhttp::field::authorization).empty()) return MissingKey();
     if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
       return BodyTooLarge(context_.settings.max_body_bytes);
     }
@@ -235,14 +234,14 @@ class Session final : public OpenConnection {
   }
 
   // Answers one request; true if the connection may carry another.
-  asio::awaitable<bool> Handle(ClientParser& parser) {
+  asio::awaitable<bool> Handle(net::RequestParser& parser) {
     const Clock::time_point start = Clock::now();
-    const auto& request = parser.get();
+    const auto& request = parser.head();
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
 
     if (request.method() == bhttp::verb::options &&
-        request.count(bhttp::field::access_control_request_method) > 0) {
+        request.Count(bhttp::field::access_control_request_method) > 0) {
       co_return co_await Preflight(parser);
     }
     if (path == "/health" &&
@@ -274,7 +273,7 @@ class Session final : public OpenConnection {
     limits::Verdict verdict;  // its lease holds the call's places in the limits
     if (context_.admission.enabled()) {
       const std::string fingerprint =
-          observe::KeyFingerprint(upstream::FieldValue(request, bhttp::field::authorization));
+          observe::KeyFingerprint(request.Value(bhttp::field::authorization));
       const limits::Caller caller{fingerprint, peer_address_};
       verdict = co_await context_.admission.Admit(caller);
     }
@@ -313,33 +312,33 @@ class Session final : public OpenConnection {
     }
   }
 
-  asio::awaitable<bool> Preflight(ClientParser& parser) {
-    bhttp::response<bhttp::string_body> response{bhttp::status::no_content, parser.get().version()};
-    context_.cors.DecoratePreflight(parser.get()[bhttp::field::origin],
-                                    parser.get()[bhttp::field::access_control_request_headers],
+  asio::awaitable<bool> Preflight(net::RequestParser& parser) {
+    bhttp::response<bhttp::string_body> response{bhttp::status::no_content, parser.head().version()};
+    context_.cors.DecoratePreflight(parser.head().Value(bhttp::field::origin),
+                                    parser.head().Value(bhttp::field::access_control_request_headers),
                                     response.base());
     co_return co_await Send(parser, response);
   }
 
   // `retry_after`, when not empty, is sent as Retry-After (seconds).
-  asio::awaitable<bool> Reply(ClientParser& parser, const GatewayError& error,
+  asio::awaitable<bool> Reply(net::RequestParser& parser, const GatewayError& error,
                               std::string_view retry_after = {}) {
     const std::string json = error.ToJson();
     co_return co_await Reply(parser, error.status, "application/json", json, retry_after);
   }
 
-  asio::awaitable<bool> Reply(ClientParser& parser, int status, std::string_view content_type,
+  asio::awaitable<bool> Reply(net::RequestParser& parser, int status, std::string_view content_type,
                               std::string_view body, std::string_view retry_after = {}) {
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
-                                                 parser.get().version()};
+                                                 parser.head().version()};
     response.set(bhttp::field::content_type, content_type);
     if (!retry_after.empty()) response.set(bhttp::field::retry_after, retry_after);
     response.body() = std::string(body);
-    context_.cors.Decorate(parser.get()[bhttp::field::origin], response.base());
+    context_.cors.Decorate(parser.head().Value(bhttp::field::origin), response.base());
     co_return co_await Send(parser, response);
   }
 
-  asio::awaitable<bool> ReplyLogged(ClientParser& parser, const GatewayError& error,
+  asio::awaitable<bool> ReplyLogged(net::RequestParser& parser, const GatewayError& error,
                                     Clock::time_point start, std::string_view rpc,
                                     std::string_view retry_after = {}) {
     const bool keep_alive = co_await Reply(parser, error, retry_after);
@@ -349,11 +348,11 @@ class Session final : public OpenConnection {
 
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
-  asio::awaitable<bool> Send(ClientParser& parser, bhttp::response<bhttp::string_body>& response) {
+  asio::awaitable<bool> Send(net::RequestParser& parser, bhttp::response<bhttp::string_body>& response) {
     const bool keep_alive = !closing_ && parser.is_header_done() && parser.is_done() &&
                             parser.keep_alive() && !context_.connections.draining();
     response.keep_alive(keep_alive);
-    if (parser.get().method() == bhttp::verb::head) {
+    if (parser.head().method() == bhttp::verb::head) {
       response.content_length(response.body().size());
       response.body().clear();
     } else {
@@ -365,19 +364,19 @@ class Session final : public OpenConnection {
     co_return !ec && keep_alive;
   }
 
-  void Record(const ClientParser& parser, Clock::time_point start, std::string_view rpc, int status,
+  void Record(const net::RequestParser& parser, Clock::time_point start, std::string_view rpc, int status,
               const upstream::ForwardOutcome& out) const {
-    const auto& request = parser.get();
+    const auto& request = parser.head();
     observe::AccessRecord record;
     record.front = "rest";
     record.client = peer_;
-    record.method = std::string_view(request.method_string());
-    record.target = std::string_view(request.target());
+    record.method = request.method_string();
+    record.target = request.target();
     record.rpc = rpc;
     record.status = status;
     record.elapsed = absl::FromChrono(Clock::now() - start);
-    record.authorization = upstream::FieldValue(request, bhttp::field::authorization);
-    record.client_request_id = upstream::FieldValue(request, "x-request-id");
+    record.authorization = request.Value(bhttp::field::authorization);
+    record.client_request_id = request.Value("x-request-id");
     record.outcome = &out;
     observe::RecordCall(record);
   }

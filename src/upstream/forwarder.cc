@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "base/strings.h"
 #include "net/http_read.h"
 #include "net/read_room.h"
 #include "observe/metrics.h"
-#include "upstream/header_policy.h"
 
 namespace oa::upstream {
 
@@ -28,7 +25,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using net::Clock;
 using net::kNoThrow;
-using UpstreamParser = bhttp::response_parser<bhttp::buffer_body>;
 
 // How one attempt on one upstream connection ended.
 enum class Attempt {
@@ -129,7 +125,7 @@ class Exchange {
     // Expired: the upstream took no more of the request in time (Settle says so).
     if (out_.failure || out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
 
-    UpstreamParser parser;
+    net::ResponseParser parser;
     parser.header_limit(limits_.response_header_bytes);
     parser.body_limit(boost::none);
     if (request_.head_method) parser.skip(true);
@@ -230,11 +226,11 @@ class Exchange {
     return true;
   }
 
-  asio::awaitable<void> RelayResponse(Connection& conn, UpstreamParser& upstream,
+  asio::awaitable<void> RelayResponse(Connection& conn, net::ResponseParser& upstream,
                                       bool request_sent) {
-    const ResponseHead& head = upstream.get().base();
-    out_.status = head.result_int();
-    out_.request_id = std::string(FieldValue(head, "x-request-id"));
+    const net::MessageHead& head = upstream.head();
+    out_.status = static_cast<int>(head.status());
+    out_.request_id = std::string(head.Value("x-request-id"));
 
     std::optional<uint64_t> length;
     if (const auto declared = upstream.content_length()) length = *declared;
@@ -252,7 +248,7 @@ class Exchange {
     }
     if (!upstream.is_done()) {
       observe::GaugeHold stream;
-      if (FieldValue(head, bhttp::field::content_type).starts_with("text/event-stream")) {
+      if (head.Value(bhttp::field::content_type).starts_with("text/event-stream")) {
         stream = observe::GaugeHold(observe::metrics().open_streams);
       }
       // A body already read whole (most JSON answers) leaves nothing to wait for, and so
@@ -267,12 +263,10 @@ class Exchange {
   }
 
   // Moves the body piece by piece. False if either side failed (out_ says which).
-  asio::awaitable<bool> RelayBody(Connection& conn, UpstreamParser& upstream) {
+  asio::awaitable<bool> RelayBody(Connection& conn, net::ResponseParser& upstream) {
     waiting_for_ = "data";
     while (!upstream.is_done()) {
-      auto& in = upstream.get().body();
-      in.data = piece_.data();
-      in.size = piece_.size();
+      upstream.BodyInto(piece_.data(), piece_.size());
       conn.deadline.Expire(limits_.idle_timeout);
       const net::ReadRoom room(conn.buffer);
       auto [ec, n] = co_await net::ReadSome(conn.stream, conn.buffer, upstream);
@@ -282,7 +276,7 @@ class Exchange {
         Cut();
         co_return false;
       }
-      const size_t got = piece_.size() - in.size;
+      const size_t got = piece_.size() - upstream.body_room();
       if (got == 0 && !upstream.is_done()) continue;
       if (!co_await caller_.WriteBody(piece_.data(), got, !upstream.is_done())) {
         out_.client_gone = true;

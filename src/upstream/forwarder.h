@@ -20,7 +20,6 @@
 // - Connect, first-byte and idle timeouts bound every wait on the upstream.
 #pragma once
 
-#include <boost/beast/http/message.hpp>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,12 +28,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "net/asio.h"
+#include "net/http1_parser.h"
 #include "upstream/pool.h"
 #include "upstream/wire.h"
 
 namespace oa::upstream {
-
-using ResponseHead = boost::beast::http::response_header<>;
 
 struct ForwardLimits {
   absl::Duration first_byte_timeout = absl::Seconds(600);
@@ -54,7 +52,7 @@ struct RequestStart {
 
 // The start of the upstream's answer, as the Downstream needs it to frame its own.
 struct ResponseStart {
-  const ResponseHead& head;
+  const net::MessageHead& head;
   std::optional<uint64_t> content_length;  // declared by the upstream
   bool body_follows = false;               // body bytes are still to be read
   bool request_sent = false;               // the upstream took the whole request

@@ -35,47 +35,24 @@ bool IsHopByHop(beast_http::field name) {
 
 bool IsHopByHop(std::string_view name) { return IsHopByHop(beast_http::string_to_field(name)); }
 
-void ForEachEndToEnd(const beast_http::fields& from,
+void ForEachEndToEnd(const net::MessageHead& from,
                      absl::FunctionRef<void(std::string_view name, std::string_view value)> visit) {
   // Listed in Connection: these are hop-by-hop too. Most messages list none.
   absl::InlinedVector<std::string_view, 4> named;
-  for (const auto& field : from) {
-    if (field.name() == beast_http::field::connection) {
-      for (std::string_view token : Split(field.value(), ',')) {
-        named.push_back(TrimAscii(token));
-      }
+  for (const net::HeadField field : from.fields()) {
+    if (field.code == beast_http::field::connection) {
+      for (std::string_view token : Split(field.value, ',')) named.push_back(TrimAscii(token));
     }
   }
-  for (const auto& field : from) {
-    if (IsHopByHop(field.name()) || field.name() == beast_http::field::host ||
-        field.name() == beast_http::field::content_length) {
+  for (const net::HeadField field : from.fields()) {
+    if (IsHopByHop(field.code) || field.code == beast_http::field::host ||
+        field.code == beast_http::field::content_length) {
       continue;
     }
-    const std::string_view name = field.name_string();
     bool listed = false;
-    for (std::string_view n : named) listed = listed || EqualsIgnoreCase(n, name);
-    if (!listed) visit(name, field.value());
+    for (std::string_view n : named) listed = listed || EqualsIgnoreCase(n, field.name);
+    if (!listed) visit(field.name, field.value);
   }
-}
-
-std::string_view FieldValue(const beast_http::fields& fields, beast_http::field name) {
-  for (const auto& field : fields) {
-    if (field.name() == name) return field.value();
-  }
-  return {};
-}
-
-size_t FieldCount(const beast_http::fields& fields, beast_http::field name) {
-  size_t n = 0;
-  for (const auto& field : fields) n += field.name() == name;
-  return n;
-}
-
-std::string_view FieldValue(const beast_http::fields& fields, std::string_view name) {
-  for (const auto& field : fields) {
-    if (EqualsIgnoreCase(field.name_string(), name)) return field.value();
-  }
-  return {};
 }
 
 }  // namespace oa::upstream

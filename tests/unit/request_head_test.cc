@@ -8,26 +8,29 @@
 #include <string>
 #include <utility>
 
+#include "base/strings.h"
+#include "parsed_head.h"
+
 namespace oa::http {
 namespace {
 
-namespace bhttp = boost::beast::http;
-
 using Fields = std::initializer_list<std::pair<std::string, std::string>>;
 
-bhttp::request_header<> Head(std::string target, Fields fields = {{"Host", "gw"}},
-                             unsigned version = 11) {
-  bhttp::request_header<> head;
-  head.method(bhttp::verb::post);
-  head.target(target);
-  head.version(version);
-  for (const auto& [name, value] : fields) head.insert(name, value);
-  return head;
+// The head of a POST to `target`, as the parser gives it; nullopt when the parser
+// itself refuses it (the front answers 400 then).
+std::optional<net::MessageHead> Head(std::string_view target, Fields fields = {{"Host", "gw"}},
+                                     unsigned version = 11) {
+  std::string text = StrCat("POST ", target, version >= 11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+  for (const auto& [name, value] : fields) text += StrCat(name, ": ", value, "\r\n");
+  text += "\r\n";
+  return testing::ParseHead<true>(text);
 }
 
-// The status CheckRequestHead answers, or 0 when the request may go on.
-int StatusOf(bhttp::request_header<> head) {
-  const std::optional<GatewayError> error = CheckRequestHead(head);
+// The status the front answers a head with: 400 when the parser refuses it, else what
+// CheckRequestHead answers, or 0 when the request may go on.
+int StatusOf(std::optional<net::MessageHead> head) {
+  if (!head) return 400;
+  const std::optional<GatewayError> error = CheckRequestHead(*head);
   return error ? error->status : 0;
 }
 
@@ -42,10 +45,9 @@ TEST(RequestHead, PlainPathsAndQueriesPass) {
 TEST(RequestHead, DotSegmentsAreRefusedAlsoPercentEncoded) {
   for (const char* target : {"/v1/../admin", "/v1/./models", "/v1/models/..", "/v1/%2e%2e/x",
                              "/v1/%2E%2e/x", "/v1/.%2E/x", "/v1/%2e/x", "/v1/models/..?a=b"}) {
-    const std::optional<GatewayError> error = [&] {
-      auto head = Head(target);
-      return CheckRequestHead(head);
-    }();
+    std::optional<net::MessageHead> head = Head(target);
+    ASSERT_TRUE(head.has_value()) << target;
+    const std::optional<GatewayError> error = CheckRequestHead(*head);
     ASSERT_TRUE(error.has_value()) << target;
     EXPECT_EQ(error->status, 400);
     EXPECT_EQ(error->code, "invalid_request_target");
@@ -62,17 +64,16 @@ TEST(RequestHead, TargetsThatAreNotPathsAreRefused) {
 }
 
 TEST(RequestHead, AbsoluteFormBecomesItsPathWhateverTheAuthority) {
-  auto head = Head("http://evil.example:8080/v1/models?limit=2");
-  EXPECT_FALSE(CheckRequestHead(head).has_value());
-  EXPECT_EQ(head.target(), "/v1/models?limit=2");
-
-  head = Head("HTTPS://evil.example");
-  EXPECT_FALSE(CheckRequestHead(head).has_value());
-  EXPECT_EQ(head.target(), "/");
-
-  head = Head("http://evil.example?x=1");
-  EXPECT_FALSE(CheckRequestHead(head).has_value());
-  EXPECT_EQ(head.target(), "/?x=1");
+  for (const auto& [target, origin_form] :
+       std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"http://evil.example:8080/v1/models?limit=2", "/v1/models?limit=2"},
+           {"HTTPS://evil.example", "/"},
+           {"http://evil.example?x=1", "/?x=1"}}) {
+    std::optional<net::MessageHead> head = Head(target);
+    ASSERT_TRUE(head.has_value()) << target;
+    EXPECT_FALSE(CheckRequestHead(*head).has_value()) << target;
+    EXPECT_EQ(head->target(), origin_form);
+  }
 
   // The path inside is checked like any other.
   EXPECT_EQ(StatusOf(Head("http://h/v1/../admin")), 400);

@@ -1,0 +1,183 @@
+// An HTTP/1 parser for the relay: Beast's basic_parser does the grammar and the body
+// framing (chunked, Content-Length, limits, errors); this keeps what it parses in a form
+// that costs little to fill and to read.
+//
+//   - The head (start line and fields) is held as text in one string, in the order sent,
+//     with the fields as offsets into it. Beast's own http::parser builds a basic_fields,
+//     a heap element and a tree insertion per field; profiling found that, with the
+//     element's destruction, at about a tenth of the relay's instructions per call.
+//   - The body goes where BodyInto() says, as with Beast's buffer_body: put() stops with
+//     error::need_buffer when that room is full (or was never given).
+//
+//   net::RequestParser parser;
+//   auto [ec, n] = co_await net::ReadHeader(stream, buffer, parser);
+//   std::string_view key = parser.head().Value(http::field::authorization);
+//   parser.BodyInto(piece, size);
+//   auto [ec, n] = co_await net::ReadSome(stream, buffer, parser);  // piece: size - body_room()
+//
+// One parser reads one message, as Beast's do.
+#pragma once
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/inlined_vector.h"
+
+namespace oa::net {
+
+// One header line of a parsed head, as the peer sent it.
+struct HeadField {
+  boost::beast::http::field code;  // Beast's code for the name; field::unknown if it has none
+  std::string_view name;
+  std::string_view value;
+};
+
+// The parsed head of one message. For a request, method and target; for a response,
+// status and reason; for both, the version and the fields. Views stay valid while the
+// head lives and is not changed.
+class MessageHead {
+ private:
+  struct Text {
+    uint32_t at = 0;
+    uint32_t size = 0;
+  };
+  struct Field {
+    boost::beast::http::field code;
+    Text name;
+    Text value;
+  };
+
+ public:
+  // The fields in the order sent, as HeadFields: `for (const HeadField f : head.fields())`.
+  class Fields {
+   public:
+    class iterator {
+     public:
+      using value_type = HeadField;
+      using difference_type = std::ptrdiff_t;
+      iterator() = default;
+      HeadField operator*() const {
+        return {field_->code, head_->View(field_->name), head_->View(field_->value)};
+      }
+      iterator& operator++() {
+        ++field_;
+        return *this;
+      }
+      iterator operator++(int) {
+        iterator before = *this;
+        ++field_;
+        return before;
+      }
+      bool operator==(const iterator& other) const { return field_ == other.field_; }
+
+     private:
+      friend class Fields;
+      iterator(const MessageHead* head, const Field* field) : head_(head), field_(field) {}
+      const MessageHead* head_ = nullptr;
+      const Field* field_ = nullptr;
+    };
+
+    iterator begin() const { return {head_, head_->fields_.data()}; }
+    iterator end() const { return {head_, head_->fields_.data() + head_->fields_.size()}; }
+    size_t size() const { return head_->fields_.size(); }
+
+   private:
+    friend class MessageHead;
+    explicit Fields(const MessageHead* head) : head_(head) {}
+    const MessageHead* head_;
+  };
+
+  // 11 for HTTP/1.1, 10 for HTTP/1.0.
+  unsigned version() const { return version_; }
+
+  // Requests. The method string as sent; method() is verb::unknown for one Beast does
+  // not know. The target is empty until the request line was parsed.
+  boost::beast::http::verb method() const { return method_; }
+  std::string_view method_string() const { return View(method_text_); }
+  std::string_view target() const {
+    return target_override_ ? std::string_view(*target_override_) : View(target_);
+  }
+  // Replaces the target (an absolute-form one by its origin-form, say).
+  void set_target(std::string target) { target_override_ = std::move(target); }
+
+  // Responses. The reason phrase as sent, which may be empty.
+  unsigned status() const { return status_; }
+  std::string_view reason() const { return View(reason_); }
+
+  Fields fields() const { return Fields(this); }
+  // The value of the first field with this code or name (empty if there is none), and
+  // how many there are. Names compare ignoring case.
+  std::string_view Value(boost::beast::http::field code) const;
+  std::string_view Value(std::string_view name) const;
+  size_t Count(boost::beast::http::field code) const;
+
+ private:
+  template <bool isRequest>
+  friend class Http1Parser;
+
+  std::string_view View(Text text) const { return {text_.data() + text.at, text.size}; }
+  Text Keep(std::string_view piece);
+
+  std::string text_;  // the start line's parts and the fields' names and values
+  absl::InlinedVector<Field, 12> fields_;
+  unsigned version_ = 11;
+  boost::beast::http::verb method_ = boost::beast::http::verb::unknown;
+  Text method_text_;
+  Text target_;
+  std::optional<std::string> target_override_;
+  unsigned status_ = 0;
+  Text reason_;
+};
+
+template <bool isRequest>
+class Http1Parser final : public boost::beast::http::basic_parser<isRequest> {
+ public:
+  Http1Parser() = default;
+
+  // Complete once is_header_done(); what was parsed of it before.
+  const MessageHead& head() const { return head_; }
+  MessageHead& head() { return head_; }
+
+  // The next body bytes go to `data`, up to `size` of them.
+  void BodyInto(char* data, size_t size) {
+    body_at_ = data;
+    body_room_ = size;
+  }
+  // What is left of that room.
+  size_t body_room() const { return body_room_; }
+
+ private:
+  using error_code = boost::beast::error_code;
+  using string_view = boost::beast::string_view;
+
+  void on_request_impl(boost::beast::http::verb method, string_view method_string,
+                       string_view target, int version, error_code& ec) override;
+  void on_response_impl(int status, string_view reason, int version, error_code& ec) override;
+  void on_field_impl(boost::beast::http::field code, string_view name, string_view value,
+                     error_code& ec) override;
+  void on_header_impl(error_code& ec) override;
+  void on_body_init_impl(const boost::optional<uint64_t>& content_length,
+                         error_code& ec) override;
+  size_t on_body_impl(string_view body, error_code& ec) override;
+  void on_chunk_header_impl(uint64_t size, string_view extensions, error_code& ec) override;
+  size_t on_chunk_body_impl(uint64_t remain, string_view body, error_code& ec) override;
+  void on_finish_impl(error_code& ec) override;
+
+  MessageHead head_;
+  char* body_at_ = nullptr;
+  size_t body_room_ = 0;
+};
+
+extern template class Http1Parser<true>;
+extern template class Http1Parser<false>;
+
+using RequestParser = Http1Parser<true>;
+using ResponseParser = Http1Parser<false>;
+
+}  // namespace oa::net

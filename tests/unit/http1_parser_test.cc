@@ -1,0 +1,206 @@
+// net::Http1Parser against Beast's own http::parser with a buffer_body: the same bytes,
+// put in the same pieces, must give the same results (errors, bytes taken, body bytes)
+// and the same head, read through the MessageHead.
+#include "net/http1_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parsed_head.h"
+
+namespace oa::net {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+// What a parser did with a message put in pieces of `step` bytes (the input grows by a
+// piece whenever the parser wants more, as a read would), taking the body `room` bytes
+// at a time: one line per put(), then the head.
+template <bool isRequest, class Parser, class Head, class Body>
+std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
+                               Head head, Body body) {
+  std::vector<std::string> trace;
+  parser.eager(true);
+  size_t used = 0;
+  size_t offered = std::min(step, input.size());
+  std::string piece(room, '\0');
+  for (int puts = 0; puts < 1000 && !parser.is_done(); ++puts) {
+    body(parser, piece.data(), room);
+    boost::beast::error_code ec;
+    const size_t n = parser.put(boost::asio::buffer(input.data() + used, offered - used), ec);
+    used += n;
+    const size_t got = room - body(parser, nullptr, 0);
+    trace.push_back(ec.message() + " " + std::to_string(n) + " [" + piece.substr(0, got) + "]");
+    if (ec == bhttp::error::need_more) {
+      if (offered == input.size()) {
+        parser.put_eof(ec);
+        trace.push_back("eof " + ec.message());
+        break;
+      }
+      offered = std::min(offered + step, input.size());
+    } else if (ec && ec != bhttp::error::need_buffer) {
+      break;
+    }
+  }
+  trace.push_back(head(parser));
+  return trace;
+}
+
+std::string Line(std::string_view a, std::string_view b) {
+  return std::string(a) + "|" + std::string(b) + "\n";
+}
+
+template <bool isRequest>
+std::vector<std::string> Beasts(std::string_view input, size_t step, size_t room) {
+  bhttp::parser<isRequest, bhttp::buffer_body> parser;
+  return Trace<isRequest>(
+      parser, input, step, room,
+      [](const auto& p) {
+        const auto& m = p.get();
+        std::string text;
+        if constexpr (isRequest) {
+          text = Line(m.method_string(), m.target()) + std::to_string(m.method() == bhttp::verb::unknown);
+        } else {
+          // Beast's reason() makes up the standard phrase for an empty one: read the raw.
+          text = std::to_string(m.result_int());
+        }
+        text += " " + std::to_string(m.version()) + "\n";
+        for (const auto& f : m) {
+          text += std::to_string(static_cast<int>(f.name())) + " " + Line(f.name_string(), f.value());
+        }
+        return text;
+      },
+      [](auto& p, char* data, size_t size) -> size_t {
+        if (data != nullptr) {
+          p.get().body().data = data;
+          p.get().body().size = size;
+        }
+        return p.get().body().size;
+      });
+}
+
+template <bool isRequest>
+std::vector<std::string> Ours(std::string_view input, size_t step, size_t room) {
+  Http1Parser<isRequest> parser;
+  return Trace<isRequest>(
+      parser, input, step, room,
+      [](const auto& p) {
+        const MessageHead& m = p.head();
+        std::string text;
+        if constexpr (isRequest) {
+          text = Line(m.method_string(), m.target()) + std::to_string(m.method() == bhttp::verb::unknown);
+        } else {
+          text = std::to_string(m.status());
+        }
+        text += " " + std::to_string(m.version()) + "\n";
+        for (const HeadField f : m.fields()) {
+          text += std::to_string(static_cast<int>(f.code)) + " " + Line(f.name, f.value);
+        }
+        return text;
+      },
+      [](auto& p, char* data, size_t size) -> size_t {
+        if (data != nullptr) p.BodyInto(data, size);
+        return p.body_room();
+      });
+}
+
+template <bool isRequest>
+void ExpectSameAsBeast(const std::vector<std::string>& messages) {
+  for (const std::string& input : messages) {
+    for (const size_t step : {input.size(), size_t{1}, size_t{7}}) {
+      for (const size_t room : {size_t{1}, size_t{5}, size_t{4096}}) {
+        if (step == 0) continue;
+        const auto ours = Ours<isRequest>(input, step, room);
+        EXPECT_EQ(ours, Beasts<isRequest>(input, step, room))
+            << ::testing::PrintToString(input) << " step " << step << " room " << room;
+        EXPECT_GE(ours.size(), 2u);
+      }
+    }
+  }
+}
+
+TEST(Http1Parser, ReadsRequestsAsBeastsParserDoes) {
+  ExpectSameAsBeast<true>({
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer sk-x\r\n"
+      "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":12345}",
+      "POST /v1/files HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer-X: 1\r\n\r\n",
+      "GET /v1/models?limit=2 HTTP/1.0\r\nX-Custom: a\r\nx-custom: b\r\nX-Empty:\r\n\r\n",
+      "BREW /pot HTTP/1.1\r\nHost: gw\r\nX-Folded: one\r\n two\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+      "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\n\r\nshort",
+      "GET / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+  });
+}
+
+TEST(Http1Parser, ReadsResponsesAsBeastsParserDoes) {
+  ExpectSameAsBeast<false>({
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: req_1\r\n"
+      "Content-Length: 4\r\n\r\n{}\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "d\r\ndata: one\r\n\r\n\r\n0\r\n\r\n",
+      "HTTP/1.0 404 \r\nServer: x\r\n\r\nuntil the end",
+      "HTTP/1.1 204 No Content\r\n\r\n",
+      "HTTP/1.1 299 Made Up\r\nX-A: 1\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+  });
+}
+
+TEST(Http1Parser, FindsFieldsByCodeAndByName) {
+  const std::optional<MessageHead> head = testing::ParseHead<false>(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req_1\r\n"
+      "Host: a\r\nhost: b\r\nx-request-id: req_2\r\n\r\n");
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->Value(bhttp::field::content_type), "application/json");
+  EXPECT_EQ(head->Value(bhttp::field::host), "a");
+  EXPECT_EQ(head->Value(bhttp::field::origin), "");
+  EXPECT_EQ(head->Count(bhttp::field::host), 2u);
+  EXPECT_EQ(head->Count(bhttp::field::origin), 0u);
+  EXPECT_EQ(head->Value("x-request-ID"), "req_1");
+  EXPECT_EQ(head->Value("HOST"), "a");
+  EXPECT_EQ(head->Value("x-request"), "");
+  EXPECT_EQ(head->fields().size(), 5u);
+}
+
+TEST(Http1Parser, KeepsTheReasonAsSentAndATargetSetLater) {
+  std::optional<MessageHead> response = testing::ParseHead<false>("HTTP/1.1 404 \r\n\r\n");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status(), 404u);
+  EXPECT_EQ(response->reason(), "");
+
+  std::optional<MessageHead> request =
+      testing::ParseHead<true>("GET http://h/v1/models HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(request.has_value());
+  request->set_target("/v1/models");
+  EXPECT_EQ(request->target(), "/v1/models");
+  EXPECT_EQ(request->method_string(), "GET");
+  EXPECT_EQ(request->Value(bhttp::field::host), "h");  // the rest unchanged
+}
+
+TEST(Http1Parser, AHeadLargerThanItsFirstRoomStaysWhole) {
+  std::string text = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 200; ++i) text += "X-Field-" + std::to_string(i) + ": value " + std::to_string(i) + "\r\n";
+  text += "\r\n";
+  const std::optional<MessageHead> head = testing::ParseHead<false>(text);
+  ASSERT_TRUE(head.has_value());
+  ASSERT_EQ(head->fields().size(), 200u);
+  int i = 0;
+  for (const HeadField f : head->fields()) {
+    EXPECT_EQ(f.name, "X-Field-" + std::to_string(i));
+    EXPECT_EQ(f.value, "value " + std::to_string(i));
+    ++i;
+  }
+  // A copy keeps its own text.
+  const MessageHead copy = *head;
+  EXPECT_EQ(copy.Value("x-field-199"), "value 199");
+}
+
+}  // namespace
+}  // namespace oa::net
