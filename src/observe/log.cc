@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -47,13 +48,12 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view name) {
 
 void SetLogFormat(LogFormat format) { g_format.store(static_cast<int>(format)); }
 
-std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel level,
-                          std::string_view message, absl::Span<const LogField> fields) {
+void FormatLogLine(std::string& line, LogFormat format, std::string_view time, LogLevel level,
+                   std::string_view message, absl::Span<const LogField> fields) {
   const std::string_view name = kNames[static_cast<int>(level)];
-  std::string line;
   if (format == LogFormat::kJson) {
-    line = StrCat("{\"ts\":\"", time, "\",\"level\":\"", name, "\",\"msg\":\"", JsonEscape(message),
-                  "\"");
+    line += StrCat("{\"ts\":\"", time, "\",\"level\":\"", name, "\",\"msg\":\"",
+                   JsonEscape(message), "\"");
     for (const LogField& f : fields) {
       line += StrCat(",\"", JsonEscape(f.key), "\":");
       if (f.number) {
@@ -63,15 +63,31 @@ std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel leve
       }
     }
     line += "}\n";
-    return line;
+    return;
   }
-  // One allocation for a typical line (an access line is about 250 bytes).
-  line.reserve(time.size() + message.size() + 32 * fields.size() + 16);
-  line.append(time).append(" ").append(name).append(5 - std::min<size_t>(5, name.size()), ' ');
-  line.append(" ").append(message);
-  for (const LogField& f : fields) line.append(" ").append(f.key).append("=").append(f.text);
-  line += '\n';
-  return line;
+  // Plain: sized first, then copied in; a line is written per call, so this is hot.
+  const size_t pad = 5 - std::min<size_t>(5, name.size());
+  size_t size = time.size() + 1 + name.size() + pad + 1 + message.size() + 1;
+  for (const LogField& f : fields) size += 2 + f.key.size() + f.text.size();
+  const size_t start = line.size();
+  line.resize(start + size);
+  char* out = line.data() + start;
+  const auto put = [&out](std::string_view text) {
+    std::memcpy(out, text.data(), text.size());
+    out += text.size();
+  };
+  put(time);
+  *out++ = ' ';
+  put(name);
+  out = std::fill_n(out, pad + 1, ' ');
+  put(message);
+  for (const LogField& f : fields) {
+    *out++ = ' ';
+    put(f.key);
+    *out++ = '=';
+    put(f.text);
+  }
+  *out = '\n';
 }
 
 void WriteLog(LogLevel level, std::string_view message, absl::Span<const LogField> fields) {
@@ -79,30 +95,37 @@ void WriteLog(LogLevel level, std::string_view message, absl::Span<const LogFiel
   clock_gettime(CLOCK_REALTIME, &now);
   // The calendar part changes once a second: each thread formats it then, not per line.
   thread_local time_t stamp_second = -1;
-  thread_local char stamp[40];
+  thread_local char stamp[48];
   thread_local size_t stamp_len = 0;
   if (now.tv_sec != stamp_second) {
     tm utc{};
     gmtime_r(&now.tv_sec, &utc);
-    stamp_len = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    stamp_len = strftime(stamp, sizeof stamp - 8, "%Y-%m-%dT%H:%M:%S", &utc);
     stamp_second = now.tv_sec;
   }
   const int millis = static_cast<int>(now.tv_nsec / 1000000);
-  std::string time(stamp, stamp_len);
-  time +=
-      {'.', char('0' + millis / 100), char('0' + millis / 10 % 10), char('0' + millis % 10), 'Z'};
-  const std::string line =
-      FormatLogLine(static_cast<LogFormat>(g_format.load(std::memory_order_relaxed)), time, level,
-                    message, fields);
+  char* fraction = stamp + stamp_len;
+  fraction[0] = '.';
+  fraction[1] = static_cast<char>('0' + millis / 100);
+  fraction[2] = static_cast<char>('0' + millis / 10 % 10);
+  fraction[3] = static_cast<char>('0' + millis % 10);
+  fraction[4] = 'Z';
+  // Each thread keeps its line's buffer: most lines then allocate nothing.
+  thread_local std::string line;
+  line.clear();
+  FormatLogLine(line, static_cast<LogFormat>(g_format.load(std::memory_order_relaxed)),
+                std::string_view(stamp, stamp_len + 5), level, message, fields);
   const char* data = line.data();
   size_t left = line.size();
   while (left > 0) {
     const ssize_t n = ::write(STDERR_FILENO, data, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // Nowhere to report a failing stderr.
+    if (n <= 0) break;  // Nowhere to report a failing stderr.
     data += n;
     left -= static_cast<size_t>(n);
   }
+  // A rare long line (a debug dump) does not keep its buffer for the thread's life.
+  if (line.capacity() > 4096) std::string().swap(line);
 }
 
 }  // namespace oa::observe

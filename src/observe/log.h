@@ -35,10 +35,10 @@ struct LogField {
   bool number = false;
 };
 
-// The line for `message` (and `fields`) in `format`, ending in '\n'; `time` is the UTC
-// time stamp as written.
-std::string FormatLogLine(LogFormat format, std::string_view time, LogLevel level,
-                          std::string_view message, absl::Span<const LogField> fields = {});
+// Appends to `line` the line for `message` (and `fields`) in `format`, ending in '\n';
+// `time` is the UTC time stamp as written.
+void FormatLogLine(std::string& line, LogFormat format, std::string_view time, LogLevel level,
+                   std::string_view message, absl::Span<const LogField> fields = {});
 
 // Writes a line to stderr in the format set; plain text puts each field after the
 // message as key=value.

@@ -74,15 +74,26 @@ TEST(ParseLogFormat, PlainAndJson) {
   EXPECT_FALSE(ParseLogFormat("jsonl").ok());
 }
 
+// FormatLogLine's line, appended to what `line` holds.
+std::string Formatted(std::string line, LogFormat format, std::string_view time, LogLevel level,
+                      std::string_view message, absl::Span<const LogField> fields) {
+  FormatLogLine(line, format, time, level, message, fields);
+  return line;
+}
+
 TEST(FormatLogLine, PlainPutsFieldsAfterTheMessage) {
-  EXPECT_EQ(FormatLogLine(LogFormat::kPlain, "2026-11-25T16:00:00.123Z", LogLevel::kInfo, "access",
+  EXPECT_EQ(Formatted("", LogFormat::kPlain, "2026-11-25T16:00:00.123Z", LogLevel::kInfo, "access",
                           {{"front", "rest"}, {"status", "200", true}, {"path", "/v1/x y"}}),
             "2026-11-25T16:00:00.123Z info  access front=rest status=200 path=/v1/x y\n");
+  EXPECT_EQ(Formatted("earlier\n", LogFormat::kPlain, "T", LogLevel::kError, "m", {}),
+            "earlier\nT error m\n");
+  EXPECT_EQ(Formatted("", LogFormat::kPlain, "T", LogLevel::kWarn, "m", {{"k", ""}}),
+            "T warn  m k=\n");
 }
 
 TEST(FormatLogLine, JsonIsOneObjectWithNumbersBareAndTextEscaped) {
   EXPECT_EQ(
-      FormatLogLine(LogFormat::kJson, "2026-11-25T16:00:00.123Z", LogLevel::kWarn, "said \"hi\"\n",
+      Formatted("", LogFormat::kJson, "2026-11-25T16:00:00.123Z", LogLevel::kWarn, "said \"hi\"\n",
                     {{"status", "200", true}, {"path", "/v1/\"q\""}}),
       "{\"ts\":\"2026-11-25T16:00:00.123Z\",\"level\":\"warn\",\"msg\":\"said \\\"hi\\\"\\n\","
       "\"status\":200,\"path\":\"/v1/\\\"q\\\"\"}\n");
