@@ -106,16 +106,20 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
   co_return co_await WriteBody(nullptr, 0, start.body_follows);
 }
 
-// Once per piece of the body, with the head if that has not gone yet: the write is
-// awaited here, not in a helper coroutine, so a piece costs one coroutine frame.
+// Once per piece of the body, with the head if that has not gone yet: what the socket
+// takes at once is sent without waiting; the rest, if any, is awaited here, not in a
+// helper coroutine, so a piece costs one coroutine frame.
 asio::awaitable<bool> ClientDownstream::WriteBody(const char* data, size_t size, bool more) {
   const std::string_view head = head_written_ ? std::string_view() : head_.text();
-  const upstream::FramedPiece piece(head, chunked_, std::string_view(data, size), !more);
+  upstream::FramedPiece piece(head, chunked_, std::string_view(data, size), !more);
   head_written_ = true;
-  if (piece.empty()) co_return true;
-  deadline_.Expire(io_timeout_);
-  auto [ec, n] = co_await asio::async_write(client_, piece.buffers(), kNoThrow);
-  deadline_.Clear();
+  net::error_code ec;
+  piece.Consume(client_.WriteNow(piece.buffers(), ec));
+  if (!piece.empty() && (!ec || ec == asio::error::would_block)) {
+    deadline_.Expire(io_timeout_);
+    std::tie(ec, std::ignore) = co_await asio::async_write(client_, piece.buffers(), kNoThrow);
+    deadline_.Clear();
+  }
   if (ec) reusable_ = false;
   co_return !ec;
 }

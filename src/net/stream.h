@@ -1,13 +1,20 @@
 // A byte stream over TCP, with or without TLS, behind one type so that the HTTP code
 // (Beast's read/write algorithms) is written once for both. Satisfies Beast's
 // AsyncReadStream and AsyncWriteStream.
+//
+// WriteNow sends without waiting, on a plain stream: the relay tries it first, and a write
+// the socket takes at once (nearly every one) then costs one system call and no
+// asynchronous operation. Only what it does not take is awaited.
 #pragma once
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <cstddef>
 #include <variant>
 
+#include "absl/types/span.h"
 #include "net/asio.h"
 
 namespace oa::net {
@@ -44,6 +51,10 @@ class Stream {
     socket().shutdown(tcp::socket::shutdown_both, ignored);
     socket().close(ignored);
   }
+
+  // Sends what the socket takes now of `buffers`, from the front; the count may be short
+  // of their size. Errors: would_block when it takes nothing (and always over TLS).
+  size_t WriteNow(absl::Span<const asio::const_buffer> buffers, error_code& ec);
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {

@@ -197,10 +197,13 @@ class Exchange {
 
   asio::awaitable<bool> WritePiece(Connection& conn, std::string_view head, std::string_view data,
                                    bool last) {
-    const FramedPiece piece(head, request_.chunked, data, last);
+    FramedPiece piece(head, request_.chunked, data, last);
+    net::error_code ec;
+    piece.Consume(conn.stream.WriteNow(piece.buffers(), ec));
     if (piece.empty()) co_return true;
+    if (ec && ec != asio::error::would_block) co_return false;
     conn.deadline.Expire(limits_.idle_timeout);
-    auto [ec, n] = co_await asio::async_write(conn.stream, piece.buffers(), kNoThrow);
+    std::tie(ec, std::ignore) = co_await asio::async_write(conn.stream, piece.buffers(), kNoThrow);
     conn.deadline.Clear();
     co_return !ec;
   }

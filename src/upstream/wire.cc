@@ -1,5 +1,6 @@
 #include "upstream/wire.h"
 
+#include <algorithm>
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 
@@ -105,6 +106,14 @@ FramedPiece::FramedPiece(std::string_view head, bool chunked, std::string_view d
     buffers_[3] = asio::buffer(last ? kChunkEnd : kChunkEnd.substr(0, 2));
   } else if (last) {
     buffers_[3] = asio::buffer(kChunkEnd.substr(2));
+  }
+}
+
+void FramedPiece::Consume(size_t n) {
+  for (asio::const_buffer& b : buffers_) {
+    const size_t taken = std::min(n, b.size());
+    b += taken;
+    n -= taken;
   }
 }
 

@@ -67,6 +67,8 @@ class FramedPiece {
   const Buffers& buffers() const { return buffers_; }
   // Nothing is due: no head, no bytes and no framing.
   bool empty() const;
+  // Drops the first `n` bytes due, which were sent.
+  void Consume(size_t n);
 
  private:
   char size_line_[20];  // hexadecimal size and CRLF

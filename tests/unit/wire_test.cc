@@ -138,5 +138,16 @@ TEST(FramedPiece, AHeadAloneGoesAlone) {
   EXPECT_EQ(ParseResponse(Wire(piece)).result_int(), 204);
 }
 
+TEST(FramedPiece, ConsumeDropsWhatWasSentAcrossItsParts) {
+  const std::string head = "HEAD\r\n";
+  const std::string whole = head + "5\r\nhello\r\n0\r\n\r\n";
+  for (size_t sent = 0; sent <= whole.size(); ++sent) {
+    FramedPiece piece(head, true, "hello", true);
+    piece.Consume(sent);
+    EXPECT_EQ(Wire(piece), whole.substr(sent)) << sent;
+    EXPECT_EQ(piece.empty(), sent == whole.size()) << sent;
+  }
+}
+
 }  // namespace
 }  // namespace oa::upstream
