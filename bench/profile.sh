@@ -6,6 +6,11 @@
 # call and the functions that cost most. Needs valgrind and a build (bench/run.sh makes
 # one); BUILD_DIR as for scripts/build.sh.
 #
+# What it cannot see: under callgrind the gateway runs tens of times slower, so the
+# upstream's answer and the client's next request are always there when it reads, and
+# the cost of a read that has to wait (a recv that finds nothing, the reactor's wait) is
+# missing. Time and system calls under real load come from bench/run.sh and perf stat.
+#
 #   bench/profile.sh            # 1500 calls
 #   REQUESTS=3000 bench/profile.sh
 set -euo pipefail
