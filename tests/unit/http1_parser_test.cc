@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/strings.h"
 #include "parsed_head.h"
 
 namespace oa::net {
@@ -22,7 +23,7 @@ namespace bhttp = boost::beast::http;
 // What a parser did with a message put in pieces of `step` bytes (the input grows by a
 // piece whenever the parser wants more, as a read would), taking the body `room` bytes
 // at a time: one line per put(), then the head.
-template <bool isRequest, class Parser, class Head, class Body>
+template <class Parser, class Head, class Body>
 std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
                                Head head, Body body) {
   std::vector<std::string> trace;
@@ -52,62 +53,64 @@ std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t st
   return trace;
 }
 
-std::string Line(std::string_view a, std::string_view b) {
-  return std::string(a) + "|" + std::string(b) + "\n";
-}
+// A head as text, to compare: the start line's parts (the reason is left out: Beast's
+// reason() makes up the usual phrase for an empty one), then one line per field.
+struct HeadText {
+  std::string text;
+
+  void Request(std::string_view method, std::string_view target, bool unknown_method,
+               unsigned version) {
+    text = StrCat(method, "|", target, "|", unknown_method, " ", version, "\n");
+  }
+  void Response(unsigned status, unsigned version) { text = StrCat(status, " ", version, "\n"); }
+  void Field(bhttp::field code, std::string_view name, std::string_view value) {
+    text += StrCat(static_cast<int>(code), " ", name, "|", value, "\n");
+  }
+};
 
 template <bool isRequest>
 std::vector<std::string> Beasts(std::string_view input, size_t step, size_t room) {
   bhttp::parser<isRequest, bhttp::buffer_body> parser;
-  return Trace<isRequest>(
-      parser, input, step, room,
-      [](const auto& p) {
-        const auto& m = p.get();
-        std::string text;
-        if constexpr (isRequest) {
-          text = Line(m.method_string(), m.target()) + std::to_string(m.method() == bhttp::verb::unknown);
-        } else {
-          // Beast's reason() makes up the standard phrase for an empty one: read the raw.
-          text = std::to_string(m.result_int());
-        }
-        text += " " + std::to_string(m.version()) + "\n";
-        for (const auto& f : m) {
-          text += std::to_string(static_cast<int>(f.name())) + " " + Line(f.name_string(), f.value());
-        }
-        return text;
-      },
-      [](auto& p, char* data, size_t size) -> size_t {
-        if (data != nullptr) {
-          p.get().body().data = data;
-          p.get().body().size = size;
-        }
-        return p.get().body().size;
-      });
+  const auto head = [](const auto& p) {
+    const auto& m = p.get();
+    HeadText out;
+    if constexpr (isRequest) {
+      out.Request(m.method_string(), m.target(), m.method() == bhttp::verb::unknown, m.version());
+    } else {
+      out.Response(m.result_int(), m.version());
+    }
+    for (const auto& f : m) out.Field(f.name(), f.name_string(), f.value());
+    return out.text;
+  };
+  const auto body = [](auto& p, char* data, size_t size) -> size_t {
+    if (data != nullptr) {
+      p.get().body().data = data;
+      p.get().body().size = size;
+    }
+    return p.get().body().size;
+  };
+  return Trace(parser, input, step, room, head, body);
 }
 
 template <bool isRequest>
 std::vector<std::string> Ours(std::string_view input, size_t step, size_t room) {
   Http1Parser<isRequest> parser;
-  return Trace<isRequest>(
-      parser, input, step, room,
-      [](const auto& p) {
-        const MessageHead& m = p.head();
-        std::string text;
-        if constexpr (isRequest) {
-          text = Line(m.method_string(), m.target()) + std::to_string(m.method() == bhttp::verb::unknown);
-        } else {
-          text = std::to_string(m.status());
-        }
-        text += " " + std::to_string(m.version()) + "\n";
-        for (const HeadField f : m.fields()) {
-          text += std::to_string(static_cast<int>(f.code)) + " " + Line(f.name, f.value);
-        }
-        return text;
-      },
-      [](auto& p, char* data, size_t size) -> size_t {
-        if (data != nullptr) p.BodyInto(data, size);
-        return p.body_room();
-      });
+  const auto head = [](const auto& p) {
+    const MessageHead& m = p.head();
+    HeadText out;
+    if constexpr (isRequest) {
+      out.Request(m.method_string(), m.target(), m.method() == bhttp::verb::unknown, m.version());
+    } else {
+      out.Response(m.status(), m.version());
+    }
+    for (const HeadField f : m.fields()) out.Field(f.code, f.name, f.value);
+    return out.text;
+  };
+  const auto body = [](auto& p, char* data, size_t size) -> size_t {
+    if (data != nullptr) p.BodyInto(data, size);
+    return p.body_room();
+  };
+  return Trace(parser, input, step, room, head, body);
 }
 
 template <bool isRequest>

@@ -12,12 +12,19 @@
 namespace oa::net {
 namespace {
 
-TEST(Stream, WriteNowTakesWhatFitsInOrderAndThenWouldBlock) {
+// Our end of a loopback connection, and the peer's.
+struct Connected : ::testing::Test {
   asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  tcp::socket peer(io);
-  peer.connect(acceptor.local_endpoint());
-  Stream ours(acceptor.accept());
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  tcp::socket peer = [this] {
+    tcp::socket socket(io);
+    socket.connect(acceptor.local_endpoint());
+    return socket;
+  }();
+  Stream ours{acceptor.accept()};
+};
+
+TEST_F(Connected, WriteNowTakesWhatFitsInOrderAndThenWouldBlock) {
   ours.socket().set_option(tcp::socket::send_buffer_size(4096));
   peer.set_option(tcp::socket::receive_buffer_size(4096));
 
@@ -46,12 +53,7 @@ TEST(Stream, WriteNowTakesWhatFitsInOrderAndThenWouldBlock) {
   EXPECT_EQ(got, all.substr(0, sent));  // in order, nothing lost or doubled
 }
 
-TEST(Stream, WriteNowToAPeerThatLeftIsAnError) {
-  asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  tcp::socket peer(io);
-  peer.connect(acceptor.local_endpoint());
-  Stream ours(acceptor.accept());
+TEST_F(Connected, WriteNowToAPeerThatLeftIsAnError) {
   peer.set_option(asio::socket_base::linger(true, 0));
   peer.close();  // a reset, not a clean end
   const std::string data = "x";
