@@ -20,9 +20,8 @@ upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head
   const net::MessageHead& in = request_.head();
   const std::string target = upstream_.TargetFor(in.target());
   head.RequestLine(in.method_string(), target);
-  upstream::ForEachEndToEnd(in, [&](std::string_view name, std::string_view value) {
-    head.AddParsed(name, value);
-  });
+  upstream::ForEachEndToEnd(
+      in, [&](std::string_view name, std::string_view value) { head.AddParsed(name, value); });
   upstream::RequestStart start;
   start.head_method = in.method() == bhttp::verb::head;
   if (const auto length = request_.content_length()) {
@@ -80,8 +79,7 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
   bool framed = true;
   if (request.method() == bhttp::verb::head || !has_body) {
     // No body follows; a HEAD answer keeps the length the upstream declared.
-    if (const std::string_view length = head.Value(bhttp::field::content_length);
-        !length.empty()) {
+    if (const std::string_view length = head.Value(bhttp::field::content_length); !length.empty()) {
       head_.Add(bhttp::field::content_length, length);
     } else if (status >= 200 && status != 204 && status != 304) {
       head_.ContentLength(0);

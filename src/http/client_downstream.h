@@ -33,9 +33,10 @@ class ClientDownstream final : public upstream::Downstream {
   // while the upstream is awaited.
   // `connections` says whether the worker drains: then the answer ends the connection.
   // `cors` decorates the answer for the request's Origin.
-  ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer, net::RequestParser& request,
-                   net::Watchdog& deadline, const upstream::BaseUrl& upstream,
-                   absl::Duration io_timeout, const Connections& connections, const Cors& cors)
+  ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer,
+                   net::RequestParser& request, net::Watchdog& deadline,
+                   const upstream::BaseUrl& upstream, absl::Duration io_timeout,
+                   const Connections& connections, const Cors& cors)
       : client_(client),
         buffer_(buffer),
         request_(request),

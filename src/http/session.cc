@@ -361,10 +361,11 @@ class Session final : public OpenConnection {
   }
 
   asio::awaitable<bool> Preflight(net::RequestParser& parser) {
-    bhttp::response<bhttp::string_body> response{bhttp::status::no_content, parser.head().version()};
-    context_.cors.DecoratePreflight(parser.head().Value(bhttp::field::origin),
-                                    parser.head().Value(bhttp::field::access_control_request_headers),
-                                    response.base());
+    bhttp::response<bhttp::string_body> response{bhttp::status::no_content,
+                                                 parser.head().version()};
+    context_.cors.DecoratePreflight(
+        parser.head().Value(bhttp::field::origin),
+        parser.head().Value(bhttp::field::access_control_request_headers), response.base());
     co_return co_await Send(parser, response);
   }
 
@@ -396,7 +397,8 @@ class Session final : public OpenConnection {
 
   // Writes a response of the gateway's own. A request whose body was not read cannot be
   // followed by another on this connection, so such a connection is closed after it.
-  asio::awaitable<bool> Send(net::RequestParser& parser, bhttp::response<bhttp::string_body>& response) {
+  asio::awaitable<bool> Send(net::RequestParser& parser,
+                             bhttp::response<bhttp::string_body>& response) {
     const bool keep_alive = !closing_ && parser.is_header_done() && parser.is_done() &&
                             parser.keep_alive() && !context_.connections.draining();
     response.keep_alive(keep_alive);
@@ -412,8 +414,8 @@ class Session final : public OpenConnection {
     co_return !ec && keep_alive;
   }
 
-  void Record(const net::RequestParser& parser, Clock::time_point start, std::string_view rpc, int status,
-              const upstream::ForwardOutcome& out) const {
+  void Record(const net::RequestParser& parser, Clock::time_point start, std::string_view rpc,
+              int status, const upstream::ForwardOutcome& out) const {
     const auto& request = parser.head();
     observe::AccessRecord record;
     record.front = "rest";

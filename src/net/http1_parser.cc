@@ -1,7 +1,7 @@
 #include "net/http1_parser.h"
 
-#include <boost/beast/http/error.hpp>
 #include <algorithm>
+#include <boost/beast/http/error.hpp>
 #include <cstring>
 
 #include "base/strings.h"
@@ -65,8 +65,8 @@ void Http1Parser<isRequest>::on_response_impl(int status, string_view reason, in
 }
 
 template <bool isRequest>
-void Http1Parser<isRequest>::on_field_impl(bhttp::field code, string_view name,
-                                           string_view value, error_code&) {
+void Http1Parser<isRequest>::on_field_impl(bhttp::field code, string_view name, string_view value,
+                                           error_code&) {
   MessageHead::Field field{code, head_.Keep(name), {}};
   field.value = head_.Keep(value);
   head_.fields_.push_back(field);

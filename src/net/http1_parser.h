@@ -162,8 +162,7 @@ class Http1Parser final : public boost::beast::http::basic_parser<isRequest> {
   void on_field_impl(boost::beast::http::field code, string_view name, string_view value,
                      error_code& ec) override;
   void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<uint64_t>& content_length,
-                         error_code& ec) override;
+  void on_body_init_impl(const boost::optional<uint64_t>& content_length, error_code& ec) override;
   size_t on_body_impl(string_view body, error_code& ec) override;
   void on_chunk_header_impl(uint64_t size, string_view extensions, error_code& ec) override;
   size_t on_chunk_body_impl(uint64_t remain, string_view body, error_code& ec) override;

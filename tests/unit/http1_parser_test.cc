@@ -189,7 +189,8 @@ TEST(Http1Parser, KeepsTheReasonAsSentAndATargetSetLater) {
 
 TEST(Http1Parser, AHeadLargerThanItsFirstRoomStaysWhole) {
   std::string text = "HTTP/1.1 200 OK\r\n";
-  for (int i = 0; i < 200; ++i) text += "X-Field-" + std::to_string(i) + ": value " + std::to_string(i) + "\r\n";
+  for (int i = 0; i < 200; ++i)
+    text += "X-Field-" + std::to_string(i) + ": value " + std::to_string(i) + "\r\n";
   text += "\r\n";
   const std::optional<MessageHead> head = testing::ParseHead<false>(text);
   ASSERT_TRUE(head.has_value());

@@ -83,7 +83,7 @@ std::string Formatted(std::string line, LogFormat format, std::string_view time,
 
 TEST(FormatLogLine, PlainPutsFieldsAfterTheMessage) {
   EXPECT_EQ(Formatted("", LogFormat::kPlain, "2026-11-25T16:00:00.123Z", LogLevel::kInfo, "access",
-                          {{"front", "rest"}, {"status", "200", true}, {"path", "/v1/x y"}}),
+                      {{"front", "rest"}, {"status", "200", true}, {"path", "/v1/x y"}}),
             "2026-11-25T16:00:00.123Z info  access front=rest status=200 path=/v1/x y\n");
   EXPECT_EQ(Formatted("earlier\n", LogFormat::kPlain, "T", LogLevel::kError, "m", {}),
             "earlier\nT error m\n");
@@ -94,7 +94,7 @@ TEST(FormatLogLine, PlainPutsFieldsAfterTheMessage) {
 TEST(FormatLogLine, JsonIsOneObjectWithNumbersBareAndTextEscaped) {
   EXPECT_EQ(
       Formatted("", LogFormat::kJson, "2026-11-25T16:00:00.123Z", LogLevel::kWarn, "said \"hi\"\n",
-                    {{"status", "200", true}, {"path", "/v1/\"q\""}}),
+                {{"status", "200", true}, {"path", "/v1/\"q\""}}),
       "{\"ts\":\"2026-11-25T16:00:00.123Z\",\"level\":\"warn\",\"msg\":\"said \\\"hi\\\"\\n\","
       "\"status\":200,\"path\":\"/v1/\\\"q\\\"\"}\n");
 }
