@@ -69,11 +69,6 @@ class MessageHead {
         ++field_;
         return *this;
       }
-      iterator operator++(int) {
-        iterator before = *this;
-        ++field_;
-        return before;
-      }
       bool operator==(const iterator& other) const { return field_ == other.field_; }
 
      private:
