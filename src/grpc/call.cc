@@ -499,7 +499,7 @@ class CallReactor final : public OrderedReactor {
       reactor->Finish(status);
       co_return;
     }
-    upstream::Forwarder forwarder(s.worker.pool, s.worker.limits);
+    upstream::Forwarder forwarder(s.worker.pool, s.worker.limits, s.worker.caller_watches);
     auto result = co_await (forwarder.Run(caller) || s.cancelled.Wait());
 
     grpc::Status status;

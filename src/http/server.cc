@@ -22,6 +22,11 @@ namespace asio = net::asio;
 using net::kNoThrow;
 using net::tcp;
 
+// How long the upstream may take before a call starts watching its caller for leaving
+// (upstream::Forwarder): a call that ends sooner costs no watch, one that runs longer
+// is cut this much later, at most, after its caller left.
+constexpr absl::Duration kCallerWatchDelay = absl::Milliseconds(20);
+
 // What all workers read and nobody changes after start-up.
 struct Server::Shared {
   upstream::BaseUrl upstream;
@@ -41,8 +46,9 @@ struct Server::Worker {
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
               settings.upstream_connect_timeout}),
-        front{settings, routes,      shared.cors, pool,          shared.forward_limits, nullptr,
-              -1,       connections, admission,   &shared.ready, shared.front_tls} {
+        caller_watches(context.get_executor(), kCallerWatchDelay),
+        front{settings, routes, shared.cors, pool,      caller_watches, shared.forward_limits,
+              nullptr,  -1,     connections, admission, &shared.ready,  shared.front_tls} {
     admission.Bind(context.get_executor());
   }
   ~Worker() { admission.Close(); }
@@ -87,6 +93,7 @@ struct Server::Worker {
   asio::io_context context;
   tcp::acceptor acceptor;
   upstream::Pool pool;
+  net::DelayQueue caller_watches;
   FrontContext front;
 };
 
@@ -169,7 +176,7 @@ void Server::Run(Http2Handoff* http2) {
 
 WorkerHandle Server::NextWorker() {
   Worker& w = *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
-  return {w.context.get_executor(), w.pool, w.front.forward_limits, w.admission};
+  return {w.context.get_executor(), w.pool, w.front.forward_limits, w.caller_watches, w.admission};
 }
 
 void Server::SetReady(bool ready) { shared_->ready.store(ready); }

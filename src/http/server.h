@@ -25,6 +25,7 @@
 #include "config/settings.h"
 #include "limits/admission.h"
 #include "net/asio.h"
+#include "net/delay_queue.h"
 #include "route/route_table.h"
 #include "upstream/forwarder.h"
 #include "upstream/pool.h"
@@ -37,6 +38,7 @@ struct WorkerHandle {
   net::asio::any_io_executor executor;
   upstream::Pool& pool;
   const upstream::ForwardLimits& limits;
+  net::DelayQueue& caller_watches;
   limits::WorkerAdmission& admission;
 };
 

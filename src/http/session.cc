@@ -331,7 +331,7 @@ class Session final : public OpenConnection {
     ClientDownstream downstream(stream_, buffer_, parser, deadline_, context_.pool.url(),
                                 context_.settings.client_io_timeout, context_.connections,
                                 context_.cors);
-    upstream::Forwarder forwarder(context_.pool, context_.forward_limits);
+    upstream::Forwarder forwarder(context_.pool, context_.forward_limits, context_.caller_watches);
     upstream::ForwardOutcome out = co_await forwarder.Run(downstream);
     bool keep_alive = !out.failure && downstream.reusable();
     int status = out.status;

@@ -67,6 +67,7 @@ struct FrontContext {
   const route::RouteTable& routes;
   const Cors& cors;
   upstream::Pool& pool;
+  net::DelayQueue& caller_watches;  // the Forwarder's
   const upstream::ForwardLimits& forward_limits;
   Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
   int listener_fd = -1;

@@ -41,8 +41,9 @@ constexpr size_t kFirstPieceBytes = 1024;
 // lives in Run's frame, which awaits every one of them.
 class Exchange {
  public:
-  Exchange(Pool& pool, const ForwardLimits& limits, Downstream& caller, ForwardOutcome& out)
-      : pool_(pool), limits_(limits), caller_(caller), out_(out) {}
+  Exchange(Pool& pool, const ForwardLimits& limits, net::DelayQueue& caller_watches,
+           Downstream& caller, ForwardOutcome& out)
+      : pool_(pool), limits_(limits), caller_watches_(caller_watches), caller_(caller), out_(out) {}
 
   asio::awaitable<void> Run() {
     request_ = caller_.PrepareRequest(request_head_);
@@ -137,7 +138,7 @@ class Exchange {
     const net::ReadRoom room(conn.buffer);
     auto [ec, n] = co_await net::ReadHeader(conn.stream, conn.buffer, parser);  // n: bytes parsed
     room.GrowIfFilled(conn.buffer, n, limits_.piece_bytes);
-    if (watch) co_await caller_.StopWatching();
+    if (watch && !WithdrawWatch()) co_await caller_.StopWatching();
     conn.deadline.Clear();
     if (out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
     if (ec) {
@@ -259,7 +260,7 @@ class Exchange {
       const bool watch = !length || *length > conn.buffer.size();
       if (watch) WatchCaller(conn);
       const bool relayed = co_await RelayBody(conn, upstream);
-      if (watch) co_await caller_.StopWatching();
+      if (watch && !WithdrawWatch()) co_await caller_.StopWatching();
       if (!relayed || out_.client_gone) co_return;
     }
     connection_reusable_ = request_sent && upstream.keep_alive() && conn.buffer.size() == 0;
@@ -291,14 +292,26 @@ class Exchange {
     co_return true;
   }
 
-  // Until StopWatching(), while the answer's head is awaited (AttemptOn) and during
-  // RelayBody: a caller that leaves ends the upstream call at once (its pending read
-  // fails) instead of at the next write.
+  // While the answer's head is awaited (AttemptOn) and during RelayBody: a caller that
+  // leaves ends the upstream call at once (its pending read fails) instead of at the
+  // next write. Watching costs the caller's front a system call or two, so it begins
+  // only once the upstream has been slow for the queue's delay: a quick call ends
+  // before a leaving caller could spare the upstream any work.
   void WatchCaller(Connection& conn) {
-    caller_.StartWatching([this, &conn] {
-      if (!out_.upstream_cut) out_.client_gone = true;  // not just our own cut
-      conn.stream.Close();
+    caller_watches_.Add(watch_start_, [this, &conn] {
+      caller_.StartWatching([this, &conn] {
+        if (!out_.upstream_cut) out_.client_gone = true;  // not just our own cut
+        conn.stream.Close();
+      });
     });
+  }
+
+  // Ends WatchCaller()'s wait. False if the watch began meanwhile: then the caller's
+  // StopWatching() is due.
+  bool WithdrawWatch() {
+    if (!watch_start_.queued()) return false;
+    watch_start_.Leave();
+    return true;
   }
 
   // A piece for a body of `length` bytes (nullopt: unknown): the whole body when it fits
@@ -325,8 +338,10 @@ class Exchange {
 
   Pool& pool_;
   const ForwardLimits& limits_;
+  net::DelayQueue& caller_watches_;
   Downstream& caller_;
   ForwardOutcome& out_;
+  net::DelayQueue::Entry watch_start_;  // queued while WatchCaller() waits
 
   std::vector<char> piece_;  // what moves between the two sides, one piece at a time (SizePiece)
   RequestStart request_;
@@ -343,7 +358,7 @@ class Exchange {
 
 asio::awaitable<ForwardOutcome> Forwarder::Run(Downstream& downstream) {
   ForwardOutcome out;
-  Exchange exchange(pool_, limits_, downstream, out);
+  Exchange exchange(pool_, limits_, caller_watches_, downstream, out);
   co_await exchange.Run();
   co_return out;
 }

@@ -16,7 +16,9 @@
 // - A pooled connection that fails before any answer arrived is retried once on a new
 //   connection, when every body byte sent so far could be kept for the replay.
 // - If the caller goes away once its request is sent, the upstream connection is closed
-//   at once. If the upstream fails mid-answer, the Downstream is told to Cut().
+//   at once, or, while the upstream is still within `caller_watches`' delay, when that
+//   delay is over (the caller is watched only from then on). If the upstream fails
+//   mid-answer, the Downstream is told to Cut().
 // - Connect, first-byte and idle timeouts bound every wait on the upstream.
 #pragma once
 
@@ -28,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "net/asio.h"
+#include "net/delay_queue.h"
 #include "net/http1_parser.h"
 #include "upstream/pool.h"
 #include "upstream/wire.h"
@@ -116,8 +119,9 @@ bool IsMalformedMessage(const net::error_code& ec);
 
 class Forwarder {
  public:
-  // `pool` belongs to the calling worker and outlives the call.
-  Forwarder(Pool& pool, const ForwardLimits& limits) : pool_(pool), limits_(limits) {}
+  // `pool` and `caller_watches` belong to the calling worker and outlive the call.
+  Forwarder(Pool& pool, const ForwardLimits& limits, net::DelayQueue& caller_watches)
+      : pool_(pool), limits_(limits), caller_watches_(caller_watches) {}
 
   // REQUIRES: runs on the pool's worker; `downstream` outlives the call.
   net::asio::awaitable<ForwardOutcome> Run(Downstream& downstream);
@@ -125,6 +129,7 @@ class Forwarder {
  private:
   Pool& pool_;
   const ForwardLimits& limits_;
+  net::DelayQueue& caller_watches_;
 };
 
 }  // namespace oa::upstream
