@@ -1,5 +1,7 @@
 #include "route/path_matcher.h"
 
+#include <algorithm>
+
 #include "base/strings.h"
 
 namespace oa::route {
@@ -104,7 +106,20 @@ std::optional<PathMatch> PathMatcher::Lookup(std::string_view http_method,
   int entry = -1;
   // Try the verb reading first, and only for verbs that some template has.
   const size_t colon = segments.back().rfind(':');
-  if (colon != std::string_view::npos && verbs_.contains(segments.back().substr(colon + 1))) {
+  const bool verb =
+      colon != std::string_view::npos && verbs_.contains(segments.back().substr(colon + 1));
+  if (!verb) {
+    const auto literal = literal_paths_.find(path);
+    if (literal != literal_paths_.end()) {
+      for (const LiteralEnd& end : literal->second) {
+        if (end.http_method != http_method) continue;
+        PathMatch match;
+        match.value = entries_[end.entry].value;
+        return match;
+      }
+    }
+  }
+  if (verb) {
     SplitPieces without_verb = segments;
     without_verb.back() = segments.back().substr(0, colon);
     if (Walk(*root_, without_verb, 0, EndKey(http_method, segments.back().substr(colon + 1)),
@@ -136,6 +151,15 @@ bool PathMatcherBuilder::Register(std::string_view http_method, HttpTemplate tmp
   const int index = static_cast<int>(matcher_.entries_.size());
   if (!ends.try_emplace(EndKey(http_method, tmpl.verb), index).second) return false;
   if (!tmpl.verb.empty()) matcher_.verbs_.insert(tmpl.verb);
+  const bool literal =
+      tmpl.verb.empty() && tmpl.variables.empty() &&
+      std::none_of(segs.begin(), segs.end(), [](const std::string& seg) {
+        return seg == HttpTemplate::kSingleWildcard || seg == HttpTemplate::kMultiWildcard;
+      });
+  if (literal) {
+    matcher_.literal_paths_[StrCat("/", Join(segs, "/"))].push_back(
+        {std::string(http_method), index});
+  }
   matcher_.entries_.push_back({std::move(tmpl), value});
   return true;
 }

@@ -63,6 +63,14 @@ class PathMatcher {
   std::unique_ptr<Node> root_;
   std::vector<Entry> entries_;
   StringSet verbs_;
+  // Templates of literal segments only, and no verb, by their whole path: most calls
+  // (POST /v1/chat/completions) are found with one hash, no walk. Such a template wins
+  // over any other that matches, as a literal beats a wildcard at every segment.
+  struct LiteralEnd {
+    std::string http_method;
+    int entry;
+  };
+  StringMap<std::vector<LiteralEnd>> literal_paths_;
 };
 
 class PathMatcherBuilder {

@@ -219,6 +219,22 @@ TEST(PathMatcher, VerbAfterLiteral) {
   EXPECT_EQ(ValueOf(m, "POST", "/v1/things"), 2);
 }
 
+// A path whose last segment carries a registered verb is read with the verb first, even
+// where a template of literals alone (found by its whole path) would take it otherwise.
+TEST(PathMatcher, VerbReadingComesBeforeTheWholeLiteralPath) {
+  PathMatcher m = Build({{"POST", "/v1/things/x", 1},
+                         {"POST", "/v1/things/{id}:run", 2},
+                         {"POST", "/v1/things/{id}", 3},
+                         {"GET", "/v1/things/x", 4}});
+  EXPECT_EQ(ValueOf(m, "POST", "/v1/things/x"), 1);
+  EXPECT_EQ(ValueOf(m, "GET", "/v1/things/x"), 4);
+  EXPECT_EQ(ValueOf(m, "POST", "/v1/things/x:run"), 2);
+  EXPECT_THAT(BindingsOf(m, "POST", "/v1/things/x:run"), ElementsAre("id=x"));
+  EXPECT_EQ(ValueOf(m, "POST", "/v1/things/y"), 3);
+  EXPECT_EQ(ValueOf(m, "DELETE", "/v1/things/x"), -1);
+  EXPECT_EQ(ValueOf(m, "POST", "/v1/things/x/"), -1);
+}
+
 TEST(PathMatcher, SingleSegmentVariableDecodesEscapedSlash) {
   PathMatcher m = Build({{"GET", "/v1/files/{file_id}", 1}});
   EXPECT_THAT(BindingsOf(m, "GET", "/v1/files/a%2Fb"), ElementsAre("file_id=a/b"));
