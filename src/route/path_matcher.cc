@@ -102,15 +102,14 @@ PathMatch PathMatcher::Bind(const Entry& entry, absl::Span<const std::string_vie
 std::optional<PathMatch> PathMatcher::Lookup(std::string_view http_method,
                                              std::string_view path) const {
   if (path.empty() || path[0] != '/') return std::nullopt;
-  const SplitPieces segments = Split(path.substr(1), '/');
-  int entry = -1;
   // Try the verb reading first, and only for verbs that some template has.
-  const size_t colon = segments.back().rfind(':');
-  const bool verb =
-      colon != std::string_view::npos && verbs_.contains(segments.back().substr(colon + 1));
-  if (!verb) {
-    const auto literal = literal_paths_.find(path);
-    if (literal != literal_paths_.end()) {
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  const size_t colon = last.rfind(':');
+  const std::string_view verb =
+      colon == std::string_view::npos ? std::string_view() : last.substr(colon + 1);
+  const bool verb_registered = !verb.empty() && verbs_.contains(verb);
+  if (!verb_registered) {
+    if (const auto literal = literal_paths_.find(path); literal != literal_paths_.end()) {
       for (const LiteralEnd& end : literal->second) {
         if (end.http_method != http_method) continue;
         PathMatch match;
@@ -119,11 +118,12 @@ std::optional<PathMatch> PathMatcher::Lookup(std::string_view http_method,
       }
     }
   }
-  if (verb) {
+  const SplitPieces segments = Split(path.substr(1), '/');
+  int entry = -1;
+  if (verb_registered) {
     SplitPieces without_verb = segments;
-    without_verb.back() = segments.back().substr(0, colon);
-    if (Walk(*root_, without_verb, 0, EndKey(http_method, segments.back().substr(colon + 1)),
-             entry)) {
+    without_verb.back() = last.substr(0, colon);
+    if (Walk(*root_, without_verb, 0, EndKey(http_method, verb), entry)) {
       return Bind(entries_[entry], without_verb);
     }
   }
