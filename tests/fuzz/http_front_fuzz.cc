@@ -58,6 +58,7 @@
 #include "http/cors.h"
 #include "http/session.h"
 #include "limits/admission.h"
+#include "net/delay_queue.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "upstream/base_url.h"
@@ -229,12 +230,12 @@ class RecordingHandoff final : public http::Http2Handoff {
 
 // One configuration of the front: its settings, CORS policy and session context.
 struct Front {
-  Front(const config::Settings& s, upstream::Pool& pool, const upstream::ForwardLimits& limits,
-        http::Connections& connections, limits::WorkerAdmission& admission,
-        const std::atomic<bool>* ready)
-      : settings(s), cors(s.cors_origins), context{settings,  Table(), cors,   pool,
-                                                   limits,    nullptr, -1,     connections,
-                                                   admission, ready,   nullptr} {}
+  Front(const config::Settings& s, upstream::Pool& pool, net::DelayQueue& caller_watches,
+        const upstream::ForwardLimits& limits, http::Connections& connections,
+        limits::WorkerAdmission& admission, const std::atomic<bool>* ready)
+      : settings(s), cors(s.cors_origins), context{settings,       Table(),   cors,    pool,
+                                                   caller_watches, limits,    nullptr, -1,
+                                                   connections,    admission, ready,   nullptr} {}
 
   config::Settings settings;
   http::Cors cors;
@@ -369,7 +370,7 @@ class World {
   }
 
   std::unique_ptr<Front> MakeFront(const config::Settings& settings) {
-    return std::make_unique<Front>(settings, pool_, forward_limits_, connections_,
+    return std::make_unique<Front>(settings, pool_, caller_watches_, forward_limits_, connections_,
                                    worker_admission_, &ready_);
   }
 
@@ -558,6 +559,10 @@ class World {
   tcp::acceptor acceptor_;
   upstream::BaseUrl upstream_url_;
   upstream::Pool pool_;
+  // No delay: every relayed call watches its client at once, so that inputs reach the
+  // watch (pipelined bytes read while the upstream answers), as the server's delay
+  // would not let the mock's quick answers do.
+  net::DelayQueue caller_watches_{io_.get_executor(), absl::ZeroDuration()};
   upstream::ForwardLimits forward_limits_;
   http::Connections connections_;
   std::unique_ptr<limits::Admission> admission_;
