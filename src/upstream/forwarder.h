@@ -5,7 +5,7 @@
 //
 // Usage:
 //   ClientDownstream caller(...);              // implements Downstream
-//   Forwarder forwarder(pool, limits);
+//   Forwarder forwarder(pool, limits, caller_watches);  // all three the worker's
 //   ForwardOutcome out = co_await forwarder.Run(caller);
 //   if (out.failure) { /* nothing reached the caller: answer with an error of our own */ }
 //
