@@ -3,24 +3,16 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
 #include <vector>
+
+#include "loop_test.h"
 
 namespace oa::net {
 namespace {
 
 using std::chrono::milliseconds;
 
-class DelayQueueTest : public ::testing::Test {
- protected:
-  // Runs the loop for `for_ms`, or until it runs out of work.
-  void RunFor(int for_ms) {
-    io_.restart();
-    io_.run_for(milliseconds(for_ms));
-  }
-
-  asio::io_context io_;
-};
+class DelayQueueTest : public oa::testing::LoopTest {};
 
 TEST_F(DelayQueueTest, RunsAnActionOnceItsDelayHasPassed) {
   DelayQueue queue(io_.get_executor(), absl::Milliseconds(40));

@@ -3,25 +3,19 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 #include <thread>
+
+#include "loop_test.h"
 
 namespace oa::net {
 namespace {
 
 using std::chrono::milliseconds;
 
-class WatchdogTest : public ::testing::Test {
+class WatchdogTest : public oa::testing::LoopTest {
  protected:
-  // Runs the loop for `for_ms`, or until it runs out of work.
-  void RunFor(int for_ms) {
-    io_.restart();
-    io_.run_for(milliseconds(for_ms));
-  }
-
-  asio::io_context io_;
   int fired_ = 0;
 };
 
