@@ -3,8 +3,8 @@
 # figure that profiling work moves, repeatable whatever else the machine is doing (a
 # timed benchmark on shared cores is not). Runs one worker under callgrind against
 # bench_upstream, warms it, then counts exactly REQUESTS calls and prints the total per
-# call and the functions that cost most. Needs valgrind and a build (bench/run.sh makes
-# one); BUILD_DIR as for scripts/build.sh.
+# call and the functions that cost most. Installs valgrind if missing and builds what it
+# runs; BUILD_DIR as for scripts/build.sh.
 #
 # What it cannot see: under callgrind the gateway runs tens of times slower, so the
 # upstream's answer and the client's next request are always there when it reads, and
@@ -15,6 +15,8 @@
 #   REQUESTS=3000 bench/profile.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh valgrind curl
+BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh oa-bypass bench_upstream bench_load
 build=$(realpath "${BUILD_DIR:-build}")
 requests=${REQUESTS:-1500}
 work=$(mktemp -d)

@@ -11,9 +11,9 @@ namespace bhttp = boost::beast::http;
 
 // Beast's read_some_op, and with `whole_header` its read_op for the header, as one loop:
 // parse what the buffer holds; when the parser needs more, read once and parse again.
-template <bool isRequest>
-asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buffer,
-                                 bhttp::basic_parser<isRequest>& parser, bool whole_header) {
+template <class Parser>
+asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buffer, Parser& parser,
+                                 bool whole_header) {
   // The most a read takes, as in Beast; ReadRoom decides how much of it is offered.
   constexpr size_t kMaxReadBytes = 65536;
   size_t parsed = 0;
@@ -56,6 +56,19 @@ asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buff
 
 template <bool isRequest>
 asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& buffer,
+                                     Http1Parser<isRequest>& parser) {
+  return Read(stream, buffer, parser, /*whole_header=*/false);
+}
+
+template <bool isRequest>
+asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
+                                       Http1Parser<isRequest>& parser) {
+  parser.eager(false);  // as Beast's: stop at the header, leave the body to ReadSome
+  return Read(stream, buffer, parser, /*whole_header=*/true);
+}
+
+template <bool isRequest>
+asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& buffer,
                                      bhttp::basic_parser<isRequest>& parser) {
   return Read(stream, buffer, parser, /*whole_header=*/false);
 }
@@ -63,10 +76,18 @@ asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& 
 template <bool isRequest>
 asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
                                        bhttp::basic_parser<isRequest>& parser) {
-  parser.eager(false);  // as Beast's: stop at the header, leave the body to ReadSome
+  parser.eager(false);
   return Read(stream, buffer, parser, /*whole_header=*/true);
 }
 
+template asio::awaitable<ReadResult> ReadSome(Stream&, boost::beast::flat_buffer&,
+                                              Http1Parser<true>&);
+template asio::awaitable<ReadResult> ReadSome(Stream&, boost::beast::flat_buffer&,
+                                              Http1Parser<false>&);
+template asio::awaitable<ReadResult> ReadHeader(Stream&, boost::beast::flat_buffer&,
+                                                Http1Parser<true>&);
+template asio::awaitable<ReadResult> ReadHeader(Stream&, boost::beast::flat_buffer&,
+                                                Http1Parser<false>&);
 template asio::awaitable<ReadResult> ReadSome(Stream&, boost::beast::flat_buffer&,
                                               bhttp::basic_parser<true>&);
 template asio::awaitable<ReadResult> ReadSome(Stream&, boost::beast::flat_buffer&,

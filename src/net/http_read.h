@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "net/asio.h"
+#include "net/http1_parser.h"
 #include "net/stream.h"
 
 namespace oa::net {
@@ -27,9 +28,17 @@ using ReadResult = std::tuple<error_code, size_t>;
 // REQUIRES: the parser is not done.
 template <bool isRequest>
 asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& buffer,
-                                     boost::beast::http::basic_parser<isRequest>& parser);
+                                     Http1Parser<isRequest>& parser);
 
 // Reads and parses until the whole header has been parsed.
+template <bool isRequest>
+asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
+                                       Http1Parser<isRequest>& parser);
+
+// The same for Beast's own parsers (which tests compare with Beast's reads).
+template <bool isRequest>
+asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& buffer,
+                                     boost::beast::http::basic_parser<isRequest>& parser);
 template <bool isRequest>
 asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
                                        boost::beast::http::basic_parser<isRequest>& parser);

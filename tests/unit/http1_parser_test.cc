@@ -1,6 +1,7 @@
 // net::Http1Parser against Beast's own http::parser with a buffer_body: the same bytes,
-// put in the same pieces, must give the same results (errors, bytes taken, body bytes)
-// and the same head, read through the MessageHead.
+// put in the same pieces, must give the same results (errors, bytes taken, body bytes),
+// the same framing and the same head, read through the MessageHead. Whole messages put
+// at once take the plain path where it applies; in pieces, Beast's.
 #include "net/http1_parser.h"
 
 #include <gtest/gtest.h>
@@ -25,9 +26,10 @@ namespace bhttp = boost::beast::http;
 // at a time: one line per put(), then the head.
 template <class Parser, class Head, class Body>
 std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
-                               Head head, Body body) {
+                               bool skip, Head head, Body body) {
   std::vector<std::string> trace;
   parser.eager(true);
+  parser.skip(skip);
   size_t used = 0;
   size_t offered = std::min(step, input.size());
   std::string piece(room, '\0');
@@ -49,6 +51,11 @@ std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t st
       break;
     }
   }
+  if (parser.is_header_done()) {
+    const auto length = parser.content_length();
+    trace.push_back(StrCat("keep-alive ", parser.keep_alive(), " chunked ", parser.chunked(),
+                           " length ", length ? std::to_string(*length) : "none"));
+  }
   trace.push_back(head(parser));
   return trace;
 }
@@ -69,7 +76,7 @@ struct HeadText {
 };
 
 template <bool isRequest>
-std::vector<std::string> Beasts(std::string_view input, size_t step, size_t room) {
+std::vector<std::string> Beasts(std::string_view input, size_t step, size_t room, bool skip) {
   bhttp::parser<isRequest, bhttp::buffer_body> parser;
   const auto head = [](const auto& p) {
     const auto& m = p.get();
@@ -89,11 +96,11 @@ std::vector<std::string> Beasts(std::string_view input, size_t step, size_t room
     }
     return p.get().body().size;
   };
-  return Trace(parser, input, step, room, head, body);
+  return Trace(parser, input, step, room, skip, head, body);
 }
 
 template <bool isRequest>
-std::vector<std::string> Ours(std::string_view input, size_t step, size_t room) {
+std::vector<std::string> Ours(std::string_view input, size_t step, size_t room, bool skip) {
   Http1Parser<isRequest> parser;
   const auto head = [](const auto& p) {
     const MessageHead& m = p.head();
@@ -110,17 +117,17 @@ std::vector<std::string> Ours(std::string_view input, size_t step, size_t room) 
     if (data != nullptr) p.BodyInto(data, size);
     return p.body_room();
   };
-  return Trace(parser, input, step, room, head, body);
+  return Trace(parser, input, step, room, skip, head, body);
 }
 
 template <bool isRequest>
-void ExpectSameAsBeast(const std::vector<std::string>& messages) {
+void ExpectSameAsBeast(const std::vector<std::string>& messages, bool skip = false) {
   for (const std::string& input : messages) {
     for (const size_t step : {input.size(), size_t{1}, size_t{7}}) {
       for (const size_t room : {size_t{1}, size_t{5}, size_t{4096}}) {
         if (step == 0) continue;
-        const auto ours = Ours<isRequest>(input, step, room);
-        EXPECT_EQ(ours, Beasts<isRequest>(input, step, room))
+        const auto ours = Ours<isRequest>(input, step, room, skip);
+        EXPECT_EQ(ours, Beasts<isRequest>(input, step, room, skip))
             << ::testing::PrintToString(input) << " step " << step << " room " << room;
         EXPECT_GE(ours.size(), 2u);
       }
@@ -141,6 +148,106 @@ TEST(Http1Parser, ReadsRequestsAsBeastsParserDoes) {
       "GET / HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\n\r\nshort",
       "GET / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
   });
+}
+
+// Each line of the plain path's grammar and framing, and just past each of its edges.
+TEST(Http1Parser, ReadsPlainRequestsAndTheirEdgesAsBeastsParserDoes) {
+  ExpectSameAsBeast<true>({
+      "POST /v1/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+      "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+      "GET / HTTP/1.0\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: 007\r\n\r\n1234567",
+      "GET / HTTP/1.1\r\nX-Trailing: value \t \r\nX-Tab:\tin\tside\r\nX-Spaces:   \r\n\r\n",
+      "GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
+      "GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n",
+      "GET / HTTP/1.1\r\nProxy-Connection: close\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-Obs: caf\xc3\xa9\r\n\r\n",
+      "GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: 1,1\r\n\r\na",
+      "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na",
+      "GET / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+      "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "GET / HTTP/2.0\r\n\r\n",
+      "GET / HTTP/1.1 \r\n\r\n",
+      "GET  / HTTP/1.1\r\n\r\n",
+      "G(T / HTTP/1.1\r\n\r\n",
+      "\r\nGET / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\n X-Leading-Space: 1\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: 1\r\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n",
+      "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-A: 1\r\n\r",
+      // Past sixteen bytes, where names, targets and values are read sixteen at a time.
+      "GET /v1/chat/completions/0123456789?q=1 HTTP/1.1\r\n"
+      "X-A-Rather-Long-Name_With.Other~Chars: a value of well over sixteen bytes\t end \r\n"
+      "Authorization: Bearer sk-proj-0123456789abcdefghijklmnopqrstuvwxyz\r\n\r\n",
+      "GET /v1/chat/completions/0123456789\xff HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-A-Rather-Long-Name-That(Is-Not-A-Token: 1\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-A-Rather-Long-Name-With-\xc3\xa9: 1\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-Long: a value of well over sixteen\x01 bytes\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-Long: a value of well over sixteen\x7f bytes\r\n\r\n",
+      "GET / HTTP/1.1\r\nX-Long: a value of well over sixteen\xc3\xa9 bytes\r\n\r\n",
+      "GET / HTTP/1.1\nX-A: 1\n\n",
+  });
+}
+
+TEST(Http1Parser, ReadsPlainResponsesAndTheirEdgesAsBeastsParserDoes) {
+  ExpectSameAsBeast<false>({
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+      "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n",
+      "HTTP/1.1 100 Continue\r\n\r\n",
+      "HTTP/1.1 200 \xc3\xa9\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 20000000\r\n\r\n",
+      "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nerror and more",
+  });
+}
+
+TEST(Http1Parser, SkipsTheBodyOfAnAnswerToHeadAsBeastsParserDoes) {
+  ExpectSameAsBeast<false>(
+      {
+          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "HTTP/1.1 200 OK\r\n\r\n",
+      },
+      /*skip=*/true);
+}
+
+// The plain path is what makes the common call cheap: it has to take it.
+TEST(Http1Parser, TakesThePlainPathForTheCommonCallOnly) {
+  char room[16];
+  const auto plain = [&room](auto& parser, std::string_view input) {
+    parser.eager(true);
+    parser.BodyInto(room, sizeof room);
+    boost::beast::error_code ec;
+    parser.put(boost::asio::buffer(input.data(), input.size()), ec);
+    return parser.read_plain();
+  };
+  RequestParser sdk;
+  EXPECT_TRUE(
+      plain(sdk,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: gw:8080\r\nConnection: keep-alive\r\n"
+            "Authorization: Bearer sk-x\r\nContent-Type: application/json\r\n"
+            "User-Agent: OpenAI/JS 4.0\r\nContent-Length: 2\r\n\r\n{}"));
+  EXPECT_TRUE(sdk.is_done());
+  ResponseParser answer;
+  EXPECT_TRUE(plain(answer,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: req_1\r\n"
+                    "openai-processing-ms: 12\r\nContent-Length: 2\r\n\r\n{}"));
+  EXPECT_TRUE(answer.is_done());
+  ResponseParser streamed;
+  EXPECT_FALSE(plain(streamed, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  EXPECT_TRUE(streamed.is_done());
+  RequestParser split;
+  EXPECT_FALSE(plain(split, "POST / HTTP/1.1\r\nContent-Length: 2\r\n"));
 }
 
 TEST(Http1Parser, ReadsResponsesAsBeastsParserDoes) {
