@@ -260,7 +260,8 @@ def seeds_transcode(pool):
           b"R openai.v1.ChatService/CreateChatCompletion\n\x0a\xff\xff\xff\x0f")
 
 
-def seeds_http_front():
+def http_requests():
+    """Raw HTTP/1.1 requests by name: the SDK's, the gateway's own, and hostile ones."""
     key = "Bearer sk-fuzz-0123456789abcdef"
     chat = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]})
     stream = json.dumps({"model": "gpt-4o", "stream": True,
@@ -335,8 +336,44 @@ def seeds_http_front():
                           req("POST", "/v1/chat/completions", [auth, cl(stream)], stream) +
                           req("GET", "/ready", ["Connection: close"]) + req("GET", "/health"))
     seeds["pipelined_cut"] = req("GET", "/v1/models", [auth]) + b"GET /v1/mod"
-    for name, data in seeds.items():
+    return seeds
+
+
+def seeds_http_front():
+    for name, data in http_requests().items():
         write("http_front_fuzz", name, data)
+
+
+def seeds_http1_parser():
+    # Header: [0] bit 0 request, bit 1 HEAD's answer, bits 2-3 piece size (0: whole);
+    # [1] body room - 1.
+    whole_request, bytewise_request, whole_response, head_response = 0b0001, 0b0101, 0, 0b0010
+    for name, data in http_requests().items():
+        write("http1_parser_fuzz", name, bytes([whole_request, 63]) + data)
+    write("http1_parser_fuzz", "chat_bytewise",
+          bytes([bytewise_request, 3]) + http_requests()["chat"])
+    answer = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "choices": []})
+    responses = {
+        "answer": ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   "x-request-id: req_1\r\nopenai-processing-ms: 12\r\n"
+                   f"Content-Length: {len(answer)}\r\n\r\n{answer}"),
+        "answer_close": f"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{{}}",
+        "answer_http10": "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        "error": ("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+                  "Retry-After: 1\r\nContent-Length: 2\r\n\r\n{}"),
+        "stream": ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"
+                   "e\r\ndata: {\"a\":1}\n\n\r\n0\r\n\r\n"),
+        "until_close": "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\nbytes",
+        "no_content": "HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\n",
+        "continue": "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "obs_text_reason": "HTTP/1.1 200 \xc3\xa9\r\nContent-Length: 0\r\n\r\n",
+    }
+    for name, text in responses.items():
+        write("http1_parser_fuzz", "response_" + name,
+              bytes([whole_response, 63]) + text.encode("latin-1"))
+    write("http1_parser_fuzz", "response_to_head",
+          bytes([head_response, 63]) + responses["answer"].encode())
 
 
 def main():
@@ -351,6 +388,7 @@ def main():
     seeds_sse()
     seeds_transcode(pool)
     seeds_http_front()
+    seeds_http1_parser()
     for target in sorted(os.listdir(CORPUS)):
         print(f"{target}: {len(os.listdir(os.path.join(CORPUS, target)))} seeds")
 

@@ -7,118 +7,17 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "base/strings.h"
 #include "parsed_head.h"
+#include "parser_trace.h"
 
 namespace oa::net {
 namespace {
 
 namespace bhttp = boost::beast::http;
-
-// What a parser did with a message put in pieces of `step` bytes (the input grows by a
-// piece whenever the parser wants more, as a read would), taking the body `room` bytes
-// at a time: one line per put(), then the head.
-template <class Parser, class Head, class Body>
-std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
-                               bool skip, Head head, Body body) {
-  std::vector<std::string> trace;
-  parser.eager(true);
-  parser.skip(skip);
-  size_t used = 0;
-  size_t offered = std::min(step, input.size());
-  std::string piece(room, '\0');
-  for (int puts = 0; puts < 1000 && !parser.is_done(); ++puts) {
-    body(parser, piece.data(), room);
-    boost::beast::error_code ec;
-    const size_t n = parser.put(boost::asio::buffer(input.data() + used, offered - used), ec);
-    used += n;
-    const size_t got = room - body(parser, nullptr, 0);
-    trace.push_back(ec.message() + " " + std::to_string(n) + " [" + piece.substr(0, got) + "]");
-    if (ec == bhttp::error::need_more) {
-      if (offered == input.size()) {
-        parser.put_eof(ec);
-        trace.push_back("eof " + ec.message());
-        break;
-      }
-      offered = std::min(offered + step, input.size());
-    } else if (ec && ec != bhttp::error::need_buffer) {
-      break;
-    }
-  }
-  if (parser.is_header_done()) {
-    const auto length = parser.content_length();
-    trace.push_back(StrCat("keep-alive ", parser.keep_alive(), " chunked ", parser.chunked(),
-                           " length ", length ? std::to_string(*length) : "none"));
-  }
-  trace.push_back(head(parser));
-  return trace;
-}
-
-// A head as text, to compare: the start line's parts (the reason is left out: Beast's
-// reason() makes up the usual phrase for an empty one), then one line per field.
-struct HeadText {
-  std::string text;
-
-  void Request(std::string_view method, std::string_view target, bool unknown_method,
-               unsigned version) {
-    text = StrCat(method, "|", target, "|", unknown_method, " ", version, "\n");
-  }
-  void Response(unsigned status, unsigned version) { text = StrCat(status, " ", version, "\n"); }
-  void Field(bhttp::field code, std::string_view name, std::string_view value) {
-    text += StrCat(static_cast<int>(code), " ", name, "|", value, "\n");
-  }
-};
-
-template <bool isRequest>
-std::vector<std::string> Beasts(std::string_view input, size_t step, size_t room, bool skip) {
-  bhttp::parser<isRequest, bhttp::buffer_body> parser;
-  const auto head = [](const auto& p) {
-    const auto& m = p.get();
-    HeadText out;
-    if constexpr (isRequest) {
-      out.Request(m.method_string(), m.target(), m.method() == bhttp::verb::unknown, m.version());
-    } else {
-      out.Response(m.result_int(), m.version());
-    }
-    for (const auto& f : m) out.Field(f.name(), f.name_string(), f.value());
-    return out.text;
-  };
-  const auto body = [](auto& p, char* data, size_t size) -> size_t {
-    if (data != nullptr) {
-      p.get().body().data = data;
-      p.get().body().size = size;
-    }
-    return p.get().body().size;
-  };
-  return Trace(parser, input, step, room, skip, head, body);
-}
-
-template <bool isRequest>
-std::vector<std::string> Ours(std::string_view input, size_t step, size_t room, bool skip) {
-  Http1Parser<isRequest> parser;
-  const auto head = [](const auto& p) {
-    const MessageHead& m = p.head();
-    HeadText out;
-    if constexpr (isRequest) {
-      out.Request(m.method_string(), m.target(), m.method() == bhttp::verb::unknown, m.version());
-    } else {
-      out.Response(m.status(), m.version());
-    }
-    for (const HeadField f : m.fields()) out.Field(f.code, f.name, f.value);
-    return out.text;
-  };
-  const auto body = [](auto& p, char* data, size_t size) -> size_t {
-    if (data != nullptr) p.BodyInto(data, size);
-    return p.body_room();
-  };
-  return Trace(parser, input, step, room, skip, head, body);
-}
 
 template <bool isRequest>
 void ExpectSameAsBeast(const std::vector<std::string>& messages, bool skip = false) {
@@ -126,8 +25,8 @@ void ExpectSameAsBeast(const std::vector<std::string>& messages, bool skip = fal
     for (const size_t step : {input.size(), size_t{1}, size_t{7}}) {
       for (const size_t room : {size_t{1}, size_t{5}, size_t{4096}}) {
         if (step == 0) continue;
-        const auto ours = Ours<isRequest>(input, step, room, skip);
-        EXPECT_EQ(ours, Beasts<isRequest>(input, step, room, skip))
+        const auto ours = testing::OursTrace<isRequest>(input, step, room, skip);
+        EXPECT_EQ(ours, testing::BeastsTrace<isRequest>(input, step, room, skip))
             << ::testing::PrintToString(input) << " step " << step << " room " << room;
         EXPECT_GE(ours.size(), 2u);
       }
@@ -207,6 +106,9 @@ TEST(Http1Parser, ReadsPlainResponsesAndTheirEdgesAsBeastsParserDoes) {
       "HTTP/1.1 200 \xc3\xa9\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 200 OK\r\nContent-Length: 20000000\r\n\r\n",
       "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 2x0 Odd\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nerror and more",
   });
 }

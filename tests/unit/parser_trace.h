@@ -1,0 +1,142 @@
+// What net::Http1Parser and Beast's own http::parser (with a buffer_body) make of the
+// same bytes, as lines of text to compare: the unit test and the differential fuzz
+// target (tests/fuzz/http1_parser_fuzz.cc) hold the two to the same results.
+#pragma once
+
+#include <algorithm>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/strings.h"
+#include "net/http1_parser.h"
+
+namespace oa::testing {
+
+namespace parser_trace {
+namespace bhttp = boost::beast::http;
+using net::HeadField;
+using net::Http1Parser;
+using net::MessageHead;
+
+// What a parser did with a message put in pieces of `step` bytes (the input grows by a
+// piece whenever the parser wants more, as a read would), taking the body `room` bytes
+// at a time: one line per put(), then the head.
+template <class Parser, class Head, class Body>
+std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
+                               bool skip, Head head, Body body) {
+  std::vector<std::string> trace;
+  parser.eager(true);
+  parser.skip(skip);
+  size_t used = 0;
+  size_t offered = std::min(step, input.size());
+  std::string piece(room, '\0');
+  for (int puts = 0; puts < 1000 && !parser.is_done(); ++puts) {
+    body(parser, piece.data(), room);
+    boost::beast::error_code ec;
+    const size_t n = parser.put(boost::asio::buffer(input.data() + used, offered - used), ec);
+    used += n;
+    const size_t got = room - body(parser, nullptr, 0);
+    trace.push_back(ec.message() + " " + std::to_string(n) + " [" + piece.substr(0, got) + "]");
+    if (ec == bhttp::error::need_more) {
+      if (offered == input.size()) {
+        parser.put_eof(ec);
+        trace.push_back("eof " + ec.message());
+        break;
+      }
+      offered = std::min(offered + step, input.size());
+    } else if (ec && ec != bhttp::error::need_buffer) {
+      break;
+    }
+  }
+  if (parser.is_header_done()) {
+    const auto length = parser.content_length();
+    trace.push_back(StrCat("keep-alive ", parser.keep_alive() ? "yes" : "no", " chunked ",
+                           parser.chunked() ? "yes" : "no", " length ",
+                           length ? std::to_string(*length) : "none"));
+  }
+  trace.push_back(head(parser));
+  return trace;
+}
+
+// A head as text, to compare: the start line's parts (the reason is left out: Beast's
+// reason() makes up the usual phrase for an empty one), then one line per field. Beast's
+// fields keep those of one name together (a repeat goes after the last of its name), so
+// the fields are put in the order of their names, a stable sort keeping each name's own.
+struct HeadText {
+  std::string start;
+  std::vector<std::pair<std::string, std::string>> fields;  // lowercased name, line
+
+  void Request(std::string_view method, std::string_view target, bool unknown_method,
+               unsigned version) {
+    start = StrCat(method, "|", target, "|", unknown_method ? "unknown" : "known", " ", version);
+  }
+  void Response(unsigned status, unsigned version) { start = StrCat(status, " ", version); }
+  void Field(bhttp::field code, std::string_view name, std::string_view value) {
+    fields.emplace_back(AsciiLower(name), StrCat(static_cast<int>(code), " ", name, "|", value));
+  }
+  std::string Text() {
+    std::stable_sort(fields.begin(), fields.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string text = start + "\n";
+    for (const auto& field : fields) text += field.second + "\n";
+    return text;
+  }
+};
+
+template <bool isRequest>
+std::vector<std::string> BeastsTrace(std::string_view input, size_t step, size_t room, bool skip) {
+  bhttp::parser<isRequest, bhttp::buffer_body> parser;
+  const auto head = [](const auto& p) {
+    const auto& m = p.get();
+    HeadText out;
+    if constexpr (isRequest) {
+      out.Request(m.method_string(), m.target(), m.method() == bhttp::verb::unknown, m.version());
+    } else {
+      // Before its head is done, Beast's message holds its defaults (200).
+      out.Response(p.is_header_done() ? m.result_int() : 0, m.version());
+    }
+    for (const auto& f : m) out.Field(f.name(), f.name_string(), f.value());
+    return out.Text();
+  };
+  const auto body = [](auto& p, char* data, size_t size) -> size_t {
+    if (data != nullptr) {
+      p.get().body().data = data;
+      p.get().body().size = size;
+    }
+    return p.get().body().size;
+  };
+  return Trace(parser, input, step, room, skip, head, body);
+}
+
+template <bool isRequest>
+std::vector<std::string> OursTrace(std::string_view input, size_t step, size_t room, bool skip) {
+  Http1Parser<isRequest> parser;
+  const auto head = [](const auto& p) {
+    const MessageHead& m = p.head();
+    HeadText out;
+    if constexpr (isRequest) {
+      out.Request(m.method_string(), m.target(), m.method() == bhttp::verb::unknown, m.version());
+    } else {
+      out.Response(p.is_header_done() ? m.status() : 0, m.version());
+    }
+    for (const HeadField f : m.fields()) out.Field(f.code, f.name, f.value);
+    return out.Text();
+  };
+  const auto body = [](auto& p, char* data, size_t size) -> size_t {
+    if (data != nullptr) p.BodyInto(data, size);
+    return p.body_room();
+  };
+  return Trace(parser, input, step, room, skip, head, body);
+}
+
+}  // namespace parser_trace
+
+using parser_trace::BeastsTrace;
+using parser_trace::OursTrace;
+
+}  // namespace oa::testing
