@@ -199,7 +199,7 @@ size_t Http1Parser<isRequest>::ReadPlainHead(std::string_view input) {
     if (q == p || q == end || *q != ' ') return 0;
     method = text(p, q);
     p = ++q;
-    while (q<end&& * q> ' ' && *q < 0x7f) ++q;  // Beast also takes obs-text here
+    q = SkipPrintable<'!', false>(q, end);
     if (q == p || q == end || *q != ' ') return 0;
     target = text(p, q);
     p = q + 1;
@@ -231,7 +231,7 @@ size_t Http1Parser<isRequest>::ReadPlainHead(std::string_view input) {
   boost::optional<uint64_t> length;
   const auto decline = [this] {
     head_.fields_.clear();
-    return 0;
+    return size_t{0};
   };
   for (;;) {
     if (const char* const after = LineEnd(p, end)) {

@@ -10,9 +10,9 @@
 //     close-delimited bodies, Transfer-Encoding, Upgrade, 1xx, obs-text, and every
 //     malformed message) goes to Beast's basic_parser, which also gives every error: the
 //     plain path only ever accepts what Beast would accept the same way, and declines
-//     the rest before taking anything. Beast's own field parsing went through a message
-//     byte by byte with several branches each, at about a fifth of the relay's
-//     instructions per call.
+//     the rest before taking anything. Beast's own parsing went through a head byte by
+//     byte with several branches each: with the field callbacks, about a quarter of the
+//     relay's instructions per call.
 //   - The head (start line and fields) is held as text in one string, in the order sent,
 //     with the fields as offsets into it. Beast's own http::parser builds a basic_fields,
 //     a heap element and a tree insertion per field.
