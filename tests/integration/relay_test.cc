@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "fixture.h"
 
 namespace oa::testing {
@@ -297,6 +298,25 @@ TEST_F(Relay, KeepAliveReusesBothConnections) {
   for (int i = 0; i < 5; ++i) ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
   // Two workers, each with a pool of its own; one client connection lands on one worker.
   EXPECT_EQ(mock_->accepted_connections(), 1);
+}
+
+// A client may end its side of the connection (a FIN) right after its request, with the
+// request even: it still gets the whole answer, and then the end of the connection at
+// once, not at the idle timeout (75 s).
+TEST_F(Relay, AClientThatHalfClosesGetsItsAnswerAndThenTheEnd) {
+  const std::string request =
+      absl::StrCat("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", kKey,
+                   "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+  for (int i = 0; i < 5; ++i) {
+    TestClient client = Client();
+    ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
+    client.SendRaw(request);  // the next request, and at once the end of ours
+    client.HalfClose();
+    const Reply reply = client.Read();
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_TRUE(reply.complete);
+    EXPECT_TRUE(client.ClosedByPeer(milliseconds(5000)));
+  }
 }
 
 TEST_F(Relay, PipelinedRequestsAreAnsweredInOrder) {

@@ -158,6 +158,8 @@ bool TestClient::ClosedByPeer(std::chrono::milliseconds timeout) {
   return n == 0 && ec;
 }
 
+void TestClient::HalfClose() { socket_.shutdown(tcp::socket::shutdown_send); }
+
 void TestClient::Close() {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);

@@ -60,6 +60,7 @@ class TestClient {
 
   // True if the server closed the connection within `timeout` (reading nothing).
   bool ClosedByPeer(std::chrono::milliseconds timeout);
+  void HalfClose();  // ends our side of the connection (a FIN), keeps reading
   void Close();
 
  private:
