@@ -319,6 +319,18 @@ TEST_F(Relay, AClientThatHalfClosesGetsItsAnswerAndThenTheEnd) {
   }
 }
 
+// Once the upstream has taken 20 ms the client is watched, and a half-close then reads as
+// the client leaving (as nginx takes it): the call ends, and no answer comes.
+TEST_F(Relay, AClientThatHalfClosesDuringASlowCallIsTakenAsGone) {
+  TestClient client = Client();
+  Headers headers = kAuth;
+  headers.push_back({"x-mock-delay-ms", "3000"});
+  client.Send("POST", "/v1/chat/completions", headers, "{}");
+  client.HalfClose();
+  // Closed, with nothing read, long before the mock would have answered.
+  EXPECT_TRUE(client.ClosedByPeer(milliseconds(2000)));
+}
+
 TEST_F(Relay, PipelinedRequestsAreAnsweredInOrder) {
   TestClient client = Client();
   std::string raw;
