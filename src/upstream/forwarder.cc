@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/write.hpp>
+#include <optional>
 
 #include "base/strings.h"
 #include "net/http_read.h"
@@ -36,6 +37,14 @@ enum class Attempt {
 // hundred bytes); the piece grows with the read buffers while reads fill it
 // (net::ReadRoom). A body of known length gets a piece its size, up to the limit.
 constexpr size_t kFirstPieceBytes = 1024;
+
+// An upstream may send interim answers before its final one (RFC 9110, 15.2); more than
+// this many is taken as a broken upstream, not a slow one.
+constexpr int kMaxInterim = 8;
+
+// 100 Continue, 102 Processing, 103 Early Hints and the like; not 101, whose switch of
+// protocols no request through the gateway asks for.
+bool IsInterim(unsigned status) { return status / 100 == 1 && status != 101; }
 
 // The state of one Forwarder::Run call. Member coroutines capture `this`; the object
 // lives in Run's frame, which awaits every one of them.
@@ -126,23 +135,33 @@ class Exchange {
     // Expired: the upstream took no more of the request in time (Settle says so).
     if (out_.failure || out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
 
-    net::ResponseParser parser;
-    parser.header_limit(limits_.response_header_bytes);
-    parser.body_limit(boost::none);
-    if (request_.head_method) parser.skip(true);
-
     waiting_for_ = "response";
     conn.deadline.Expire(limits_.first_byte_timeout);
     const bool watch = caller_.RequestBodyDone();
     if (watch) WatchCaller(conn);
-    const net::ReadRoom room(conn.buffer);
-    auto [ec, n] = co_await net::ReadHeader(conn.stream, conn.buffer, parser);  // n: bytes parsed
-    room.GrowIfFilled(conn.buffer, n, limits_.piece_bytes);
+    // Interim answers (100 Continue, 103 Early Hints) are read and left: the gateway
+    // answers a caller's Expect itself, and the final answer follows on this connection.
+    std::optional<net::ResponseParser> parser;
+    net::error_code ec;
+    size_t n = 0;  // bytes parsed
+    int interim = 0;
+    for (;;) {
+      parser.emplace();
+      parser->header_limit(limits_.response_header_bytes);
+      parser->body_limit(boost::none);
+      if (request_.head_method) parser->skip(true);
+      const net::ReadRoom room(conn.buffer);
+      auto [read_ec, parsed] = co_await net::ReadHeader(conn.stream, conn.buffer, *parser);
+      room.GrowIfFilled(conn.buffer, parsed, limits_.piece_bytes);
+      ec = read_ec;
+      n = parsed;
+      if (ec || !IsInterim(parser->head().status()) || ++interim > kMaxInterim) break;
+    }
     if (watch && !WithdrawWatch()) co_await caller_.StopWatching();
     conn.deadline.Clear();
     if (out_.client_gone || conn.deadline.expired()) co_return Attempt::kDone;
     if (ec) {
-      const bool nothing_arrived = n == 0 && conn.buffer.size() == 0;
+      const bool nothing_arrived = n == 0 && interim == 0 && conn.buffer.size() == 0;
       if (nothing_arrived && may_retry && replay_complete_) co_return Attempt::kRetryable;
       observe::metrics()
           .upstream_error(nothing_arrived ? observe::UpstreamError::kClosed
@@ -156,8 +175,17 @@ class Exchange {
               : StrCat("the upstream's response was not valid HTTP (", ec.message(), ")"));
       co_return Attempt::kDone;
     }
+    if (const unsigned status = parser->head().status(); status / 100 == 1) {
+      observe::metrics().upstream_error(observe::UpstreamError::kProtocol).Add();
+      out_.failure = absl::UnavailableError(
+          status == 101
+              ? StrCat("the upstream switched protocols (101), which no request "
+                       "through the gateway asks for")
+              : StrCat("the upstream sent more than ", kMaxInterim, " interim (1xx) answers"));
+      co_return Attempt::kDone;
+    }
     out_.upstream_first_byte = absl::FromChrono(Clock::now() - started_);
-    co_await RelayResponse(conn, parser, sent);
+    co_await RelayResponse(conn, *parser, sent);
     co_return Attempt::kDone;
   }
 

@@ -74,6 +74,24 @@ TEST_F(Faults, UpstreamResetBeforeAnsweringIs502) {
   ExpectNothingHeld();
 }
 
+// A switch of protocols nobody asked for, or interim answers without end, are a broken
+// upstream: 502, and the connection is not used again.
+TEST_F(Faults, UnaskedSwitchOrEndlessInterimAnswersAre502) {
+  Headers switched = With({{"x-mock-interim", "101"}});
+  Reply reply = Client().Call("POST", "/v1/chat/completions", switched, kChat);
+  EXPECT_EQ(reply.status, 502);
+  EXPECT_NE(reply.body.find("switched protocols"), std::string::npos) << reply.body;
+
+  Headers endless = kAuth;
+  for (int i = 0; i < 9; ++i) endless.push_back({"x-mock-interim", "103"});
+  reply = Client().Call("POST", "/v1/chat/completions", endless, kChat);
+  EXPECT_EQ(reply.status, 502);
+  EXPECT_NE(reply.body.find("more than 8 interim"), std::string::npos) << reply.body;
+
+  EXPECT_EQ(Client().Call("POST", "/v1/chat/completions", kAuth, kChat).status, 200);
+  ExpectNothingHeld();
+}
+
 TEST_F(Faults, UpstreamResetMidStreamCutsTheStreamAndItsConnectionIsNotReused) {
   TestClient client = Client();
   client.Send("POST", "/v1/chat/completions",

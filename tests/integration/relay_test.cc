@@ -331,6 +331,22 @@ TEST_F(Relay, AClientThatHalfClosesDuringASlowCallIsTakenAsGone) {
   EXPECT_TRUE(client.ClosedByPeer(milliseconds(2000)));
 }
 
+// Interim answers from the upstream (100 Continue, 103 Early Hints) are read and left:
+// the caller gets the final answer alone, and both connections carry on.
+TEST_F(Relay, InterimAnswersAreLeftAndTheFinalOneRelayed) {
+  TestClient client = Client();
+  Headers headers = kAuth;
+  headers.insert(headers.end(),
+                 {{"x-mock-interim", "100"}, {"x-mock-interim", "103"}, {"x-mock-interim", "102"}});
+  const Reply reply = client.Call("POST", "/v1/chat/completions", headers, "{}");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_TRUE(reply.complete);
+  EXPECT_EQ(reply.header_count("link"), 0u);  // the Early Hints' header stays behind
+  EXPECT_NE(reply.body.find(R"("object":"chat.completion")"), std::string::npos) << reply.body;
+  EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
+  EXPECT_EQ(mock_->accepted_connections(), 1);
+}
+
 TEST_F(Relay, PipelinedRequestsAreAnsweredInOrder) {
   TestClient client = Client();
   std::string raw;

@@ -331,6 +331,13 @@ class Connection {
       bool written = co_await Write(net::buffer(kGarbage));
       co_return written ? Outcome::kClose : Outcome::kAborted;
     }
+    for (const unsigned status : plan.interim) {
+      // 103 Early Hints carries headers of its own; the others here none.
+      const std::string interim = "HTTP/1.1 " + std::to_string(status) + " Interim\r\n" +
+                                  (status == 103 ? "Link: </hint.css>; rel=preload\r\n" : "") +
+                                  "\r\n";
+      if (!co_await Write(net::buffer(interim))) co_return Outcome::kAborted;
+    }
     http::response<http::empty_body> head = Head(plan, request_id, keep_alive);
     http::response_serializer<http::empty_body> serializer(head);
     auto [ec, bytes] = co_await http::async_write_header(stream_, serializer, kAwait);

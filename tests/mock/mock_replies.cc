@@ -6,6 +6,7 @@
 //   x-mock-status: N (400..999)                         an OpenAI-shaped error N
 //   x-mock-delay-ms: N                                  wait before the response headers
 //   x-mock-header: name: value (repeatable)             an extra response header
+//   x-mock-interim: N (100..199, repeatable)            an interim answer N before it
 //   x-mock-gzip: 1                                      gzip a JSON body
 //   x-mock-sse-events: K, x-mock-sse-interval-ms: M     shape of a "stream": true answer
 //   x-mock-sse-error-at: I                              chat/completion stream: event I is
@@ -870,6 +871,14 @@ Plan PlanReply(const RecordedRequest& received, const BodySample& body, MockStat
   plan->headers_only = request.method == "HEAD";
   plan->delay = std::chrono::milliseconds(IntHeaderOr(request, "x-mock-delay-ms", 0, 0, 600000));
   AddRequestedHeaders(request, *plan);
+  for (const auto& [name, value] : request.headers) {
+    unsigned status = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), status);
+    if (EqualsIgnoreCase(name, "x-mock-interim") && ec == std::errc() &&
+        end == value.data() + value.size() && status >= 100 && status <= 199) {
+      plan->interim.push_back(status);
+    }
+  }
   GzipIfAsked(request, *plan);
   return std::move(*plan);
 }

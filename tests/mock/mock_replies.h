@@ -171,6 +171,7 @@ struct Plan {
   Cut cut = Cut::kClose;      // kTruncated
   bool headers_only = false;  // a HEAD request: the headers that GET would get, no body
   std::chrono::milliseconds delay{0};
+  std::vector<unsigned> interim;  // 1xx answers sent, in order, before the answer
 };
 
 // The answer to `request`, whose body is sampled by `body`. Armed overrides apply to it;
