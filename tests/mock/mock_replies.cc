@@ -722,6 +722,18 @@ void AddRequestedHeaders(const RecordedRequest& request, Plan& plan) {
   }
 }
 
+// Each "x-mock-interim: N" (100..199) becomes an interim answer N before the answer.
+void AddInterimAnswers(const RecordedRequest& request, Plan& plan) {
+  for (const auto& [name, value] : request.headers) {
+    if (!EqualsIgnoreCase(name, "x-mock-interim")) continue;
+    unsigned status = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), status);
+    if (ec == std::errc() && end == value.data() + value.size() && status >= 100 && status <= 199) {
+      plan.interim.push_back(status);
+    }
+  }
+}
+
 std::string Gzip(std::string_view data) {
   z_stream stream{};
   if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
@@ -871,14 +883,7 @@ Plan PlanReply(const RecordedRequest& received, const BodySample& body, MockStat
   plan->headers_only = request.method == "HEAD";
   plan->delay = std::chrono::milliseconds(IntHeaderOr(request, "x-mock-delay-ms", 0, 0, 600000));
   AddRequestedHeaders(request, *plan);
-  for (const auto& [name, value] : request.headers) {
-    unsigned status = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), status);
-    if (EqualsIgnoreCase(name, "x-mock-interim") && ec == std::errc() &&
-        end == value.data() + value.size() && status >= 100 && status <= 199) {
-      plan->interim.push_back(status);
-    }
-  }
+  AddInterimAnswers(request, *plan);
   GzipIfAsked(request, *plan);
   return std::move(*plan);
 }
