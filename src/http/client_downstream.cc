@@ -77,10 +77,14 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
   cors_.Decorate(request.Value(bhttp::field::origin), head_);
   const bool has_body = start.body_follows || start.content_length.value_or(0) > 0;
   bool framed = true;
-  if (request.method() == bhttp::verb::head || !has_body) {
-    // No body follows; a HEAD answer keeps the length the upstream declared.
+  const bool head_request = request.method() == bhttp::verb::head;
+  if (head_request || !has_body) {
+    // No body follows. A HEAD answer keeps the framing the upstream declared for the
+    // GET's body: its length, or (to an HTTP/1.1 caller) its chunked coding.
     if (const std::string_view length = head.Value(bhttp::field::content_length); !length.empty()) {
       head_.Add(bhttp::field::content_length, length);
+    } else if (head_request && !head.Value(bhttp::field::transfer_encoding).empty()) {
+      if (request.version() >= 11) head_.Add(bhttp::field::transfer_encoding, "chunked");
     } else if (status >= 200 && status != 204 && status != 304) {
       head_.ContentLength(0);
     }

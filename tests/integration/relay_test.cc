@@ -277,6 +277,30 @@ TEST_F(Relay, HeadRequestsGetHeadersOnly) {
   EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);  // framing intact after
 }
 
+// A HEAD answer says how the GET's body would come: its length, or (to an HTTP/1.1
+// caller) its chunked coding, never a length of 0 that the GET would not have.
+TEST_F(Relay, HeadAnswersKeepTheFramingTheUpstreamDeclared) {
+  TestClient client = Client();
+  Headers sized = kAuth;
+  sized.push_back({"x-mock-bytes", "1000"});
+  Reply reply = client.Call("HEAD", "/v1/files/file-1/content", sized);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("content-length"), "1000");
+  EXPECT_TRUE(reply.body.empty());
+
+  Headers chunked = sized;
+  chunked.push_back({"x-mock-chunked", "1"});
+  reply = client.Call("HEAD", "/v1/files/file-1/content", chunked);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(reply.header_count("content-length"), 0u);
+  EXPECT_TRUE(reply.body.empty());
+
+  reply = client.Call("GET", "/v1/files/file-1/content", chunked);  // framing intact after
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body.size(), 1000u);
+}
+
 TEST_F(Relay, ModelIdsWithColonsReachUpstreamIntact) {
   TestClient client = Client();
   const Reply reply = client.Call("GET", "/v1/models/ft:gpt-4o:acme::abc123", kAuth);
