@@ -237,6 +237,14 @@ asio::awaitable<void> ClientDownstream::StopWatching() {
 // Closing the connection without the final chunk (or short of Content-Length) is how
 // HTTP/1.1 tells the client its answer was cut.
 void ClientDownstream::Cut() {
+  // A head held back to go with the first piece goes now, so that the caller sees the
+  // answer start and then its cut, as with any cut (what the socket takes at once: over
+  // TLS, which cannot write without waiting, the caller sees only the end).
+  if (!head_written_ && !head_.text().empty()) {
+    net::error_code ignored;
+    client_.WriteNow({asio::buffer(head_.text())}, ignored);
+    head_written_ = true;
+  }
   reusable_ = false;
   client_.Close();
 }

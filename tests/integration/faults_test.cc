@@ -92,6 +92,19 @@ TEST_F(Faults, UnaskedSwitchOrEndlessInterimAnswersAre502) {
   ExpectNothingHeld();
 }
 
+// The head of an answer whose first bytes came with it waits to go out with the first
+// piece of its body. An upstream that breaks off before that piece (here inside the
+// first chunk's size line) still shows the caller the answer start and then its cut.
+TEST_F(Faults, UpstreamCutBeforeTheFirstPieceShowsTheAnswerCut) {
+  const Reply reply = Client().Call("POST", "/v1/chat/completions",
+                                    With({{"x-mock-break", "in-first-chunk-size"}}), kChat);
+  EXPECT_EQ(reply.status, 200) << reply.error;
+  EXPECT_EQ(reply.header("transfer-encoding"), "chunked");
+  EXPECT_FALSE(reply.complete);
+  EXPECT_EQ(Client().Call("POST", "/v1/chat/completions", kAuth, kChat).status, 200);
+  ExpectNothingHeld();
+}
+
 TEST_F(Faults, UpstreamResetMidStreamCutsTheStreamAndItsConnectionIsNotReused) {
   TestClient client = Client();
   client.Send("POST", "/v1/chat/completions",

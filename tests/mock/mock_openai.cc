@@ -50,7 +50,6 @@ constexpr size_t kTailLimit = 64 << 10;
 constexpr size_t kPieceSize = 64 << 10;
 constexpr uint32_t kHeaderLimit = 1 << 20;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-constexpr std::string_view kGarbage = "HTTP/1.1 abc\r\n\r\n";
 constexpr std::string_view kControlPrefix = "/__mock/";
 
 // ---- request bodies ---------------------------------------------------------------------
@@ -327,8 +326,8 @@ class Connection {
       Reset();
       co_return Outcome::kClose;
     }
-    if (plan.kind == Plan::Kind::kGarbage) {
-      bool written = co_await Write(net::buffer(kGarbage));
+    if (plan.kind == Plan::Kind::kRaw) {
+      bool written = co_await Write(net::buffer(plan.raw));
       co_return written ? Outcome::kClose : Outcome::kAborted;
     }
     for (const unsigned status : plan.interim) {

@@ -2,7 +2,8 @@
 //   x-mock-break: before-headers | reset | garbage      a broken answer: closed or reset
 //                 | mid-body | mid-body-chunked          before it, a bad status line, or
 //                 | reset-mid-body | stall-mid-body       part of a body, then FIN, RST or
-//                                                       silence
+//                 | in-first-chunk-size                  silence; or a chunked head and
+//                                                       "1", then FIN
 //   x-mock-status: N (400..999)                         an OpenAI-shaped error N
 //   x-mock-delay-ms: N                                  wait before the response headers
 //   x-mock-header: name: value (repeatable)             an extra response header
@@ -490,7 +491,14 @@ std::optional<Plan> BreakPlan(std::string_view how) {
     plan.kind = Plan::Kind::kTruncated;
     plan.cut = Plan::Cut::kStall;
   } else if (how == "garbage") {
-    plan.kind = Plan::Kind::kGarbage;
+    plan.kind = Plan::Kind::kRaw;
+    plan.raw = "HTTP/1.1 abc\r\n\r\n";
+  } else if (how == "in-first-chunk-size") {
+    // A head and the start of a chunk's size line in one write, then the end.
+    plan.kind = Plan::Kind::kRaw;
+    plan.raw =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n1";
   } else {
     return std::nullopt;
   }

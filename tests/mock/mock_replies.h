@@ -151,7 +151,7 @@ struct Plan {
     kHangUp,       // close without answering
     kReset,        // reset the connection (TCP RST) without answering
     kTruncated,    // promise `pattern_bytes`, send kTruncatedBytesSent of them, then `cut`
-    kGarbage,      // send a malformed status line, close
+    kRaw,          // send `raw` as it is (not a whole or valid answer), close
   };
   // How a kTruncated answer ends.
   enum class Cut {
@@ -172,6 +172,7 @@ struct Plan {
   bool headers_only = false;  // a HEAD request: the headers that GET would get, no body
   std::chrono::milliseconds delay{0};
   std::vector<unsigned> interim;  // 1xx answers sent, in order, before the answer
+  std::string raw;                // kRaw
 };
 
 // The answer to `request`, whose body is sampled by `body`. Armed overrides apply to it;
