@@ -77,10 +77,15 @@ def process_tree(pid):
     return tree
 
 
+def family(pids):
+    """The processes and all their descendants."""
+    return {q for pid in pids for q in process_tree(pid)}
+
+
 def rss_kib(pids):
     """Resident memory of the processes and their descendants, in KiB."""
     total = 0
-    for p in {q for pid in pids for q in process_tree(pid)}:
+    for p in family(pids):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -93,7 +98,7 @@ def rss_kib(pids):
 def cpu_ticks(pids):
     """User and kernel CPU time of the processes and their descendants, in clock ticks."""
     user = kernel = 0
-    for p in {q for pid in pids for q in process_tree(pid)}:
+    for p in family(pids):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
