@@ -15,6 +15,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front
   golang-github-gogo-googleapis-dev                  # google/api/http.proto, annotations.proto
   libabsl-dev                                        # status, formatting, durations
+  libjemalloc-dev                                    # the gateway's allocator
   zlib1g-dev                                         # gzip answers of the test mock
   libgtest-dev libgmock-dev                          # unit and integration tests
   redis-server                                       # shared rate limits, tested for real

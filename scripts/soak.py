@@ -59,16 +59,18 @@ What fails the run (exit status 1)
   slope = least-squares slope over all post-warm-up samples, per minute. GROWING when
   drift > --rss-max-drift-pct percent of the first quarter's mean (default 10), or when
   slope > --rss-max-slope-kib (KiB/min, default 1024, i.e. ~140 bytes a call at the
-  ~120 calls/s this load makes on 2 cores). Why not lower: the gateway's RSS climbs for
-  its first 6-8 minutes of this load while glibc's arenas reach their working size, then
-  stays flat (measured: 20-minute run, two-minute means 44.4 -> 49.0 MB by minute 8, then
-  49.1-50.1 MB; slope 146 KiB/min after a 4-minute warm-up; a 10-minute run with its
-  2-minute warm-up still saw 654 KiB/min), while the heap in use stays at ~7 MB. So a short
-  run catches only gross leaks: for small ones run 20 minutes or more, and add
-  --heap-stats, which compares glibc's bytes in use (malloc_stats, through gdb) while the
-  gateway is idle before and after the load: that number does not ramp, and a leak of
-  a few bytes a call shows in it (--heap-max-growth-kib, default 2048, leaves room for the
-  read buffers of the idle upstream connections the pool keeps).
+  ~120 calls/s this load makes on 2 cores). Why not lower: with glibc's malloc (before
+  the gateway linked jemalloc) its RSS climbed for the first 6-8 minutes of this load
+  while the arenas reached their working size, then stayed flat (measured: 20-minute run,
+  two-minute means 44.4 -> 49.0 MB by minute 8, then 49.1-50.1 MB; slope 146 KiB/min
+  after a 4-minute warm-up; a 10-minute run with its 2-minute warm-up still saw 654
+  KiB/min), while the heap in use stayed at ~7 MB. So a short run catches only gross
+  leaks: for small ones run 20 minutes or more, and add --heap-stats, which compares the
+  allocator's bytes in use (jemalloc's "Allocated" less its thread caches, from
+  malloc_stats_print through gdb) while the gateway is idle before and after the load:
+  that number does not ramp, and a leak of a few bytes a call shows in it
+  (--heap-max-growth-kib, default 2048, leaves room for the read buffers of the idle
+  upstream connections the pool keeps).
 * Descriptors GROWING during the load: drift of the total > --fd-max-drift (default 12) or
   slope > --fd-max-slope (per minute, default 4), or the mean of non-socket descriptors in
   the last quarter above the baseline by more than --fd-slack (default 2), or the mean of
@@ -156,7 +158,7 @@ def parse_args(argv):
     p.add_argument("--fd-slack", type=int, default=2)
     p.add_argument("--fault-share", type=float, default=0.12, help="share of fault calls")
     p.add_argument("--heap-stats", action="store_true",
-                   help="with gdb: read glibc's heap bytes in use (malloc_stats) while the "
+                   help="with gdb: read jemalloc's bytes in use (malloc_stats_print) while the "
                         "gateway is idle, before and after the load")
     p.add_argument("--heap-max-growth-kib", type=float, default=2048.0,
                    help="largest growth of the idle heap in use allowed with --heap-stats")
@@ -296,19 +298,26 @@ def fd_census(pid, gateway_port, mock_port):
 
 
 def heap_in_use(pid, log_path):
-    """glibc's heap bytes in use in `pid`, from malloc_stats(), which gdb makes it print to
-    its stderr (the gateway's log); None when that fails. Stops the process for a moment."""
+    """jemalloc's bytes in use in `pid`, from malloc_stats_print(), which gdb makes it print
+    to its stderr (the gateway's log); None when that fails (no gdb, or a gateway built
+    without jemalloc). Stops the process for a moment."""
     if not shutil.which("gdb"):
         return None
-    subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "call (void)malloc_stats()"],
+    subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex",
+                    "call (void)malloc_stats_print(0, 0, 0)"],
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=120, check=False)
     time.sleep(0.2)
     with open(log_path, "rb") as f:
         text = f.read().decode("utf-8", "replace")
-    at = text.rfind("Total (incl. mmap):")
-    match = re.search(r"in use bytes\s*=\s*(\d+)", text[at:]) if at >= 0 else None
-    return int(match.group(1)) if match else None
+    # "Allocated" counts the blocks that threads keep cached for reuse ("tcache_bytes" of
+    # the merged arenas, which come next): they fill up under load, and are not in use.
+    at = text.rfind("\nAllocated: ")
+    allocated = re.match(r"\nAllocated: (\d+),", text[at:]) if at >= 0 else None
+    cached = re.search(r"\ntcache_bytes:\s+(\d+)", text[at:]) if at >= 0 else None
+    if not allocated or not cached:
+        return None
+    return int(allocated.group(1)) - int(cached.group(1))
 
 
 # ---- /metrics --------------------------------------------------------------------------------
@@ -1338,7 +1347,7 @@ def run(args, seed, key, gateway, port, mock, mock_port):
           f"threads {base_status['Threads']}" +
           (f", heap in use {heap_before} bytes" if heap_before is not None else ""), flush=True)
     if args.heap_stats and heap_before is None:
-        failures.append("--heap-stats: gdb could not read malloc_stats() from the gateway")
+        failures.append("--heap-stats: gdb could not read malloc_stats_print() from the gateway")
     priming_calls = ledger.totals()[0]
 
     # -- the load --
@@ -1514,7 +1523,7 @@ def run(args, seed, key, gateway, port, mock, mock_port):
     if heap_before is not None and heap_after is not None:
         growth_kib = (heap_after - heap_before) / 1024
         heap_growing = growth_kib > args.heap_max_growth_kib
-        print(f"heap in use, idle (glibc malloc_stats): {heap_before / 1024:.0f} KiB before the "
+        print(f"heap in use, idle (jemalloc's stats): {heap_before / 1024:.0f} KiB before the "
               f"load, {heap_after / 1024:.0f} KiB after: {growth_kib:+.0f} KiB, "
               f"{(heap_after - heap_before) / max(1, load_calls):+.1f} bytes a call; limit "
               f"{args.heap_max_growth_kib:g} KiB")

@@ -24,6 +24,16 @@
 
 extern char** environ;
 
+#ifdef OA_JEMALLOC
+// jemalloc's settings, read when the process starts. Its background thread returns the
+// pages that a peak of connections left free (their buffers and coroutine frames) to the
+// system once they have stayed unused for about ten seconds; without it, jemalloc purges
+// only when the process allocates again.
+extern "C" {
+const char* malloc_conf = "background_thread:true,max_background_threads:1";
+}
+#endif
+
 namespace {
 
 // Callers' keys pass through this process' memory: unless asked, it writes no core file,

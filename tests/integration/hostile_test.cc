@@ -1,7 +1,8 @@
 // Hostile input, through the real binary: request smuggling shapes, odd targets, header
 // injection, oversized heads, slowloris, crowds of idle connections, and gRPC messages
 // that are not what their method takes. Each gets the right status or a closed
-// connection; none reaches the upstream; the gateway goes on serving everyone else.
+// connection; none reaches the upstream; the gateway goes on serving everyone else. And
+// the memory a crowd of calls took goes back to the system once they are over.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <google/protobuf/text_format.h>
@@ -222,6 +223,66 @@ TEST_F(Hostile, CrowdsOfIdleConnectionsAreClosedAndServiceGoesOn) {
   EXPECT_EQ(closed, 1000);
   for (int fd : silent) close(fd);
   for (int fd : partial) close(fd);
+}
+
+// True when `fd` gets an answer that starts "HTTP/1.1 200" within 10 s.
+bool Answered200(int fd) {
+  timeval wait{.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  const std::string_view expected = "HTTP/1.1 200";
+  std::string got;
+  char bytes[64];
+  while (got.size() < expected.size()) {
+    const ssize_t n = read(fd, bytes, sizeof bytes);
+    if (n <= 0) return false;
+    got.append(bytes, static_cast<size_t>(n));
+  }
+  return got.starts_with(expected);
+}
+
+// A crowd of calls in flight at once takes memory (each holds two connections, their
+// buffers and the coroutines relaying them); once the calls are over, that memory goes
+// back to the system within seconds, not only when the process ends. (With glibc's malloc
+// the worker threads' arenas kept it: 23 MiB idle, 83 MiB after 4,000 streams had ended.)
+TEST_F(Hostile, MemoryACrowdOfCallsHeldGoesBackToTheSystem) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer's allocator holds freed memory back by design";
+#endif
+  rlimit files{};  // 1,000 clients here and the mock's 1,000 upstream connections
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max != RLIM_INFINITY && files.rlim_max < 2200) {
+    GTEST_SKIP() << "needs 2,200 descriptors, the hard limit is " << files.rlim_max;
+  }
+  EXPECT_EQ(Client().Call("GET", "/v1/models", kAuth).status, 200);
+  const long idle = gateway_->RssKib();
+  const std::string call =
+      "GET /v1/models HTTP/1.1\r\nHost: gw\r\n" + kAuthLine + "x-mock-delay-ms: 1500\r\n\r\n";
+  std::vector<int> crowd = OpenConnections(gateway_->port(), 1000, call);
+  ASSERT_EQ(crowd.size(), 1000u);
+  int answered = 0;
+  for (int fd : crowd) answered += Answered200(fd);
+  const long peak = gateway_->PeakRssKib();
+  for (int fd : crowd) close(fd);
+  EXPECT_EQ(answered, 1000);
+  const long taken = peak - idle;
+  std::printf("crowd of 1,000 calls: RSS %ld KiB idle, %ld at the peak\n", idle, peak);
+  // Half of it back within 40 s: the allocator returns pages left unused for 10 s
+  // (measured: under half left after 16 s, 30% after 40 s; with glibc's malloc, all of it
+  // after 40 s). What stays is the upstream connections the pool keeps and the
+  // allocator's own caches.
+  const Clock::time_point ended = Clock::now();
+  long now = 0;
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor(
+      [&] {
+        now = gateway_->RssKib();
+        return now - idle < taken / 2;
+      },
+      milliseconds(40000)))
+      << "RSS " << idle << " KiB idle, " << peak << " at the peak, still " << now;
+  std::printf("crowd of 1,000 calls: RSS back to %ld KiB after %.1f s\n", now,
+              std::chrono::duration<double>(Clock::now() - ended).count());
 }
 
 // ---- gRPC ----------------------------------------------------------------------------------
