@@ -1,5 +1,6 @@
 #include "net/http_read.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <stdexcept>
@@ -18,6 +19,14 @@ asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buff
   constexpr size_t kMaxReadBytes = 65536;
   size_t parsed = 0;
   if (whole_header && parser.is_header_done()) co_return ReadResult{};
+  if (whole_header && buffer.size() == 0) {
+    // A message is awaited and none of it is here: the next request on a kept-alive
+    // connection, or the answer to a request just sent. Asio tries every read on the
+    // socket before it waits for it, and this early the try nearly always finds nothing:
+    // a system call for nothing, on every call. The other calls ready on this worker go
+    // first instead, which gives the peer that time to send.
+    co_await asio::post(stream.get_executor(), asio::use_awaitable);
+  }
   for (;;) {
     if (buffer.size() > 0) {
       error_code ec;
