@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,7 +133,8 @@ int main(int argc, char** argv) {
   // SIGTERM or SIGINT: not ready (REST /ready 503, gRPC health NOT_SERVING) for
   // --shutdown-delay while still serving, then stop accepting and let calls under way
   // finish for up to --drain-timeout (gRPC and REST side by side), then stop. A second
-  // signal stops at once. The signals are caught from here on (one that comes before
+  // signal stops at once, with 128 + its number as the exit status, as a shell reports
+  // a process the signal ended. The signals are caught from here on (one that comes before
   // async_wait waits for it), before the "listening on" line tells the world we serve.
   boost::asio::io_context signals_context(1);
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
@@ -151,8 +153,11 @@ int main(int argc, char** argv) {
            absl::FormatDuration(settings.shutdown_delay + settings.drain_timeout));
     signals.async_wait([&](const boost::system::error_code& ec, int again) {
       if (ec) return;
+      // At once: the drain may be asleep (--shutdown-delay), or waiting for calls that
+      // stopped workers would never finish. Log lines are written whole as they go;
+      // nothing else needs saving, and the kernel closes every connection.
       OA_LOG(kWarn, "signal %d: stopping now", again);
-      (*server)->Stop();
+      std::_Exit(128 + again);
     });
     drain = std::thread([&] {
       (*server)->SetReady(false);

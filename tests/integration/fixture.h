@@ -51,7 +51,7 @@ class GatewayTest : public ::testing::Test {
       }
       // Whatever the test did, the caller's key must not be in the log (invariant 1).
       EXPECT_EQ(gateway_->Log().find(kKey), std::string::npos) << gateway_->Log();
-      EXPECT_EQ(gateway_->Stop(), 0);
+      EXPECT_EQ(gateway_->Stop(), expected_exit_status_);
     }
   }
 
@@ -66,6 +66,7 @@ class GatewayTest : public ::testing::Test {
 
   std::unique_ptr<mock::MockOpenAI> mock_;
   std::unique_ptr<GatewayProcess> gateway_;
+  int expected_exit_status_ = 0;  // the gateway's, checked by TearDown
 };
 
 }  // namespace oa::testing

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <thread>
 
 #include "fixture.h"
 #include "grpc_client.h"
@@ -119,6 +120,36 @@ TEST_F(Shutdown, WhatOutlastsTheDrainTimeoutIsCut) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(gateway_->WaitExit(std::chrono::seconds(5)), 0) << gateway_->Log();
   EXPECT_THAT(gateway_->Log(), HasSubstr("still open after 1s"));
+}
+
+// A second signal waits for nothing: not the delay, not the drain, and not a gRPC call
+// under way, which workers stopped by that signal could never finish (the process once
+// stayed up for good, its gRPC server waiting for that call).
+TEST_F(Shutdown, ASecondSignalStopsAtOnceEvenWithAGrpcCallUnderWay) {
+  StartAll({"--shutdown-delay", "1s", "--drain-timeout", "60s"});
+  GrpcClient grpc(gateway_->port());
+  const std::string rpc = "openai.v1.ChatService/CreateChatCompletionStream";
+  std::unique_ptr<google::protobuf::Message> request = grpc.NewRequest(rpc);
+  GrpcCallOptions options;
+  options.metadata = {{"authorization", std::string("Bearer ") + kKey},
+                      {"x-mock-sse-events", "100"},
+                      {"x-mock-sse-interval-ms", "300"}};
+  options.timeout = std::chrono::seconds(60);
+  GrpcResult result;
+  std::thread call([&] { result = grpc.Call("/" + rpc, request->SerializeAsString(), options); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // mid-stream
+  gateway_->Signal(SIGTERM);
+  ASSERT_TRUE(LogHas("draining"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the delay: draining
+  const auto second = std::chrono::steady_clock::now();
+  gateway_->Signal(SIGTERM);
+  expected_exit_status_ = 128 + SIGTERM;
+  EXPECT_EQ(gateway_->WaitExit(std::chrono::seconds(5)), expected_exit_status_) << gateway_->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - second, std::chrono::seconds(3));
+  call.join();
+  EXPECT_FALSE(result.status.ok());  // cut, and told so
+  EXPECT_LT(result.messages.size(), 100u);
+  EXPECT_THAT(gateway_->Log(), HasSubstr("stopping now"));
 }
 
 }  // namespace
