@@ -273,7 +273,11 @@ class GrpcDownstream final : public upstream::Downstream {
                                       " with an event stream; use its streaming form"));
       case Mode::kJson: {
         std::unique_ptr<Message> message = NewOutput();
-        const transcode::JsonReadResult read = transcode::ReadJson(collected_, *message);
+        // OpenAI answers some calls with an empty 200 (accepting a Realtime call, deleting
+        // a response): the RPCs that return google.protobuf.Empty.
+        const bool empty = collected_.empty() && output_.full_name() == "google.protobuf.Empty";
+        const transcode::JsonReadResult read =
+            empty ? transcode::JsonReadResult{} : transcode::ReadJson(collected_, *message);
         if (!read.status.ok()) {
           co_return grpc::Status(grpc::StatusCode::INTERNAL,
                                  StrCat("the upstream's answer is not a ", output_.full_name(),
@@ -351,6 +355,10 @@ class GrpcDownstream final : public upstream::Downstream {
       std::unique_ptr<Message> message = NewOutput();
       const transcode::JsonReadResult read = transcode::ReadEvent(*event, *message);
       if (!read.status.ok()) {
+        // As with an error answer (ErrorStatus), OpenAI's error goes along whole.
+        if (transcode::IsErrorEvent(*event, output_)) {
+          state_.ctx->AddTrailingMetadata("openai-error-bin", event->data);
+        }
         failure_ = read.status;
         co_return false;
       }

@@ -9,24 +9,37 @@ using google::protobuf::FieldDescriptor;
 
 bool IsEndOfStream(const SseEvent& event) { return event.data == "[DONE]"; }
 
-JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message) {
-  const auto& d = *message.GetDescriptor();
+namespace {
+
+// Whether the stream's messages are the Assistants' {string event; <message> data}.
+bool NamedShape(const google::protobuf::Descriptor& d) {
   const FieldDescriptor* event_field = d.FindFieldByName("event");
   const FieldDescriptor* data_field = d.FindFieldByName("data");
-  const bool named = event_field != nullptr && data_field != nullptr &&
-                     event_field->type() == FieldDescriptor::TYPE_STRING &&
-                     data_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-                     !event.event.empty();
-  const bool error_object =
-      !named && d.FindFieldByName("error") == nullptr && event.data.starts_with("{\"error\"");
-  if (event.event == "error" || error_object) {
+  return event_field != nullptr && data_field != nullptr &&
+         event_field->type() == FieldDescriptor::TYPE_STRING &&
+         data_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+}
+
+}  // namespace
+
+bool IsErrorEvent(const SseEvent& event, const google::protobuf::Descriptor& d) {
+  if (event.event == "error") return true;
+  const bool named = NamedShape(d) && !event.event.empty();
+  return !named && d.FindFieldByName("error") == nullptr && event.data.starts_with("{\"error\"");
+}
+
+JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message) {
+  const auto& d = *message.GetDescriptor();
+  if (IsErrorEvent(event, d)) {
     JsonReadResult result;
-    result.status = absl::InternalError(ErrorMessage(500, event.data));
+    result.status = absl::InternalError(EventErrorMessage(event.data));
     return result;
   }
+  const bool named = NamedShape(d) && !event.event.empty();
   if (named) {
-    message.GetReflection()->SetString(&message, event_field, event.event);
-    google::protobuf::Message* data = message.GetReflection()->MutableMessage(&message, data_field);
+    message.GetReflection()->SetString(&message, d.FindFieldByName("event"), event.event);
+    google::protobuf::Message* data =
+        message.GetReflection()->MutableMessage(&message, d.FindFieldByName("data"));
     JsonReadResult result = ReadJson(event.data, *data);
     if (!result.status.ok()) {
       result.status = absl::InternalError(StrCat("the data of event '", event.event, "' is not a ",

@@ -21,9 +21,13 @@ namespace oa::transcode {
 // The marker OpenAI ends chat and completion streams with; not an event to deliver.
 bool IsEndOfStream(const SseEvent& event);
 
-// REQUIRES: `message` is empty. The status is not OK when the stream reports an error
-// (an `error` event, or an `{"error":...}` object where the message has no such field:
-// INTERNAL with OpenAI's message) or when the data does not fit the message.
+// Whether the event reports an error rather than carrying a message of type `d`: an
+// `error` event, or an `{"error":...}` object where `d` has no such field.
+bool IsErrorEvent(const SseEvent& event, const google::protobuf::Descriptor& d);
+
+// REQUIRES: `message` is empty. The status is not OK when the event is an error
+// (IsErrorEvent: INTERNAL with OpenAI's message, EventErrorMessage) or when the data does
+// not fit the message.
 JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message);
 
 }  // namespace oa::transcode

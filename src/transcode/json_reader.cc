@@ -325,7 +325,11 @@ class Reader {
 JsonReadResult ReadJson(std::string_view text, Message& message) {
   JsonReadResult result;
   boost::system::error_code ec;
-  const json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
+  // Boost.JSON stops at 32 levels by default, which a JSON schema echoed in an answer
+  // may pass, even in a field the protos do not know.
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  const json::value v = json::parse(json::string_view(text.data(), text.size()), ec, {}, options);
   if (ec) {
     result.status = absl::InvalidArgumentError(StrCat("not JSON: ", ec.message()));
     return result;

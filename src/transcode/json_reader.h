@@ -26,8 +26,14 @@ struct JsonReadResult {
   std::string first_mismatch;  // the path of the first one ("data[0].bytes")
 };
 
+// How deep the JSON may nest (Boost.JSON's own default is 32). A message deeper than
+// about 100 levels is past what protobuf's parsers read by default; each JSON level
+// kept in a Struct is two or three.
+inline constexpr size_t kMaxJsonDepth = 256;
+
 // REQUIRES: `message` is empty. A message of type google.protobuf.Struct, Value or
-// ListValue takes any JSON of its kind; any other message takes a JSON object.
+// ListValue takes any JSON of its kind; any other message takes a JSON object. JSON
+// nested deeper than kMaxJsonDepth is not read.
 JsonReadResult ReadJson(std::string_view json, google::protobuf::Message& message);
 
 }  // namespace oa::transcode

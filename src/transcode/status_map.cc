@@ -54,23 +54,37 @@ absl::StatusCode GrpcCodeForHttp(int http_status) {
   return C::kUnknown;
 }
 
-std::string ErrorMessage(int http_status, std::string_view body) {
+namespace {
+
+// The text of an error OpenAI's way, or "" if there is none or it is blank. Answers
+// carry {"error":{"message":...}} (or, from some compatible servers, {"error":"..."});
+// the error events of the Responses and Assistants streams carry the error object
+// itself, its "message" at the top.
+std::string ErrorText(std::string_view json) {
   boost::system::error_code ec;
   const boost::json::value v =
-      boost::json::parse(boost::json::string_view(body.data(), body.size()), ec);
-  if (!ec && v.is_object()) {
-    const boost::json::object& o = v.get_object();
-    const auto* error = o.if_contains("error");
-    const boost::json::value* message = error;
-    if (error != nullptr && error->is_object())
-      message = error->get_object().if_contains("message");
-    // A blank message tells the caller nothing: the status is named instead.
-    if (message != nullptr && message->is_string()) {
-      const std::string_view text(message->get_string().data(), message->get_string().size());
-      if (!TrimAscii(text).empty()) return std::string(text);
-    }
-  }
-  return StrCat("the upstream answered HTTP ", http_status);
+      boost::json::parse(boost::json::string_view(json.data(), json.size()), ec);
+  if (ec || !v.is_object()) return "";
+  const boost::json::object& o = v.get_object();
+  const boost::json::value* text = o.if_contains("error");
+  if (text != nullptr && text->is_object()) text = text->get_object().if_contains("message");
+  if (text == nullptr || !text->is_string()) text = o.if_contains("message");
+  if (text == nullptr || !text->is_string()) return "";
+  const std::string_view s(text->get_string().data(), text->get_string().size());
+  // A blank message tells the caller nothing: the caller names what happened instead.
+  return TrimAscii(s).empty() ? "" : std::string(s);
+}
+
+}  // namespace
+
+std::string ErrorMessage(int http_status, std::string_view body) {
+  std::string text = ErrorText(body);
+  return text.empty() ? StrCat("the upstream answered HTTP ", http_status) : text;
+}
+
+std::string EventErrorMessage(std::string_view data) {
+  std::string text = ErrorText(data);
+  return text.empty() ? std::string("the upstream's stream reported an error") : text;
 }
 
 }  // namespace oa::transcode

@@ -2,7 +2,7 @@
 //
 //   HTTP from the upstream -> gRPC code   : GrpcCodeForHttp (the google.rpc table)
 //   the gateway's own failures (absl)     : absl codes are gRPC codes, number for number
-//   an OpenAI error body -> status message: ErrorMessage
+//   an OpenAI error body -> status message: ErrorMessage, EventErrorMessage
 #pragma once
 
 #include <string>
@@ -17,8 +17,12 @@ namespace oa::transcode {
 // 501 UNIMPLEMENTED, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED; see the .cc for the rest.
 absl::StatusCode GrpcCodeForHttp(int http_status);
 
-// OpenAI's `error.message` from an error body, or a message naming the HTTP status when
-// the body is not OpenAI's error shape or its message is blank.
+// OpenAI's text from an error body, or a message naming the HTTP status when the body
+// is not an error OpenAI's way or its text is blank.
 std::string ErrorMessage(int http_status, std::string_view body);
+
+// The same for the data of an error event in a stream, which came inside an HTTP 200:
+// the fallback says that the stream reported an error.
+std::string EventErrorMessage(std::string_view data);
 
 }  // namespace oa::transcode

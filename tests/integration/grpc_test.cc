@@ -286,6 +286,31 @@ TEST_F(Grpc, ErrorInsideAStreamEndsTheCallWithOpenAisMessage) {
   EXPECT_EQ(result.status.error_message(), "mock stream error");
 }
 
+// The Responses and Assistants streams report an error as an `error` event whose data is
+// the error object itself, its "message" at the top.
+TEST_F(Grpc, ErrorEventInAResponsesStreamEndsTheCallWithOpenAisMessage) {
+  const std::string rpc = "openai.v1.ResponsesService/CreateResponseStream";
+  GrpcCallOptions options;
+  options.metadata = {{"x-mock-sse-events", "3"}, {"x-mock-sse-error-at", "2"}};
+  const GrpcResult result = Call(rpc, *Request(rpc, R"(model: "m")"), options);
+  EXPECT_EQ(result.messages.size(), 2u);  // response.created, one delta
+  EXPECT_EQ(result.status.error_code(), grpc::INTERNAL);
+  EXPECT_EQ(result.status.error_message(), "mock stream error");
+  EXPECT_THAT(result.Trailing("openai-error-bin"), HasSubstr(R"("code":"server_error")"));
+}
+
+// OpenAI answers some calls with an empty 200 and no Content-Type; their RPCs return
+// google.protobuf.Empty.
+TEST_F(Grpc, EmptyAnswerToAnRpcReturningEmptyIsOk) {
+  for (const std::string rpc : {"openai.v1.RealtimeService/AcceptRealtimeCall",
+                                "openai.v1.RealtimeService/HangupRealtimeCall"}) {
+    const GrpcResult result = Call(rpc, *Request(rpc, R"(call_id: "rtc_1")"));
+    EXPECT_TRUE(result.status.ok()) << rpc << ": " << result.status.error_message();
+    ASSERT_EQ(result.messages.size(), 1u) << rpc;
+    EXPECT_EQ(result.messages[0], "") << rpc;
+  }
+}
+
 TEST_F(Grpc, FileUploadIsMultipartAndDownloadStreamsTheBytes) {
   std::string data(200000, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 256);

@@ -357,7 +357,7 @@ class Connection {
     head.set("x-request-id", request_id);
     head.set("openai-processing-ms", "1");
     head.set("openai-version", "2020-10-01");
-    head.set(http::field::content_type, plan.content_type);
+    if (!plan.content_type.empty()) head.set(http::field::content_type, plan.content_type);
     for (const auto& [name, value] : plan.headers) head.insert(name, value);
     if (plan.kind == Plan::Kind::kEventStream || plan.chunked) {
       head.chunked(true);

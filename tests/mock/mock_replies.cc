@@ -11,7 +11,8 @@
 //   x-mock-gzip: 1                                      gzip a JSON body
 //   x-mock-sse-events: K, x-mock-sse-interval-ms: M     shape of a "stream": true answer
 //   x-mock-sse-error-at: I                              chat/completion stream: event I is
-//                                                       OpenAI's {"error":...}, and the last
+//                                                       OpenAI's {"error":...}, and the last;
+//                                                       Responses stream: an `error` event
 //   x-mock-sse-reset-at: I                              event I is a TCP reset instead
 //   x-mock-bytes: N, x-mock-chunked: 1                  size and framing of file content
 // The same x-mock-* headers can be armed for later requests through the control path
@@ -19,7 +20,8 @@
 // Endpoints: POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings,
 // GET /v1/models[/{id}], POST|GET /v1/files, GET|DELETE /v1/files/{id},
 // GET /v1/files/{id}/content, POST /v1/assistants, POST /v1/threads,
-// POST /v1/threads/{id}/runs, GET /v1/threads/{id}/runs/{id}, POST /v1/responses.
+// POST /v1/threads/{id}/runs, GET /v1/threads/{id}/runs/{id}, POST /v1/responses,
+// POST /v1/realtime/calls/{id}/{accept,hangup,refer,reject} (an empty 200, as OpenAI's).
 // Anything else is echoed as {"object":"mock.echo",...}.
 
 #include "mock_replies.h"
@@ -420,6 +422,11 @@ std::string RunStreamEvent(const EventStream& stream, int index) {
 }
 
 std::string ResponseStreamEvent(const EventStream& stream, int index) {
+  if (index == stream.error_at) {
+    return SseEvent("error", Cat(R"({"type":"error","code":"server_error",)",
+                                 R"("message":"mock stream error","param":null,)",
+                                 R"("sequence_number":)", index, "}"));
+  }
   if (index == 0) {
     return SseEvent(
         "response.created",
@@ -693,6 +700,19 @@ std::optional<Plan> EndpointPlan(const RecordedRequest& request, const BodySampl
   if (method == "POST" && path == "/v1/threads") return ThreadPlan(body, state.objects);
   if (method == "POST" && path == "/v1/responses")
     return ResponsePlan(request, body, state.objects);
+  constexpr std::string_view kRealtimeCalls = "/v1/realtime/calls/";
+  if (method == "POST" && path.starts_with(kRealtimeCalls)) {
+    const std::string_view rest = path.substr(kRealtimeCalls.size());
+    const size_t slash = rest.find('/');
+    if (slash == 0 || slash == std::string_view::npos) return std::nullopt;
+    const std::string_view action = rest.substr(slash + 1);
+    if (action != "accept" && action != "hangup" && action != "refer" && action != "reject") {
+      return std::nullopt;
+    }
+    Plan plan = JsonPlan("");
+    plan.content_type.clear();
+    return plan;
+  }
   constexpr std::string_view kThreads = "/v1/threads/";
   if (path.starts_with(kThreads)) {
     return RunPlan(request, method, path.substr(kThreads.size()), body, state.objects);
@@ -922,6 +942,7 @@ int StreamLength(const EventStream& stream) {
     case EventStream::Api::kRun:
       return stream.events + 4;  // created, in_progress, deltas, completed, done
     case EventStream::Api::kResponse:
+      if (stream.error_at >= 0) return std::min(stream.error_at + 1, stream.events + 2);
       return stream.events + 2;  // created, deltas, completed
     default:
       if (stream.error_at >= 0) return std::min(stream.error_at + 1, stream.events + 1);

@@ -305,6 +305,26 @@ TEST(JsonReader, NotJsonOrNotAnObjectIsAnError) {
   EXPECT_FALSE(ReadJson("[1,2]", *file).status.ok());
 }
 
+// Boost.JSON's default of 32 levels failed whole answers over a deep value, even one in a
+// field the protos do not know.
+TEST(JsonReader, DeepJsonIsReadUpToItsLimit) {
+  const auto nested = [](size_t depth) {
+    return StrCat(R"({"id":"m","x":)", std::string(depth - 1, '['), std::string(depth - 1, ']'),
+                  "}");
+  };
+  std::unique_ptr<Message> model = New("openai.v1.Model");
+  const JsonReadResult deep = ReadJson(nested(40), *model);
+  EXPECT_TRUE(deep.status.ok()) << deep.status;
+  EXPECT_EQ(WriteJson(*model), R"({"id":"m"})");
+  model = New("openai.v1.Model");
+  EXPECT_TRUE(ReadJson(nested(kMaxJsonDepth), *model).status.ok());
+  model = New("openai.v1.Model");
+  EXPECT_THAT(ReadJson(nested(kMaxJsonDepth + 1), *model).status.message(), HasSubstr("too deep"));
+  // A deep value kept in a Struct.
+  std::unique_ptr<Message> value = New("google.protobuf.Value");
+  EXPECT_TRUE(ReadJson(std::string(100, '[') + std::string(100, ']'), *value).status.ok());
+}
+
 TEST(FieldNames, ExplicitJsonNamesAreOpenAisNames) {
   const auto* d = route::ApiDescriptors().pool->FindMessageTypeByName("openai.v1.CreateRunRequest");
   ASSERT_NE(d, nullptr);
@@ -437,6 +457,23 @@ TEST(StatusMap, ErrorMessageIsOpenAisOrNamesTheStatus) {
             "Rate limit reached");
   EXPECT_EQ(ErrorMessage(502, "<html>bad gateway</html>"), "the upstream answered HTTP 502");
   EXPECT_EQ(ErrorMessage(500, R"({"error":"plain"})"), "plain");
+  EXPECT_EQ(ErrorMessage(503, R"({"message":"from a compatible server"})"),
+            "from a compatible server");
+}
+
+// The Responses and Assistants streams' error events carry the error object itself.
+TEST(StatusMap, ErrorEventsKeepOpenAisMessage) {
+  const std::string data =
+      R"({"type":"error","code":"server_error","message":"The model is overloaded","param":null})";
+  JsonReadResult r = ReadEvent(Event("error", data), *New("openai.v1.ResponseStreamEvent"));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(r.status.message(), "The model is overloaded");
+  r = ReadEvent(Event("error", R"({"code":"x","message":"run failed","param":null,"type":"t"})"),
+                *New("openai.v1.AssistantStreamEvent"));
+  EXPECT_EQ(r.status.message(), "run failed");
+  r = ReadEvent(Event("error", "{}"), *New("openai.v1.ResponseStreamEvent"));
+  EXPECT_EQ(r.status.message(), "the upstream's stream reported an error");
+  EXPECT_EQ(EventErrorMessage(R"({"error":{"message":"mid-stream"}})"), "mid-stream");
 }
 
 TEST(StatusMap, BlankErrorMessageNamesTheStatus) {
@@ -448,7 +485,7 @@ TEST(StatusMap, BlankErrorMessageNamesTheStatus) {
   JsonReadResult r =
       ReadEvent(Event("", R"({"error":""})"), *New("openai.v1.CreateChatCompletionStreamResponse"));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
-  EXPECT_FALSE(r.status.message().empty());
+  EXPECT_EQ(r.status.message(), "the upstream's stream reported an error");
 }
 
 }  // namespace
