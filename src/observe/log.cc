@@ -9,6 +9,7 @@
 #include <ctime>
 #include <string>
 
+#include "absl/container/inlined_vector.h"
 #include "base/json_text.h"
 #include "base/strings.h"
 
@@ -19,6 +20,48 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> g_format{static_cast<int>(LogFormat::kPlain)};
 
 constexpr std::string_view kNames[] = {"debug", "info", "warn", "error", "off"};
+
+// A plain line's values come from callers (a request id, a gRPC method name): one with a
+// space, '=' or '"' could pass for fields of its own, so such values go in double quotes,
+// logfmt's way, with '"', '\\' and control bytes escaped. Returns the quoted size, or 0
+// when the value goes as it is.
+size_t QuotedSize(std::string_view text) {
+  size_t escapes = 0;
+  bool quote = false;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      ++escapes;
+    } else if (u < 0x20 || u == 0x7f) {
+      escapes += 3;  // \xHH
+    } else if (c != ' ' && c != '=') {
+      continue;
+    }
+    quote = true;
+  }
+  return quote ? text.size() + escapes + 2 : 0;
+}
+
+char* PutQuoted(char* out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *out++ = '"';
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      *out++ = '\\';
+      *out++ = c;
+    } else if (u < 0x20 || u == 0x7f) {
+      *out++ = '\\';
+      *out++ = 'x';
+      *out++ = kHex[u >> 4];
+      *out++ = kHex[u & 0xf];
+    } else {
+      *out++ = c;
+    }
+  }
+  *out++ = '"';
+  return out;
+}
 
 }  // namespace
 
@@ -68,7 +111,11 @@ void FormatLogLine(std::string& line, LogFormat format, std::string_view time, L
   // Plain: sized first, then copied in; a line is written per call, so this is hot.
   const size_t pad = 5 - std::min<size_t>(5, name.size());
   size_t size = time.size() + 1 + name.size() + pad + 1 + message.size() + 1;
-  for (const LogField& f : fields) size += 2 + f.key.size() + f.text.size();
+  absl::InlinedVector<size_t, 16> quoted(fields.size());  // each value's, looked at once
+  for (size_t i = 0; i < fields.size(); ++i) {
+    quoted[i] = QuotedSize(fields[i].text);
+    size += 2 + fields[i].key.size() + (quoted[i] != 0 ? quoted[i] : fields[i].text.size());
+  }
   const size_t start = line.size();
   line.resize(start + size);
   char* out = line.data() + start;
@@ -81,11 +128,15 @@ void FormatLogLine(std::string& line, LogFormat format, std::string_view time, L
   put(name);
   out = std::fill_n(out, pad + 1, ' ');
   put(message);
-  for (const LogField& f : fields) {
+  for (size_t i = 0; i < fields.size(); ++i) {
     *out++ = ' ';
-    put(f.key);
+    put(fields[i].key);
     *out++ = '=';
-    put(f.text);
+    if (quoted[i] != 0) {
+      out = PutQuoted(out, fields[i].text);
+    } else {
+      put(fields[i].text);
+    }
   }
   *out = '\n';
 }

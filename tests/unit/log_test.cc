@@ -84,11 +84,26 @@ std::string Formatted(std::string line, LogFormat format, std::string_view time,
 TEST(FormatLogLine, PlainPutsFieldsAfterTheMessage) {
   EXPECT_EQ(Formatted("", LogFormat::kPlain, "2026-11-25T16:00:00.123Z", LogLevel::kInfo, "access",
                       {{"front", "rest"}, {"status", "200", true}, {"path", "/v1/x y"}}),
-            "2026-11-25T16:00:00.123Z info  access front=rest status=200 path=/v1/x y\n");
+            "2026-11-25T16:00:00.123Z info  access front=rest status=200 path=\"/v1/x y\"\n");
   EXPECT_EQ(Formatted("earlier\n", LogFormat::kPlain, "T", LogLevel::kError, "m", {}),
             "earlier\nT error m\n");
   EXPECT_EQ(Formatted("", LogFormat::kPlain, "T", LogLevel::kWarn, "m", {{"k", ""}}),
             "T warn  m k=\n");
+}
+
+// A value a caller chose (a request id, a gRPC method) cannot pass for fields of its own.
+TEST(FormatLogLine, PlainQuotesValuesThatCouldReadAsFields) {
+  EXPECT_EQ(Formatted("", LogFormat::kPlain, "T", LogLevel::kInfo, "access",
+                      {{"status", "401", true}, {"request_id", "abc status=200 key=00000000"}}),
+            "T info  access status=401 request_id=\"abc status=200 key=00000000\"\n");
+  EXPECT_EQ(
+      Formatted("", LogFormat::kPlain, "T", LogLevel::kInfo, "m",
+                {{"a", "x=y"}, {"b", "say \"hi\" \\o/"}, {"c", std::string_view("1\n2\x7f\0", 5)}}),
+      "T info  m a=\"x=y\" b=\"say \\\"hi\\\" \\\\o/\" c=\"1\\x0a2\\x7f\\x00\"\n");
+  // Other values go as they are (a path); one with a query has its '=' quoted.
+  EXPECT_EQ(Formatted("", LogFormat::kPlain, "T", LogLevel::kInfo, "m",
+                      {{"path", "/v1/models/ft:gpt-4o:acme::abc"}, {"q", "/v1/files?limit=2"}}),
+            "T info  m path=/v1/models/ft:gpt-4o:acme::abc q=\"/v1/files?limit=2\"\n");
 }
 
 TEST(FormatLogLine, JsonIsOneObjectWithNumbersBareAndTextEscaped) {
