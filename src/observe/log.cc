@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -23,23 +24,30 @@ constexpr std::string_view kNames[] = {"debug", "info", "warn", "error", "off"};
 
 // A plain line's values come from callers (a request id, a gRPC method name): one with a
 // space, '=' or '"' could pass for fields of its own, so such values go in double quotes,
-// logfmt's way, with '"', '\\' and control bytes escaped. Returns the quoted size, or 0
-// when the value goes as it is.
+// logfmt's way, with '"', '\\' and control bytes escaped.
+constexpr std::array<bool, 256> kNeedsQuotes = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = true;
+  for (const unsigned char c : {' ', '=', '"', '\\', '\x7f'}) table[c] = true;
+  return table;
+}();
+
+// The value's size quoted and escaped, or 0 when it goes as it is (nearly always: this
+// runs for each value of each line, so the common case is one table look per byte).
 size_t QuotedSize(std::string_view text) {
-  size_t escapes = 0;
-  bool quote = false;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      ++escapes;
+  const auto special = [](char c) { return kNeedsQuotes[static_cast<unsigned char>(c)]; };
+  const auto first = std::find_if(text.begin(), text.end(), special);
+  if (first == text.end()) return 0;
+  size_t size = text.size() + 2;
+  for (auto it = first; it != text.end(); ++it) {
+    const auto u = static_cast<unsigned char>(*it);
+    if (u == '"' || u == '\\') {
+      size += 1;
     } else if (u < 0x20 || u == 0x7f) {
-      escapes += 3;  // \xHH
-    } else if (c != ' ' && c != '=') {
-      continue;
+      size += 3;  // \xHH
     }
-    quote = true;
   }
-  return quote ? text.size() + escapes + 2 : 0;
+  return size;
 }
 
 char* PutQuoted(char* out, std::string_view text) {
@@ -113,7 +121,7 @@ void FormatLogLine(std::string& line, LogFormat format, std::string_view time, L
   size_t size = time.size() + 1 + name.size() + pad + 1 + message.size() + 1;
   absl::InlinedVector<size_t, 16> quoted(fields.size());  // each value's, looked at once
   for (size_t i = 0; i < fields.size(); ++i) {
-    quoted[i] = QuotedSize(fields[i].text);
+    quoted[i] = fields[i].number ? 0 : QuotedSize(fields[i].text);
     size += 2 + fields[i].key.size() + (quoted[i] != 0 ? quoted[i] : fields[i].text.size());
   }
   const size_t start = line.size();
