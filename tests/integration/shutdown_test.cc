@@ -51,6 +51,21 @@ class Shutdown : public GatewayTest {
     EXPECT_TRUE(signalled);
     return reply;
   }
+
+  // A gRPC streaming chat call: the method, an empty request, and the options (the key,
+  // and `events` events 300 ms apart from the mock).
+  static constexpr std::string_view kChatStream =
+      "openai.v1.ChatService/CreateChatCompletionStream";
+  static std::string ChatStreamCall(GrpcClient& grpc) {
+    return grpc.NewRequest(std::string(kChatStream))->SerializeAsString();
+  }
+  static GrpcCallOptions SlowStream(int events) {
+    GrpcCallOptions options;
+    options.metadata = {{"authorization", std::string("Bearer ") + kKey},
+                        {"x-mock-sse-events", std::to_string(events)},
+                        {"x-mock-sse-interval-ms", "300"}};
+    return options;
+  }
 };
 
 TEST_F(Shutdown, ALiveSseStreamFinishesAndNewConnectionsAreRefused) {
@@ -93,17 +108,13 @@ TEST_F(Shutdown, NotReadyDuringTheDelayWhileStillServing) {
 TEST_F(Shutdown, AGrpcStreamFinishesDuringTheDrain) {
   StartAll({"--drain-timeout", "10s"});
   GrpcClient grpc(gateway_->port());
-  const std::string rpc = "openai.v1.ChatService/CreateChatCompletionStream";
-  std::unique_ptr<google::protobuf::Message> request = grpc.NewRequest(rpc);
-  GrpcCallOptions options;
-  options.metadata = {{"authorization", std::string("Bearer ") + kKey},
-                      {"x-mock-sse-events", "5"},
-                      {"x-mock-sse-interval-ms", "300"}};
+  const std::string request = ChatStreamCall(grpc);
+  const GrpcCallOptions options = SlowStream(5);
   std::thread signal([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));  // mid-stream
     gateway_->Signal(SIGTERM);
   });
-  const GrpcResult result = grpc.Call("/" + rpc, request->SerializeAsString(), options);
+  const GrpcResult result = grpc.Call("/" + std::string(kChatStream), request, options);
   signal.join();
   EXPECT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.messages.size(), 5u);
@@ -128,15 +139,11 @@ TEST_F(Shutdown, WhatOutlastsTheDrainTimeoutIsCut) {
 TEST_F(Shutdown, ASecondSignalStopsAtOnceEvenWithAGrpcCallUnderWay) {
   StartAll({"--shutdown-delay", "1s", "--drain-timeout", "60s"});
   GrpcClient grpc(gateway_->port());
-  const std::string rpc = "openai.v1.ChatService/CreateChatCompletionStream";
-  std::unique_ptr<google::protobuf::Message> request = grpc.NewRequest(rpc);
-  GrpcCallOptions options;
-  options.metadata = {{"authorization", std::string("Bearer ") + kKey},
-                      {"x-mock-sse-events", "100"},
-                      {"x-mock-sse-interval-ms", "300"}};
+  const std::string request = ChatStreamCall(grpc);
+  GrpcCallOptions options = SlowStream(100);
   options.timeout = std::chrono::seconds(60);
   GrpcResult result;
-  std::thread call([&] { result = grpc.Call("/" + rpc, request->SerializeAsString(), options); });
+  std::thread call([&] { result = grpc.Call("/" + std::string(kChatStream), request, options); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // mid-stream
   gateway_->Signal(SIGTERM);
   ASSERT_TRUE(LogHas("draining"));
