@@ -30,6 +30,9 @@ constexpr std::string_view kHealthBody = "OpenAI API Server is running";
 // to OpenSSL, and the connection to the REST front.
 constexpr size_t kMaxClientHelloBytes = 5 + (1 << 14);
 
+// How long a connection ended with request bytes unread goes on taking them (Linger()).
+constexpr absl::Duration kLingerTime = absl::Seconds(5);
+
 // A connection's stream: TLS (its handshake still to come) when the front has a certificate.
 net::Stream OpenStream(net::tcp::socket socket, asio::ssl::context* tls) {
   if (tls == nullptr) return net::Stream(std::move(socket));
@@ -60,6 +63,7 @@ class Session final : public OpenConnection {
     // A deadline that passes closes the stream, which ends whatever client I/O Serve()
     // awaits; it is set only around client I/O.
     co_await Serve();
+    if (linger_) co_await Linger();
     stream_.Close();
   }
 
@@ -100,6 +104,7 @@ class Session final : public OpenConnection {
         if (const std::optional<GatewayError> error = ReadError(ec, parser)) {
           closing_ = true;  // the connection ends with this answer
           co_await Reply(parser, *error);
+          linger_ = true;
         }
         co_return;
       }
@@ -107,9 +112,13 @@ class Session final : public OpenConnection {
         closing_ = true;  // whatever follows such a head is not read as another request
         const Clock::time_point now = Clock::now();
         co_await ReplyLogged(parser, *error, now, "-");
+        linger_ = true;
         co_return;
       }
-      if (!co_await Handle(parser)) co_return;
+      if (!co_await Handle(parser)) {
+        linger_ = !parser.is_done() || buffer_.size() > 0;  // the client may be sending
+        co_return;
+      }
       if (context_.connections.draining()) co_return;
     }
   }
@@ -134,6 +143,26 @@ class Session final : public OpenConnection {
     }
     deadline_.Clear();
     co_return *protocol;
+  }
+
+  // Closing a connection with request bytes unread makes TCP reset it, and a reset can
+  // destroy an answer the client has yet to read (many stacks drop what they hold then):
+  // a 413 or 401 to an upload would reach its client as "connection reset". So once such
+  // a connection's last answer is out, the gateway sends its FIN and reads and drops what
+  // still comes, until the client closes too or kLingerTime passes (nginx's lingering
+  // close). A drain waits for it as for any open connection.
+  asio::awaitable<void> Linger() {
+    net::error_code ec;
+    stream_.socket().shutdown(net::tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    deadline_.Expire(kLingerTime);
+    buffer_.clear();
+    const auto space = buffer_.prepare(16 * 1024);
+    for (;;) {
+      auto [read_ec, n] = co_await stream_.socket().async_read_some(space, kNoThrow);
+      if (read_ec) break;
+    }
+    deadline_.Clear();
   }
 
   // The protocol that buffer_ shows, or nullopt while it does not tell yet.
@@ -439,6 +468,7 @@ class Session final : public OpenConnection {
   std::string peer_address_;
   bool idle_ = false;     // waiting for a request of which no byte has arrived
   bool closing_ = false;  // the answer under way is the connection's last
+  bool linger_ = false;   // ... and the client may still be sending (Linger())
 };
 
 }  // namespace

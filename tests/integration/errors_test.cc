@@ -75,6 +75,23 @@ TEST_F(Errors, DeclaredBodyTooLargeIs413BeforeUpstream) {
   EXPECT_EQ(mock_->requests().size(), 0u);
 }
 
+// Closing with request bytes unread makes TCP reset the connection, which can destroy
+// the answer before the client reads it. After answering a request it did not read whole,
+// the gateway sends its FIN and takes what still comes: an upload past the limit goes
+// out whole (it failed with a reset before), and then the 413 is there to read.
+TEST_F(Errors, AnUploadAnsweredEarlyIsTakenToItsEndThenTheAnswerRead) {
+  TestClient client = Client();
+  constexpr uint64_t kSize = 32 << 20;  // far more than the sockets' buffers hold
+  client.SendRaw("POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                 std::string(kKey) + "\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n");
+  EXPECT_NO_THROW(client.SendGenerated(
+      kSize, [](uint64_t, std::string& chunk) { std::fill(chunk.begin(), chunk.end(), 'x'); }));
+  client.HalfClose();
+  ExpectOpenAIError(client.Read(), 413, "request_too_large");
+  EXPECT_TRUE(client.ClosedByPeer(milliseconds(2000)));
+  EXPECT_EQ(mock_->requests().size(), 0u);
+}
+
 TEST_F(Errors, ChunkedBodyPastTheLimitIs413) {
   TestClient client = Client();
   std::string raw = "POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ";
