@@ -30,7 +30,8 @@ template <bool isRequest>
 asio::awaitable<ReadResult> ReadSome(Stream& stream, boost::beast::flat_buffer& buffer,
                                      Http1Parser<isRequest>& parser);
 
-// Reads and parses until the whole header has been parsed.
+// Reads and parses until the whole header has been parsed. On an empty buffer it first
+// lets the worker's other ready work run (a message awaited has rarely arrived yet).
 template <bool isRequest>
 asio::awaitable<ReadResult> ReadHeader(Stream& stream, boost::beast::flat_buffer& buffer,
                                        Http1Parser<isRequest>& parser);
