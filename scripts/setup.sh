@@ -19,7 +19,9 @@ packages=(
   zlib1g-dev                                         # gzip answers of the test mock
   libgtest-dev libgmock-dev                          # unit and integration tests
   redis-server                                       # shared rate limits, tested for real
+  nginx-light                                        # the isolation test's peer proxy
   python3-grpcio python3-protobuf python3-yaml       # gRPC client tests; proto/ checks
+  python3-h2                                         # hostile gRPC clients, frame by frame
 )
 # The client tests need Node.js and npm; a machine may have its own, outside Debian's
 # packages, which is used as it is.
@@ -34,7 +36,19 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Packages with a service (redis-server, nginx-light) would start it, listening on
+  # every interface; the tests start their own, on loopback. A policy-rc.d that denies
+  # every start keeps the install from starting anything, where no init system does it.
+  policy=/usr/sbin/policy-rc.d
+  denied=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    denied=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" || { [ -z "$denied" ] || $sudo rm -f "$policy"; exit 1; }
+  [ -z "$denied" ] || $sudo rm -f "$policy"
 fi
 
 # The client tests use the real openai npm package, pinned by the lock file.

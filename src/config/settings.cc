@@ -86,12 +86,17 @@ std::string MaskUrlPassword(std::string url) {
   return StrCat(url.substr(0, colon + 1), "***", url.substr(at));
 }
 
+// Options that are commands, not settings: neither a file nor --print-config has them.
+bool IsCommand(std::string_view name) {
+  return name == "help" || name == "config" || name == "print-config" || name == "fingerprint-keys";
+}
+
 // Every setting with the value in effect, as a TOML file --config can read back.
 std::string EffectiveConfig(const po::options_description& desc, const po::variables_map& vm) {
   std::string out = "# oa-bypass: the settings in effect (flags > environment > file > default)\n";
   for (const auto& option : desc.options()) {
     const std::string& name = option->long_name();
-    if (name == "help" || name == "config" || name == "print-config" || !vm.count(name)) continue;
+    if (IsCommand(name) || !vm.count(name)) continue;
     const boost::any& value = vm[name].value();
     if (const auto* text = boost::any_cast<std::string>(&value)) {
       const bool url = name == "upstream" || name == "rate-limit-redis";
@@ -124,6 +129,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("config", str(""), "a .toml or .yaml file of option = value settings (flags and "
      "environment win over it)")
     ("print-config", po::bool_switch(), "print the effective settings as TOML and exit")
+    ("fingerprint-keys", po::bool_switch(), "read keys from stdin, one a line, print the "
+     "fingerprint of each (what --allow-keys takes) and exit")
     ("listen", str("0.0.0.0:8080"), "address and port to serve REST on")
     ("grpc-listen", str(""),
      "an extra address and port for gRPC only; gRPC is always served on --listen too")
@@ -143,13 +150,24 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "let the process write core files; off, none is written and no other process of the "
      "same user may read its memory, which holds callers' keys")
     ("max-body-bytes", str("1GiB"), "largest request body accepted")
-    ("max-header-bytes", str("64KiB"), "largest request line plus headers accepted")
+    ("max-header-bytes", str("64KiB"), "largest request line plus headers accepted; also "
+     "bounds a chunk-size line with its extensions, and the trailers")
+    ("grpc-max-message-bytes", str("4MiB"), "largest gRPC request message, once decompressed "
+     "(larger files go through the <Rpc>Upload client streams)")
+    ("grpc-max-concurrent-streams",
+     po::value<int>()->default_value(defaults.grpc_max_concurrent_streams),
+     "calls a gRPC connection may have open at once (HTTP/2 MAX_CONCURRENT_STREAMS)")
     ("client-header-timeout", dur(defaults.client_header_timeout),
      "time a client has to send a request's headers")
     ("client-idle-timeout", dur(defaults.client_idle_timeout),
      "how long an idle keep-alive client connection is kept")
     ("client-io-timeout", dur(defaults.client_io_timeout),
      "longest a client may stall while sending a body or reading an answer")
+    ("client-body-timeout", dur(defaults.client_body_timeout),
+     "time a client has to send a request body, plus a second for every "
+     "--client-body-min-rate bytes it sent (408 beyond)")
+    ("client-body-min-rate", str("16KiB"), "bytes a second a slow upload must keep up to "
+     "earn more time than --client-body-timeout")
     ("upstream-connect-timeout", dur(defaults.upstream_connect_timeout),
      "time to resolve, connect and finish TLS with the upstream")
     ("upstream-first-byte-timeout", dur(defaults.upstream_first_byte_timeout),
@@ -158,6 +176,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "longest silence allowed inside an upstream response body (e.g. between SSE events)")
     ("upstream-pool-max-idle", po::value<int>()->default_value(defaults.upstream_pool_max_idle),
      "idle keep-alive upstream connections kept per worker")
+    ("upstream-max-connections",
+     po::value<int>()->default_value(defaults.upstream_max_connections),
+     "upstream connections a worker may have open, busy or idle (503 beyond)")
     ("shutdown-delay", dur(defaults.shutdown_delay),
      "on SIGTERM, time spent answering /ready with 503 (and gRPC health NOT_SERVING) while "
      "still serving, so load balancers stop sending first")
@@ -165,8 +186,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "after that, how long calls and streams under way may take to finish before they are cut")
     ("upstream-pool-idle-timeout", dur(defaults.upstream_pool_idle_timeout),
      "how long an idle upstream connection is kept")
-    ("allow-keys", str(""), "comma-separated key fingerprints (key= in the access log) that "
-     "may call; with --allow-networks, a caller matching either may. Empty: anyone")
+    ("allow-keys", str(""), "comma-separated key fingerprints (64 hex digits: see "
+     "--fingerprint-keys) that may call; with --allow-networks, a caller matching either may. "
+     "Empty: anyone")
     ("allow-networks", str(""), "comma-separated client networks (CIDR) or addresses that may "
      "call")
     ("rate-limit-rpm", po::value<int>()->default_value(0),
@@ -199,7 +221,10 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
       const size_t eq = entry.find('=');
       if (eq == std::string::npos) continue;
       const std::string option = EnvToOption(entry.substr(0, eq));
-      if (option.empty() || option == "help" || !desc.find_nothrow(option, false)) continue;
+      if (option.empty() || option == "help" || option == "fingerprint-keys" ||
+          !desc.find_nothrow(option, false)) {
+        continue;
+      }
       from_env.push_back(StrCat("--", option, "=", entry.substr(eq + 1)));
     }
     po::store(po::command_line_parser(from_env).options(desc).run(), vm);
@@ -209,8 +234,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
       if (!from_file.ok()) return from_file.status();
       std::vector<std::string> file_args;
       for (const auto& [name, value] : *from_file) {
-        if (name == "config" || name == "help" || name == "print-config" ||
-            !desc.find_nothrow(name, false)) {
+        if (IsCommand(name) || !desc.find_nothrow(name, false)) {
           return absl::InvalidArgumentError(
               StrCat("--config: ", path, ": unknown setting '", name, "'"));
         }
@@ -227,6 +251,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   Settings& s = out.settings;
   out.show_help = vm.count("help") > 0;
   out.print_config = vm["print-config"].as<bool>();
+  out.fingerprint_keys = vm["fingerprint-keys"].as<bool>();
   out.effective = EffectiveConfig(desc, vm);
   auto get = [&](const char* name) { return vm[name].as<std::string>(); };
   if (auto st = ParseHostPort("listen", get("listen"), s.listen_host, s.listen_port); !st.ok()) {
@@ -271,11 +296,25 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   }
   if (header_bytes > (uint64_t{1} << 24)) return Bad("max-header-bytes", "at most 16MiB");
   s.max_header_bytes = static_cast<uint32_t>(header_bytes);
+  if (auto st = ParseBytes("grpc-max-message-bytes", get("grpc-max-message-bytes"),
+                           s.grpc_max_message_bytes);
+      !st.ok()) {
+    return st;
+  }
+  if (s.grpc_max_message_bytes > INT32_MAX) return Bad("grpc-max-message-bytes", "at most 2GiB");
+  s.grpc_max_concurrent_streams = vm["grpc-max-concurrent-streams"].as<int>();
+  if (s.grpc_max_concurrent_streams < 1) return Bad("grpc-max-concurrent-streams", "at least 1");
+  if (auto st =
+          ParseBytes("client-body-min-rate", get("client-body-min-rate"), s.client_body_min_rate);
+      !st.ok()) {
+    return st;
+  }
 
   const std::pair<const char*, absl::Duration*> durations[] = {
       {"client-header-timeout", &s.client_header_timeout},
       {"client-idle-timeout", &s.client_idle_timeout},
       {"client-io-timeout", &s.client_io_timeout},
+      {"client-body-timeout", &s.client_body_timeout},
       {"upstream-connect-timeout", &s.upstream_connect_timeout},
       {"upstream-first-byte-timeout", &s.upstream_first_byte_timeout},
       {"upstream-idle-timeout", &s.upstream_idle_timeout},
@@ -294,6 +333,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   }
   s.upstream_pool_max_idle = vm["upstream-pool-max-idle"].as<int>();
   if (s.upstream_pool_max_idle < 0) return Bad("upstream-pool-max-idle", "must be 0 or more");
+  s.upstream_max_connections = vm["upstream-max-connections"].as<int>();
+  if (s.upstream_max_connections < 1) return Bad("upstream-max-connections", "at least 1");
 
   const auto list = [&](const char* name) {
     std::vector<std::string> items;

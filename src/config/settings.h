@@ -31,20 +31,30 @@ struct Settings {
 
   uint64_t max_body_bytes = uint64_t{1} << 30;
   uint32_t max_header_bytes = 64 * 1024;
+  // A gRPC request message as the handler reads it, after decompression; the wire size
+  // is bounded by max_body_bytes.
+  uint64_t grpc_max_message_bytes = 4 * 1024 * 1024;
+  int grpc_max_concurrent_streams = 100;  // per HTTP/2 connection of the gRPC front
 
   absl::Duration client_header_timeout = absl::Seconds(30);
   absl::Duration client_idle_timeout = absl::Seconds(75);
   absl::Duration client_io_timeout = absl::Seconds(300);
+  // A request body must arrive within client_body_timeout, plus one second for every
+  // client_body_min_rate bytes received (a client sending at least that fast never
+  // times out; a trickle is cut).
+  absl::Duration client_body_timeout = absl::Seconds(60);
+  uint64_t client_body_min_rate = 16 * 1024;
   absl::Duration upstream_connect_timeout = absl::Seconds(10);
   absl::Duration upstream_first_byte_timeout = absl::Seconds(600);
   absl::Duration upstream_idle_timeout = absl::Seconds(300);
   int upstream_pool_max_idle = 64;
+  int upstream_max_connections = 4096;  // open upstream connections per worker, busy or idle
   absl::Duration upstream_pool_idle_timeout = absl::Seconds(50);
   absl::Duration shutdown_delay = absl::ZeroDuration();  // not ready, still serving
   absl::Duration drain_timeout = absl::Seconds(30);      // then finish what is under way
 
   // Who may call, and how much (limits/admission.h). 0 turns a limit off.
-  std::vector<std::string> allow_keys;      // key fingerprints; empty with no networks: all
+  std::vector<std::string> allow_keys;      // full key fingerprints; empty with no networks: all
   std::vector<std::string> allow_networks;  // CIDR networks or single addresses
   int rate_limit_rpm = 0;                   // requests per minute
   int rate_limit_burst = 0;                 // token bucket capacity; 0: rate_limit_rpm
@@ -61,7 +71,8 @@ struct ParsedArgs {
   bool show_help = false;
   std::string help;  // the --help text, always filled
   bool print_config = false;
-  std::string effective;  // every setting in effect, as TOML (secrets masked)
+  bool fingerprint_keys = false;  // print the fingerprint of each key read from stdin
+  std::string effective;          // every setting in effect, as TOML (secrets masked)
 };
 
 // `environ` entries named OA_* are read as settings; `argv` overrides them.
