@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -13,11 +14,13 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "base/strings.h"
 #include "config/settings.h"
 #include "grpc/front.h"
 #include "http/server.h"
 #include "limits/admission.h"
 #include "net/server_tls.h"
+#include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "route/descriptors.h"
@@ -54,6 +57,30 @@ void RaiseOpenFileLimit() {
   }
 }
 
+// --fingerprint-keys: the fingerprint of each key on stdin, one a line, as --allow-keys
+// takes them. Keys come on stdin, not as arguments, which other users could read from
+// /proc and which shells keep in their history.
+int PrintKeyFingerprints() {
+  KeepMemoryPrivate();
+  std::string line;
+  for (int c; (c = std::getchar()) != EOF;) {
+    if (c != '\n') {
+      line.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (!oa::TrimAscii(line).empty()) {
+      std::printf("%s\n", oa::observe::KeyFingerprint(line).c_str());
+    }
+    std::fill(line.begin(), line.end(), '\0');
+    line.clear();
+  }
+  if (!oa::TrimAscii(line).empty()) {
+    std::printf("%s\n", oa::observe::KeyFingerprint(line).c_str());
+  }
+  std::fill(line.begin(), line.end(), '\0');
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,6 +101,7 @@ int main(int argc, char** argv) {
     std::fputs(args->effective.c_str(), stdout);
     return 0;
   }
+  if (args->fingerprint_keys) return PrintKeyFingerprints();
   const oa::config::Settings& settings = args->settings;
   // Debian builds Abseil without NDEBUG, which leaves its Mutex deadlock detection on: a
   // lock-order graph updated on every acquisition, by gRPC's threads on every call

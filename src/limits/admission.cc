@@ -113,11 +113,21 @@ absl::Duration TokenBucket::Wait(double per_second) const {
 absl::StatusOr<AllowList> AllowList::Parse(const std::vector<std::string>& keys,
                                            const std::vector<std::string>& networks) {
   AllowList out;
+  constexpr size_t kFingerprintDigits = 64;  // SHA-256 (observe/fingerprint.h)
   for (const std::string& key : keys) {
-    if (key.size() != 8 || key.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      return absl::InvalidArgumentError(StrCat(
-          "--allow-keys: '", key,
-          "' is not a key fingerprint (8 lower-case hex digits, as key= in the access log)"));
+    const bool hex = key.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (hex && key.size() == 8) {
+      return absl::InvalidArgumentError(
+          StrCat("--allow-keys: '", key,
+                 "' is a short fingerprint (key= of the access log), which is for reading only: 32 "
+                 "bits cannot tell one key from another. List full fingerprints (64 hex digits): "
+                 "printf '%s\\n' \"$KEY\" | oa-bypass --fingerprint-keys"));
+    }
+    if (!hex || key.size() != kFingerprintDigits) {
+      return absl::InvalidArgumentError(
+          StrCat("--allow-keys: '", key,
+                 "' is not a key fingerprint (64 lower-case hex digits, from "
+                 "oa-bypass --fingerprint-keys)"));
     }
     out.keys_.push_back(key);
   }

@@ -67,7 +67,7 @@ class TokenBucket {
 // The addresses and key fingerprints let through when an allow-list is set.
 class AllowList {
  public:
-  // Fails naming the entry that is neither an 8-hex-digit fingerprint nor a network.
+  // Fails naming the entry that is neither a key fingerprint (64 hex digits) nor a network.
   static absl::StatusOr<AllowList> Parse(const std::vector<std::string>& keys,
                                          const std::vector<std::string>& networks);
   bool enabled() const { return !keys_.empty() || !v4_.empty() || !v6_.empty(); }

@@ -56,7 +56,7 @@ void LogAccess(const AccessRecord& r) {
   const Number upstream_ms(out.upstream_first_byte.value_or(absl::ZeroDuration()));
   const Number bytes_in(out.request_body_bytes);
   const Number bytes_out(out.response_body_bytes);
-  const std::string key = KeyFingerprint(r.authorization);
+  const std::string key = ShortFingerprint(r.authorization);
   std::array<LogField, 16> fields;
   size_t n = 0;
   fields[n++] = text("front", r.front);

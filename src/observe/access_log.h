@@ -7,7 +7,7 @@
 //
 // gRPC calls add grpc_status=N right after rpc=; their status= is the upstream's HTTP
 // status (0 when there was no upstream call). request_id is the upstream's x-request-id,
-// else the caller's X-Request-Id, else "-". The key is written only as its fingerprint;
+// else the caller's X-Request-Id, else "-". The key is written only as its short fingerprint;
 // the path never carries its query. With --log-format json the same fields form a JSON
 // object (numbers as numbers).
 #pragma once

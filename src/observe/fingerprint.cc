@@ -12,8 +12,19 @@ namespace oa::observe {
 
 namespace {
 
-// The fingerprint itself: the first 8 hex digits of SHA-256 over `credential`.
-std::string Sha256Prefix(std::string_view credential) {
+constexpr size_t kShortDigits = 8;
+
+// The credential in an Authorization value; empty when there is none.
+std::string_view Credential(std::string_view authorization) {
+  std::string_view credential = TrimAscii(authorization);
+  if (StartsWithIgnoreCase(credential, "bearer ")) return TrimAscii(credential.substr(7));
+  // "Bearer " with no key (e.g. an unset $OPENAI_API_KEY) names no key.
+  if (EqualsIgnoreCase(credential, "bearer")) return {};
+  return credential;
+}
+
+// SHA-256 over `credential`, in lower-case hex; "?" if OpenSSL failed.
+std::string Sha256Hex(std::string_view credential) {
   // EVP_Digest looks the digest up and allocates a context on every call, which costs
   // several times the hashing of a key this short. SHA-256 is fetched once and each
   // thread keeps one context; the final step wipes the block that held the key.
@@ -25,14 +36,14 @@ std::string Sha256Prefix(std::string_view credential) {
   if (sha256 == nullptr || context == nullptr ||
       !EVP_DigestInit_ex2(context.get(), sha256, nullptr) ||
       !EVP_DigestUpdate(context.get(), credential.data(), credential.size()) ||
-      !EVP_DigestFinal_ex(context.get(), digest, &digest_len) || digest_len < 4) {
+      !EVP_DigestFinal_ex(context.get(), digest, &digest_len) || digest_len != 32) {
     return "?";
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 4; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
+  std::string out(2 * digest_len, '0');
+  for (unsigned int i = 0; i < digest_len; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 15];
   }
   return out;
 }
@@ -40,17 +51,19 @@ std::string Sha256Prefix(std::string_view credential) {
 }  // namespace
 
 std::string KeyFingerprint(std::string_view authorization) {
-  std::string_view credential = TrimAscii(authorization);
-  if (StartsWithIgnoreCase(credential, "bearer ")) {
-    credential = TrimAscii(credential.substr(7));
-  } else if (EqualsIgnoreCase(credential, "bearer")) {
-    credential = {};  // "Bearer " with no key (e.g. an unset $OPENAI_API_KEY) names no key
-  }
+  const std::string_view credential = Credential(authorization);
   if (credential.empty()) return "-";
-  // A fingerprint is taken per call (the access log), and a gateway sees few keys, each
-  // many times: each thread remembers recent ones, by a 64-bit hash of the key (not the
-  // key), in a small direct-mapped table. The hash is seeded per process, so it names
-  // nothing outside it.
+  return Sha256Hex(credential);
+}
+
+std::string ShortFingerprint(std::string_view authorization) {
+  const std::string_view credential = Credential(authorization);
+  if (credential.empty()) return "-";
+  // A short fingerprint is written per call, and a gateway sees few keys, each many
+  // times: each thread remembers recent ones, by a 64-bit hash of the key (not the key),
+  // in a small direct-mapped table. The hash is seeded per process. It is not a
+  // cryptographic hash, so a slot is trusted only for what it gives: a log label, which
+  // decides nothing (identity is KeyFingerprint's, computed whole every time).
   struct Remembered {
     size_t hash = 0;
     std::string fingerprint;  // empty: the slot is free
@@ -59,7 +72,7 @@ std::string KeyFingerprint(std::string_view authorization) {
   const size_t hash = absl::HashOf(credential);
   Remembered& slot = recent[hash % recent.size()];
   if (!slot.fingerprint.empty() && slot.hash == hash) return slot.fingerprint;
-  std::string fingerprint = Sha256Prefix(credential);
+  std::string fingerprint = Sha256Hex(credential).substr(0, kShortDigits);
   if (fingerprint != "?") {  // a failure is not remembered: the next call tries again
     slot.fingerprint = fingerprint;
     slot.hash = hash;

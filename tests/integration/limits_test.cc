@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <unordered_map>
 
 #include "base/strings.h"
 #include "fixture.h"
@@ -144,6 +145,41 @@ TEST_F(RateLimits, AllowListedKeysPassOthersGet403) {
             grpc::PERMISSION_DENIED);
   EXPECT_EQ(mock_->requests().size(), 2u);
   EXPECT_THAT(Client().Call("GET", "/metrics", {}).body, HasSubstr("oa_denied_total 2\n"));
+}
+
+// Two keys whose short fingerprints (the 8 hex digits of the access log) are the same.
+// A birthday search over 32 bits takes tens of thousands of hashes: what an attacker
+// spends to find a key colliding with one of many, or (2^32 of them, minutes on a core)
+// with a victim's. Such keys used to be one caller to the allow-list and the limits.
+std::pair<std::string, std::string> KeysWithOneShortFingerprint() {
+  std::unordered_map<std::string, std::string> seen;
+  for (int i = 0;; ++i) {
+    std::string key = "sk-collide-" + std::to_string(i);
+    const auto [at, fresh] = seen.emplace(observe::ShortFingerprint(key), key);
+    if (!fresh) return {at->second, key};
+  }
+}
+
+TEST_F(RateLimits, KeysThatShareAShortFingerprintAreDifferentCallers) {
+  const auto [victim, attacker] = KeysWithOneShortFingerprint();
+  ASSERT_EQ(observe::ShortFingerprint(victim), observe::ShortFingerprint(attacker));
+  const Headers victim_auth = {{"Authorization", "Bearer " + victim}};
+  const Headers attacker_auth = {{"Authorization", "Bearer " + attacker}};
+  StartAll({"--rate-limit-rpm", "1", "--allow-keys", observe::KeyFingerprint(victim)});
+  // The attacker's key is not the one listed, and does not spend the victim's limit.
+  ExpectError(Client().Call("GET", "/v1/models", attacker_auth), 403, "gateway_access_denied");
+  EXPECT_EQ(Client().Call("GET", "/v1/models", victim_auth).status, 200);
+  ExpectError(Client().Call("GET", "/v1/models", victim_auth), 429, "rate_limit_exceeded");
+  EXPECT_EQ(mock_->requests().size(), 1u);
+}
+
+TEST_F(RateLimits, OneCallersLimitIsNotSpentByAKeyOfTheSameShortFingerprint) {
+  const auto [victim, attacker] = KeysWithOneShortFingerprint();
+  StartAll({"--rate-limit-rpm", "1"});
+  EXPECT_EQ(Client().Call("GET", "/v1/models", {{"Authorization", "Bearer " + attacker}}).status,
+            200);
+  EXPECT_EQ(Client().Call("GET", "/v1/models", {{"Authorization", "Bearer " + victim}}).status,
+            200);
 }
 
 TEST_F(RateLimits, AllowListedNetworksOnly) {

@@ -112,13 +112,19 @@ TEST(TokenBucket, RefillsAtItsRateUpToCapacity) {
   EXPECT_FALSE(bucket.full(2));
 }
 
+// Full fingerprints (observe::KeyFingerprint): SHA-256 in hex.
+constexpr char kListed[] = "0a1b2c3d00000000000000000000000000000000000000000000000000000000";
+constexpr char kOther[] = "0a1b2c3dffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+
 TEST(AllowList, MatchesKeysNetworksAndMappedAddresses) {
   absl::StatusOr<AllowList> allow =
-      AllowList::Parse({"0a1b2c3d"}, {"10.0.0.0/8", "192.168.1.7", "fd00::/8"});
+      AllowList::Parse({kListed}, {"10.0.0.0/8", "192.168.1.7", "fd00::/8"});
   ASSERT_TRUE(allow.ok()) << allow.status();
   EXPECT_TRUE(allow->enabled());
-  EXPECT_TRUE(allow->Allows({"0a1b2c3d", "203.0.113.9"}));
-  EXPECT_FALSE(allow->Allows({"ffffffff", "203.0.113.9"}));
+  EXPECT_TRUE(allow->Allows({kListed, "203.0.113.9"}));
+  // The same first 32 bits (the short fingerprint of the logs) is another key.
+  EXPECT_FALSE(allow->Allows({kOther, "203.0.113.9"}));
+  EXPECT_FALSE(allow->Allows({"0a1b2c3d", "203.0.113.9"}));
   EXPECT_TRUE(allow->Allows({"-", "10.200.3.4"}));
   EXPECT_TRUE(allow->Allows({"-", "::ffff:10.1.1.1"}));  // a dual-stack listener's view
   EXPECT_TRUE(allow->Allows({"-", "192.168.1.7"}));
@@ -133,9 +139,22 @@ TEST(AllowList, NamesTheBadEntry) {
   absl::StatusOr<AllowList> bad = AllowList::Parse({"sk-live-key"}, {});
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("--allow-keys: 'sk-live-key'"));
+  EXPECT_THAT(bad.status().message(), Not(HasSubstr("short")));
+  bad = AllowList::Parse({std::string(kListed) + "0"}, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("64 lower-case hex digits"));
   bad = AllowList::Parse({}, {"10.0.0.0/33"});
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("--allow-networks: '10.0.0.0/33'"));
+}
+
+// The access log's 8 digits are refused, with the way to the full fingerprint: they
+// used to be what --allow-keys took, and 32 bits let a colliding key in.
+TEST(AllowList, RefusesShortFingerprintsSayingWhatToListInstead) {
+  absl::StatusOr<AllowList> bad = AllowList::Parse({"0a1b2c3d"}, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("short fingerprint"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("--fingerprint-keys"));
 }
 
 // Runs Admit on a worker of its own, the way the fronts do.
