@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/strings.h"
+#include "route/dot_segments.h"
 #include "transcode/field_names.h"
 #include "transcode/json_writer.h"
 #include "transcode/multipart.h"
@@ -62,16 +63,6 @@ const Message* Resolve(const Message& root, const std::vector<std::string>& path
   return nullptr;
 }
 
-// "." and ".." are no ids: an upstream resolves them as dot-segments (RFC 3986, section
-// 5.2.4), encoded or not, so "/v1/files/.." would reach another endpoint than the RPC's.
-bool HasDotSegment(std::string_view value, bool multi_segment) {
-  if (!multi_segment) return value == "." || value == "..";
-  for (std::string_view piece : Split(value, '/')) {
-    if (piece == "." || piece == "..") return true;
-  }
-  return false;
-}
-
 absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message& request) {
   const route::HttpTemplate& t = route.tmpl;
   std::string path;
@@ -97,12 +88,19 @@ absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message&
       return absl::InvalidArgumentError(StrCat("field '", name, "' is required (it is part of ",
                                                route.http_method, " ", route.path_template, ")"));
     }
-    if (HasDotSegment(value, variable->multi_segment)) {
-      return absl::InvalidArgumentError(StrCat("field '", name, "' cannot be '.' or '..' (it is ",
-                                               "part of ", route.http_method, " ",
-                                               route.path_template, ")"));
+    const std::string encoded =
+        PercentEncode(value, variable->multi_segment ? StrCat(kPathKeep, "/") : kPathKeep);
+    // "." and ".." are no ids: an upstream resolves them as dot segments, also inside a
+    // value that encodes them ("../x" sent as "..%2Fx" and decoded), so the call would
+    // reach another endpoint than the RPC's (route/dot_segments.h).
+    if (route::LeavesItsPrefix(StrCat("/", encoded))) {
+      return absl::InvalidArgumentError(
+          StrCat("field '", name,
+                 "' cannot be or hold a '.' or '..' path segment (it is part "
+                 "of ",
+                 route.http_method, " ", route.path_template, ")"));
     }
-    path += PercentEncode(value, variable->multi_segment ? StrCat(kPathKeep, "/") : kPathKeep);
+    path += encoded;
     i = variable->multi_segment ? t.segments.size() : static_cast<size_t>(variable->end_segment);
   }
   if (!t.verb.empty()) path += StrCat(":", t.verb);

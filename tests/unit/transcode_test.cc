@@ -121,17 +121,23 @@ TEST(HttpCall, PathValuesArePercentEncodedButColonsStay) {
 }
 
 TEST(HttpCall, DotSegmentsAsPathValuesAreInvalidArgument) {
-  // Found by tests/fuzz/transcode_fuzz: "/v1/models/.." is "/v1/" to an upstream.
-  for (const char* text : {R"(model: "..")", R"(model: ".")"}) {
+  // Found by tests/fuzz/transcode_fuzz: "/v1/models/.." is "/v1/" to an upstream. A value
+  // that holds one goes encoded ("..%2Fx"), which a decoding upstream resolves too.
+  for (const char* text :
+       {R"(model: "..")", R"(model: ".")", R"(model: "../admin")", R"(model: "..\\admin")",
+        R"(model: "..;x")", R"(model: "%2e%2e")", R"(model: "a/./b")"}) {
     std::unique_ptr<Message> m = Request("openai.v1.ModelsService/RetrieveModel", text);
     absl::StatusOr<HttpCall> call =
         BuildHttpCall(*Table().FindRpc("openai.v1.ModelsService/RetrieveModel"), *m, false);
     ASSERT_FALSE(call.ok()) << text;
     EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(call.status().message(), HasSubstr("'model' cannot be '.' or '..'"));
+    EXPECT_THAT(call.status().message(),
+                HasSubstr("'model' cannot be or hold a '.' or '..' path segment"));
   }
   EXPECT_EQ(Build("openai.v1.ModelsService/RetrieveModel", R"(model: "...")").target,
             "/v1/models/...");
+  EXPECT_EQ(Build("openai.v1.ModelsService/RetrieveModel", R"(model: "org/gpt-4.1")").target,
+            "/v1/models/org%2Fgpt-4.1");
 }
 
 TEST(HttpCall, MissingPathFieldIsInvalidArgument) {
