@@ -131,7 +131,7 @@ size_t Http1Parser<isRequest>::put(boost::asio::const_buffer buffer, error_code&
       return head_size + PutPlainBody(input.substr(head_size), ec);
     }
   }
-  if (!plain_) return beast_.put(buffer, ec);
+  if (!plain_) return chunks_ ? PutChunked(input, ec) : PutBeast(input, ec);
   if (remaining_ == 0) {
     ec = bhttp::error::stale_parser;  // as Beast says of a parser used past its message
     return 0;
@@ -139,8 +139,39 @@ size_t Http1Parser<isRequest>::put(boost::asio::const_buffer buffer, error_code&
   return PutPlainBody(input, ec);
 }
 
+// Beast reads the head without going on into the body (it is never eager), so that a
+// chunked body is ours from its first byte; any other body is Beast's, read on at once
+// when eager, as Beast's own eager put() would.
+template <bool isRequest>
+size_t Http1Parser<isRequest>::PutBeast(std::string_view input, error_code& ec) {
+  const bool header_done = beast_.is_header_done();
+  beast_.eager(header_done && eager_);
+  size_t used = beast_.put(boost::asio::buffer(input.data(), input.size()), ec);
+  if (ec || header_done || !beast_.is_header_done() || beast_.is_done()) return used;
+  if (beast_.chunked()) {
+    chunks_.emplace(header_limit_, body_limit_);
+  }
+  if (!eager_ || used == input.size()) return used;
+  return used + put(boost::asio::buffer(input.data() + used, input.size() - used), ec);
+}
+
+template <bool isRequest>
+size_t Http1Parser<isRequest>::PutChunked(std::string_view input, error_code& ec) {
+  if (chunks_->done()) {
+    ec = bhttp::error::stale_parser;
+    return 0;
+  }
+  return chunks_->Put(
+      input,
+      [this](std::string_view piece, error_code& take_ec) { return TakeBody(piece, take_ec); }, ec);
+}
+
 template <bool isRequest>
 void Http1Parser<isRequest>::put_eof(error_code& ec) {
+  if (chunks_) {
+    ec = chunks_->done() ? error_code() : error_code(bhttp::error::partial_message);
+    return;
+  }
   if (!plain_) return beast_.put_eof(ec);
   ec = remaining_ > 0 ? error_code(bhttp::error::partial_message) : error_code();
 }

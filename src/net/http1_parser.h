@@ -18,6 +18,9 @@
 //     a heap element and a tree insertion per field.
 //   - The body goes where BodyInto() says, as with Beast's buffer_body: put() stops with
 //     error::need_buffer when that room is full (or was never given).
+//   - A chunked body is read by ChunkedBody (chunked_body.h), not by Beast: in linear
+//     time, holding nothing between reads, with each chunk-size line and the trailers
+//     bounded by header_limit. Beast kept those whole in the read buffer, unbounded.
 //
 //   net::RequestParser parser;
 //   auto [ec, n] = co_await net::ReadHeader(stream, buffer, parser);
@@ -38,6 +41,7 @@
 #include <string_view>
 
 #include "absl/container/inlined_vector.h"
+#include "net/chunked_body.h"
 
 namespace oa::net {
 
@@ -154,9 +158,12 @@ class Http1Parser {
   void put_eof(error_code& ec);
   bool got_some() const { return plain_ || beast_.got_some(); }
   bool is_header_done() const { return plain_ || beast_.is_header_done(); }
-  bool is_done() const { return plain_ ? remaining_ == 0 : beast_.is_done(); }
-  bool eager() const { return beast_.eager(); }
-  void eager(bool v) { beast_.eager(v); }
+  bool is_done() const {
+    if (plain_) return remaining_ == 0;
+    return chunks_ ? chunks_->done() : beast_.is_done();
+  }
+  bool eager() const { return eager_; }
+  void eager(bool v) { eager_ = v; }
   void header_limit(std::uint32_t v) {
     header_limit_ = v;
     beast_.header_limit(v);
@@ -224,6 +231,10 @@ class Http1Parser {
   size_t PutPlainBody(std::string_view input, error_code& ec);
   // Copies what fits of `body` where BodyInto() said; need_buffer when not all did.
   size_t TakeBody(std::string_view body, error_code& ec);
+  // Beast reads the head (and a body that is not chunked); a chunked body goes to
+  // chunks_ as soon as the head is done.
+  size_t PutBeast(std::string_view input, error_code& ec);
+  size_t PutChunked(std::string_view input, error_code& ec);
 
   BeastParser beast_{*this};
   bool decided_ = false;  // whether the first bytes were offered (and the path chosen)
@@ -236,7 +247,9 @@ class Http1Parser {
   std::uint32_t header_limit_ = 8192;  // Beast's defaults
   boost::optional<std::uint64_t> body_limit_ = isRequest ? 1 << 20 : 8 << 20;
   bool skip_ = false;
+  bool eager_ = false;  // Beast's default: stop after the head
 
+  std::optional<ChunkedBody> chunks_;  // set once the head says the body is chunked
   MessageHead head_;
   char* body_at_ = nullptr;
   size_t body_room_ = 0;

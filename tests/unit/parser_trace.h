@@ -25,33 +25,60 @@ using net::MessageHead;
 
 // What a parser did with a message put in pieces of `step` bytes (the input grows by a
 // piece whenever the parser wants more, as a read would), taking the body `room` bytes
-// at a time: one line per put(), then the head.
+// at a time: one line per put() while the head is read, and the body is not chunked;
+// then the head as it was once done.
+//
+// The head is read without going on into the body (as net::ReadHeader reads it), the
+// body eagerly. A chunked body is traced whole, as the bytes it gave, how it ended and
+// how many bytes the parser took in all: net::Http1Parser reads it with its own decoder
+// (net::ChunkedBody), which takes framing in other steps than Beast does, and keeps no
+// trailer among the head's fields.
 template <class Parser, class Head, class Body>
 std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
                                bool skip, Head head, Body body) {
   std::vector<std::string> trace;
-  parser.eager(true);
   parser.skip(skip);
   size_t used = 0;
   size_t offered = std::min(step, input.size());
   std::string piece(room, '\0');
-  for (int puts = 0; puts < 1000 && !parser.is_done(); ++puts) {
+  std::string head_text;  // once the head is done
+  bool chunked = false;   // ... and says the body is chunked
+  std::string chunked_body;
+  std::string end = "complete";
+  for (int puts = 0; puts < 100000 && !parser.is_done(); ++puts) {
+    parser.eager(parser.is_header_done());
     body(parser, piece.data(), room);
     boost::beast::error_code ec;
     const size_t n = parser.put(boost::asio::buffer(input.data() + used, offered - used), ec);
     used += n;
     const size_t got = room - body(parser, nullptr, 0);
-    trace.push_back(ec.message() + " " + std::to_string(n) + " [" + piece.substr(0, got) + "]");
-    if (ec == bhttp::error::need_more) {
+    if (chunked) {
+      chunked_body.append(piece, 0, got);
+    } else {
+      trace.push_back(ec.message() + " " + std::to_string(n) + " [" + piece.substr(0, got) + "]");
+    }
+    if (head_text.empty() && parser.is_header_done()) {
+      head_text = head(parser);
+      chunked = parser.chunked() && !parser.is_done();
+    }
+    // Beast's put() of no bytes into a body says Success, not need_more; a read would
+    // have waited for more either way.
+    if (ec == bhttp::error::need_more || (!ec && n == 0 && offered == used)) {
       if (offered == input.size()) {
         parser.put_eof(ec);
-        trace.push_back("eof " + ec.message());
+        end = "eof " + ec.message();
+        if (!chunked) trace.push_back(end);
         break;
       }
       offered = std::min(offered + step, input.size());
     } else if (ec && ec != bhttp::error::need_buffer) {
+      end = ec.message();
       break;
     }
+  }
+  if (chunked) {
+    trace.push_back(StrCat("chunked body [", chunked_body, "] ",
+                           parser.is_done() ? std::string("complete") : end, ", took ", used));
   }
   if (parser.is_header_done()) {
     const auto length = parser.content_length();
@@ -59,7 +86,7 @@ std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t st
                            parser.chunked() ? "yes" : "no", " length ",
                            length ? std::to_string(*length) : "none"));
   }
-  trace.push_back(head(parser));
+  trace.push_back(head_text.empty() ? head(parser) : head_text);
   return trace;
 }
 
