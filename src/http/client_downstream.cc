@@ -1,5 +1,6 @@
 #include "http/client_downstream.h"
 
+#include <algorithm>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -48,22 +49,58 @@ asio::awaitable<bool> ClientDownstream::BeforeSend() {
   co_return !ec;
 }
 
+absl::Duration ClientDownstream::BodyTimeLeft() const {
+  const double earned = static_cast<double>(body_received_) /
+                        static_cast<double>(std::max<uint64_t>(settings_.client_body_min_rate, 1));
+  return settings_.client_body_timeout + absl::Seconds(earned) - body_waited_;
+}
+
+// A client may stall for --client-io-timeout at a time, and take no longer in all than
+// its body's budget (BodyTimeLeft): a slow trickle, which no single read's timeout ends,
+// cannot hold a connection (and its upstream connection) for ever. When the budget is
+// what ends a read, the read is only cancelled, and the caller gets 408.
 asio::awaitable<absl::StatusOr<size_t>> ClientDownstream::ReadRequestBody(char* piece,
                                                                           size_t size) {
+  const absl::Duration left = BodyTimeLeft();
+  const bool budget_binds = left < io_timeout_;
   request_.BodyInto(piece, size);
-  deadline_.Expire(io_timeout_);
+  const net::Clock::time_point started = net::Clock::now();
   const net::ReadRoom room(buffer_);
-  auto [ec, n] = co_await net::ReadSome(client_, buffer_, request_);
+  net::ReadResult result{asio::error::operation_aborted, 0};  // the budget is spent already
+  if (left > absl::ZeroDuration()) {
+    deadline_cancels_ = budget_binds;
+    deadline_.Expire(budget_binds ? left : io_timeout_);
+    result = co_await net::ReadSome(client_, buffer_, request_);
+  }
+  const auto [ec, n] = result;
   deadline_.Clear();
+  deadline_cancels_ = false;
+  body_waited_ += absl::FromChrono(net::Clock::now() - started);
   room.GrowIfFilled(buffer_, n, size);
+  const size_t got = size - request_.body_room();
+  body_received_ += got;
   if (ec && ec != bhttp::error::need_buffer) {
+    if (ec == asio::error::operation_aborted && budget_binds) {
+      co_return absl::DeadlineExceededError(
+          StrCat("The request body did not arrive in time: ", body_received_, " bytes in ",
+                 absl::FormatDuration(absl::Trunc(body_waited_, absl::Milliseconds(1))),
+                 ". The gateway allows ", absl::FormatDuration(settings_.client_body_timeout),
+                 " (--client-body-timeout), and a second more for every ",
+                 settings_.client_body_min_rate, " bytes received (--client-body-min-rate)."));
+    }
     if (ec == bhttp::error::body_limit) {
       co_return absl::ResourceExhaustedError("request body too large");
+    }
+    if (ec == bhttp::error::header_limit) {
+      co_return absl::InvalidArgumentError(
+          StrCat("a chunk-size line with its extensions, or the trailer section, is longer "
+                 "than ",
+                 settings_.max_header_bytes, " bytes (see --max-header-bytes)"));
     }
     if (upstream::IsMalformedMessage(ec)) co_return absl::InvalidArgumentError(ec.message());
     co_return absl::CancelledError("the client went away");
   }
-  co_return size - request_.body_room();
+  co_return got;
 }
 
 asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart& start) {

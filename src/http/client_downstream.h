@@ -5,8 +5,8 @@
 // back unchanged. Nothing is parsed beyond HTTP framing.
 //
 // Usage (in a session):
-//   ClientDownstream caller(stream, buffer, parser, deadline, base_url, io_timeout,
-//                           connections, cors);
+//   ClientDownstream caller({stream, buffer, deadline, deadline_cancels}, parser, base_url,
+//                           settings, connections, cors);
 //   ForwardOutcome out = co_await forwarder.Run(caller);
 //   bool keep_alive = !out.failure && caller.reusable();
 #pragma once
@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 
+#include "config/settings.h"
 #include "http/cors.h"
 #include "http/session.h"
 #include "net/http1_parser.h"
@@ -25,24 +26,37 @@
 
 namespace oa::http {
 
+// The client's connection as its session holds it.
+struct ClientConnection {
+  net::Stream& stream;
+  boost::beast::flat_buffer& buffer;  // read from the stream, not yet parsed
+  // The session's deadline for client I/O: when it passes it closes the stream, or, while
+  // `deadline_cancels` is set, only cancels the read under way (so that an answer can
+  // still go out).
+  net::Watchdog& deadline;
+  bool& deadline_cancels;
+};
+
 class ClientDownstream final : public upstream::Downstream {
  public:
   // REQUIRES: `request` holds a complete header whose target starts with /v1; every
-  // argument outlives the object. `deadline` is the session's deadline for
-  // client I/O: it is set around each read from and write to the client, and left clear
-  // while the upstream is awaited.
+  // argument outlives the object. The client's deadline is set around each read from
+  // and write to the client, and left clear while the upstream is awaited.
+  // `settings` bound the client's reads and writes (--client-io-timeout) and its body
+  // (--client-body-timeout, --client-body-min-rate).
   // `connections` says whether the worker drains: then the answer ends the connection.
   // `cors` decorates the answer for the request's Origin.
-  ClientDownstream(net::Stream& client, boost::beast::flat_buffer& buffer,
-                   net::RequestParser& request, net::Watchdog& deadline,
-                   const upstream::BaseUrl& upstream, absl::Duration io_timeout,
+  ClientDownstream(ClientConnection client, net::RequestParser& request,
+                   const upstream::BaseUrl& upstream, const config::Settings& settings,
                    const Connections& connections, const Cors& cors)
-      : client_(client),
-        buffer_(buffer),
+      : client_(client.stream),
+        buffer_(client.buffer),
         request_(request),
-        deadline_(deadline),
+        deadline_(client.deadline),
+        deadline_cancels_(client.deadline_cancels),
         upstream_(upstream),
-        io_timeout_(io_timeout),
+        settings_(settings),
+        io_timeout_(settings.client_io_timeout),
         connections_(connections),
         cors_(cors) {}
 
@@ -69,12 +83,20 @@ class ClientDownstream final : public upstream::Downstream {
   static void ReadAhead(const std::shared_ptr<Watch>& watch);
   static void Watched(const std::shared_ptr<Watch>& watch, const net::error_code& ec, size_t n);
 
+  // How long the body may still take: --client-body-timeout, plus a second for every
+  // --client-body-min-rate bytes received, less the time spent waiting for it so far.
+  absl::Duration BodyTimeLeft() const;
+
   net::Stream& client_;
   boost::beast::flat_buffer& buffer_;
   net::RequestParser& request_;
   net::Watchdog& deadline_;
+  bool& deadline_cancels_;
   const upstream::BaseUrl& upstream_;
+  const config::Settings& settings_;
   absl::Duration io_timeout_;
+  absl::Duration body_waited_;  // reading the body, in all
+  uint64_t body_received_ = 0;
   const Connections& connections_;
   const Cors& cors_;
 

@@ -37,6 +37,19 @@ GatewayError BadRequest(std::string_view why) {
           StrCat("The gateway could not read this HTTP request: ", why, ".")};
 }
 
+GatewayError UnexpectedBody(std::string_view method, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return {400, "invalid_request_error", "unexpected_request_body",
+          StrCat(method, " ", path,
+                 " takes no request body, and this request has one. The gateway refuses it: "
+                 "an upstream that does not read such a body would read it as a request of its "
+                 "own.")};
+}
+
+GatewayError BodyTimeout(std::string_view why) {
+  return {408, "invalid_request_error", "request_body_timeout", std::string(why)};
+}
+
 GatewayError Refused(const limits::Verdict& verdict) {
   switch (verdict.kind) {
     case limits::Verdict::Kind::kDenied:
@@ -50,6 +63,11 @@ GatewayError Refused(const limits::Verdict& verdict) {
 }
 
 GatewayError UpstreamFailure(const absl::Status& status) {
+  if (absl::IsResourceExhausted(status)) {
+    return {503, "server_error", "upstream_connections_exhausted",
+            StrCat("The gateway is at its limit of upstream connections: ", status.message(),
+                   ". Retry shortly.")};
+  }
   if (absl::IsDeadlineExceeded(status)) {
     return {504, "server_error", "upstream_timeout",
             StrCat("The upstream did not answer in time: ", status.message(), ".")};

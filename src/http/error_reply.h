@@ -24,10 +24,15 @@ GatewayError MissingKey();
 GatewayError UnknownUrl(std::string_view method, std::string_view target);
 GatewayError BodyTooLarge(uint64_t limit);
 GatewayError BadRequest(std::string_view why);
+// A body on a call that has none (a GET, or a route of proto/ without a body).
+GatewayError UnexpectedBody(std::string_view method, std::string_view target);
+// A request body that did not arrive in time (--client-body-timeout).
+GatewayError BodyTimeout(std::string_view why);
 // A call the allow-list or the rate limits refused: 403, 429 or 503 (their Retry-After
 // is the caller's to set from the verdict).
 GatewayError Refused(const limits::Verdict& verdict);
-// Maps a failure to reach the upstream: DEADLINE_EXCEEDED -> 504, anything else -> 502.
+// Maps a failure to reach the upstream: RESOURCE_EXHAUSTED (no connection may be opened)
+// -> 503, DEADLINE_EXCEEDED -> 504, anything else -> 502.
 GatewayError UpstreamFailure(const absl::Status& status);
 
 }  // namespace oa::http

@@ -2,9 +2,10 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "base/strings.h"
+#include "route/dot_segments.h"
+#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace {
@@ -14,23 +15,6 @@ namespace bhttp = boost::beast::http;
 GatewayError BadTarget(std::string_view why) {
   return {400, "invalid_request_error", "invalid_request_target",
           StrCat("The request target ", why, ". Send a path under /v1/, as the OpenAI API does.")};
-}
-
-// True for "." and "..", also percent-encoded in any case (%2e, %2E.).
-bool IsDotSegment(std::string_view segment) {
-  int dots = 0;
-  for (size_t i = 0; i < segment.size(); ++dots) {
-    if (segment[i] == '.') {
-      ++i;
-    } else if (segment.size() - i >= 3 && segment[i] == '%' && segment[i + 1] == '2' &&
-               (segment[i + 2] == 'e' || segment[i + 2] == 'E')) {
-      i += 3;
-    } else {
-      return false;
-    }
-    if (dots == 2) return false;  // a third piece: "..." is a name, not a dot segment
-  }
-  return dots == 1 || dots == 2;
 }
 
 // The origin-form of an absolute-form target ("http://host:80/p?q" -> "/p?q"), or
@@ -58,34 +42,30 @@ std::optional<GatewayError> CheckTarget(std::string_view target) {
     }
     if (c == '#') return BadTarget("holds a fragment ('#')");
   }
-  const std::string_view path = target.substr(0, target.find('?'));
-  for (const std::string_view segment : Split(path, '/')) {
-    if (IsDotSegment(segment)) return BadTarget("holds a '.' or '..' segment");
+  if (route::LeavesItsPrefix(target.substr(0, target.find('?')))) {
+    return BadTarget(
+        "holds a '.' or '..' segment, as sent or as a server may read it (percent-decoded, "
+        "'\\' as '/', ';' parameters cut)");
   }
   return std::nullopt;
 }
 
 std::optional<GatewayError> CheckFraming(const net::MessageHead& head) {
-  if (head.Count(bhttp::field::transfer_encoding) == 0) return std::nullopt;
-  std::vector<std::string_view> codings;
+  // The relay reads a chunked body and writes it again in chunks of its own; any other
+  // coding (gzip before chunked, an unknown one) would reach the upstream changed or
+  // misframed, so it is refused rather than guessed at. RFC 9112: 400 when chunked is
+  // not the final coding, 501 for a coding not implemented.
+  if (upstream::ChunkedAtMost(head)) return std::nullopt;
+  std::string_view last;
   for (const net::HeadField field : head.fields()) {
-    if (field.code != bhttp::field::transfer_encoding) continue;
-    for (const std::string_view coding : Split(field.value, ',')) {
-      codings.push_back(TrimAscii(coding));
-    }
+    if (field.code == bhttp::field::transfer_encoding) last = field.value;
   }
-  // Beast reads the body as chunked only when chunked is the last coding, and relays it
-  // re-framed; anything else (gzip before chunked, an unknown coding) would reach the
-  // upstream changed or misframed, so it is refused rather than guessed at. RFC 9112:
-  // 400 when chunked is not the final coding, 501 for a coding not implemented.
-  if (codings.size() != 1 || !EqualsIgnoreCase(codings.front(), "chunked")) {
-    const bool chunked_last = EqualsIgnoreCase(codings.back(), "chunked");
-    return GatewayError{chunked_last ? 501 : 400, "invalid_request_error",
-                        "unsupported_transfer_encoding",
-                        "The gateway accepts request bodies with Content-Length or "
-                        "'Transfer-Encoding: chunked' alone."};
-  }
-  return std::nullopt;
+  const size_t comma = last.rfind(',');
+  last = TrimAscii(comma == std::string_view::npos ? last : last.substr(comma + 1));
+  return GatewayError{EqualsIgnoreCase(last, "chunked") ? 501 : 400, "invalid_request_error",
+                      "unsupported_transfer_encoding",
+                      "The gateway accepts request bodies with Content-Length or "
+                      "'Transfer-Encoding: chunked' alone."};
 }
 
 }  // namespace

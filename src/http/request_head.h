@@ -8,8 +8,10 @@
 //   - a missing or repeated Host in HTTP/1.1;
 //   - targets that are not a path: authority-form (CONNECT), asterisk-form, fragments,
 //     bytes outside printable ASCII;
-//   - dot segments ("..", ".", or their percent-encodings), which an upstream that
-//     normalises paths would resolve outside the base URL the operator configured.
+//   - dot segments ("..", "."), as sent or in any form a server may read them in
+//     (route/dot_segments.h: percent-decoded, '\' as '/', ';' parameters cut), which an
+//     upstream that normalises paths would resolve outside the base URL the operator
+//     configured.
 //
 // An absolute-form target (http://host/v1/models) is accepted, as RFC 9112 requires of
 // servers, and rewritten to its path: the authority in it is ignored, since the

@@ -44,7 +44,7 @@ class Session final : public OpenConnection {
   Session(net::tcp::socket socket, FrontContext& context)
       : stream_(OpenStream(std::move(socket), context.tls)),
         context_(context),
-        deadline_(stream_.get_executor(), [this] { stream_.Close(); }) {
+        deadline_(stream_.get_executor(), [this] { DeadlinePassed(); }) {
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -54,6 +54,18 @@ class Session final : public OpenConnection {
     context_.connections.Add(this);
   }
   ~Session() override { context_.connections.Remove(this); }
+
+  // What deadline_ does when it passes: close the connection, which ends whatever client
+  // I/O is under way; or, for a request body that took too long, cancel the read only,
+  // so that the 408 can still go out.
+  void DeadlinePassed() {
+    if (!deadline_cancels_) {
+      stream_.Close();
+      return;
+    }
+    net::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
 
   void CloseWhenIdle() override {
     if (idle_) stream_.Close();  // else the loop in Serve() ends after this answer
@@ -255,11 +267,38 @@ class Session final : public OpenConnection {
     if (!match && context_.settings.reject_unmodelled) {
       return UnknownUrl(request.method_string(), request.target());
     }
+    if (HasBody(parser) && !TakesBody(request.method(), match)) {
+      return UnexpectedBody(request.method_string(), request.target());
+    }
     if (request.Value(bhttp::field::authorization).empty()) return MissingKey();
     if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
       return BodyTooLarge(context_.settings.max_body_bytes);
     }
     return std::nullopt;
+  }
+
+  static bool HasBody(const net::RequestParser& parser) {
+    return parser.chunked() || parser.content_length().value_or(0) > 0;
+  }
+
+  // Whether a call may carry a body. Where OpenAI's API has none (a route of proto/
+  // without a body; for paths it does not describe, the methods whose bodies have no
+  // meaning), a body is refused: an upstream that does not read it, as many small
+  // OpenAI-compatible servers do not for a GET, would take its bytes for the next
+  // request on the connection, and its answer would go to another caller.
+  static bool TakesBody(bhttp::verb method, const std::optional<route::RouteMatch>& match) {
+    if (match) return !match->route->body.empty();
+    switch (method) {
+      case bhttp::verb::get:
+      case bhttp::verb::head:
+      case bhttp::verb::delete_:
+      case bhttp::verb::options:
+      case bhttp::verb::trace:
+      case bhttp::verb::connect:
+        return false;
+      default:
+        return true;
+    }
   }
 
   // What the gateway answers itself, before any route is looked up.
@@ -357,35 +396,39 @@ class Session final : public OpenConnection {
   // malloc and a free per call.
   asio::awaitable<bool> Relay(net::RequestParser& parser, Clock::time_point start,
                               std::string_view rpc) {
-    ClientDownstream downstream(stream_, buffer_, parser, deadline_, context_.pool.url(),
-                                context_.settings.client_io_timeout, context_.connections,
+    ClientDownstream downstream({stream_, buffer_, deadline_, deadline_cancels_}, parser,
+                                context_.pool.url(), context_.settings, context_.connections,
                                 context_.cors);
     upstream::Forwarder forwarder(context_.pool, context_.forward_limits, context_.caller_watches);
     upstream::ForwardOutcome out = co_await forwarder.Run(downstream);
     bool keep_alive = !out.failure && downstream.reusable();
     int status = out.status;
-    if (out.failure) keep_alive = co_await ReplyFailure(parser, *out.failure, status);
+    if (out.failure) keep_alive = co_await ReplyFailure(parser, out, status);
     Record(parser, start, rpc, status, out);
     co_return keep_alive;
   }
 
   // The gateway's own answer when the relay failed before anything reached the client;
   // `status` is set to its status. (Apart from Relay for the same reason as Relay.)
-  asio::awaitable<bool> ReplyFailure(net::RequestParser& parser, const absl::Status& failure,
-                                     int& status) {
-    const GatewayError error = FailureReply(failure);
+  asio::awaitable<bool> ReplyFailure(net::RequestParser& parser,
+                                     const upstream::ForwardOutcome& out, int& status) {
+    const GatewayError error = FailureReply(out);
     status = error.status;
-    co_return co_await Reply(parser, error);
+    // A gateway out of upstream connections says when to try again, as a limit does.
+    const std::string_view retry_after = status == 503 ? "1" : "";
+    co_return co_await Reply(parser, error, retry_after);
   }
 
-  GatewayError FailureReply(const absl::Status& failure) const {
+  GatewayError FailureReply(const upstream::ForwardOutcome& out) const {
+    const absl::Status& failure = *out.failure;
+    if (!out.caller_failed) return UpstreamFailure(failure);
     switch (failure.code()) {
       case absl::StatusCode::kResourceExhausted:
         return BodyTooLarge(context_.settings.max_body_bytes);
-      case absl::StatusCode::kInvalidArgument:
-        return BadRequest(std::string(failure.message()));
+      case absl::StatusCode::kDeadlineExceeded:
+        return BodyTimeout(std::string(failure.message()));
       default:
-        return UpstreamFailure(failure);
+        return BadRequest(std::string(failure.message()));
     }
   }
 
@@ -466,9 +509,10 @@ class Session final : public OpenConnection {
   net::Watchdog deadline_;
   std::string peer_ = "-";
   std::string peer_address_;
-  bool idle_ = false;     // waiting for a request of which no byte has arrived
-  bool closing_ = false;  // the answer under way is the connection's last
-  bool linger_ = false;   // ... and the client may still be sending (Linger())
+  bool deadline_cancels_ = false;  // see DeadlinePassed()
+  bool idle_ = false;              // waiting for a request of which no byte has arrived
+  bool closing_ = false;           // the answer under way is the connection's last
+  bool linger_ = false;            // ... and the client may still be sending (Linger())
 };
 
 }  // namespace

@@ -35,6 +35,17 @@ bool IsHopByHop(beast_http::field name) {
 
 bool IsHopByHop(std::string_view name) { return IsHopByHop(beast_http::string_to_field(name)); }
 
+bool ChunkedAtMost(const net::MessageHead& head) {
+  int codings = 0;
+  for (const net::HeadField field : head.fields()) {
+    if (field.code != beast_http::field::transfer_encoding) continue;
+    for (const std::string_view coding : Split(field.value, ',')) {
+      if (++codings > 1 || !EqualsIgnoreCase(TrimAscii(coding), "chunked")) return false;
+    }
+  }
+  return true;
+}
+
 void ForEachEndToEnd(const net::MessageHead& from,
                      absl::FunctionRef<void(std::string_view name, std::string_view value)> visit) {
   // Listed in Connection: these are hop-by-hop too. Most messages list none.

@@ -14,6 +14,12 @@ namespace oa::upstream {
 // True for headers that never cross the gateway in either direction.
 bool IsHopByHop(std::string_view name);
 
+// True when `head` has no Transfer-Encoding, or exactly "chunked": the only framing the
+// relay reads and writes again. Any other coding (gzip before chunked, say) would reach
+// the other side decoded of its chunks but still gzip, with nothing saying so, since
+// Transfer-Encoding is hop-by-hop: such a message is refused, never relabelled.
+bool ChunkedAtMost(const net::MessageHead& head);
+
 // Calls `visit(name, value)` for each end-to-end field of `from`, in order: all but
 // hop-by-hop ones, those named by `from`'s Connection header, Host, and framing
 // (Content-Length), which the relay re-creates from the parser's view of the body.

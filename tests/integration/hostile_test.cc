@@ -175,6 +175,110 @@ TEST_F(Hostile, SlowlorisIsCutAtTheHeaderTimeoutWhateverItTrickles) {
   EXPECT_TRUE(mock_->requests().empty());
 }
 
+// A chunked body's framing holds no body bytes, so nothing but a limit stops it: each
+// chunk-size line (with its extensions) and the trailers are bounded by
+// --max-header-bytes (4 KiB here), read in one pass and not held. Before, one connection
+// took the gateway from 38 MB to 558 MB in 2 s, and a quoted extension that ran past its
+// line's end left the request waiting for a closing quote.
+TEST_F(Hostile, ChunkedFramingIsBoundedByTheHeaderLimitAndHoldsNoMemory) {
+  const std::string head = "POST /v1/embeddings HTTP/1.1\r\nHost: gw\r\n" + kAuthLine +
+                           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const long rss_before = gateway_->PeakRssKib();
+  {
+    // An extension of up to 8 MiB, sent until the gateway answers.
+    TestClient client = Client();
+    client.SendRaw(head + "5;x=");
+    const std::string piece(64 * 1024, 'a');
+    for (int i = 0; i < 128 && !client.Readable(milliseconds(0)); ++i) {
+      try {
+        client.SendRaw(piece);
+      } catch (const std::exception&) {
+        break;  // the gateway stopped reading (it answered and closed)
+      }
+    }
+    ASSERT_TRUE(client.Readable(milliseconds(5000))) << "no answer to an endless extension";
+    const Reply reply = client.Read();
+    EXPECT_EQ(reply.status, 400) << reply.body;
+    EXPECT_THAT(reply.body, HasSubstr("--max-header-bytes"));
+  }
+  const long growth = gateway_->PeakRssKib() - rss_before;
+  RecordProperty("peak_rss_growth_kib", static_cast<int>(growth));
+  EXPECT_LT(growth, 4 * 1024) << "the gateway held the extension";
+
+  const std::vector<std::pair<const char*, std::string>> framings = {
+      {"a quoted extension past its line's end", "5;a=\"open\r\nhello\r\n0\r\n\r\n"},
+      {"trailers past the limit", "5\r\nhello\r\n0\r\n" + std::string(4096, 'T') + ": x\r\n\r\n"},
+      {"leading zeros past the limit", std::string(5000, '0') + "5\r\nhello\r\n0\r\n\r\n"},
+  };
+  for (const auto& [name, body] : framings) {
+    TestClient client = Client();
+    client.SendRaw(head + body);
+    ASSERT_TRUE(client.Readable(milliseconds(5000))) << name << ": no answer";
+    const Reply reply = client.Read();
+    EXPECT_EQ(reply.status, 400) << name << ": " << reply.body;
+  }
+  EXPECT_TRUE(mock_->requests().empty());
+  // Framing within the limits passes, extensions and trailers dropped.
+  TestClient client = Client();
+  client.SendRaw(head + "d;name=\"v a l\"\r\n{\"input\":\"x\"}\r\n0\r\nX-Trailer: 1\r\n\r\n");
+  EXPECT_EQ(client.Read().status, 200);
+  ASSERT_EQ(mock_->requests().size(), 1u);
+  EXPECT_EQ(mock_->requests()[0].body_prefix, R"({"input":"x"})");
+}
+
+// A body may stall for --client-io-timeout at a time, and take --client-body-timeout in
+// all, plus a second for every --client-body-min-rate bytes it brings. A trickle that no
+// single read's timeout would end (10 bytes every 100 ms) gets 408 once its time is up,
+// and its upstream connection is closed; a body that keeps the rate goes through.
+class HostileBody : public GatewayTest {
+ protected:
+  void SetUp() override {
+    StartAll({"--client-body-timeout", "1s", "--client-body-min-rate", "1KiB", "--workers", "1"});
+  }
+};
+
+TEST_F(HostileBody, ABodySlowerThanTheMinimumRateIs408) {
+  TestClient client = Client();
+  client.SendRaw("POST /v1/embeddings HTTP/1.1\r\nHost: gw\r\n" + kAuthLine +
+                 "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n");
+  const Clock::time_point start = Clock::now();
+  while (!client.Readable(milliseconds(100)) && Clock::now() - start < std::chrono::seconds(20)) {
+    try {
+      client.SendRaw("0123456789");
+    } catch (const std::exception&) {
+      break;
+    }
+  }
+  const long ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  ASSERT_TRUE(client.Readable(milliseconds(1000))) << "no answer after " << ms << " ms";
+  const Reply reply = client.Read();
+  EXPECT_EQ(reply.status, 408) << reply.body;
+  EXPECT_THAT(reply.body, HasSubstr("request_body_timeout"));
+  EXPECT_THAT(reply.body, HasSubstr("--client-body-timeout"));
+  EXPECT_GE(ms, 900);  // not before its time: a second, and little earned at 100 B/s
+  // The upstream call is abandoned: its connection closed, no request completed.
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 0; },
+                                        milliseconds(3000)));
+  EXPECT_TRUE(mock_->requests().empty());
+}
+
+TEST_F(HostileBody, ABodyThatKeepsTheRateTakesAsLongAsItNeeds) {
+  TestClient client = Client();
+  const std::string body = "{\"input\":\"" + std::string(6 * 2048 - 12, 'x') + "\"}";
+  client.SendRaw("POST /v1/embeddings HTTP/1.1\r\nHost: gw\r\n" + kAuthLine +
+                 "Content-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n");
+  // 2 KiB every 400 ms: 5 KiB/s, above the 1 KiB/s asked, for about 2.4 s in all.
+  for (size_t at = 0; at < body.size(); at += 2048) {
+    client.SendRaw(body.substr(at, 2048));
+    std::this_thread::sleep_for(milliseconds(400));
+  }
+  ASSERT_TRUE(client.Readable(milliseconds(5000)));
+  EXPECT_EQ(client.Read().status, 200);
+  ASSERT_EQ(mock_->requests().size(), 1u);
+  EXPECT_EQ(mock_->requests()[0].body_bytes, body.size());
+}
+
 // Opens `count` TCP connections to 127.0.0.1:`port`; each sends `bytes` (maybe nothing).
 std::vector<int> OpenConnections(uint16_t port, int count, const std::string& bytes) {
   std::vector<int> fds;

@@ -149,6 +149,12 @@ void TestClient::SendGenerated(uint64_t size,
   }
 }
 
+bool TestClient::Readable(std::chrono::milliseconds timeout) {
+  if (buffer_.size() > 0) return true;
+  pollfd pfd{socket_.native_handle(), POLLIN, 0};
+  return poll(&pfd, 1, static_cast<int>(timeout.count())) > 0;
+}
+
 bool TestClient::ClosedByPeer(std::chrono::milliseconds timeout) {
   pollfd pfd{socket_.native_handle(), POLLIN, 0};
   if (poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return false;

@@ -58,6 +58,9 @@ class TestClient {
   // request whose header the caller sent with SendRaw.
   void SendGenerated(uint64_t size, const std::function<void(uint64_t, std::string&)>& fill);
 
+  // True if something (an answer, the end) can be read within `timeout`: a Read() that
+  // follows does not wait for a server that never answers.
+  bool Readable(std::chrono::milliseconds timeout);
   // True if the server closed the connection within `timeout` (reading nothing).
   bool ClosedByPeer(std::chrono::milliseconds timeout);
   void HalfClose();  // ends our side of the connection (a FIN), keeps reading
