@@ -34,7 +34,8 @@ struct Server::Shared {
   Cors cors;
   upstream::ForwardLimits forward_limits;
   std::atomic<bool> ready{true};
-  asio::ssl::context* front_tls;  // nullptr: plaintext
+  asio::ssl::context* front_tls;           // nullptr: plaintext
+  upstream::UpstreamTrust upstream_trust;  // every worker's pool's
 };
 
 struct Server::Worker {
@@ -44,8 +45,11 @@ struct Server::Worker {
         context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
-             {settings.upstream_pool_max_idle, settings.upstream_pool_idle_timeout,
-              settings.upstream_connect_timeout}),
+             {.max_idle = settings.upstream_pool_max_idle,
+              .idle_timeout = settings.upstream_pool_idle_timeout,
+              .connect_timeout = settings.upstream_connect_timeout,
+              .max_connections = settings.upstream_max_connections},
+             shared.upstream_trust),
         caller_watches(context.get_executor(), kCallerWatchDelay),
         front{settings, routes, shared.cors, pool,      caller_watches, shared.forward_limits,
               nullptr,  -1,     connections, admission, &shared.ready,  shared.front_tls} {
@@ -116,8 +120,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
         StrCat("--listen: '", settings.listen_host, "' is not an IP address"));
 
   std::unique_ptr<Server> server(new Server());
-  server->shared_.reset(
-      new Shared{*std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}, {true}, tls});
+  server->shared_.reset(new Shared{
+      *std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}, {true}, tls, {}});
   Shared& shared = *server->shared_;
   shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
   shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;

@@ -43,6 +43,7 @@ class Stream {
 
   // nullptr for a plain stream.
   TlsStream* tls() { return std::get_if<TlsStream>(&stream_); }
+  const TlsStream* tls() const { return std::get_if<TlsStream>(&stream_); }
 
   // Closes the socket now: pending operations complete with an error. Skips TLS
   // close_notify on purpose; callers close when a connection is abandoned, not drained.

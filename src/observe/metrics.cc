@@ -210,6 +210,17 @@ std::string Metrics::Render() const {
   e.Family("oa_upstream_retries_total", "counter",
            "Requests sent again on a new connection after a pooled one failed.");
   e.Sample("", upstream_retries.value());
+  e.Family("oa_upstream_unsolicited_total", "counter",
+           "Upstream connections closed because the upstream sent bytes outside an exchange "
+           "(while idle, or after a complete answer).");
+  e.Sample("", upstream_unsolicited.value());
+  e.Family("oa_upstream_distrusted_total", "counter",
+           "Times the upstream's connections stopped being reused for a while, because it "
+           "sent bytes out of turn.");
+  e.Sample("", upstream_distrusted.value());
+  e.Family("oa_upstream_connections_exhausted_total", "counter",
+           "Calls refused (503) because their worker had --upstream-max-connections open.");
+  e.Sample("", upstream_connections_exhausted.value());
   e.Family("oa_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.");
   for (int k = 0; k < kUpstreamErrorKinds; ++k) {
     e.Sample(StrCat("kind=\"", kUpstreamErrorNames[k], "\""), upstream_errors_[k].value());

@@ -127,6 +127,13 @@ class Metrics {
   Counter upstream_connects;
   Counter upstream_tls_handshakes;
   Counter upstream_retries;
+  // Connections closed because the upstream sent bytes outside an exchange: while the
+  // connection was idle, or after a complete answer.
+  Counter upstream_unsolicited;
+  // Times the upstream lost keep-alive for sending bytes out of turn (upstream/pool.h).
+  Counter upstream_distrusted;
+  // Calls refused (503) because their worker had --upstream-max-connections open.
+  Counter upstream_connections_exhausted;
   Counter& upstream_error(UpstreamError kind) { return upstream_errors_[static_cast<int>(kind)]; }
   // `limit` is "requests" or "concurrency", `scope` "key" or "client".
   Counter& rate_limited(std::string_view limit, std::string_view scope) {

@@ -19,11 +19,13 @@ using net::error_code;
 using net::kNoThrow;
 using net::tcp;
 
-bool Connection::LooksAlive() const {
+Connection::IdleState Connection::PeekIdle() const {
   char byte;
   const int fd = const_cast<net::Stream&>(stream).socket().native_handle();
   const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  if (n > 0) return IdleState::kSentBytes;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return IdleState::kQuiet;
+  return IdleState::kClosed;
 }
 
 namespace {

@@ -15,6 +15,39 @@
 
 namespace oa::upstream {
 
+// A place in a count (a pool's open connections), given back when destroyed.
+class CountedPlace {
+ public:
+  CountedPlace() = default;
+  explicit CountedPlace(std::shared_ptr<int> count) : count_(std::move(count)) { ++*count_; }
+  CountedPlace(CountedPlace&&) noexcept = default;
+  CountedPlace& operator=(CountedPlace&& other) noexcept {
+    if (this != &other) {
+      Release();
+      count_ = std::move(other.count_);
+    }
+    return *this;
+  }
+  ~CountedPlace() { Release(); }
+
+ private:
+  void Release() {
+    if (count_) --*std::exchange(count_, nullptr);
+  }
+  std::shared_ptr<int> count_;
+};
+
+class Pool;
+struct Connection;
+
+// A pool's pending read on one of its idle connections (pool.cc). Shared with that
+// read's handler, which may run after the connection left the pool or was closed.
+struct IdleWatch {
+  Pool* pool = nullptr;
+  Connection* conn = nullptr;  // null while the connection is not idle in `pool`
+  char peeked = 0;
+};
+
 struct Connection {
   explicit Connection(net::tcp::socket socket) : stream(std::move(socket)) {}
   Connection(net::tcp::socket socket, net::asio::ssl::context& tls)
@@ -22,9 +55,11 @@ struct Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // True if an idle keep-alive connection has not been closed by the peer: nothing may
-  // be readable on it (a FIN, a reset, a TLS alert or stray bytes all mean "do not use").
-  bool LooksAlive() const;
+  // What the upstream did to an idle keep-alive connection, as the kernel sees it now
+  // (one system call): nothing (it may carry a request), or it sent bytes (stray ones, a
+  // TLS alert), or it closed or reset it. Anything but kQuiet means "do not use".
+  enum class IdleState { kQuiet, kSentBytes, kClosed };
+  IdleState PeekIdle() const;
 
   net::Stream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the upstream, not yet parsed
@@ -32,8 +67,10 @@ struct Connection {
   // fires. It lives with the connection so that a pooled one re-arms no timer per call.
   net::Watchdog deadline{stream.get_executor(), [this] { stream.Close(); }};
   net::Clock::time_point idle_since{};
-  observe::GaugeHold open;  // in metrics, once established
-  observe::GaugeHold idle;  // in metrics, while in a pool
+  observe::GaugeHold open;           // in metrics, once established
+  observe::GaugeHold idle;           // in metrics, while in a pool
+  CountedPlace counted;              // in its pool's count of open connections
+  std::shared_ptr<IdleWatch> watch;  // made the first time it goes idle
 };
 
 // `tls` must be set exactly when `url.tls`. Fails with UNAVAILABLE (cannot resolve,

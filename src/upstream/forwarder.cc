@@ -8,6 +8,7 @@
 #include "net/http_read.h"
 #include "net/read_room.h"
 #include "observe/metrics.h"
+#include "upstream/header_policy.h"
 
 namespace oa::upstream {
 
@@ -69,11 +70,7 @@ class Exchange {
       co_return;
     }
     started_ = Clock::now();
-    // A body that a retry could replay whole (or none at all).
-    const bool replayable = request_.content_length
-                                ? *request_.content_length <= limits_.replay_bytes
-                                : !request_.chunked;
-    std::unique_ptr<Connection> conn = pool_.TakeIdle(replayable);
+    std::unique_ptr<Connection> conn = pool_.TakeIdle();
     bool reused = conn != nullptr;
     for (;;) {
       if (!conn) {
@@ -175,6 +172,18 @@ class Exchange {
               : StrCat("the upstream's response was not valid HTTP (", ec.message(), ")"));
       co_return Attempt::kDone;
     }
+    // Transfer-Encoding is hop-by-hop: an answer in another coding than chunked (gzip,
+    // say) would reach the caller with its chunks undone but still gzip, and nothing
+    // saying so. The gateway decodes no coding, and relabels none: such an answer is
+    // refused.
+    if (!ChunkedAtMost(parser->head())) {
+      observe::metrics().upstream_error(observe::UpstreamError::kProtocol).Add();
+      out_.failure = absl::UnavailableError(
+          StrCat("the upstream's answer has 'Transfer-Encoding: ",
+                 parser->head().Value(bhttp::field::transfer_encoding),
+                 "'; the gateway relays chunked answers, and no other transfer coding"));
+      co_return Attempt::kDone;
+    }
     if (const unsigned status = parser->head().status(); status / 100 == 1) {
       observe::metrics().upstream_error(observe::UpstreamError::kProtocol).Add();
       out_.failure = absl::UnavailableError(
@@ -245,6 +254,7 @@ class Exchange {
         out_.client_gone = true;
       } else {
         out_.failure = got.status();
+        out_.caller_failed = true;
       }
       return false;
     }
@@ -291,7 +301,15 @@ class Exchange {
       if (watch && !WithdrawWatch()) co_await caller_.StopWatching();
       if (!relayed || out_.client_gone) co_return;
     }
-    connection_reusable_ = request_sent && upstream.keep_alive() && conn.buffer.size() == 0;
+    // Bytes after a complete answer (a second answer, a body after an answer to HEAD or
+    // a 204) answer no request of ours: the connection is closed, never pooled, and an
+    // upstream that meant to keep it is not trusted with keep-alive for a while.
+    const bool keep_alive = request_sent && upstream.keep_alive();
+    if (conn.buffer.size() > 0) {
+      observe::metrics().upstream_unsolicited.Add();
+      if (keep_alive) pool_.Distrust("bytes after a complete answer");
+    }
+    connection_reusable_ = keep_alive && conn.buffer.size() == 0;
   }
 
   // Moves the body piece by piece. False if either side failed (out_ says which).

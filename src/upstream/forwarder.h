@@ -15,6 +15,8 @@
 //   stays live). A caller that is slow to take a piece stalls the upstream read.
 // - A pooled connection that fails before any answer arrived is retried once on a new
 //   connection, when every body byte sent so far could be kept for the replay.
+// - A connection carries one exchange at a time, and goes back to the pool only when its
+//   answer ended cleanly with nothing after it (pool.h says how idle ones are watched).
 // - If the caller goes away once its request is sent, the upstream connection is closed
 //   at once, or, while the upstream is still within `caller_watches`' delay, when that
 //   delay is over (the caller is watched only from then on). If the upstream fails
@@ -81,7 +83,8 @@ class Downstream {
   virtual bool RequestBodyAtHand() const = 0;
   // The next piece of the request body, copied into `piece` (at most `size` bytes).
   // Errors: CANCELLED when the caller went away; any other status is the caller's fault
-  // (RESOURCE_EXHAUSTED: too large, INVALID_ARGUMENT: broken framing).
+  // (RESOURCE_EXHAUSTED: too large, INVALID_ARGUMENT: broken framing, DEADLINE_EXCEEDED:
+  // too slow).
   virtual net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece,
                                                                        size_t size) = 0;
   // The answer's head, then its body in pieces (`more` false on the last). False: the
@@ -100,9 +103,12 @@ class Downstream {
 
 struct ForwardOutcome {
   // Set when the front must answer the caller itself; nothing was written to it yet.
-  // UNAVAILABLE / DEADLINE_EXCEEDED: the upstream failed (502 / 504).
-  // RESOURCE_EXHAUSTED / INVALID_ARGUMENT: the request body was refused (413 / 400).
+  // The caller's request body was refused (caller_failed): RESOURCE_EXHAUSTED too large
+  // (413), INVALID_ARGUMENT broken framing (400), DEADLINE_EXCEEDED too slow (408).
+  // Else the way to the upstream failed: UNAVAILABLE (502), DEADLINE_EXCEEDED (504), or
+  // RESOURCE_EXHAUSTED when the worker's upstream connections are all in use (503).
   std::optional<absl::Status> failure;
+  bool caller_failed = false;
   int status = 0;                                     // the upstream's status, once relayed
   std::string request_id;                             // the upstream's x-request-id
   uint64_t request_body_bytes = 0;                    // taken from the caller

@@ -1,54 +1,140 @@
 #include "upstream/pool.h"
 
+#include <algorithm>
+
+#include "base/strings.h"
+#include "observe/log.h"
+
 namespace oa::upstream {
 
-Pool::Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options)
-    : url_(std::move(url)), tls_(tls), options_(options) {}
+namespace asio = net::asio;
 
-bool Pool::Usable(const Connection& conn, bool trust_recent) const {
-  constexpr auto kRecent = std::chrono::seconds(1);
-  const net::Clock::time_point now = net::Clock::now();
-  if (conn.idle_since < now - absl::ToChronoNanoseconds(options_.idle_timeout)) return false;
-  if (trust_recent && conn.idle_since >= now - kRecent) return true;
-  return conn.LooksAlive();
+Pool::Pool(BaseUrl url, asio::ssl::context* tls, PoolOptions options, UpstreamTrust& trust)
+    : url_(std::move(url)), tls_(tls), options_(options), trust_(trust) {}
+
+Pool::~Pool() {
+  // Reads still pending on idle connections complete after this: they must find no pool.
+  for (const std::unique_ptr<Connection>& conn : idle_) conn->watch->conn = nullptr;
 }
 
-std::unique_ptr<Connection> Pool::TakeIdle(bool may_retry) {
+bool Pool::Expired(const Connection& conn, net::Clock::time_point now) const {
+  return conn.idle_since < now - absl::ToChronoNanoseconds(options_.idle_timeout);
+}
+
+std::unique_ptr<Connection> Pool::TakeIdle() {
+  const net::Clock::time_point now = net::Clock::now();
   while (!idle_.empty()) {
     std::unique_ptr<Connection> conn = std::move(idle_.back());
     idle_.pop_back();
-    conn->idle.Release();
-    if (Usable(*conn, may_retry)) return conn;
+    Unwatch(*conn);
+    // The watch saw what arrived before the worker last polled its sockets; the peek
+    // sees the rest, up to now.
+    const Connection::IdleState state =
+        Expired(*conn, now) ? Connection::IdleState::kClosed : conn->PeekIdle();
+    if (state == Connection::IdleState::kQuiet) return conn;
+    if (state == Connection::IdleState::kSentBytes) SentWhileIdle(*conn);
     conn->stream.Close();
   }
   return nullptr;
 }
 
 void Pool::Sweep() {
+  const net::Clock::time_point now = net::Clock::now();
   std::erase_if(idle_, [&](std::unique_ptr<Connection>& conn) {
-    if (Usable(*conn, /*trust_recent=*/false)) return false;
+    if (!Expired(*conn, now)) return false;
+    Unwatch(*conn);
     conn->stream.Close();
     return true;
   });
 }
 
-net::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Pool::ConnectNew() {
-  return Connect(url_, tls_, options_.connect_timeout);
+asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Pool::ConnectNew() {
+  if (*open_ >= options_.max_connections) {
+    observe::metrics().upstream_connections_exhausted.Add();
+    co_return absl::ResourceExhaustedError(
+        StrCat("the gateway has ", options_.max_connections,
+               " connections to the upstream open on this worker, the most it may (see "
+               "--upstream-max-connections)"));
+  }
+  CountedPlace place(open_);  // held while connecting too
+  absl::StatusOr<std::unique_ptr<Connection>> conn =
+      co_await Connect(url_, tls_, options_.connect_timeout);
+  if (conn.ok()) (*conn)->counted = std::move(place);
+  co_return conn;
 }
 
 void Pool::Release(std::unique_ptr<Connection> conn) {
-  if (options_.max_idle <= 0) {
+  if (options_.max_idle <= 0 || !trust_.trusted(net::Clock::now())) {
     conn->stream.Close();
     return;
   }
   if (static_cast<int>(idle_.size()) >= options_.max_idle) {
     // Keep the newest: drop the connection idle the longest.
+    Unwatch(*idle_.front());
     idle_.front()->stream.Close();
     idle_.erase(idle_.begin());
   }
   conn->idle_since = net::Clock::now();
   conn->idle = observe::GaugeHold(observe::metrics().upstream_idle);
+  Watch(*conn);
   idle_.push_back(std::move(conn));
+}
+
+// A peek of one byte: it leaves what it sees in the socket, and a read that finds the
+// socket empty costs no system call to start (Asio skips its first attempt once a read
+// has drained the socket, and the last read of the answer just did). Over TLS it peeks
+// below TLS: any record the upstream sends an idle connection (an alert, a ticket) makes
+// it unfit, as PeekIdle() would say.
+void Pool::Watch(Connection& conn) {
+  if (!conn.watch) conn.watch = std::make_shared<IdleWatch>();
+  IdleWatch& watch = *conn.watch;
+  watch.pool = this;
+  watch.conn = &conn;
+  conn.stream.socket().async_receive(
+      asio::buffer(&watch.peeked, 1), net::tcp::socket::message_peek,
+      [watch = conn.watch](const net::error_code& ec, size_t bytes) {
+        if (watch->conn == nullptr || ec == asio::error::operation_aborted) return;
+        watch->pool->Evict(std::exchange(watch->conn, nullptr), ec, bytes);
+      });
+}
+
+void Pool::Unwatch(Connection& conn) {
+  conn.watch->conn = nullptr;
+  conn.idle.Release();
+  net::error_code ignored;
+  conn.stream.socket().cancel(ignored);  // its handler finds the watch stopped
+}
+
+void Pool::Evict(Connection* conn, const net::error_code& ec, size_t bytes) {
+  const auto it = std::find_if(idle_.begin(), idle_.end(),
+                               [conn](const auto& held) { return held.get() == conn; });
+  if (it == idle_.end()) return;
+  const std::unique_ptr<Connection> evicted = std::move(*it);
+  idle_.erase(it);
+  evicted->idle.Release();
+  evicted->stream.Close();
+  // Bytes out of turn, as opposed to the upstream closing a connection it kept long enough.
+  if (!ec && bytes > 0) SentWhileIdle(*evicted);
+}
+
+void Pool::SentWhileIdle(const Connection& conn) {
+  observe::metrics().upstream_unsolicited.Add();
+  if (conn.stream.tls() == nullptr) Distrust("bytes to an idle connection");
+}
+
+void Pool::Distrust(std::string_view what) {
+  if (trust_.Distrust(net::Clock::now() + absl::ToChronoNanoseconds(options_.distrust_for))) {
+    observe::metrics().upstream_distrusted.Add();
+    OA_LOG(kWarn,
+           "the upstream sent %s, out of turn (they would have been read as the next "
+           "caller's answer): its connections are not reused for %s",
+           what, absl::FormatDuration(options_.distrust_for));
+  }
+  for (const std::unique_ptr<Connection>& conn : idle_) {
+    Unwatch(*conn);
+    conn->stream.Close();
+  }
+  idle_.clear();
 }
 
 }  // namespace oa::upstream

@@ -1,9 +1,34 @@
 // The keep-alive connections of one worker to the upstream. Owned by the worker and used
 // only from its thread, so it takes no lock (DESIGN.md, concurrency model).
+//
+// It keeps the isolation invariant for the connections it holds: a connection carries
+// one exchange at a time (it is in the pool, or in one exchange's hands), and one that
+// the upstream sent anything to while idle is never used again. An HTTP/1.1 upstream
+// answers requests in order on a connection; a byte that comes when no request is
+// outstanding (a late or duplicate answer, a body after an answer to HEAD) would be read
+// as the answer to the next request sent on it, which is another caller's. So:
+//   - while a connection is idle, a read is pending on it (a peek, which costs no system
+//     call to start): when it completes, with bytes, the upstream's close or an error,
+//     the connection is closed at once;
+//   - taking it, TakeIdle() asks the kernel once more (a non-blocking peek), since a
+//     byte may have arrived after the worker last polled its sockets;
+//   - the Forwarder closes, rather than releases, a connection whose answer was followed
+//     by bytes already read.
+// What no HTTP/1.1 client can tell apart is an answer out of turn that arrives after the
+// next request was sent: it is taken for that request's answer. So an upstream that has
+// sent bytes out of turn once is not trusted with keep-alive for a while (Distrust()):
+// every exchange then gets a connection of its own, on which no earlier answer can come
+// late. Over TLS, bytes on an idle connection may be the upstream's close_notify (or a
+// session ticket), which looks the same from outside TLS: those close the connection but
+// are not held against the upstream; bytes after an answer, read through TLS, are.
+//
+// It also bounds the connections a worker has open (busy or idle): ConnectNew() refuses
+// with RESOURCE_EXHAUSTED beyond PoolOptions::max_connections.
 #pragma once
 
+#include <atomic>
+#include <deque>
 #include <memory>
-#include <vector>
 
 #include "upstream/connection.h"
 
@@ -13,42 +38,86 @@ struct PoolOptions {
   int max_idle = 64;
   absl::Duration idle_timeout = absl::Seconds(50);
   absl::Duration connect_timeout = absl::Seconds(10);
+  int max_connections = 4096;  // open at once, busy or idle
+  // How long an upstream that sent bytes out of turn goes without keep-alive.
+  absl::Duration distrust_for = absl::Seconds(60);
+};
+
+// Whether the upstream may be trusted with keep-alive, shared by every worker's pool:
+// what one worker learnt of the upstream protects the callers of all. Any thread.
+class UpstreamTrust {
+ public:
+  bool trusted(net::Clock::time_point now) const {
+    return now.time_since_epoch().count() >= distrusted_until_.load(std::memory_order_relaxed);
+  }
+  // True if the upstream was trusted until now (the caller says so in the log).
+  bool Distrust(net::Clock::time_point until) {
+    const int64_t before =
+        distrusted_until_.exchange(until.time_since_epoch().count(), std::memory_order_relaxed);
+    return before <= until.time_since_epoch().count() - kDistrustLogGap;
+  }
+
+ private:
+  // A distrust that follows an earlier one this closely (in clock ticks: 1 s) is the same
+  // episode, for the log.
+  static constexpr int64_t kDistrustLogGap = 1'000'000'000;
+  std::atomic<int64_t> distrusted_until_{0};
 };
 
 class Pool {
  public:
-  // `tls` outlives the pool and is set exactly when `url.tls`.
-  Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options);
+  // `tls` outlives the pool and is set exactly when `url.tls`; so does `trust`.
+  Pool(BaseUrl url, net::asio::ssl::context* tls, PoolOptions options, UpstreamTrust& trust);
+  ~Pool();
 
-  // The most recently used idle connection that is still alive, or nullptr. Connections
-  // idle too long, or closed by the upstream while idle, are dropped on the way.
-  // `may_retry`: the caller can replay its request on a new connection should this one
-  // fail before answering. Then a connection idle for less than a second is taken
-  // without asking the kernel whether the upstream closed it (a system call per
-  // request): upstreams close idle connections after seconds, and the retry covers the
-  // rare one that did.
-  std::unique_ptr<Connection> TakeIdle(bool may_retry);
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
 
+  // The most recently used idle connection that the upstream left quiet, or nullptr.
+  // Connections idle too long, or that the upstream wrote to or closed, are closed on
+  // the way.
+  std::unique_ptr<Connection> TakeIdle();
+
+  // A new connection. RESOURCE_EXHAUSTED when max_connections are open already (then
+  // nothing was attempted); else as upstream::Connect.
   net::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> ConnectNew();
 
   // Takes back a connection whose last exchange ended cleanly (whole request sent, whole
-  // response read, keep-alive on both sides, nothing unread).
+  // response read, keep-alive on both sides, nothing unread), and watches it; closes it
+  // instead while the upstream is distrusted.
   void Release(std::unique_ptr<Connection> conn);
 
-  // Closes the idle connections kept longer than the idle timeout or closed by the
-  // upstream meanwhile. The worker calls it every second, so that a gateway with no
-  // traffic keeps no stale connection (nor one in CLOSE_WAIT).
+  // The upstream sent bytes out of turn (`what` says which, for the log): its connections
+  // are closed after their exchange, and idle ones now, for PoolOptions::distrust_for.
+  void Distrust(std::string_view what);
+
+  // Closes the idle connections kept longer than the idle timeout. The worker calls it
+  // every second, so that a gateway with no traffic keeps no stale connection.
   void Sweep();
 
   const BaseUrl& url() const { return url_; }
+  int open_connections() const { return *open_; }
 
  private:
-  bool Usable(const Connection& conn, bool trust_recent) const;
+  // Starts the read that tells of anything the upstream does to an idle connection.
+  void Watch(Connection& conn);
+  // Stops it; the connection is the caller's again.
+  static void Unwatch(Connection& conn);
+  // Closes an idle connection that the upstream wrote to, closed or broke.
+  void Evict(Connection* conn, const net::error_code& ec, size_t bytes);
+  // Counts bytes an idle connection received, and holds them against the upstream where
+  // they cannot be TLS's own records.
+  void SentWhileIdle(const Connection& conn);
+  bool Expired(const Connection& conn, net::Clock::time_point now) const;
 
   BaseUrl url_;
   net::asio::ssl::context* tls_;
   PoolOptions options_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // most recently released last
+  UpstreamTrust& trust_;
+  std::deque<std::unique_ptr<Connection>> idle_;  // most recently released last
+  // Connections open now, busy or idle (each holds a place: Connection::counted). Shared
+  // with them, since an exchange's connection may outlive the pool at shutdown.
+  std::shared_ptr<int> open_ = std::make_shared<int>(0);
 };
 
 }  // namespace oa::upstream

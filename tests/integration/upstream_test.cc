@@ -1,5 +1,7 @@
 // The upstream side of the relay: the keep-alive pool and TLS.
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "fixture.h"
 #include "test_certs.h"
@@ -80,6 +82,37 @@ TEST_F(Pool, FreshConnectionFailuresAreNotRetried) {
   headers.push_back({"x-mock-break", "before-headers"});
   EXPECT_EQ(client.Call("POST", "/v1/embeddings", headers, "{}").status, 502);
   EXPECT_EQ(mock_->requests().size(), 1u);
+}
+
+// Each worker opens at most --upstream-max-connections to the upstream; a call that needs
+// one more gets 503 with Retry-After, counted, rather than a descriptor the gateway may
+// need to answer /health. Before, 1,000 clients holding half-sent bodies pinned 1,000
+// upstream connections and 2,018 descriptors.
+TEST_F(Pool, CallsPastTheConnectionLimitAre503WithRetryAfter) {
+  StartAll({"--workers", "1", "--upstream-max-connections", "2"});
+  std::vector<std::thread> slow;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 2; ++i) {
+    slow.emplace_back([&] {
+      Headers headers = kAuth;
+      headers.push_back({"x-mock-delay-ms", "1500"});
+      ok += Client().Call("GET", "/v1/models", headers).status == 200;
+    });
+  }
+  ASSERT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 2; },
+                                        milliseconds(3000)));
+  const Reply refused = Client().Call("GET", "/v1/models", kAuth);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("upstream_connections_exhausted"), std::string::npos);
+  EXPECT_NE(refused.body.find("--upstream-max-connections"), std::string::npos);
+  EXPECT_EQ(refused.header("retry-after"), "1");
+  for (std::thread& t : slow) t.join();
+  EXPECT_EQ(ok, 2);
+  // Their connections went back to the pool: calls go on.
+  EXPECT_EQ(Client().Call("GET", "/v1/models", kAuth).status, 200);
+  const std::string metrics = Client().Call("GET", "/metrics", {}).body;
+  EXPECT_NE(metrics.find("\noa_upstream_connections_exhausted_total 1\n"), std::string::npos)
+      << metrics;
 }
 
 class Tls : public GatewayTest {
