@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "grpc/byte_buffers.h"
+#include "grpc/message_reader.h"
 #include "grpc/ordered_reactor.h"
 #include "net/notification.h"
 #include "observe/access_log.h"
@@ -454,12 +455,13 @@ class CallReactor final : public OrderedReactor {
     const route::Route& route = state_->route;
     const auto* input = route.method->input_type();
     std::unique_ptr<Message> request(state_->context.messages.GetPrototype(input)->New());
-    if (!request->ParseFromString(ToString(state_->request_buffer))) {
-      Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          StrCat("the request is not a valid ", input->full_name())));
+    const absl::Status read =
+        ReadMessage(state_->request_buffer, *request, state_->context.max_message_bytes);
+    state_->request_buffer.Clear();
+    if (!read.ok()) {
+      Refuse(ToGrpc(read));
       return;
     }
-    state_->request_buffer.Clear();
     const bool events =
         route.method->server_streaming() && !transcode::IsHttpBody(*route.method->output_type());
     absl::StatusOr<transcode::HttpCall> call = transcode::BuildHttpCall(route, *request, events);
@@ -517,7 +519,12 @@ class CallReactor final : public OrderedReactor {
     } else {
       out = std::get<0>(std::move(result));
       if (out.failure) {
-        status = ToGrpc(*out.failure);
+        // No upstream connection free is the gateway's overload, which gRPC clients
+        // retry as UNAVAILABLE; the caller's own failures keep their codes.
+        status =
+            !out.caller_failed && absl::IsResourceExhausted(*out.failure)
+                ? grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(out.failure->message()))
+                : ToGrpc(*out.failure);
       } else if (out.client_gone && !caller.failed()) {  // not our own refusal to go on
         status = Gone(*s.ctx);
       } else {
@@ -587,10 +594,10 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
   if (!state_.read_ok) co_return false;
   const auto* input = state_.route.method->input_type();
   std::unique_ptr<Message> message(state_.context.messages.GetPrototype(input)->New());
-  if (!message->ParseFromString(ToString(state_.request_buffer))) {
-    co_return absl::InvalidArgumentError(StrCat("a message is not a valid ", input->full_name()));
-  }
+  const absl::Status read =
+      ReadMessage(state_.request_buffer, *message, state_.context.max_message_bytes);
   state_.request_buffer.Clear();
+  if (!read.ok()) co_return read;
   // Only more bytes of the file may follow the first message.
   const auto& r = *message->GetReflection();
   const google::protobuf::FieldDescriptor& field = *call_.streamed_file;

@@ -27,7 +27,10 @@ struct CallContext {
   const route::RouteTable& routes;
   http::WorkerSource& workers;
   google::protobuf::DynamicMessageFactory& messages;  // thread-safe
-  std::atomic<int> active_calls{0};                   // reactors not yet done
+  // The largest request message, once inflated: --grpc-max-message-bytes, and no more
+  // than a request body may be (--max-body-bytes).
+  uint64_t max_message_bytes;
+  std::atomic<int> active_calls{0};  // reactors not yet done
 };
 
 // A reactor serving `route` for the call `ctx`. It deletes itself when the call is done.

@@ -14,13 +14,23 @@
 
 namespace oa::grpc_front {
 
+namespace {
+
+// The largest request message, on the wire or inflated: a message is a request body too.
+uint64_t MaxMessageBytes(const config::Settings& settings) {
+  return std::min(settings.grpc_max_message_bytes, settings.max_body_bytes);
+}
+
+}  // namespace
+
 // The generic handler: every method the server does not register itself (health does)
 // comes here and is looked up in the route table.
 class GrpcFront::Service final : public grpc::CallbackGenericService {
  public:
   Service(const config::Settings& settings, const route::RouteTable& routes,
           const route::Descriptors& descriptors, http::WorkerSource& workers)
-      : descriptors_(descriptors), context_{settings, routes, workers, messages_} {
+      : descriptors_(descriptors),
+        context_{settings, routes, workers, messages_, MaxMessageBytes(settings)} {
     for (const route::Route& route : routes.routes()) {
       const std::string& service = route.method->service()->full_name();
       if (services_.empty() || services_.back() != service) services_.push_back(service);
@@ -89,9 +99,16 @@ absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const config::Settin
   if (!settings.grpc_listen.empty()) {
     builder.AddListeningPort(settings.grpc_listen, credentials, &front->port_);
   }
-  const uint64_t max_message = std::min<uint64_t>(settings.max_body_bytes, INT32_MAX);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
+  // Messages reach the handler as sent, compressed or not (message_reader.h inflates them
+  // within the limit): gRPC's own decompression inflates a whole message before it looks
+  // at its size. The receive limit then bounds what gRPC buffers of each message.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<uint64_t>(MaxMessageBytes(settings), INT32_MAX)));
   builder.SetMaxSendMessageSize(-1);
+  // Advertised in SETTINGS: clients queue calls beyond it; a client that opens more
+  // anyway loses its connection.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, settings.grpc_max_concurrent_streams);
   front->server_ = builder.BuildAndStart();
   if (!front->server_) return absl::UnavailableError("the gRPC server did not start");
   if (!settings.grpc_listen.empty() && front->port_ == 0) {

@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "grpc/byte_buffers.h"
 #include "grpc/health/v1/health.pb.h"
+#include "grpc/message_reader.h"
 #include "grpc/ordered_reactor.h"
 #include "grpc/reflection/v1/reflection.pb.h"
 #include "grpc/reflection/v1alpha/reflection.pb.h"
@@ -32,9 +33,11 @@ class ReflectionReactor final : public OrderedReactor {
       Finish(grpc::Status::OK);  // the client has no more questions
       return;
     }
+    // A question names a symbol or a file: a few hundred bytes, however it was sent.
+    constexpr uint64_t kMaxRequestBytes = 64 * 1024;
     pb::ServerReflectionRequest request;
-    if (!request.ParseFromString(ToString(in_))) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a ServerReflectionRequest"));
+    if (const absl::Status read = ReadMessage(in_, request, kMaxRequestBytes); !read.ok()) {
+      Finish(grpc::Status(static_cast<grpc::StatusCode>(read.code()), std::string(read.message())));
       return;
     }
     const pb::ServerReflectionResponse response = Answer(request);

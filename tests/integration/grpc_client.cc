@@ -9,7 +9,18 @@
 #include "test_outputs.h"
 
 namespace oa::testing {
+
 namespace {
+
+// The bytes of an answer message, as the server sent them (it never compresses).
+std::string Bytes(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
 
 std::string FindIn(const std::multimap<std::string, std::string>& map, const std::string& key) {
   auto it = map.find(key);
@@ -87,7 +98,7 @@ GrpcResult GrpcClient::Call(const std::string& method, const std::vector<std::st
       grpc::ByteBuffer in;
       call->Read(&in, t(5));
       if (!step(5)) break;
-      result.messages.push_back(grpc_front::ToString(in));
+      result.messages.push_back(Bytes(in));
       if (options.cancel_after > 0 && result.messages.size() == options.cancel_after) {
         context.TryCancel();
       }

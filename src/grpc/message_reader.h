@@ -1,0 +1,29 @@
+// Reads a request message out of gRPC's ByteBuffer, without a whole copy of it, and, when
+// the client compressed it, without inflating more than a limit.
+//
+// The gRPC front turns off gRPC's own decompression (GRPC_ARG_ENABLE_PER_MESSAGE_
+// DECOMPRESSION): gRPC 1.51 inflates a compressed message whole before it looks at its
+// size, so 255 KB of gzip became a gigabyte in memory before any limit applied. A message
+// then reaches the handler as gRPC received it, compressed or not, its wire size bounded
+// by the server's receive limit; this reads it, inflating gzip (gzip framing) or deflate
+// (zlib framing) as it parses, and stops at `limit` bytes of message.
+//
+//   absl::Status read = ReadMessage(buffer, *request, settings.grpc_max_message_bytes);
+//   // RESOURCE_EXHAUSTED: inflated past the limit; INVALID_ARGUMENT: not the message
+#pragma once
+
+#include <google/protobuf/message.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace oa::grpc_front {
+
+// Parses `buffer` into `message` (cleared first). `limit` bounds the message's size once
+// inflated; an uncompressed one is bounded by gRPC's receive limit already.
+absl::Status ReadMessage(grpc::ByteBuffer& buffer, google::protobuf::Message& message,
+                         uint64_t limit);
+
+}  // namespace oa::grpc_front
