@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/beast/http/error.hpp>
+#include <string_view>
 
 namespace oa::net {
 namespace {
@@ -29,6 +30,24 @@ bool IsQdText(unsigned char c) {
 // What a quoted-pair may escape, and what a field value is made of: HTAB / SP / VCHAR /
 // obs-text.
 bool IsFieldChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+// Trailers that would change how the message is framed or whether its connection goes
+// on. The relay drops every trailer, so none of these could act; they are refused anyway,
+// as Beast refuses some of them, so that no reader of the same bytes (a proxy in front
+// that merges trailers into the head) frames the message otherwise than the gateway.
+bool FramesTheMessage(std::string_view name) {
+  for (const std::string_view framing :
+       {"content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
+        "upgrade", "te", "trailer", "host"}) {
+    if (name.size() == framing.size() &&
+        std::equal(name.begin(), name.end(), framing.begin(), [](char a, char b) {
+          return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
 
 int HexValue(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -215,6 +234,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
           state_ = State::kEndLf;
         } else if (IsToken(c)) {
           state_ = State::kTrailerName;
+          trailer_name_.assign(1, static_cast<char>(c));
         } else {
           ec = bhttp::error::bad_field;  // a folded line, or no name
           return i - 1;
@@ -222,8 +242,15 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
         break;
       case State::kTrailerName:
         if (c == ':') {
+          if (FramesTheMessage(trailer_name_)) {
+            ec = bhttp::error::bad_field;
+            return i - 1;
+          }
           state_ = State::kTrailerValue;
-        } else if (!IsToken(c)) {
+        } else if (IsToken(c)) {
+          // Only names as long as those FramesTheMessage() knows need keeping.
+          if (trailer_name_.size() < kLongestFramingName + 1) trailer_name_ += static_cast<char>(c);
+        } else {
           ec = bhttp::error::bad_field;
           return i - 1;
         }

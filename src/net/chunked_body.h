@@ -18,7 +18,9 @@
 //   - a chunk-size line, extensions included, and the trailer section are each at most
 //     `line_limit` bytes (error::header_limit beyond: the limit of a head applies);
 //   - trailers are field lines, checked and dropped (the relay passes none on); a line
-//     folded onto the one before is refused (RFC 9112, section 5.2 allows that);
+//     folded onto the one before is refused (RFC 9112, section 5.2 allows that), and so
+//     is a trailer that would frame the message (Content-Length, Transfer-Encoding,
+//     Connection and the like);
 //   - the body is at most `body_limit` bytes (error::body_limit), counted as each
 //     chunk-size is read, as Beast counts it;
 //   - lines end in CRLF; anything else is an error, as with Beast.
@@ -33,6 +35,7 @@
 #include <boost/optional.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
@@ -88,6 +91,9 @@ class ChunkedBody {
   uint64_t size_ = 0;       // the chunk-size being read
   uint64_t left_ = 0;       // chunk-data bytes still to come
   uint32_t line_used_ = 0;  // bytes of the current chunk-size line or trailer section
+  // The current trailer's name, as far as it could be one that frames the message.
+  static constexpr size_t kLongestFramingName = 17;  // "transfer-encoding"
+  std::string trailer_name_;
 };
 
 }  // namespace oa::net

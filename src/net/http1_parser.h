@@ -168,6 +168,9 @@ class Http1Parser {
     header_limit_ = v;
     beast_.header_limit(v);
   }
+  // Also the most this parser leaves unread while it asks for more (error::need_more):
+  // a head, or a chunk-size line, in progress (ChunkedBody holds none).
+  std::uint32_t header_limit() const { return header_limit_; }
   void body_limit(boost::optional<std::uint64_t> v) {
     body_limit_ = v;
     beast_.body_limit(v);

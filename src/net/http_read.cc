@@ -5,6 +5,8 @@
 #include <boost/beast/http/error.hpp>
 #include <stdexcept>
 
+#include "base/check.h"
+
 namespace oa::net {
 namespace {
 
@@ -33,6 +35,12 @@ asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buff
       const size_t used = parser.put(buffer.data(), ec);
       parsed += used;
       buffer.consume(used);
+      if constexpr (requires { parser.header_limit(); }) {
+        // What a client or an upstream makes the gateway hold is bounded: a parser that
+        // wants more keeps no more than a head's worth (chunk framing included).
+        OA_DCHECK(ec != bhttp::error::need_more || buffer.size() <= parser.header_limit(),
+                  "%zu bytes held, past the limit of %u", buffer.size(), parser.header_limit());
+      }
       if (ec != bhttp::error::need_more) {
         // A read_some is complete; read_header goes on while the header is not.
         if (ec || !whole_header || parser.is_header_done()) co_return ReadResult{ec, parsed};

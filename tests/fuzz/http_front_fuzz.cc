@@ -28,8 +28,11 @@
 //   - a connection hands off to HTTP/2 exactly when it starts with the HTTP/2 preface;
 //   - no input makes the gateway wait for a timeout (the client and the mock never
 //     leave it waiting, so a timeout means the two sides disagreed about framing).
-// Two front configurations alternate by the input's length: the defaults, and
-// --reject-unmodelled with a CORS origin list.
+// Three front configurations take turns by the input's length: the defaults,
+// --reject-unmodelled with a CORS origin list, and a head limit of 96 bytes, which short
+// inputs reach: with it, every read loop's contract that a parser asking for more holds
+// no more than the head limit (net/http_read.cc, checked in this build) meets chunk-size
+// lines, extensions and trailers longer than the limit.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -275,10 +278,10 @@ class World {
       : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
         upstream_url_(*upstream::BaseUrl::Parse(
             StrCat("http://127.0.0.1:", acceptor_.local_endpoint().port(), "/base/v1"))),
-        pool_(upstream_url_, nullptr,
-              {.max_idle = 4,
-               .idle_timeout = absl::Seconds(50),
-               .connect_timeout = absl::Seconds(5)}),
+        pool_(
+            upstream_url_, nullptr,
+            {.max_idle = 4, .idle_timeout = absl::Seconds(50), .connect_timeout = absl::Seconds(5)},
+            trust_),
         admission_(*limits::Admission::Create(Defaults())),
         worker_admission_(*admission_) {
     observe::SetLogLevel(observe::LogLevel::kOff);
@@ -293,11 +296,14 @@ class World {
     strict.reject_unmodelled = true;
     strict.cors_origins = {"https://app.example"};
     strict_ = MakeFront(strict);
+    config::Settings tight = Defaults();
+    tight.max_header_bytes = 96;
+    tight_ = MakeFront(tight);
     asio::co_spawn(io_, Accept(), asio::detached);
   }
 
   void Run(std::string_view input) {
-    Front& front = input.size() % 2 == 0 ? *plain_ : *strict_;
+    Front& front = input.size() % 3 == 0 ? *plain_ : input.size() % 3 == 1 ? *strict_ : *tight_;
     const ReferenceParse sent = ParseRequests(input, front.settings);
     RecordingHandoff handoff;
     front.context.http2 = &handoff;
@@ -558,6 +564,7 @@ class World {
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   upstream::BaseUrl upstream_url_;
+  upstream::UpstreamTrust trust_;
   upstream::Pool pool_;
   // No delay: every relayed call watches its client at once, so that inputs reach the
   // watch (pipelined bytes read while the upstream answers), as the server's delay
@@ -570,6 +577,7 @@ class World {
   std::atomic<bool> ready_{true};
   std::unique_ptr<Front> plain_;
   std::unique_ptr<Front> strict_;
+  std::unique_ptr<Front> tight_;
   std::vector<UpstreamRequest> received_;
   const bool verbose_ = std::getenv("OA_FUZZ_VERBOSE") != nullptr;  // a line per input
 };

@@ -346,12 +346,25 @@ def seeds_http_front():
 
 def seeds_http1_parser():
     # Header: [0] bit 0 request, bit 1 HEAD's answer, bits 2-3 piece size (0: whole);
-    # [1] body room - 1.
+    # [1] body room - 1; [2] head limit: 16 + 16 * it bytes (255: 4096).
     whole_request, bytewise_request, whole_response, head_response = 0b0001, 0b0101, 0, 0b0010
+    roomy, tight = 255, 3  # 4096 bytes; 64
     for name, data in http_requests().items():
-        write("http1_parser_fuzz", name, bytes([whole_request, 63]) + data)
+        write("http1_parser_fuzz", name, bytes([whole_request, 63, roomy]) + data)
     write("http1_parser_fuzz", "chat_bytewise",
-          bytes([bytewise_request, 3]) + http_requests()["chat"])
+          bytes([bytewise_request, 3, roomy]) + http_requests()["chat"])
+    chunked_head = (b"POST /v1/files HTTP/1.1\r\nHost: gw\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n")
+    chunked = {
+        "extensions": b'5;a=1;b="q \\"x\\""\r\nhello\r\n0\r\n\r\n',
+        "trailers": b"3\r\nabc\r\n0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n",
+        "long_extension": b"5;x=" + b"a" * 100 + b"\r\nhello\r\n0\r\n\r\n",
+        "open_quote": b'5;x="open\r\nhello\r\n0\r\n\r\n',
+        "folded_trailer": b"0\r\nX-A: 1\r\n folded\r\n\r\n",
+    }
+    for name, body in chunked.items():
+        write("http1_parser_fuzz", "chunked_" + name,
+              bytes([bytewise_request, 15, tight]) + chunked_head + body)
     answer = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "choices": []})
     responses = {
         "answer": ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -371,9 +384,37 @@ def seeds_http1_parser():
     }
     for name, text in responses.items():
         write("http1_parser_fuzz", "response_" + name,
-              bytes([whole_response, 63]) + text.encode("latin-1"))
+              bytes([whole_response, 63, roomy]) + text.encode("latin-1"))
     write("http1_parser_fuzz", "response_to_head",
-          bytes([head_response, 63]) + responses["answer"].encode())
+          bytes([head_response, 63, roomy]) + responses["answer"].encode())
+
+
+def seeds_upstream():
+    # Records of [flags][length][reply]: flags bits 0-1 the method (GET, HEAD, POST,
+    # DELETE), bit 2 a stray answer while idle after it, bit 3 close after the reply, bit
+    # 4 the reply in two writes; '#' in a reply is the exchange's own tag.
+    def record(flags, reply):
+        reply = reply.encode("latin-1")
+        return bytes([flags, len(reply)]) + reply
+    ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n###"
+    chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n###\r\n0\r\n\r\n"
+    head = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"
+    scripts = {
+        "keep_alive": record(0, ok) + record(2, ok) + record(0, chunked),
+        "extra_with_answer": record(0, ok + ok) + record(0, ok),
+        "extra_split": record(16, ok + ok) + record(0, ok),
+        "stray_while_idle": record(4, ok) + record(0, ok) + record(0, ok),
+        "body_after_head": record(1, head + "###") + record(0, ok),
+        "no_content_body": record(3, "HTTP/1.1 204 No Content\r\n\r\n###") + record(0, ok),
+        "interim": record(0, "HTTP/1.1 103 Early Hints\r\n\r\n" + ok) + record(0, ok),
+        "until_close": record(8, "HTTP/1.1 200 OK\r\n\r\n###") + record(0, ok),
+        "gzip_coding": record(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                                 "3\r\n###\r\n0\r\n\r\n") + record(0, ok),
+        "chunk_extension": record(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     '3;a="x"\r\n###\r\n0\r\nT: 1\r\n\r\n') + record(0, ok),
+    }
+    for name, data in scripts.items():
+        write("upstream_fuzz", name, data)
 
 
 def main():
@@ -389,6 +430,7 @@ def main():
     seeds_transcode(pool)
     seeds_http_front()
     seeds_http1_parser()
+    seeds_upstream()
     for target in sorted(os.listdir(CORPUS)):
         print(f"{target}: {len(os.listdir(os.path.join(CORPUS, target)))} seeds")
 

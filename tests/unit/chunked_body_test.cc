@@ -89,12 +89,19 @@ TEST(ChunkedBody, RefusesMalformedFraming) {
            "5 \r\nhello\r\n0\r\n\r\n",    // white space, then no extension
            "5;\r\nhello\r\n0\r\n\r\n",    // no extension name
            "5;a=\r\nhello\r\n0\r\n\r\n",  // no value
-           "5;a b\r\nhello\r\n0\r\n\r\n", "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",
+           "5;a b\r\nhello\r\n0\r\n\r\n",
+           "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",
            "5\nhello\r\n0\r\n\r\n",     // LF alone
            "5\r\nhelloX\r\n0\r\n\r\n",  // data longer than its size
-           "5\r\nhello\r\n0\r\n folded: x\r\n\r\n", "5\r\nhello\r\n0\r\nno colon\r\n\r\n",
+           "5\r\nhello\r\n0\r\n folded: x\r\n\r\n",
+           "5\r\nhello\r\n0\r\nno colon\r\n\r\n",
            "5\r\nhello\r\n0\r\nA: \x01\r\n\r\n",
            "11111111111111111\r\n",  // more than 64 bits
+           // Trailers that would frame the message (found by http1_parser_fuzz: Beast
+           // refuses a Transfer-Encoding trailer).
+           "0\r\nTransfer-Encoding: chunked\r\n\r\n",
+           "0\r\ncontent-length: 5\r\n\r\n",
+           "0\r\nConnection: close\r\n\r\n",
        }) {
     const Outcome out = Feed(bad, bad.size());
     EXPECT_FALSE(out.done) << bad;

@@ -33,11 +33,16 @@ using net::MessageHead;
 // how many bytes the parser took in all: net::Http1Parser reads it with its own decoder
 // (net::ChunkedBody), which takes framing in other steps than Beast does, and keeps no
 // trailer among the head's fields.
+//
+// `max_held`, when given, is set to the most bytes the parser left unread while it asked
+// for more: what a read loop must keep buffered for it.
 template <class Parser, class Head, class Body>
 std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t step, size_t room,
-                               bool skip, Head head, Body body) {
+                               bool skip, uint32_t header_limit, Head head, Body body,
+                               size_t* max_held = nullptr) {
   std::vector<std::string> trace;
   parser.skip(skip);
+  parser.header_limit(header_limit);
   size_t used = 0;
   size_t offered = std::min(step, input.size());
   std::string piece(room, '\0');
@@ -63,6 +68,9 @@ std::vector<std::string> Trace(Parser& parser, std::string_view input, size_t st
     }
     // Beast's put() of no bytes into a body says Success, not need_more; a read would
     // have waited for more either way.
+    if (ec == bhttp::error::need_more && max_held != nullptr) {
+      *max_held = std::max(*max_held, offered - used);
+    }
     if (ec == bhttp::error::need_more || (!ec && n == 0 && offered == used)) {
       if (offered == input.size()) {
         parser.put_eof(ec);
@@ -116,7 +124,8 @@ struct HeadText {
 };
 
 template <bool isRequest>
-std::vector<std::string> BeastsTrace(std::string_view input, size_t step, size_t room, bool skip) {
+std::vector<std::string> BeastsTrace(std::string_view input, size_t step, size_t room, bool skip,
+                                     uint32_t header_limit = 8192) {
   bhttp::parser<isRequest, bhttp::buffer_body> parser;
   const auto head = [](const auto& p) {
     const auto& m = p.get();
@@ -137,11 +146,12 @@ std::vector<std::string> BeastsTrace(std::string_view input, size_t step, size_t
     }
     return p.get().body().size;
   };
-  return Trace(parser, input, step, room, skip, head, body);
+  return Trace(parser, input, step, room, skip, header_limit, head, body);
 }
 
 template <bool isRequest>
-std::vector<std::string> OursTrace(std::string_view input, size_t step, size_t room, bool skip) {
+std::vector<std::string> OursTrace(std::string_view input, size_t step, size_t room, bool skip,
+                                   uint32_t header_limit = 8192, size_t* max_held = nullptr) {
   Http1Parser<isRequest> parser;
   const auto head = [](const auto& p) {
     const MessageHead& m = p.head();
@@ -158,7 +168,7 @@ std::vector<std::string> OursTrace(std::string_view input, size_t step, size_t r
     if (data != nullptr) p.BodyInto(data, size);
     return p.body_room();
   };
-  return Trace(parser, input, step, room, skip, head, body);
+  return Trace(parser, input, step, room, skip, header_limit, head, body, max_held);
 }
 
 }  // namespace parser_trace
