@@ -4,6 +4,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include "base/strings.h"
@@ -402,6 +404,7 @@ class GrpcDownstream final : public upstream::Downstream {
   size_t offset_ = 0;      // into the current run
   std::string file_data_;  // the last message's file bytes
   uint64_t uploaded_ = 0;  // file bytes of later messages so far
+  absl::Duration waited_;  // for them, in all
   bool body_done_;
 
   int http_status_ = 0;
@@ -588,9 +591,30 @@ class CallReactor final : public OrderedReactor {
   observe::GaugeHold in_flight_{observe::metrics().in_flight(observe::Front::kGrpc)};
 };
 
+// An upload's messages, like a REST request body, have --client-body-timeout in all, plus
+// a second for every --client-body-min-rate bytes of file sent: a client that holds its
+// stream open without sending cannot pin an upstream connection for ever.
 asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
+  const config::Settings& settings = state_.context.settings;
+  const double earned = static_cast<double>(uploaded_) /
+                        static_cast<double>(std::max<uint64_t>(settings.client_body_min_rate, 1));
+  const absl::Duration left = std::max(
+      settings.client_body_timeout + absl::Seconds(earned) - waited_, absl::ZeroDuration());
   state_.reactor->StartRead(&state_.request_buffer);
-  if (!co_await state_.read_done.Wait()) co_return absl::CancelledError("the call was cancelled");
+  asio::steady_timer budget(co_await asio::this_coro::executor);
+  budget.expires_after(absl::ToChronoNanoseconds(left));
+  const Clock::time_point started = Clock::now();
+  auto result = co_await (state_.read_done.Wait() || budget.async_wait(net::kNoThrow));
+  waited_ += absl::FromChrono(Clock::now() - started);
+  if (result.index() == 1) {
+    co_return absl::DeadlineExceededError(StrCat(
+        "the upload did not arrive in time: ", uploaded_, " bytes after its first message in ",
+        absl::FormatDuration(absl::Trunc(waited_, absl::Milliseconds(1))), ". The gateway allows ",
+        absl::FormatDuration(settings.client_body_timeout),
+        " (--client-body-timeout), and a second more for every ", settings.client_body_min_rate,
+        " bytes (--client-body-min-rate)"));
+  }
+  if (!std::get<0>(result)) co_return absl::CancelledError("the call was cancelled");
   if (!state_.read_ok) co_return false;
   const auto* input = state_.route.method->input_type();
   std::unique_ptr<Message> message(state_.context.messages.GetPrototype(input)->New());

@@ -12,6 +12,8 @@ with Debian's python3-h2.
 - Messages compressed with gzip or deflate, in one piece or split over several frames,
   reach the upstream as their uncompressed selves; corrupt ones are INVALID_ARGUMENT.
 - An uncompressed message past the limit is RESOURCE_EXHAUSTED.
+- A client-stream upload that stops sending is ended (DEADLINE_EXCEEDED) once
+  --client-body-timeout has passed, as a slow REST body is; one that keeps sending is not.
 
 Run by CTest (grpc_wire) with OA_BYPASS_BINARY and OA_MOCK_BINARY set; by hand:
 /usr/bin/python3 tests/integration/grpc_wire_test.py -v
@@ -19,10 +21,8 @@ Run by CTest (grpc_wire) with OA_BYPASS_BINARY and OA_MOCK_BINARY set; by hand:
 
 import collections
 import os
-import re
 import socket
-import subprocess
-import threading
+import sys
 import time
 import unittest
 import zlib
@@ -32,12 +32,18 @@ import h2.connection
 import h2.events
 import h2.settings
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from oa_test_support import Process, load_openai_messages  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
 MOCK_BINARY = os.environ.get("OA_MOCK_BINARY",
                              os.path.join(ROOT, "build", "tests", "mock", "mock_openai"))
 KEY = "sk-grpc-wire-test-key-0123456789SECRET"
 RETRIEVE_MODEL = "/openai.v1.ModelsService/RetrieveModel"
+CREATE_FILE_UPLOAD = "/openai.v1.FilesService/CreateFileUpload"
+BODY_TIMEOUT_S = 2
 START_TIMEOUT_S = 20
 IO_TIMEOUT_S = 20
 MAX_STREAMS = 3
@@ -45,67 +51,7 @@ MESSAGE_LIMIT = 4 << 20  # --grpc-max-message-bytes's default
 
 RESOURCE_EXHAUSTED = 8
 INVALID_ARGUMENT = 3
-
-
-class Process:
-    """A child process whose output (one of its streams) is collected as it comes."""
-
-    def __init__(self, argv, stream):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE if stream == "stdout" else
-                                     subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE if stream == "stderr" else
-                                     subprocess.DEVNULL)
-        self._stream = self.proc.stdout if stream == "stdout" else self.proc.stderr
-        self._text = ""
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for raw in iter(self._stream.readline, b""):
-            with self._changed:
-                self._text += raw.decode("utf-8", "replace")
-                self._changed.notify_all()
-
-    def output(self):
-        with self._changed:
-            return self._text
-
-    def wait_for(self, pattern, timeout):
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                match = re.search(pattern, self._text)
-                if match:
-                    return match
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.proc.args[0]} did not print {pattern!r}: "
-                                       f"{self._text[-2000:]}")
-                self._changed.wait(min(left, 0.2))
-
-    def peak_rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            return int(re.search(r"VmHWM:\s+(\d+) kB", status.read()).group(1))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=5)
-        if not self._reader.is_alive():
-            self._stream.close()
-        kept = os.environ.get("OA_TEST_OUTPUT_DIR")
-        if kept:  # for the suite's key scan
-            name = os.path.basename(self.proc.args[0])
-            with open(os.path.join(kept, f"grpc-wire-{name}-{self.proc.pid}.txt"), "a") as out:
-                out.write(self.output())
-        return self.proc.returncode
+DEADLINE_EXCEEDED = 4
 
 
 Answer = collections.namedtuple("Answer", "headers trailers data status message")
@@ -270,7 +216,8 @@ class GrpcWireTest(unittest.TestCase):
         self.gateway = Process(
             [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--workers", "1", "--log-level", "debug",
              "--upstream", f"http://127.0.0.1:{match.group(1)}/v1",
-             "--grpc-max-concurrent-streams", str(MAX_STREAMS), "--drain-timeout", "1s"],
+             "--grpc-max-concurrent-streams", str(MAX_STREAMS), "--drain-timeout", "1s",
+             "--client-body-timeout", f"{BODY_TIMEOUT_S}s", "--client-body-min-rate", "64KiB"],
             "stderr")
         self.addCleanup(self.gateway.stop)
         match = self.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
@@ -345,6 +292,42 @@ class GrpcWireTest(unittest.TestCase):
                               ("deflate named gzip", deflate(retrieve_model_request("m-1")))]:
             answer = self.client().call(RETRIEVE_MODEL, payload, "gzip")
             self.assertEqual(answer.status, INVALID_ARGUMENT, f"{name}: {answer}")
+
+    def upload_message(self, data, first):
+        request_class, _, _ = load_openai_messages().method(CREATE_FILE_UPLOAD)
+        message = request_class()
+        message.file.data = data
+        if first:
+            message.file.filename = "f.jsonl"
+            message.purpose = "batch"
+        raw = message.SerializeToString()
+        return b"\0" + len(raw).to_bytes(4, "big") + raw
+
+    def test_an_upload_that_stops_sending_is_ended_after_its_time(self):
+        client = self.client()
+        stream = client.start(CREATE_FILE_UPLOAD)
+        client.send(stream, self.upload_message(b"x" * 1000, True), end=False)
+        start = time.monotonic()
+        answer = client.answer(stream)  # the client sends nothing more
+        waited = time.monotonic() - start
+        print(f"an upload that stopped: {answer.status} {answer.message!r} after {waited:.2f} s",
+              flush=True)
+        self.assertEqual(answer.status, DEADLINE_EXCEEDED, answer)
+        self.assertIn("--client-body-timeout", answer.message)
+        self.assertGreaterEqual(waited, BODY_TIMEOUT_S - 0.5)
+
+    def test_an_upload_that_keeps_sending_takes_as_long_as_it_needs(self):
+        client = self.client()
+        stream = client.start(CREATE_FILE_UPLOAD)
+        client.send(stream, self.upload_message(b"x" * 1000, True), end=False)
+        # 128 KiB every 0.5 s for 3 s: 256 KiB/s against the 64 KiB/s asked, past the
+        # 2 s the body has to begin with.
+        for _ in range(6):
+            time.sleep(0.5)
+            client.send(stream, self.upload_message(b"y" * (128 << 10), False), end=False)
+        client.send(stream, b"", end=True)
+        answer = client.answer(stream)
+        self.assertEqual(answer.status, 0, answer)
 
     def test_an_uncompressed_message_past_the_limit_is_resource_exhausted(self):
         big = retrieve_model_request("m" * (MESSAGE_LIMIT + 1))
