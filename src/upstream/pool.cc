@@ -123,7 +123,8 @@ void Pool::SentWhileIdle(const Connection& conn) {
 }
 
 void Pool::Distrust(std::string_view what) {
-  if (trust_.Distrust(net::Clock::now() + absl::ToChronoNanoseconds(options_.distrust_for))) {
+  const net::Clock::time_point now = net::Clock::now();
+  if (trust_.Distrust(now, now + absl::ToChronoNanoseconds(options_.distrust_for))) {
     observe::metrics().upstream_distrusted.Add();
     OA_LOG(kWarn,
            "the upstream sent %s, out of turn (they would have been read as the next "

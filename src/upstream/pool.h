@@ -50,17 +50,19 @@ class UpstreamTrust {
   bool trusted(net::Clock::time_point now) const {
     return now.time_since_epoch().count() >= distrusted_until_.load(std::memory_order_relaxed);
   }
-  // True if the upstream was trusted until now (the caller says so in the log).
-  bool Distrust(net::Clock::time_point until) {
-    const int64_t before =
-        distrusted_until_.exchange(until.time_since_epoch().count(), std::memory_order_relaxed);
-    return before <= until.time_since_epoch().count() - kDistrustLogGap;
+  // Distrusts the upstream until `until` (or later, if it already is). True when it was
+  // trusted at `now`: a new episode, which the caller logs and counts.
+  bool Distrust(net::Clock::time_point now, net::Clock::time_point until) {
+    const int64_t to = until.time_since_epoch().count();
+    int64_t before = distrusted_until_.load(std::memory_order_relaxed);
+    while (before < to &&
+           !distrusted_until_.compare_exchange_weak(before, to, std::memory_order_relaxed)) {
+    }
+    return before <= now.time_since_epoch().count();
   }
 
  private:
-  // A distrust that follows an earlier one this closely (in clock ticks: 1 s) is the same
-  // episode, for the log.
-  static constexpr int64_t kDistrustLogGap = 1'000'000'000;
+  // A steady clock time, in its ticks.
   std::atomic<int64_t> distrusted_until_{0};
 };
 
