@@ -10,16 +10,21 @@
 #include <cstdio>
 #include <cstdlib>
 
-#ifdef OA_CHECKS
-#define OA_DCHECK(cond, ...)                                                               \
+// Aborts unless `cond` holds, naming `kind` ("contract", or a fuzz target's "property"),
+// the condition, and a printf-style explanation. Always on: OA_DCHECK and the fuzz
+// targets' FUZZ_CHECK choose when to use it.
+#define OA_ABORT_UNLESS(cond, kind, ...)                                                   \
   do {                                                                                     \
     if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "\ncontract broken at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, "\n%s broken at %s:%d: %s\n", kind, __FILE__, __LINE__, #cond); \
       std::fprintf(stderr, "" __VA_ARGS__);                                                \
       std::fputc('\n', stderr);                                                            \
       std::abort();                                                                        \
     }                                                                                      \
   } while (false)
+
+#ifdef OA_CHECKS
+#define OA_DCHECK(cond, ...) OA_ABORT_UNLESS(cond, "contract", __VA_ARGS__)
 #else
 #define OA_DCHECK(cond, ...) \
   do {                       \

@@ -1,36 +1,22 @@
 #include "net/chunked_body.h"
 
 #include <algorithm>
-#include <array>
 #include <boost/beast/http/error.hpp>
 #include <string_view>
+
+#include "net/http_chars.h"
 
 namespace oa::net {
 namespace {
 
 namespace bhttp = boost::beast::http;
 
-// RFC 9110 tchar.
-constexpr auto kTokenChars = [] {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c) table[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-  for (const char c : std::string_view("!#$%&'*+-.^_`|~"))
-    table[static_cast<unsigned char>(c)] = true;
-  return table;
-}();
-
-bool IsToken(unsigned char c) { return kTokenChars[c]; }
 bool IsBws(unsigned char c) { return c == ' ' || c == '\t'; }
 // qdtext: HTAB / SP / "!" / %x23-5B / %x5D-7E / obs-text.
 bool IsQdText(unsigned char c) {
   return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
          (c >= 0x5d && c <= 0x7e) || c >= 0x80;
 }
-// What a quoted-pair may escape, and what a field value is made of: HTAB / SP / VCHAR /
-// obs-text.
-bool IsFieldChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
 // Trailers that would change how the message is framed or whether its connection goes
 // on. The relay drops every trailer, so none of these could act; they are refused anyway,
 // as Beast refuses some of them, so that no reader of the same bytes (a proxy in front
@@ -83,7 +69,8 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
       }
       continue;
     }
-    const auto c = static_cast<unsigned char>(input[i]);
+    const char ch = input[i];
+    const auto c = static_cast<unsigned char>(ch);
     const bool in_size_line = state_ < State::kData;
     const bool in_trailers = state_ >= State::kTrailerStart;
     if ((in_size_line || in_trailers) && !CountLineByte(ec)) return i;
@@ -124,7 +111,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
         }
         break;
       case State::kExtNameStart:
-        if (IsToken(c)) {
+        if (IsTokenChar(ch)) {
           state_ = State::kExtName;
         } else if (!IsBws(c)) {
           ec = bhttp::error::bad_chunk_extension;
@@ -140,7 +127,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
           state_ = State::kExtNameBws;
         } else if (c == '\r') {
           state_ = State::kSizeLineLf;
-        } else if (!IsToken(c)) {
+        } else if (!IsTokenChar(ch)) {
           ec = bhttp::error::bad_chunk_extension;
           return i - 1;
         }
@@ -158,7 +145,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
       case State::kExtValueStart:
         if (c == '"') {
           state_ = State::kExtQuoted;
-        } else if (IsToken(c)) {
+        } else if (IsTokenChar(ch)) {
           state_ = State::kExtToken;
         } else if (!IsBws(c)) {
           ec = bhttp::error::bad_chunk_extension;
@@ -173,7 +160,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
           state_ = State::kExtBws;
         } else if (c == '\r') {
           state_ = State::kSizeLineLf;
-        } else if (state_ == State::kExtAfterQuoted || !IsToken(c)) {
+        } else if (state_ == State::kExtAfterQuoted || !IsTokenChar(ch)) {
           ec = bhttp::error::bad_chunk_extension;
           return i - 1;
         }
@@ -189,7 +176,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
         }
         break;
       case State::kExtQuotedPair:
-        if (!IsFieldChar(c)) {
+        if (!IsFieldChar(ch)) {
           ec = bhttp::error::bad_chunk_extension;
           return i - 1;
         }
@@ -232,9 +219,9 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
       case State::kTrailerStart:
         if (c == '\r') {
           state_ = State::kEndLf;
-        } else if (IsToken(c)) {
+        } else if (IsTokenChar(ch)) {
           state_ = State::kTrailerName;
-          trailer_name_.assign(1, static_cast<char>(c));
+          trailer_name_.assign(1, ch);
         } else {
           ec = bhttp::error::bad_field;  // a folded line, or no name
           return i - 1;
@@ -247,9 +234,9 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
             return i - 1;
           }
           state_ = State::kTrailerValue;
-        } else if (IsToken(c)) {
+        } else if (IsTokenChar(ch)) {
           // Only names as long as those FramesTheMessage() knows need keeping.
-          if (trailer_name_.size() < kLongestFramingName + 1) trailer_name_ += static_cast<char>(c);
+          if (trailer_name_.size() < kLongestFramingName + 1) trailer_name_ += ch;
         } else {
           ec = bhttp::error::bad_field;
           return i - 1;
@@ -258,7 +245,7 @@ size_t ChunkedBody::Put(std::string_view input, TakeBody take_body, error_code& 
       case State::kTrailerValue:
         if (c == '\r') {
           state_ = State::kTrailerLf;
-        } else if (!IsFieldChar(c)) {
+        } else if (!IsFieldChar(ch)) {
           ec = bhttp::error::bad_value;
           return i - 1;
         }

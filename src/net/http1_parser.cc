@@ -1,7 +1,6 @@
 #include "net/http1_parser.h"
 
 #include <algorithm>
-#include <array>
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 
@@ -10,6 +9,7 @@
 #endif
 
 #include "base/strings.h"
+#include "net/http_chars.h"
 
 namespace oa::net {
 
@@ -48,17 +48,6 @@ namespace {
 // Room for most heads in one allocation (a request from an SDK is about 600 bytes).
 constexpr size_t kTypicalHeadBytes = 1024;
 
-// RFC 9110 tchar: what a method and a field name are made of.
-constexpr auto kTokenChars = [] {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c) table[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-  for (const char c : std::string_view("!#$%&'*+-.^_`|~"))
-    table[static_cast<unsigned char>(c)] = true;
-  return table;
-}();
-
-bool IsToken(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // The first byte from `p` on that is not a tchar, or `end`. Names are letters, digits
@@ -82,7 +71,7 @@ const char* SkipToken(const char* p, const char* end) {
     }
   }
 #endif
-  while (p < end && IsToken(*p)) ++p;
+  while (p < end && IsTokenChar(*p)) ++p;
   return p;
 }
 

@@ -4,36 +4,13 @@
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 
+#include "net/http_chars.h"
+
 namespace oa::upstream {
 namespace {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
-
-// RFC 9110, section 5.6.2: tchar.
-constexpr bool IsTokenChar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  for (char s : std::string_view("!#$%&'*+-.^_`|~")) {
-    if (c == static_cast<unsigned char>(s)) return true;
-  }
-  return false;
-}
-
-struct TokenTable {
-  bool is_token[256] = {};
-  constexpr TokenTable() {
-    for (int c = 0; c < 256; ++c) is_token[c] = IsTokenChar(static_cast<unsigned char>(c));
-  }
-};
-constexpr TokenTable kTokens;
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!kTokens.is_token[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
 
 // RFC 9110, section 5.5: visible characters, obs-text, spaces and tabs; no other control
 // character (CR, LF and NUL among them). Beast's parser holds values to the same rule.
@@ -74,7 +51,7 @@ void WireHead::StatusLine(unsigned version, unsigned status, std::string_view re
 }
 
 bool WireHead::Add(std::string_view name, std::string_view value) {
-  if (!IsToken(name) || !SafeValue(value)) return false;
+  if (!net::IsToken(name) || !SafeValue(value)) return false;
   AddParsed(name, value);
   return true;
 }

@@ -12,21 +12,14 @@
 #include <string>
 #include <string_view>
 
+#include "base/check.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
 
 namespace oa::fuzz {
 
 // Aborts, naming the property and what the target printed about it.
-#define FUZZ_CHECK(cond, ...)                                                              \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "\nproperty broken at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, "" __VA_ARGS__);                                                \
-      std::fputc('\n', stderr);                                                            \
-      std::abort();                                                                        \
-    }                                                                                      \
-  } while (false)
+#define FUZZ_CHECK(cond, ...) OA_ABORT_UNLESS(cond, "property", __VA_ARGS__)
 
 // The table the gateway serves; built once, read by every input.
 inline const route::RouteTable& Table() {

@@ -69,10 +69,13 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from oa_test_support import load_openai_messages  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
 NGINX_BINARY = os.environ.get("OA_NGINX_BINARY", "/usr/sbin/nginx")
-DESCRIPTOR_SET = os.path.join(ROOT, "gen", "openai_v1.binpb")
 
 START_TIMEOUT_S = 20
 IO_TIMEOUT_S = 5  # every socket operation of a caller
@@ -919,41 +922,6 @@ def attacker(port, tally, shapes, stop, pause_s):
 
 # ---- gRPC callers --------------------------------------------------------------------------
 
-class Messages:
-    """Message classes of one descriptor set, looked up by full name (as in
-    tests/clients/grpc_client_test.py)."""
-
-    def __init__(self, descriptor_set_bytes):
-        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-        files = descriptor_pb2.FileDescriptorSet()
-        files.ParseFromString(descriptor_set_bytes)
-        self.pool = descriptor_pool.DescriptorPool()
-        for file in files.file:
-            self.pool.Add(file)
-        self._factory = message_factory.MessageFactory(self.pool)
-
-    def __getitem__(self, full_name):
-        return self._factory.GetPrototype(self.pool.FindMessageTypeByName(full_name))
-
-    def method(self, full_method):
-        """(request class, response class, server streaming) of "/pkg.Service/Method"."""
-        service, name = full_method.strip("/").split("/")
-        method = self.pool.FindServiceByName(service).FindMethodByName(name)
-        return (self[method.input_type.full_name], self[method.output_type.full_name],
-                method.server_streaming)
-
-
-_messages = None
-
-
-def openai_messages():
-    global _messages
-    if _messages is None:
-        with open(DESCRIPTOR_SET, "rb") as f:
-            _messages = Messages(f.read())
-    return _messages
-
-
 RETRIEVE_MODEL = "/openai.v1.ModelsService/RetrieveModel"
 
 
@@ -965,7 +933,7 @@ def grpc_callers(port, tally, threads, calls, pause_s=0.0, channels=2):
     except ImportError as exc:
         raise RuntimeError("the gRPC callers need Debian's python3-grpcio: run this file "
                            "with /usr/bin/python3") from exc
-    request_class, response_class, _ = openai_messages().method(RETRIEVE_MODEL)
+    request_class, response_class, _ = load_openai_messages().method(RETRIEVE_MODEL)
     opened = [grpc.insecure_channel(f"127.0.0.1:{port}",
                                     options=[("grpc.enable_http_proxy", 0),
                                              ("grpc.use_local_subchannel_pool", 1)])
