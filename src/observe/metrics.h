@@ -128,7 +128,8 @@ class Metrics {
   Counter upstream_tls_handshakes;
   Counter upstream_retries;
   // Connections closed because the upstream sent bytes outside an exchange: while the
-  // connection was idle, or after a complete answer.
+  // connection was idle (in plaintext: below TLS they may be its close_notify), or after
+  // a complete answer.
   Counter upstream_unsolicited;
   // Times the upstream lost keep-alive for sending bytes out of turn (upstream/pool.h).
   Counter upstream_distrusted;

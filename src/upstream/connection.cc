@@ -1,5 +1,6 @@
 #include "upstream/connection.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -26,6 +27,22 @@ Connection::IdleState Connection::PeekIdle() const {
   if (n > 0) return IdleState::kSentBytes;
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return IdleState::kQuiet;
   return IdleState::kClosed;
+}
+
+Connection::IdleState Connection::PeekTls() {
+  net::Stream::TlsStream* tls = stream.tls();
+  if (tls == nullptr) return IdleState::kQuiet;
+  SSL* ssl = tls->native_handle();
+  // SSL_peek reads only what TLS holds in memory (Asio feeds it through a BIO pair) and
+  // leaves application data where the next read finds it.
+  ERR_clear_error();
+  char byte;
+  const int n = SSL_peek(ssl, &byte, 1);
+  if (n > 0) return IdleState::kSentBytes;
+  const int error = SSL_get_error(ssl, n);
+  ERR_clear_error();
+  if (error == SSL_ERROR_WANT_READ) return IdleState::kQuiet;
+  return IdleState::kClosed;  // close_notify, or TLS broken: in either case not for reuse
 }
 
 namespace {

@@ -5,9 +5,11 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "net/notification.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
 #include "observe/metrics.h"
@@ -46,6 +48,13 @@ struct IdleWatch {
   Pool* pool = nullptr;
   Connection* conn = nullptr;  // null while the connection is not idle in `pool`
   char peeked = 0;
+  // Over TLS the read goes through TLS, and taking the connection waits for it to end
+  // (Pool::Settle): what it ended with, and who waits.
+  bool pending = false;
+  uint64_t generation = 0;  // of the pending read
+  net::error_code ec;
+  size_t bytes = 0;
+  std::optional<net::Notification> settled;
 };
 
 struct Connection {
@@ -60,6 +69,11 @@ struct Connection {
   // TLS alert), or it closed or reset it. Anything but kQuiet means "do not use".
   enum class IdleState { kQuiet, kSentBytes, kClosed };
   IdleState PeekIdle() const;
+  // Over TLS, what TLS holds already read from the socket but not yet given to a read:
+  // application data (kSentBytes: the upstream wrote out of turn), the upstream's
+  // close_notify (kClosed), or nothing (kQuiet; a session ticket is taken in on the way).
+  // No system call. kQuiet for a plain connection.
+  IdleState PeekTls();
 
   net::Stream stream;
   boost::beast::flat_buffer buffer;  // bytes read from the upstream, not yet parsed

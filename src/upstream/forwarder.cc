@@ -70,7 +70,14 @@ class Exchange {
       co_return;
     }
     started_ = Clock::now();
-    std::unique_ptr<Connection> conn = pool_.TakeIdle();
+    std::unique_ptr<Connection> conn;
+    for (;;) {
+      conn = pool_.TakeIdle();
+      if (!conn || conn->stream.tls() == nullptr) break;
+      const bool quiet = co_await pool_.Settle(*conn);
+      if (quiet) break;
+      conn->stream.Close();
+    }
     bool reused = conn != nullptr;
     for (;;) {
       if (!conn) {
@@ -303,13 +310,20 @@ class Exchange {
     }
     // Bytes after a complete answer (a second answer, a body after an answer to HEAD or
     // a 204) answer no request of ours: the connection is closed, never pooled, and an
-    // upstream that meant to keep it is not trusted with keep-alive for a while.
+    // upstream that meant to keep it is not trusted with keep-alive for a while. Over
+    // TLS, such bytes may also be held by TLS, read from the socket with the answer's
+    // last record.
     const bool keep_alive = request_sent && upstream.keep_alive();
-    if (conn.buffer.size() > 0) {
-      observe::metrics().upstream_unsolicited.Add();
-      if (keep_alive) pool_.Distrust("bytes after a complete answer");
+    const Connection::IdleState after =
+        conn.buffer.size() > 0 ? Connection::IdleState::kSentBytes : conn.PeekTls();
+    if (after == Connection::IdleState::kSentBytes) {
+      if (keep_alive) {
+        pool_.SentOutOfTurn("bytes after a complete answer");
+      } else {
+        observe::metrics().upstream_unsolicited.Add();
+      }
     }
-    connection_reusable_ = keep_alive && conn.buffer.size() == 0;
+    connection_reusable_ = keep_alive && after == Connection::IdleState::kQuiet;
   }
 
   // Moves the body piece by piece. False if either side failed (out_ says which).

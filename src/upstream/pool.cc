@@ -1,6 +1,7 @@
 #include "upstream/pool.h"
 
 #include <algorithm>
+#include <boost/asio/this_coro.hpp>
 
 #include "base/strings.h"
 #include "observe/log.h"
@@ -23,19 +24,55 @@ bool Pool::Expired(const Connection& conn, net::Clock::time_point now) const {
 
 std::unique_ptr<Connection> Pool::TakeIdle() {
   const net::Clock::time_point now = net::Clock::now();
+  // Another worker may have found the upstream out of turn: its own idle connections
+  // would each carry one more exchange.
+  if (!idle_.empty() && !trust_.trusted(now)) CloseIdle();
   while (!idle_.empty()) {
     std::unique_ptr<Connection> conn = std::move(idle_.back());
     idle_.pop_back();
     Unwatch(*conn);
+    if (Expired(*conn, now)) {
+      conn->stream.Close();
+      continue;
+    }
+    if (conn->stream.tls() != nullptr) return conn;  // Settle() tells
     // The watch saw what arrived before the worker last polled its sockets; the peek
     // sees the rest, up to now.
-    const Connection::IdleState state =
-        Expired(*conn, now) ? Connection::IdleState::kClosed : conn->PeekIdle();
+    const Connection::IdleState state = conn->PeekIdle();
     if (state == Connection::IdleState::kQuiet) return conn;
-    if (state == Connection::IdleState::kSentBytes) SentWhileIdle(*conn);
+    if (state == Connection::IdleState::kSentBytes) SentOutOfTurn("bytes to an idle connection");
     conn->stream.Close();
   }
   return nullptr;
+}
+
+asio::awaitable<bool> Pool::Settle(Connection& conn) {
+  IdleWatch& watch = *conn.watch;
+  if (watch.pending) {
+    watch.settled.emplace(co_await asio::this_coro::executor);
+    co_await watch.settled->Wait();  // the handler notifies it (Unwatch cancelled the read)
+    watch.settled.reset();
+  }
+  // What the read got before it was cancelled: application data is the upstream writing
+  // out of turn; an end (close_notify, a reset) only ends the connection.
+  if (watch.bytes > 0) {
+    SentOutOfTurn("application data to an idle TLS connection");
+    co_return false;
+  }
+  if (watch.ec && watch.ec != asio::error::operation_aborted) co_return false;
+  // What TLS holds of a record the cancelled read had begun to take, and what reached
+  // the socket since: bytes of either cannot be told from a close_notify, so they end
+  // the connection, without being held against the upstream.
+  co_return conn.PeekTls() == Connection::IdleState::kQuiet&& conn.PeekIdle() ==
+      Connection::IdleState::kQuiet;
+}
+
+void Pool::CloseIdle() {
+  for (const std::unique_ptr<Connection>& conn : idle_) {
+    Unwatch(*conn);
+    conn->stream.Close();
+  }
+  idle_.clear();
 }
 
 void Pool::Sweep() {
@@ -80,22 +117,37 @@ void Pool::Release(std::unique_ptr<Connection> conn) {
   idle_.push_back(std::move(conn));
 }
 
-// A peek of one byte: it leaves what it sees in the socket, and a read that finds the
-// socket empty costs no system call to start (Asio skips its first attempt once a read
-// has drained the socket, and the last read of the answer just did). Over TLS it peeks
-// below TLS: any record the upstream sends an idle connection (an alert, a ticket) makes
-// it unfit, as PeekIdle() would say.
+// In plaintext, a peek of one byte: it leaves what it sees in the socket, and costs no
+// system call to start when Asio's last read drained the socket (it skips its first
+// attempt then). Over TLS, a read of one byte through TLS, which takes in session tickets
+// and the like and completes only with application data (the upstream writing out of
+// turn), close_notify or an error; taking the connection waits for it (Settle).
 void Pool::Watch(Connection& conn) {
   if (!conn.watch) conn.watch = std::make_shared<IdleWatch>();
   IdleWatch& watch = *conn.watch;
   watch.pool = this;
   watch.conn = &conn;
-  conn.stream.socket().async_receive(
-      asio::buffer(&watch.peeked, 1), net::tcp::socket::message_peek,
-      [watch = conn.watch](const net::error_code& ec, size_t bytes) {
-        if (watch->conn == nullptr || ec == asio::error::operation_aborted) return;
-        watch->pool->Evict(std::exchange(watch->conn, nullptr), ec, bytes);
-      });
+  watch.pending = true;
+  watch.ec = {};
+  watch.bytes = 0;
+  // A read this connection's earlier watch left (cancelled, its handler not yet run)
+  // must not speak for this one.
+  auto on_done = [watch = conn.watch, generation = ++watch.generation](const net::error_code& ec,
+                                                                       size_t bytes) {
+    if (generation != watch->generation) return;
+    watch->pending = false;
+    watch->ec = ec;
+    watch->bytes = bytes;
+    if (watch->settled) watch->settled->Notify();
+    if (watch->conn == nullptr || ec == asio::error::operation_aborted) return;
+    watch->pool->Evict(std::exchange(watch->conn, nullptr), ec, bytes);
+  };
+  if (conn.stream.tls() != nullptr) {
+    conn.stream.async_read_some(asio::buffer(&watch.peeked, 1), std::move(on_done));
+  } else {
+    conn.stream.socket().async_receive(asio::buffer(&watch.peeked, 1),
+                                       net::tcp::socket::message_peek, std::move(on_done));
+  }
 }
 
 void Pool::Unwatch(Connection& conn) {
@@ -113,16 +165,13 @@ void Pool::Evict(Connection* conn, const net::error_code& ec, size_t bytes) {
   idle_.erase(it);
   evicted->idle.Release();
   evicted->stream.Close();
-  // Bytes out of turn, as opposed to the upstream closing a connection it kept long enough.
-  if (!ec && bytes > 0) SentWhileIdle(*evicted);
+  // Bytes out of turn (in plaintext, or application data through TLS), as opposed to
+  // the upstream closing a connection it kept long enough.
+  if (!ec && bytes > 0) SentOutOfTurn("bytes to an idle connection");
 }
 
-void Pool::SentWhileIdle(const Connection& conn) {
+void Pool::SentOutOfTurn(std::string_view what) {
   observe::metrics().upstream_unsolicited.Add();
-  if (conn.stream.tls() == nullptr) Distrust("bytes to an idle connection");
-}
-
-void Pool::Distrust(std::string_view what) {
   const net::Clock::time_point now = net::Clock::now();
   if (trust_.Distrust(now, now + absl::ToChronoNanoseconds(options_.distrust_for))) {
     observe::metrics().upstream_distrusted.Add();
@@ -131,11 +180,7 @@ void Pool::Distrust(std::string_view what) {
            "caller's answer): its connections are not reused for %s",
            what, absl::FormatDuration(options_.distrust_for));
   }
-  for (const std::unique_ptr<Connection>& conn : idle_) {
-    Unwatch(*conn);
-    conn->stream.Close();
-  }
-  idle_.clear();
+  CloseIdle();
 }
 
 }  // namespace oa::upstream

@@ -7,20 +7,21 @@
 // answers requests in order on a connection; a byte that comes when no request is
 // outstanding (a late or duplicate answer, a body after an answer to HEAD) would be read
 // as the answer to the next request sent on it, which is another caller's. So:
-//   - while a connection is idle, a read is pending on it (a peek, which costs no system
-//     call to start): when it completes, with bytes, the upstream's close or an error,
-//     the connection is closed at once;
-//   - taking it, TakeIdle() asks the kernel once more (a non-blocking peek), since a
-//     byte may have arrived after the worker last polled its sockets;
+//   - while a connection is idle, a read is pending on it (in plaintext a peek; over TLS
+//     a read through TLS, which takes in session tickets): when it completes, with
+//     bytes, the upstream's close or an error, the connection is closed at once;
+//   - taking it, the pool asks once more: in plaintext TakeIdle() peeks at the socket
+//     (one system call), since a byte may have arrived after the worker last polled its
+//     sockets; over TLS, Settle() ends the read and looks at what TLS holds and what
+//     reached the socket since;
 //   - the Forwarder closes, rather than releases, a connection whose answer was followed
-//     by bytes already read.
+//     by bytes, read or held by TLS.
 // What no HTTP/1.1 client can tell apart is an answer out of turn that arrives after the
 // next request was sent: it is taken for that request's answer. So an upstream that has
-// sent bytes out of turn once is not trusted with keep-alive for a while (Distrust()):
+// sent bytes out of turn once is not trusted with keep-alive for a while (SentOutOfTurn()):
 // every exchange then gets a connection of its own, on which no earlier answer can come
-// late. Over TLS, bytes on an idle connection may be the upstream's close_notify (or a
-// session ticket), which looks the same from outside TLS: those close the connection but
-// are not held against the upstream; bytes after an answer, read through TLS, are.
+// late. Over TLS only application data counts against the upstream: raw bytes that TLS
+// has not read may be its close_notify, and they only close the connection.
 //
 // It also bounds the connections a worker has open (busy or idle): ConnectNew() refuses
 // with RESOURCE_EXHAUSTED beyond PoolOptions::max_connections.
@@ -77,8 +78,12 @@ class Pool {
 
   // The most recently used idle connection that the upstream left quiet, or nullptr.
   // Connections idle too long, or that the upstream wrote to or closed, are closed on
-  // the way.
+  // the way. A TLS connection must be Settle()d before use.
   std::unique_ptr<Connection> TakeIdle();
+
+  // Ends the watch of a TLS connection TakeIdle() gave, and says whether the upstream left
+  // it quiet; if not, the caller closes it. REQUIRES: `conn` came from TakeIdle().
+  net::asio::awaitable<bool> Settle(Connection& conn);
 
   // A new connection. RESOURCE_EXHAUSTED when max_connections are open already (then
   // nothing was attempted); else as upstream::Connect.
@@ -89,9 +94,10 @@ class Pool {
   // instead while the upstream is distrusted.
   void Release(std::unique_ptr<Connection> conn);
 
-  // The upstream sent bytes out of turn (`what` says which, for the log): its connections
-  // are closed after their exchange, and idle ones now, for PoolOptions::distrust_for.
-  void Distrust(std::string_view what);
+  // The upstream sent bytes out of turn (`what` says which, for the log): counted, and its
+  // connections are closed after their exchange, and idle ones now, for
+  // PoolOptions::distrust_for.
+  void SentOutOfTurn(std::string_view what);
 
   // Closes the idle connections kept longer than the idle timeout. The worker calls it
   // every second, so that a gateway with no traffic keeps no stale connection.
@@ -107,9 +113,7 @@ class Pool {
   static void Unwatch(Connection& conn);
   // Closes an idle connection that the upstream wrote to, closed or broke.
   void Evict(Connection* conn, const net::error_code& ec, size_t bytes);
-  // Counts bytes an idle connection received, and holds them against the upstream where
-  // they cannot be TLS's own records.
-  void SentWhileIdle(const Connection& conn);
+  void CloseIdle();
   bool Expired(const Connection& conn, net::Clock::time_point now) const;
 
   BaseUrl url_;

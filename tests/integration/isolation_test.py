@@ -62,6 +62,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -218,6 +219,8 @@ class _UpstreamConnection:
         """Whether bytes of a next request have come (read, or waiting in the socket)."""
         if self.buf:
             return True
+        if isinstance(self.sock, ssl.SSLSocket):  # TLS holds some, or records wait below
+            return self.sock.pending() > 0 or bool(select.select([self.sock], [], [], 0)[0])
         try:
             return bool(self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
         except BlockingIOError:
@@ -304,11 +307,16 @@ class MisbehavingUpstream:
     a connection's even answers, in a send() of its own right after on its odd ones.)
     """
 
-    def __init__(self, mode, think_s=0.0):
+    def __init__(self, mode, think_s=0.0, cert_dir=None):
         if mode not in UPSTREAM_MODES:
             raise ValueError(f"unknown upstream mode {mode!r}")
         self.mode = mode
         self.think_s = think_s
+        self.tls = None  # with `cert_dir` (make_test_certs.sh's), HTTPS
+        if cert_dir:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(os.path.join(cert_dir, "good.pem"),
+                                     os.path.join(cert_dir, "good.key"))
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
         self.port = self.listener.getsockname()[1]
         self.stats = collections.Counter()
@@ -347,11 +355,15 @@ class MisbehavingUpstream:
 
     def _serve(self, conn):
         try:
+            if self.tls:
+                conn.sock = self.tls.wrap_socket(conn.sock, server_side=True)
             while not self._stopping.is_set():
                 request = conn.read_request()
                 if request is None:
                     break
                 self._answer(conn, request)
+        except (OSError, ssl.SSLError):
+            pass  # a handshake the gateway gave up on, or a connection it reset
         finally:
             with self._conns_lock:
                 self._conns.discard(conn)
@@ -420,9 +432,9 @@ class MisbehavingUpstream:
             self.stats["late answers"] = self._late.sent
 
 
-def upstream_main(mode, think_ms):
+def upstream_main(mode, think_ms, cert_dir=None):
     """The child process: serves until its stdin closes or SIGTERM, then prints its stats."""
-    server = MisbehavingUpstream(mode, think_ms / 1000)
+    server = MisbehavingUpstream(mode, think_ms / 1000, cert_dir)
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"listening on 127.0.0.1:{server.port}", flush=True)
@@ -467,11 +479,12 @@ def _kill_children():
 class UpstreamProcess:
     """A MisbehavingUpstream in a child process; stop() returns its stats."""
 
-    def __init__(self, mode, think_ms=0):
+    def __init__(self, mode, think_ms=0, cert_dir=None):
         self.mode = mode
         self.stats = None
         self.proc = _spawn(
-            [sys.executable, os.path.abspath(__file__), "--upstream", mode, str(think_ms)],
+            [sys.executable, os.path.abspath(__file__), "--upstream", mode, str(think_ms)]
+            + ([cert_dir] if cert_dir else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._out = b""
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -518,17 +531,19 @@ def _keep_log(path, name):
 
 
 class GatewayProcess:
-    """oa-bypass with --workers 1 in front of the upstream at `upstream_port`."""
+    """oa-bypass with --workers 1 in front of the upstream at `upstream_port` (over
+    HTTPS, trusting `ca_file`, when that is given)."""
 
-    def __init__(self, name, upstream_port):
+    def __init__(self, name, upstream_port, ca_file=None):
         self.name = name
         self.log_path = tempfile.mkstemp(prefix=f"isolation_{name}_", suffix=".log")[1]
         self._log = open(self.log_path, "wb")
         try:
             self.proc = _spawn(
                 [GATEWAY_BINARY, "--listen", "127.0.0.1:0",
-                 "--upstream", f"http://127.0.0.1:{upstream_port}/v1", "--workers", "1",
-                 "--log-level", "info", "--drain-timeout", "1s"],
+                 "--upstream", f"{'https' if ca_file else 'http'}://127.0.0.1:{upstream_port}/v1",
+                 "--workers", "1", "--log-level", "info", "--drain-timeout", "1s"]
+                + (["--upstream-ca-file", ca_file] if ca_file else []),
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         except OSError as exc:
             self._log.close()
@@ -587,7 +602,7 @@ http {{
     keepalive_requests 1000000;
     client_max_body_size 0;
     location /v1/ {{
-      proxy_pass http://openai;
+      proxy_pass {scheme}://openai;{tls}
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_buffering off;
@@ -608,7 +623,7 @@ def _free_port():
 class NginxProcess:
     """nginx as a non-daemon child in a temporary prefix, in front of `upstream_port`."""
 
-    def __init__(self, name, upstream_port):
+    def __init__(self, name, upstream_port, ca_file=None):
         if not os.access(NGINX_BINARY, os.X_OK):
             raise RuntimeError(f"{NGINX_BINARY} is missing: install Debian's nginx-light "
                                "(scripts/setup.sh nginx-light), or set OA_NGINX_BINARY")
@@ -619,8 +634,13 @@ class NginxProcess:
             self.port = _free_port()
             conf = os.path.join(self.dir, "nginx.conf")
             with open(conf, "w") as f:
+                # Over HTTPS: verified as the gateway verifies, sessions reused.
+                tls = (f"\n      proxy_ssl_trusted_certificate {ca_file};"
+                       "\n      proxy_ssl_verify on;\n      proxy_ssl_name localhost;"
+                       if ca_file else "")
                 f.write(NGINX_CONF.format(dir=self.dir, port=self.port,
-                                          upstream_port=upstream_port))
+                                          upstream_port=upstream_port,
+                                          scheme="https" if ca_file else "http", tls=tls))
             with open(os.path.join(self.dir, "stderr.log"), "wb") as stderr:
                 self.proc = _spawn(
                     [NGINX_BINARY, "-p", self.dir, "-c", conf, "-e", f"{self.dir}/error.log"],
@@ -1039,16 +1059,33 @@ class IsolationTest(unittest.TestCase):
     """Each test starts its own upstream (a child process) and gateway, both stopped after
     it even when it fails."""
 
+    cert_dir = None  # make_test_certs.sh's CA and server certificate, for HTTPS upstreams
+
+    @classmethod
+    def setUpClass(cls):
+        cls._certs = tempfile.TemporaryDirectory(prefix="isolation_certs_")
+        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                     "make_test_certs.sh"), cls._certs.name],
+                       check=True, capture_output=True)
+        cls.cert_dir = cls._certs.name
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._certs.cleanup()
+
     def setUp(self):
         say(f"\n[{self._testMethodName}]")
 
-    def start(self, mode, think_ms=0):
-        """Starts an upstream in `mode` and a gateway in front of it; returns the gateway's
-        port."""
-        self.upstream = UpstreamProcess(mode, think_ms)
+    def ca_file(self, tls):
+        return os.path.join(self.cert_dir, "ca.pem") if tls else None
+
+    def start(self, mode, think_ms=0, tls=False):
+        """Starts an upstream in `mode` (HTTPS with `tls`) and a gateway in front of it;
+        returns the gateway's port."""
+        self.upstream = UpstreamProcess(mode, think_ms, self.cert_dir if tls else None)
         self.addCleanup(self.upstream.stop)
         self.gateway = GatewayProcess(self._testMethodName.removeprefix("test_"),
-                                      self.upstream.port)
+                                      self.upstream.port, self.ca_file(tls))
         self.addCleanup(self.gateway.stop)
         return self.gateway.port
 
@@ -1120,8 +1157,8 @@ class IsolationTest(unittest.TestCase):
 
     # -- 2. extra bytes from the upstream, with or right after an answer --
 
-    def extra_bytes_case(self, mode, shape=None):
-        port = self.start(mode)
+    def extra_bytes_case(self, mode, shape=None, tls=False):
+        port = self.start(mode, tls=tls)
         callers = Tally("callers")
         self.callers(port, callers, shape, PACED_PAUSE_S)
         self.finish(callers)
@@ -1132,6 +1169,15 @@ class IsolationTest(unittest.TestCase):
 
     def test_extra_answer_sent_right_after_an_answer_reaches_no_one(self):
         self.extra_bytes_case("extra-after")
+
+    # Over TLS the extra answer is a record of its own, which TLS may hold, read from the
+    # socket with the answer's last one, where neither the read buffer nor the socket
+    # shows it (99 wrong of 200 before the gateway looked there too).
+    def test_extra_answer_sent_right_after_an_answer_over_tls_reaches_no_one(self):
+        self.extra_bytes_case("extra-after", tls=True)
+
+    def test_extra_answer_sent_with_an_answer_over_tls_reaches_no_one(self):
+        self.extra_bytes_case("extra-with", tls=True)
 
     def test_body_after_a_head_answer_reaches_no_one(self):
         # Every other call a HEAD, whose stray body would be the answer to a later call.
@@ -1156,17 +1202,26 @@ class IsolationTest(unittest.TestCase):
         return tally
 
     def test_late_unsolicited_answers_fewer_wrong_than_nginx(self):
+        self.late_case(tls=False)
+
+    # Over TLS, bytes on an idle connection may be the server's close_notify: the gateway
+    # reads them through TLS to tell application data (a late answer) from that.
+    def test_late_unsolicited_answers_over_tls_fewer_wrong_than_nginx(self):
+        self.late_case(tls=True)
+
+    def late_case(self, tls):
         if not os.access(NGINX_BINARY, os.X_OK):
             self.fail(f"{NGINX_BINARY} is missing, and this test compares with it: install "
                       "Debian's nginx-light (scripts/setup.sh nginx-light), or set "
                       "OA_NGINX_BINARY")
-        port = self.start("late", LATE_THINK_MS)
+        port = self.start("late", LATE_THINK_MS, tls=tls)
         ours = self.late_load(port, "oa-bypass")
         self.finish(ours, name="oa-bypass's upstream")
 
-        nginx_upstream = UpstreamProcess("late", LATE_THINK_MS)
+        nginx_upstream = UpstreamProcess("late", LATE_THINK_MS, self.cert_dir if tls else None)
         self.addCleanup(nginx_upstream.stop)
-        nginx = NginxProcess("nginx_late", nginx_upstream.port)
+        nginx = NginxProcess("nginx_late_tls" if tls else "nginx_late", nginx_upstream.port,
+                             self.ca_file(tls))
         self.addCleanup(nginx.stop)
         theirs = self.late_load(nginx.port, "nginx")
         self.finish(theirs, upstream=nginx_upstream, proxy=nginx, name="nginx's upstream")
@@ -1244,8 +1299,8 @@ class IsolationTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--upstream":
-        upstream_main(sys.argv[2], float(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--upstream":
+        upstream_main(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5 else None)
     else:
         # A SIGTERM (a test runner's timeout) still stops every child process (atexit).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
