@@ -281,24 +281,16 @@ class Session final : public OpenConnection {
     return parser.chunked() || parser.content_length().value_or(0) > 0;
   }
 
-  // Whether a call may carry a body. Where OpenAI's API has none (a route of proto/
-  // without a body; for paths it does not describe, the methods whose bodies have no
-  // meaning), a body is refused: an upstream that does not read it, as many small
-  // OpenAI-compatible servers do not for a GET, would take its bytes for the next
-  // request on the connection, and its answer would go to another caller.
+  // Whether a call may carry a body. Where OpenAI's API has none, a body is refused: an
+  // upstream that does not read it, as many small OpenAI-compatible servers do not for a
+  // GET, would take its bytes for the next request on the connection, and its answer
+  // would go to another caller. A route of proto/ says whether it has one; for a path it
+  // does not describe, only POST, PUT and PATCH (as spelled, case and all) may, the
+  // methods whose bodies every server reads.
   static bool TakesBody(bhttp::verb method, const std::optional<route::RouteMatch>& match) {
     if (match) return !match->route->body.empty();
-    switch (method) {
-      case bhttp::verb::get:
-      case bhttp::verb::head:
-      case bhttp::verb::delete_:
-      case bhttp::verb::options:
-      case bhttp::verb::trace:
-      case bhttp::verb::connect:
-        return false;
-      default:
-        return true;
-    }
+    return method == bhttp::verb::post || method == bhttp::verb::put ||
+           method == bhttp::verb::patch;
   }
 
   // What the gateway answers itself, before any route is looked up.

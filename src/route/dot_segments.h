@@ -11,9 +11,14 @@
 //   - '\' read as '/' ("/v1/..\admin", "/v1/..%5cadmin"), as Windows servers and WHATWG
 //     URL parsers do;
 //   - ';' starting parameters that are not part of the segment ("/v1/..;/admin"), as
-//     Java servlet containers do.
-// A decoded NUL ends paths in C code, so "%00" counts too. An encoded slash that makes
-// no dot segment ("/v1/models/org%2Fmodel") is an ordinary path, and passes.
+//     Java servlet containers do, and trailing spaces, which Windows servers drop;
+//   - decoded, the path ending at a decoded '?' or '#' ("/v1/..%3f/admin"), as a server
+//     that decodes before it parses reads it, and the look-alikes of '.', '/' and ''
+//     that Unicode folding turns into them (fullwidth "．．").
+// A decoded control character (NUL ends paths in C; URL parsers strip tabs and line
+// ends: ".%09.") or an overlong UTF-8 lead byte ("%c0%ae") counts too: no path needs
+// one. An encoded slash that makes no dot segment ("/v1/models/org%2Fmodel") is an
+// ordinary path, and passes.
 //
 //   if (route::LeavesItsPrefix(path)) refuse();
 #pragma once
@@ -23,7 +28,8 @@
 namespace oa::route {
 
 // True when some reading of `path` (the target's path, before any '?') holds a "." or
-// ".." segment or a NUL. Linear in the path's size.
+// ".." segment, a control character or an overlong UTF-8 byte. Linear in the path's
+// size.
 bool LeavesItsPrefix(std::string_view path);
 
 }  // namespace oa::route

@@ -51,6 +51,22 @@ TEST(DotSegments, EncodedNulIsRefused) {
   EXPECT_TRUE(LeavesItsPrefix("/v1/models/a%2500b"));
 }
 
+// Found by review: a server that decodes before it parses ends the path at a decoded
+// '?' or '#'; WHATWG URL parsers strip tabs and line ends; lax UTF-8 decoders read
+// overlong forms; Unicode folding reads fullwidth dots; Windows drops trailing spaces.
+TEST(DotSegments, ReadingsOfDecodingAndNormalisingServers) {
+  for (const char* path :
+       {"/v1/..%3f/admin", "/v1/..%23/admin", "/v1/.%09./admin", "/v1/.%0a./admin",
+        "/v1/.%0d./admin", "/v1/%c0%ae%c0%ae/admin", "/v1/%ef%bc%8e%ef%bc%8e/admin",
+        "/v1/..%ef%bc%8fadmin", "/v1/..%20/admin", "/v1/x%7f", "/v1/%e2%80%a4./admin"}) {
+    EXPECT_TRUE(LeavesItsPrefix(path)) << path;
+  }
+  // Not dot segments in any reading.
+  for (const char* path : {"/v1/models/a%3Fb", "/v1/a%23b/c", "/v1/%e2%82%ac.", "/v1/a%20b"}) {
+    EXPECT_FALSE(LeavesItsPrefix(path)) << path;
+  }
+}
+
 TEST(DotSegments, MalformedEscapesAreText) {
   for (const char* path : {"/v1/%", "/v1/%2", "/v1/%zz", "/v1/%%2e", "/v1/a%2"}) {
     EXPECT_FALSE(LeavesItsPrefix(path)) << path;
