@@ -157,6 +157,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("grpc-max-concurrent-streams",
      po::value<int>()->default_value(defaults.grpc_max_concurrent_streams),
      "calls a gRPC connection may have open at once (HTTP/2 MAX_CONCURRENT_STREAMS)")
+    ("grpc-max-buffered-bytes", str("256MiB"), "request bodies the gRPC front may hold at "
+     "once, over all its calls (each call's body is its message as JSON or multipart, held "
+     "whole); RESOURCE_EXHAUSTED beyond")
     ("client-header-timeout", dur(defaults.client_header_timeout),
      "time a client has to send a request's headers")
     ("client-idle-timeout", dur(defaults.client_idle_timeout),
@@ -302,6 +305,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     return st;
   }
   if (s.grpc_max_message_bytes > INT32_MAX) return Bad("grpc-max-message-bytes", "at most 2GiB");
+  if (auto st = ParseBytes("grpc-max-buffered-bytes", get("grpc-max-buffered-bytes"),
+                           s.grpc_max_buffered_bytes);
+      !st.ok()) {
+    return st;
+  }
   s.grpc_max_concurrent_streams = vm["grpc-max-concurrent-streams"].as<int>();
   if (s.grpc_max_concurrent_streams < 1) return Bad("grpc-max-concurrent-streams", "at least 1");
   if (auto st =

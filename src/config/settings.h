@@ -31,10 +31,12 @@ struct Settings {
 
   uint64_t max_body_bytes = uint64_t{1} << 30;
   uint32_t max_header_bytes = 64 * 1024;
-  // A gRPC request message as the handler reads it, after decompression; the wire size
-  // is bounded by max_body_bytes.
+  // A gRPC request message, on the wire and once inflated (the smaller of this and
+  // max_body_bytes applies).
   uint64_t grpc_max_message_bytes = 4 * 1024 * 1024;
   int grpc_max_concurrent_streams = 100;  // per HTTP/2 connection of the gRPC front
+  // Request bodies the gRPC front holds at once, transcoded from messages, in all calls.
+  uint64_t grpc_max_buffered_bytes = 256 * 1024 * 1024;
 
   absl::Duration client_header_timeout = absl::Seconds(30);
   absl::Duration client_idle_timeout = absl::Seconds(75);

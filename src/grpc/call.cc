@@ -130,6 +130,20 @@ struct CallState {
   std::vector<std::pair<std::string, std::string>> forwarded;
   std::string peer;
   Clock::time_point start = Clock::now();
+
+  // Takes `bytes` of the front's budget for request bodies, for as long as the call
+  // lives; false (nothing taken) when they would pass it.
+  bool HoldBuffered(uint64_t bytes) {
+    uint64_t held = context.buffered_bytes.load(std::memory_order_relaxed);
+    do {
+      if (held + bytes > context.settings.grpc_max_buffered_bytes) return false;
+    } while (!context.buffered_bytes.compare_exchange_weak(held, held + bytes,
+                                                           std::memory_order_relaxed));
+    buffered += bytes;
+    return true;
+  }
+  ~CallState() { context.buffered_bytes.fetch_sub(buffered, std::memory_order_relaxed); }
+  uint64_t buffered = 0;  // of the budget, held by this call
 };
 
 // The gRPC side of the upstream exchange: gives the transcoded request, turns the answer
@@ -470,6 +484,17 @@ class CallReactor final : public OrderedReactor {
     absl::StatusOr<transcode::HttpCall> call = transcode::BuildHttpCall(route, *request, events);
     if (!call.ok()) {
       Refuse(ToGrpc(call.status()));
+      return;
+    }
+    const uint64_t body_bytes = call->body.size() + call->body_tail.size();
+    if (!state_->HoldBuffered(body_bytes)) {
+      Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          StrCat("the request's body (", body_bytes,
+                                 " bytes once transcoded) does not fit in "
+                                 "the ",
+                                 state_->context.settings.grpc_max_buffered_bytes,
+                                 " bytes the gateway holds for gRPC calls at once (see "
+                                 "--grpc-max-buffered-bytes); retry shortly, or send less")));
       return;
     }
     dispatched_ = true;

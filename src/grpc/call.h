@@ -31,6 +31,10 @@ struct CallContext {
   // than a request body may be (--max-body-bytes).
   uint64_t max_message_bytes;
   std::atomic<int> active_calls{0};  // reactors not yet done
+  // Bytes of transcoded request bodies held by calls under way (--grpc-max-buffered-bytes):
+  // a call holds its body whole, and a message of control characters comes six times its
+  // size as JSON, so without a bound a few kilobytes of gzip held gigabytes.
+  std::atomic<uint64_t> buffered_bytes{0};
 };
 
 // A reactor serving `route` for the call `ctx`. It deletes itself when the call is done.

@@ -30,7 +30,7 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
   Service(const config::Settings& settings, const route::RouteTable& routes,
           const route::Descriptors& descriptors, http::WorkerSource& workers)
       : descriptors_(descriptors),
-        context_{settings, routes, workers, messages_, MaxMessageBytes(settings)} {
+        context_{settings, routes, workers, messages_, MaxMessageBytes(settings), {}, {}} {
     for (const route::Route& route : routes.routes()) {
       const std::string& service = route.method->service()->full_name();
       if (services_.empty() || services_.back() != service) services_.push_back(service);

@@ -33,7 +33,8 @@ class ReflectionReactor final : public OrderedReactor {
       Finish(grpc::Status::OK);  // the client has no more questions
       return;
     }
-    // A question names a symbol or a file: a few hundred bytes, however it was sent.
+    // A question names a symbol or a file: a few hundred bytes. Compressed, it may inflate
+    // to this much; as sent, the server's receive limit bounds it.
     constexpr uint64_t kMaxRequestBytes = 64 * 1024;
     pb::ServerReflectionRequest request;
     if (const absl::Status read = ReadMessage(in_, request, kMaxRequestBytes); !read.ok()) {

@@ -12,6 +12,9 @@ with Debian's python3-h2.
 - Messages compressed with gzip or deflate, in one piece or split over several frames,
   reach the upstream as their uncompressed selves; corrupt ones are INVALID_ARGUMENT.
 - An uncompressed message past the limit is RESOURCE_EXHAUSTED.
+- Request bodies held at once, over all calls, are bounded (--grpc-max-buffered-bytes):
+  a call past the budget is RESOURCE_EXHAUSTED, however small it was on the wire (a
+  message of control characters comes six times its size as JSON).
 - A client-stream upload that stops sending is ended (DEADLINE_EXCEEDED) once
   --client-body-timeout has passed, as a slow REST body is; one that keeps sending is not.
 
@@ -43,6 +46,8 @@ MOCK_BINARY = os.environ.get("OA_MOCK_BINARY",
 KEY = "sk-grpc-wire-test-key-0123456789SECRET"
 RETRIEVE_MODEL = "/openai.v1.ModelsService/RetrieveModel"
 CREATE_FILE_UPLOAD = "/openai.v1.FilesService/CreateFileUpload"
+CREATE_EMBEDDING = "/openai.v1.EmbeddingsService/CreateEmbedding"
+BUFFERED_LIMIT = 1 << 20  # --grpc-max-buffered-bytes here
 BODY_TIMEOUT_S = 2
 START_TIMEOUT_S = 20
 IO_TIMEOUT_S = 20
@@ -110,11 +115,11 @@ class H2Client:
             pass
         return self.remote_settings
 
-    def start(self, path, encoding=None):
+    def start(self, path, encoding=None, metadata=()):
         stream = self.conn.get_next_available_stream_id()
         headers = [(":method", "POST"), (":scheme", "http"), (":path", path),
                    (":authority", "127.0.0.1"), ("content-type", "application/grpc"),
-                   ("te", "trailers"), ("authorization", f"Bearer {KEY}")]
+                   ("te", "trailers"), ("authorization", f"Bearer {KEY}"), *metadata]
         if encoding:
             headers.append(("grpc-encoding", encoding))
         self.conn.send_headers(stream, headers)
@@ -217,7 +222,8 @@ class GrpcWireTest(unittest.TestCase):
             [GATEWAY_BINARY, "--listen", "127.0.0.1:0", "--workers", "1", "--log-level", "debug",
              "--upstream", f"http://127.0.0.1:{match.group(1)}/v1",
              "--grpc-max-concurrent-streams", str(MAX_STREAMS), "--drain-timeout", "1s",
-             "--client-body-timeout", f"{BODY_TIMEOUT_S}s", "--client-body-min-rate", "64KiB"],
+             "--client-body-timeout", f"{BODY_TIMEOUT_S}s", "--client-body-min-rate", "64KiB",
+             "--grpc-max-buffered-bytes", str(BUFFERED_LIMIT)],
             "stderr")
         self.addCleanup(self.gateway.stop)
         match = self.gateway.wait_for(r"listening on 127\.0\.0\.1:(\d+)", START_TIMEOUT_S)
@@ -328,6 +334,37 @@ class GrpcWireTest(unittest.TestCase):
         client.send(stream, b"", end=True)
         answer = client.answer(stream)
         self.assertEqual(answer.status, 0, answer)
+
+    def embedding_request(self, text):
+        request_class, _, _ = load_openai_messages().method(CREATE_EMBEDDING)
+        message = request_class(model="m")
+        message.input.string_value = text
+        raw = message.SerializeToString()
+        return b"\0" + len(raw).to_bytes(4, "big") + raw
+
+    def test_request_bodies_held_at_once_are_bounded(self):
+        client = self.client()
+        # 700 KB each, the upstream holding the first for a while: two do not fit 1 MiB.
+        slow = [("x-mock-delay-ms", "1500")]
+        first = client.start(CREATE_EMBEDDING, metadata=slow)
+        client.send(first, self.embedding_request("a" * 700_000))
+        time.sleep(0.3)  # the first call is with the upstream, its body held
+        second = client.start(CREATE_EMBEDDING, metadata=slow)
+        client.send(second, self.embedding_request("b" * 700_000))
+        refused = client.answer(second)
+        self.assertEqual(refused.status, RESOURCE_EXHAUSTED, refused)
+        self.assertIn("--grpc-max-buffered-bytes", refused.message)
+        self.assertEqual(client.answer(first).status, 0)
+        # Its body given back, the budget takes the next call.
+        self.assertEqual(client.call(CREATE_EMBEDDING, self.embedding_request("c" * 700_000)[5:])
+                         .status, 0)
+        # A message of control characters comes six times its size as JSON: past the
+        # budget, however small it was on the wire.
+        raw = self.embedding_request("\x01" * 400_000)[5:]
+        answer = client.call(CREATE_EMBEDDING, gzip(raw), "gzip")
+        print(f"{len(gzip(raw))} bytes of gzip, {len(raw)} of message: {answer.status} "
+              f"{answer.message!r}", flush=True)
+        self.assertEqual(answer.status, RESOURCE_EXHAUSTED, answer)
 
     def test_an_uncompressed_message_past_the_limit_is_resource_exhausted(self):
         big = retrieve_model_request("m" * (MESSAGE_LIMIT + 1))
