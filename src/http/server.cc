@@ -44,13 +44,13 @@ struct Server::Worker {
       : admission(limits),
         context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
+        caller_watches(context.get_executor(), kCallerWatchDelay),
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {.max_idle = settings.upstream_pool_max_idle,
               .idle_timeout = settings.upstream_pool_idle_timeout,
               .connect_timeout = settings.upstream_connect_timeout,
               .max_connections = settings.upstream_max_connections},
-             shared.upstream_trust),
-        caller_watches(context.get_executor(), kCallerWatchDelay),
+             shared.upstream_trust, caller_watches),
         front{settings, routes, shared.cors, pool,      caller_watches, shared.forward_limits,
               nullptr,  -1,     connections, admission, &shared.ready,  shared.front_tls} {
     admission.Bind(context.get_executor());
@@ -96,8 +96,10 @@ struct Server::Worker {
   // (other threads only post to it): the reactor needs no lock around each operation.
   asio::io_context context;
   tcp::acceptor acceptor;
-  upstream::Pool pool;
+  // Work deferred by kCallerWatchDelay: watching a caller whose upstream is slow, and an
+  // idle upstream connection (the pool's). Before the pool, which outlives none of it.
   net::DelayQueue caller_watches;
+  upstream::Pool pool;
   FrontContext front;
 };
 

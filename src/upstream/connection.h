@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "net/delay_queue.h"
 #include "net/notification.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
@@ -85,6 +86,7 @@ struct Connection {
   observe::GaugeHold idle;           // in metrics, while in a pool
   CountedPlace counted;              // in its pool's count of open connections
   std::shared_ptr<IdleWatch> watch;  // made the first time it goes idle
+  net::DelayQueue::Entry rest;       // queued while idle, until its watch starts
 };
 
 // `tls` must be set exactly when `url.tls`. Fails with UNAVAILABLE (cannot resolve,

@@ -10,8 +10,9 @@ namespace oa::upstream {
 
 namespace asio = net::asio;
 
-Pool::Pool(BaseUrl url, asio::ssl::context* tls, PoolOptions options, UpstreamTrust& trust)
-    : url_(std::move(url)), tls_(tls), options_(options), trust_(trust) {}
+Pool::Pool(BaseUrl url, asio::ssl::context* tls, PoolOptions options, UpstreamTrust& trust,
+           net::DelayQueue& rest)
+    : url_(std::move(url)), tls_(tls), options_(options), trust_(trust), rest_(rest) {}
 
 Pool::~Pool() {
   // Reads still pending on idle connections complete after this: they must find no pool.
@@ -113,7 +114,10 @@ void Pool::Release(std::unique_ptr<Connection> conn) {
   }
   conn->idle_since = net::Clock::now();
   conn->idle = observe::GaugeHold(observe::metrics().upstream_idle);
-  Watch(*conn);
+  if (!conn->watch) conn->watch = std::make_shared<IdleWatch>();
+  conn->watch->pool = this;
+  conn->watch->conn = conn.get();
+  rest_.Add(conn->rest, [this, c = conn.get()] { Watch(*c); });
   idle_.push_back(std::move(conn));
 }
 
@@ -123,10 +127,7 @@ void Pool::Release(std::unique_ptr<Connection> conn) {
 // and the like and completes only with application data (the upstream writing out of
 // turn), close_notify or an error; taking the connection waits for it (Settle).
 void Pool::Watch(Connection& conn) {
-  if (!conn.watch) conn.watch = std::make_shared<IdleWatch>();
   IdleWatch& watch = *conn.watch;
-  watch.pool = this;
-  watch.conn = &conn;
   watch.pending = true;
   watch.ec = {};
   watch.bytes = 0;
@@ -153,6 +154,10 @@ void Pool::Watch(Connection& conn) {
 void Pool::Unwatch(Connection& conn) {
   conn.watch->conn = nullptr;
   conn.idle.Release();
+  if (conn.rest.queued()) {
+    conn.rest.Leave();  // taken before its watch began
+    return;
+  }
   net::error_code ignored;
   conn.stream.socket().cancel(ignored);  // its handler finds the watch stopped
 }

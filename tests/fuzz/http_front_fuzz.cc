@@ -281,7 +281,7 @@ class World {
         pool_(
             upstream_url_, nullptr,
             {.max_idle = 4, .idle_timeout = absl::Seconds(50), .connect_timeout = absl::Seconds(5)},
-            trust_),
+            trust_, caller_watches_),
         admission_(*limits::Admission::Create(Defaults())),
         worker_admission_(*admission_) {
     observe::SetLogLevel(observe::LogLevel::kOff);
@@ -565,11 +565,11 @@ class World {
   tcp::acceptor acceptor_;
   upstream::BaseUrl upstream_url_;
   upstream::UpstreamTrust trust_;
-  upstream::Pool pool_;
   // No delay: every relayed call watches its client at once, so that inputs reach the
   // watch (pipelined bytes read while the upstream answers), as the server's delay
-  // would not let the mock's quick answers do.
+  // would not let the mock's quick answers do; the pool watches idle connections at once.
   net::DelayQueue caller_watches_{io_.get_executor(), absl::ZeroDuration()};
+  upstream::Pool pool_;
   upstream::ForwardLimits forward_limits_;
   http::Connections connections_;
   std::unique_ptr<limits::Admission> admission_;

@@ -200,7 +200,8 @@ class World {
     upstream::UpstreamTrust trust;
     upstream::Pool pool(*upstream::BaseUrl::Parse(StrCat(
                             "http://127.0.0.1:", acceptor_.local_endpoint().port(), "/base/v1")),
-                        nullptr, {.max_idle = 4, .connect_timeout = absl::Seconds(3)}, trust);
+                        nullptr, {.max_idle = 4, .connect_timeout = absl::Seconds(3)}, trust,
+                        caller_watches_);
     int last_connection = -1;
     bool last_anomalous = false;
     for (int i = 0; i < static_cast<int>(script_.size()); ++i) {
