@@ -186,7 +186,10 @@ class Fleet:
             proc, _ = self.start(f"oa-bypass-{i}", [
                 str(self.build / "oa-bypass"), f"--listen=127.0.0.1:{port}",
                 f"--upstream=http://127.0.0.1:{self.upstream_port}/v1", f"--workers={workers}",
-                "--upstream-pool-max-idle=1024"], port=port)
+                # The open-streams scenario holds 10,000 upstream connections, past the
+                # default cap of 4,096 a worker; nginx runs with worker_connections 32768.
+                "--upstream-pool-max-idle=1024", "--upstream-max-connections=16384"],
+                port=port)
             pids.append(proc.pid)
             # The port answers as soon as the first process listens: wait for each one's line.
             log_file = self.workdir / f"oa-bypass-{i}.log"
