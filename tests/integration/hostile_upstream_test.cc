@@ -38,10 +38,12 @@ struct SeenRequest {
   int connection = 0;
 };
 
-// What to send for a request: pieces written in turn, each after its delay.
+// What to send for a request: pieces written in turn, each after its delay; `close`
+// ends the connection after the piece.
 struct Write {
   std::string bytes;
   milliseconds delay{0};
+  bool close = false;
 };
 
 // A 200 answer whose JSON body echoes `key` (it parses as an openai.v1.Model).
@@ -135,6 +137,10 @@ class ScriptedUpstream {
         asio::write(socket, asio::buffer(w.bytes), ec);
         last_write = Clock::now();
         if (ec) return;
+        if (w.close) {
+          socket.shutdown(tcp::socket::shutdown_send, ec);
+          return;
+        }
       }
     }
   }
@@ -278,15 +284,19 @@ TEST_F(HostileUpstream, AnAnswerInATransferCodingOtherThanChunkedIs502) {
     if (r.target.ends_with("/last")) {
       return std::vector<Write>{
           {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"
-           "Connection: close\r\n\r\n\x1f\x8b not read"}};
+           "Connection: close\r\n\r\n\x1f\x8b not read",
+           milliseconds(0), /*close=*/true}};
     }
     return std::vector<Write>{
         {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
          "Transfer-Encoding: gzip, chunked\r\n\r\n"
-         "5\r\n\x1f\x8b\x08\x00\x00\r\n0\r\n\r\n"}};
+         "5\r\n\x1f\x8b\x08\x00\x00\r\n0\r\n\r\n",
+         milliseconds(0), /*close=*/true}};
   });
   for (const char* target : {"/v1/models/a", "/v1/models/last"}) {
-    const Reply reply = TestClient(gateway_->port()).Call("GET", target, AuthFor("key-k-0001"));
+    TestClient client(gateway_->port());
+    client.SetReadTimeout(milliseconds(5000));  // a relabelling gateway may never end it
+    const Reply reply = client.Call("GET", target, AuthFor("key-k-0001"));
     EXPECT_EQ(reply.status, 502) << target << ": " << reply.body;
     EXPECT_NE(reply.body.find("transfer coding"), std::string::npos) << reply.body;
   }

@@ -90,7 +90,19 @@ Reply TestClient::Read(bool head_request) {
   parser.skip(head_request);
   Reply reply;
   boost::system::error_code ec;
-  bhttp::read(socket_, buffer_, parser, ec);
+  if (read_timeout_.count() == 0) {
+    bhttp::read(socket_, buffer_, parser, ec);
+  } else {
+    parser.eager(true);
+    while (!parser.is_done()) {
+      if (!Readable(read_timeout_)) {
+        ec = boost::asio::error::timed_out;
+        break;
+      }
+      bhttp::read_some(socket_, buffer_, parser, ec);
+      if (ec) break;
+    }
+  }
   if (parser.is_header_done()) TakeHeader(parser, reply);
   reply.body = parser.get().body();
   reply.complete = !ec && parser.is_done();
@@ -148,6 +160,8 @@ void TestClient::SendGenerated(uint64_t size,
     offset += chunk.size();
   }
 }
+
+void TestClient::SetReadTimeout(std::chrono::milliseconds timeout) { read_timeout_ = timeout; }
 
 bool TestClient::Readable(std::chrono::milliseconds timeout) {
   if (buffer_.size() > 0) return true;

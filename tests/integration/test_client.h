@@ -58,6 +58,9 @@ class TestClient {
   // request whose header the caller sent with SendRaw.
   void SendGenerated(uint64_t size, const std::function<void(uint64_t, std::string&)>& fill);
 
+  // Read() fails (the Reply saying why) after `timeout` without a byte, where it would
+  // wait for ever: for servers that may not end an answer.
+  void SetReadTimeout(std::chrono::milliseconds timeout);
   // True if something (an answer, the end) can be read within `timeout`: a Read() that
   // follows does not wait for a server that never answers.
   bool Readable(std::chrono::milliseconds timeout);
@@ -70,6 +73,7 @@ class TestClient {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_;
   boost::beast::flat_buffer buffer_;
+  std::chrono::milliseconds read_timeout_{0};  // 0: Read() waits as long as it takes
 };
 
 // Byte i of the mock's generated downloads: (i * 31 + 7) % 251.
