@@ -131,8 +131,8 @@ struct CallState {
   std::string peer;
   Clock::time_point start = Clock::now();
 
-  // Takes `bytes` of the front's budget for request bodies, for as long as the call
-  // lives; false (nothing taken) when they would pass it.
+  // Takes `bytes` of the front's budget for request bodies, until ReleaseBuffered or the
+  // end of the call; false (nothing taken) when they would pass it.
   bool HoldBuffered(uint64_t bytes) {
     uint64_t held = context.buffered_bytes.load(std::memory_order_relaxed);
     do {
@@ -142,7 +142,12 @@ struct CallState {
     buffered += bytes;
     return true;
   }
-  ~CallState() { context.buffered_bytes.fetch_sub(buffered, std::memory_order_relaxed); }
+  // Gives the budget back. Called before the status goes, so that a client which has its
+  // answer finds the budget as it left it (the state itself lives until gRPC is done).
+  void ReleaseBuffered() {
+    context.buffered_bytes.fetch_sub(std::exchange(buffered, 0), std::memory_order_relaxed);
+  }
+  ~CallState() { ReleaseBuffered(); }
   uint64_t buffered = 0;  // of the budget, held by this call
 };
 
@@ -533,6 +538,7 @@ class CallReactor final : public OrderedReactor {
     if (verdict.kind != limits::Verdict::Kind::kAdmitted) {
       const grpc::Status status = Refused(s, verdict);
       Log(s, method, target, status, 0, {});
+      s.ReleaseBuffered();
       CallReactor* reactor = std::exchange(s.reactor, nullptr);
       reactor->Finish(status);
       co_return;
@@ -560,6 +566,7 @@ class CallReactor final : public OrderedReactor {
       }
     }
     Log(s, method, target, status, caller.http_status(), out);
+    s.ReleaseBuffered();  // the body has gone upstream, or never will
     CallReactor* reactor = s.reactor;
     s.reactor = nullptr;  // from here on the reactor may be gone
     if (status.ok() && caller.final_message()) {
