@@ -212,7 +212,7 @@ std::string Metrics::Render() const {
   e.Sample("", upstream_retries.value());
   e.Family("oa_upstream_unsolicited_total", "counter",
            "Upstream connections closed because the upstream sent bytes outside an exchange "
-           "(while idle, in plaintext; or after a complete answer).");
+           "(to an idle connection, or after a complete answer; over TLS, application data).");
   e.Sample("", upstream_unsolicited.value());
   e.Family("oa_upstream_distrusted_total", "counter",
            "Times the upstream's connections stopped being reused for a while, because it "

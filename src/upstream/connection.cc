@@ -41,8 +41,25 @@ Connection::IdleState Connection::PeekTls() {
   if (n > 0) return IdleState::kSentBytes;
   const int error = SSL_get_error(ssl, n);
   ERR_clear_error();
-  if (error == SSL_ERROR_WANT_READ) return IdleState::kQuiet;
-  return IdleState::kClosed;  // close_notify, or TLS broken: in either case not for reuse
+  if (error != SSL_ERROR_WANT_READ) return IdleState::kClosed;  // close_notify, or broken
+  // Part of a record: what it holds cannot be told yet, so the connection is not used.
+  if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) {
+    return IdleState::kClosed;
+  }
+  return IdleState::kQuiet;
+}
+
+Connection::IdleState Connection::TakeInTls() {
+  net::Stream::TlsStream* tls = stream.tls();
+  if (tls == nullptr) return IdleState::kQuiet;
+  // A synchronous read, which the socket's non-blocking mode ends with would_block once
+  // TLS wants bytes the socket does not have. Unlike an asynchronous read through TLS, it
+  // leaves nothing pending on the stream: the connection may be destroyed at any time.
+  char byte;
+  error_code ec;
+  if (tls->read_some(asio::buffer(&byte, 1), ec) > 0) return IdleState::kSentBytes;
+  if (ec != asio::error::would_block) return IdleState::kClosed;
+  return PeekTls();
 }
 
 namespace {
@@ -78,6 +95,10 @@ asio::awaitable<absl::Status> Establish(const BaseUrl& url, tcp::resolver& resol
     tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
     auto [hs_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kNoThrow);
     if (hs_ec) co_return Failed("TLS handshake with", url, hs_ec, observe::UpstreamError::kTls);
+    // For TakeInTls; the exchanges' asynchronous operations are not affected.
+    error_code nb_ec;
+    conn.stream.socket().non_blocking(true, nb_ec);
+    if (nb_ec) co_return Failed("TLS setup with", url, nb_ec, observe::UpstreamError::kTls);
     observe::metrics().upstream_tls_handshakes.Add();
   }
   co_return absl::OkStatus();

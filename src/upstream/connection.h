@@ -43,19 +43,14 @@ class CountedPlace {
 class Pool;
 struct Connection;
 
-// A pool's pending read on one of its idle connections (pool.cc). Shared with that
-// read's handler, which may run after the connection left the pool or was closed.
+// A pool's pending peek at one of its idle connections (pool.cc). Shared with that
+// peek's handler, which may run after the connection left the pool or was destroyed: it
+// holds the peek's buffer, so that nothing of the connection is touched then.
 struct IdleWatch {
   Pool* pool = nullptr;
   Connection* conn = nullptr;  // null while the connection is not idle in `pool`
   char peeked = 0;
-  // Over TLS the read goes through TLS, and taking the connection waits for it to end
-  // (Pool::Settle): what it ended with, and who waits.
-  bool pending = false;
-  uint64_t generation = 0;  // of the pending read
-  net::error_code ec;
-  size_t bytes = 0;
-  std::optional<net::Notification> settled;
+  uint64_t generation = 0;  // of the pending peek
 };
 
 struct Connection {
@@ -70,10 +65,14 @@ struct Connection {
   // TLS alert), or it closed or reset it. Anything but kQuiet means "do not use".
   enum class IdleState { kQuiet, kSentBytes, kClosed };
   IdleState PeekIdle() const;
-  // Over TLS, what TLS holds already read from the socket but not yet given to a read:
-  // application data (kSentBytes: the upstream wrote out of turn), the upstream's
-  // close_notify (kClosed), or nothing (kQuiet; a session ticket is taken in on the way).
-  // No system call. kQuiet for a plain connection.
+  // Over TLS, takes in what the upstream sent to the idle connection, without waiting:
+  // application data (kSentBytes: the upstream wrote out of turn), its close_notify or
+  // part of a record (kClosed), or nothing but what TLS keeps to itself, such as session
+  // tickets (kQuiet). One read of the socket when it holds bytes (TLS connections are in
+  // non-blocking mode, which their asynchronous operations ignore); none otherwise.
+  IdleState TakeInTls();
+  // Over TLS, what TLS holds already read from the socket but not yet given to a read,
+  // as TakeInTls says it; no system call. kQuiet for a plain connection.
   IdleState PeekTls();
 
   net::Stream stream;

@@ -70,14 +70,7 @@ class Exchange {
       co_return;
     }
     started_ = Clock::now();
-    std::unique_ptr<Connection> conn;
-    for (;;) {
-      conn = pool_.TakeIdle();
-      if (!conn || conn->stream.tls() == nullptr) break;
-      const bool quiet = co_await pool_.Settle(*conn);
-      if (quiet) break;
-      conn->stream.Close();
-    }
+    std::unique_ptr<Connection> conn = pool_.TakeIdle();
     bool reused = conn != nullptr;
     for (;;) {
       if (!conn) {

@@ -1,7 +1,6 @@
 #include "upstream/pool.h"
 
 #include <algorithm>
-#include <boost/asio/this_coro.hpp>
 
 #include "base/strings.h"
 #include "observe/log.h"
@@ -15,7 +14,7 @@ Pool::Pool(BaseUrl url, asio::ssl::context* tls, PoolOptions options, UpstreamTr
     : url_(std::move(url)), tls_(tls), options_(options), trust_(trust), rest_(rest) {}
 
 Pool::~Pool() {
-  // Reads still pending on idle connections complete after this: they must find no pool.
+  // Peeks still pending on idle connections complete after this: they must find no pool.
   for (const std::unique_ptr<Connection>& conn : idle_) conn->watch->conn = nullptr;
 }
 
@@ -36,36 +35,15 @@ std::unique_ptr<Connection> Pool::TakeIdle() {
       conn->stream.Close();
       continue;
     }
-    if (conn->stream.tls() != nullptr) return conn;  // Settle() tells
-    // The watch saw what arrived before the worker last polled its sockets; the peek
-    // sees the rest, up to now.
-    const Connection::IdleState state = conn->PeekIdle();
+    // The watch saw what arrived before the worker last polled its sockets; this sees the
+    // rest, up to now.
+    const Connection::IdleState state =
+        conn->stream.tls() != nullptr ? conn->TakeInTls() : conn->PeekIdle();
     if (state == Connection::IdleState::kQuiet) return conn;
     if (state == Connection::IdleState::kSentBytes) SentOutOfTurn("bytes to an idle connection");
     conn->stream.Close();
   }
   return nullptr;
-}
-
-asio::awaitable<bool> Pool::Settle(Connection& conn) {
-  IdleWatch& watch = *conn.watch;
-  if (watch.pending) {
-    watch.settled.emplace(co_await asio::this_coro::executor);
-    co_await watch.settled->Wait();  // the handler notifies it (Unwatch cancelled the read)
-    watch.settled.reset();
-  }
-  // What the read got before it was cancelled: application data is the upstream writing
-  // out of turn; an end (close_notify, a reset) only ends the connection.
-  if (watch.bytes > 0) {
-    SentOutOfTurn("application data to an idle TLS connection");
-    co_return false;
-  }
-  if (watch.ec && watch.ec != asio::error::operation_aborted) co_return false;
-  // What TLS holds of a record the cancelled read had begun to take, and what reached
-  // the socket since: bytes of either cannot be told from a close_notify, so they end
-  // the connection, without being held against the upstream.
-  co_return conn.PeekTls() == Connection::IdleState::kQuiet&& conn.PeekIdle() ==
-      Connection::IdleState::kQuiet;
 }
 
 void Pool::CloseIdle() {
@@ -121,34 +99,36 @@ void Pool::Release(std::unique_ptr<Connection> conn) {
   idle_.push_back(std::move(conn));
 }
 
-// In plaintext, a peek of one byte: it leaves what it sees in the socket, and costs no
-// system call to start when Asio's last read drained the socket (it skips its first
-// attempt then). Over TLS, a read of one byte through TLS, which takes in session tickets
-// and the like and completes only with application data (the upstream writing out of
-// turn), close_notify or an error; taking the connection waits for it (Settle).
+// A peek of one byte at the socket: it leaves what it sees there, and costs no system
+// call to start when Asio's last read drained the socket (it skips its first attempt
+// then). Its buffer is the watch's, so the connection may be destroyed under it. Over
+// TLS, bytes are then taken in through TLS: session tickets and the like leave the
+// connection quiet, and watched again.
 void Pool::Watch(Connection& conn) {
   IdleWatch& watch = *conn.watch;
-  watch.pending = true;
-  watch.ec = {};
-  watch.bytes = 0;
-  // A read this connection's earlier watch left (cancelled, its handler not yet run)
+  // A peek this connection's earlier watch left (cancelled, its handler not yet run)
   // must not speak for this one.
   auto on_done = [watch = conn.watch, generation = ++watch.generation](const net::error_code& ec,
                                                                        size_t bytes) {
-    if (generation != watch->generation) return;
-    watch->pending = false;
-    watch->ec = ec;
-    watch->bytes = bytes;
-    if (watch->settled) watch->settled->Notify();
-    if (watch->conn == nullptr || ec == asio::error::operation_aborted) return;
-    watch->pool->Evict(std::exchange(watch->conn, nullptr), ec, bytes);
+    if (generation != watch->generation || watch->conn == nullptr ||
+        ec == asio::error::operation_aborted) {
+      return;
+    }
+    Connection* conn = watch->conn;
+    Connection::IdleState state = Connection::IdleState::kClosed;  // the upstream's end
+    if (!ec && bytes > 0) {
+      state = conn->stream.tls() != nullptr ? conn->TakeInTls()
+                                            : Connection::IdleState::kSentBytes;
+    }
+    if (state == Connection::IdleState::kQuiet) {
+      watch->pool->Watch(*conn);
+      return;
+    }
+    watch->conn = nullptr;
+    watch->pool->Evict(conn, state);
   };
-  if (conn.stream.tls() != nullptr) {
-    conn.stream.async_read_some(asio::buffer(&watch.peeked, 1), std::move(on_done));
-  } else {
-    conn.stream.socket().async_receive(asio::buffer(&watch.peeked, 1),
-                                       net::tcp::socket::message_peek, std::move(on_done));
-  }
+  conn.stream.socket().async_receive(asio::buffer(&watch.peeked, 1),
+                                     net::tcp::socket::message_peek, std::move(on_done));
 }
 
 void Pool::Unwatch(Connection& conn) {
@@ -162,7 +142,7 @@ void Pool::Unwatch(Connection& conn) {
   conn.stream.socket().cancel(ignored);  // its handler finds the watch stopped
 }
 
-void Pool::Evict(Connection* conn, const net::error_code& ec, size_t bytes) {
+void Pool::Evict(Connection* conn, Connection::IdleState state) {
   const auto it = std::find_if(idle_.begin(), idle_.end(),
                                [conn](const auto& held) { return held.get() == conn; });
   if (it == idle_.end()) return;
@@ -172,7 +152,7 @@ void Pool::Evict(Connection* conn, const net::error_code& ec, size_t bytes) {
   evicted->stream.Close();
   // Bytes out of turn (in plaintext, or application data through TLS), as opposed to
   // the upstream closing a connection it kept long enough.
-  if (!ec && bytes > 0) SentOutOfTurn("bytes to an idle connection");
+  if (state == Connection::IdleState::kSentBytes) SentOutOfTurn("bytes to an idle connection");
 }
 
 void Pool::SentOutOfTurn(std::string_view what) {

@@ -7,15 +7,15 @@
 // answers requests in order on a connection; a byte that comes when no request is
 // outstanding (a late or duplicate answer, a body after an answer to HEAD) would be read
 // as the answer to the next request sent on it, which is another caller's. So:
-//   - once a connection has been idle for the worker's delay (20 ms), a read is pending
-//     on it (in plaintext a peek; over TLS a read through TLS, which takes in session
-//     tickets): when it completes, with bytes, the upstream's close or an error, the
-//     connection is closed at once. A connection taken again sooner, as under load,
-//     costs no watch at all (starting one cost a system call a call);
-//   - taking it, the pool asks once more: in plaintext TakeIdle() peeks at the socket
-//     (one system call), since a byte may have arrived after the worker last polled its
-//     sockets; over TLS, Settle() ends the read and looks at what TLS holds and what
-//     reached the socket since;
+//   - once a connection has been idle for the worker's delay (20 ms), a peek is pending
+//     on its socket: when it completes, with bytes, the upstream's close or an error, the
+//     connection is closed at once (over TLS, bytes are first taken in through TLS, and
+//     a session ticket alone leaves the connection watched). A connection taken again
+//     sooner, as under load, costs no watch at all (starting one cost a system call a
+//     call);
+//   - taking it, TakeIdle() asks once more, since a byte may have arrived after the
+//     worker last polled its sockets: in plaintext it peeks at the socket (one system
+//     call); over TLS it reads what reached the socket through TLS, without waiting;
 //   - the Forwarder closes, rather than releases, a connection whose answer was followed
 //     by bytes, read or held by TLS.
 // What no HTTP/1.1 client can tell apart is an answer out of turn that arrives after the
@@ -83,12 +83,8 @@ class Pool {
 
   // The most recently used idle connection that the upstream left quiet, or nullptr.
   // Connections idle too long, or that the upstream wrote to or closed, are closed on
-  // the way. A TLS connection must be Settle()d before use.
+  // the way.
   std::unique_ptr<Connection> TakeIdle();
-
-  // Ends the watch of a TLS connection TakeIdle() gave, and says whether the upstream left
-  // it quiet; if not, the caller closes it. REQUIRES: `conn` came from TakeIdle().
-  net::asio::awaitable<bool> Settle(Connection& conn);
 
   // A new connection. RESOURCE_EXHAUSTED when max_connections are open already (then
   // nothing was attempted); else as upstream::Connect.
@@ -112,12 +108,12 @@ class Pool {
   int open_connections() const { return *open_; }
 
  private:
-  // Starts the read that tells of anything the upstream does to an idle connection.
+  // Starts the peek that tells of anything the upstream does to an idle connection.
   void Watch(Connection& conn);
   // Stops it; the connection is the caller's again.
   static void Unwatch(Connection& conn);
-  // Closes an idle connection that the upstream wrote to, closed or broke.
-  void Evict(Connection* conn, const net::error_code& ec, size_t bytes);
+  // Closes an idle connection that the upstream wrote to (kSentBytes), closed or broke.
+  void Evict(Connection* conn, Connection::IdleState state);
   void CloseIdle();
   bool Expired(const Connection& conn, net::Clock::time_point now) const;
 

@@ -117,8 +117,8 @@ TEST_F(Pool, CallsPastTheConnectionLimitAre503WithRetryAfter) {
 
 class Tls : public GatewayTest {
  protected:
-  void StartTls(const char* cert, const std::string& host, std::vector<std::string> args) {
-    mock::MockOptions options;
+  void StartTls(const char* cert, const std::string& host, std::vector<std::string> args,
+                mock::MockOptions options = {}) {
     options.tls_cert_file = TestCertFile(std::string(cert) + ".pem");
     options.tls_key_file = TestCertFile(std::string(cert) + ".key");
     mock_ = std::make_unique<mock::MockOpenAI>(options);
@@ -142,6 +142,31 @@ TEST_F(Tls, VerifiedUpstreamByNameAndByAddress) {
     EXPECT_EQ(gateway_->Log().find(kKey), std::string::npos);
     gateway_.reset();
   }
+}
+
+// An idle TLS connection is watched once it has rested (20 ms): the watch takes in what
+// TLS keeps to itself and keeps the connection, and sees the upstream close it.
+TEST_F(Tls, AWatchedIdleConnectionIsReusedUntilTheUpstreamClosesIt) {
+  mock::MockOptions options;
+  options.idle_close_ms = 600;
+  StartTls("good", "localhost", {"--workers", "1", "--upstream-ca-file", TestCertFile("ca.pem")},
+           options);
+  TestClient client = Client();
+  ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
+  std::this_thread::sleep_for(milliseconds(200));  // watched, and quiet
+  ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
+  EXPECT_EQ(mock_->accepted_connections(), 1);
+  // The mock closes it after 600 ms: the watch closes it too, so the next call needs no
+  // retry on a dead connection.
+  ASSERT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 0; },
+                                        milliseconds(3000)));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
+  EXPECT_EQ(mock_->accepted_connections(), 2);
+  const std::string metrics = client.Call("GET", "/metrics", {}).body;
+  EXPECT_NE(metrics.find("\noa_upstream_retries_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\noa_upstream_unsolicited_total 0\n"), std::string::npos) << metrics;
+  EXPECT_EQ(gateway_->Stop(), 0);
 }
 
 TEST_F(Tls, WrongHostNameIsRefused) {
