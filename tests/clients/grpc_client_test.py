@@ -26,12 +26,9 @@ from google.protobuf import descriptor_pb2, json_format
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
-from oa_test_support import Messages, Process, load_openai_messages  # noqa: E402
+from oa_test_support import (GATEWAY_BINARY, MOCK_BINARY, ROOT, Messages,  # noqa: E402
+                             Process, load_openai_messages)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
-MOCK_BINARY = os.environ.get("OA_MOCK_BINARY",
-                             os.path.join(ROOT, "build", "tests", "mock", "mock_openai"))
 GRPC_PROTO_DIR = "/usr/share/grpc-proto"
 
 KEY = "sk-grpc-python-test-key-0123456789SECRET"

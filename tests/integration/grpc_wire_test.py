@@ -37,12 +37,9 @@ import h2.settings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
-from oa_test_support import Process, load_openai_messages  # noqa: E402
+from oa_test_support import (GATEWAY_BINARY, MOCK_BINARY, Process,  # noqa: E402
+                             load_openai_messages)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
-MOCK_BINARY = os.environ.get("OA_MOCK_BINARY",
-                             os.path.join(ROOT, "build", "tests", "mock", "mock_openai"))
 KEY = "sk-grpc-wire-test-key-0123456789SECRET"
 RETRIEVE_MODEL = "/openai.v1.ModelsService/RetrieveModel"
 CREATE_FILE_UPLOAD = "/openai.v1.FilesService/CreateFileUpload"

@@ -72,10 +72,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
-from oa_test_support import load_openai_messages  # noqa: E402
+from oa_test_support import GATEWAY_BINARY, load_openai_messages  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
 NGINX_BINARY = os.environ.get("OA_NGINX_BINARY", "/usr/sbin/nginx")
 
 START_TIMEOUT_S = 20

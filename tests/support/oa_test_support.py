@@ -15,6 +15,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DESCRIPTOR_SET = os.path.join(ROOT, "gen", "openai_v1.binpb")
+# The binaries under test: CTest sets both; by hand they default to the build tree.
+GATEWAY_BINARY = os.environ.get("OA_BYPASS_BINARY", os.path.join(ROOT, "build", "oa-bypass"))
+MOCK_BINARY = os.environ.get("OA_MOCK_BINARY",
+                             os.path.join(ROOT, "build", "tests", "mock", "mock_openai"))
 
 
 class Messages:
