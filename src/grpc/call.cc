@@ -9,11 +9,11 @@
 #include <boost/beast/http/field.hpp>
 
 #include "base/strings.h"
+#include "call/record.h"
 #include "grpc/byte_buffers.h"
 #include "grpc/message_reader.h"
 #include "grpc/ordered_reactor.h"
 #include "net/notification.h"
-#include "observe/access_log.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
@@ -537,7 +537,7 @@ class CallReactor final : public OrderedReactor {
     }
     if (verdict.kind != limits::Verdict::Kind::kAdmitted) {
       const grpc::Status status = Refused(s, verdict);
-      Log(s, method, target, status, 0, {});
+      Log(s, method, target, status, 0, nullptr);
       s.ReleaseBuffered();
       CallReactor* reactor = std::exchange(s.reactor, nullptr);
       reactor->Finish(status);
@@ -565,7 +565,7 @@ class CallReactor final : public OrderedReactor {
         status = co_await caller.Finish(out);
       }
     }
-    Log(s, method, target, status, caller.http_status(), out);
+    Log(s, method, target, status, caller.http_status(), &out);
     s.ReleaseBuffered();  // the body has gone upstream, or never will
     CallReactor* reactor = s.reactor;
     s.reactor = nullptr;  // from here on the reactor may be gone
@@ -593,14 +593,14 @@ class CallReactor final : public OrderedReactor {
 
   // Ends a call the gateway answers itself, before any upstream call.
   void Refuse(grpc::Status status) {
-    Log(*state_, state_->route.http_method, state_->route.path_template, status, 0, {});
+    Log(*state_, state_->route.http_method, state_->route.path_template, status, 0, nullptr);
     state_->reactor = nullptr;
     Finish(std::move(status));
   }
 
   static void Log(const CallState& s, std::string_view method, std::string_view target,
                   const grpc::Status& status, int http_status,
-                  const upstream::ForwardOutcome& out) {
+                  const upstream::ForwardOutcome* exchange) {
     observe::AccessRecord record;
     record.front = "grpc";
     record.client = s.peer;
@@ -614,8 +614,7 @@ class CallReactor final : public OrderedReactor {
     for (const auto& [name, value] : s.forwarded) {
       if (name == "x-request-id") record.client_request_id = value;
     }
-    record.outcome = &out;
-    observe::RecordCall(record);
+    call::RecordCall(record, exchange);
   }
 
   std::shared_ptr<CallState> state_;
@@ -703,7 +702,7 @@ class FailedReactor final : public OrderedReactor {
     record.rpc = ctx->method();
     record.grpc_status = static_cast<int>(status.error_code());
     record.authorization = key;
-    observe::RecordCall(record);
+    call::RecordCall(record, nullptr);
     Finish(std::move(status));
   }
   void Done() override { delete this; }

@@ -4,13 +4,13 @@
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
+#include "call/record.h"
 #include "http/client_downstream.h"
 #include "http/error_reply.h"
 #include "http/request_head.h"
 #include "net/client_hello.h"
 #include "net/http_read.h"
 #include "net/watchdog.h"
-#include "observe/access_log.h"
 #include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
@@ -396,7 +396,7 @@ class Session final : public OpenConnection {
     bool keep_alive = !out.failure && downstream.reusable();
     int status = out.status;
     if (out.failure) keep_alive = co_await ReplyFailure(parser, out, status);
-    Record(parser, start, rpc, status, out);
+    Record(parser, start, rpc, status, &out);
     co_return keep_alive;
   }
 
@@ -455,7 +455,7 @@ class Session final : public OpenConnection {
                                     Clock::time_point start, std::string_view rpc,
                                     std::string_view retry_after = {}) {
     const bool keep_alive = co_await Reply(parser, error, retry_after);
-    Record(parser, start, rpc, error.status, {});
+    Record(parser, start, rpc, error.status, nullptr);
     co_return keep_alive;
   }
 
@@ -463,6 +463,7 @@ class Session final : public OpenConnection {
   // followed by another on this connection, so such a connection is closed after it.
   asio::awaitable<bool> Send(net::RequestParser& parser,
                              bhttp::response<bhttp::string_body>& response) {
+    own_body_bytes_ = 0;
     const bool keep_alive = !closing_ && parser.is_header_done() && parser.is_done() &&
                             parser.keep_alive() && !context_.connections.draining();
     response.keep_alive(keep_alive);
@@ -475,11 +476,14 @@ class Session final : public OpenConnection {
     deadline_.Expire(context_.settings.client_io_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream_, response, kNoThrow);
     deadline_.Clear();
+    if (!ec) own_body_bytes_ = response.body().size();
     co_return !ec && keep_alive;
   }
 
+  // `exchange`: when the call reached the forwarder. An answer of the gateway's own is
+  // the last one Send() wrote.
   void Record(const net::RequestParser& parser, Clock::time_point start, std::string_view rpc,
-              int status, const upstream::ForwardOutcome& out) const {
+              int status, const upstream::ForwardOutcome* exchange) const {
     const auto& request = parser.head();
     observe::AccessRecord record;
     record.front = "rest";
@@ -491,8 +495,8 @@ class Session final : public OpenConnection {
     record.elapsed = absl::FromChrono(Clock::now() - start);
     record.authorization = request.Value(bhttp::field::authorization);
     record.client_request_id = request.Value("x-request-id");
-    record.outcome = &out;
-    observe::RecordCall(record);
+    if (exchange == nullptr || exchange->failure) record.bytes_out = own_body_bytes_;
+    call::RecordCall(record, exchange);
   }
 
   net::Stream stream_;
@@ -505,6 +509,7 @@ class Session final : public OpenConnection {
   bool idle_ = false;              // waiting for a request of which no byte has arrived
   bool closing_ = false;           // the answer under way is the connection's last
   bool linger_ = false;            // ... and the client may still be sending (Linger())
+  size_t own_body_bytes_ = 0;      // of the last answer of the gateway's own, once written
 };
 
 }  // namespace

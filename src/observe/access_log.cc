@@ -19,7 +19,9 @@ void CountCall(const AccessRecord& r) {
   call.http_status = r.status;
   call.grpc_code = r.grpc_status.value_or(-1);
   call.elapsed = r.elapsed;
-  call.outcome = r.outcome;
+  call.upstream_first_byte = r.upstream_first_byte;
+  call.bytes_in = r.bytes_in;
+  call.bytes_out = r.bytes_out;
   metrics().CallEnded(call);
 }
 
@@ -42,8 +44,6 @@ class Number {
 };
 
 void LogAccess(const AccessRecord& r) {
-  static const upstream::ForwardOutcome kNone;
-  const upstream::ForwardOutcome& out = r.outcome != nullptr ? *r.outcome : kNone;
   const auto text = [](std::string_view key, std::string_view value) {
     return LogField{key, value.empty() ? "-" : value, false};
   };
@@ -53,9 +53,9 @@ void LogAccess(const AccessRecord& r) {
   const Number status(static_cast<uint64_t>(r.status));
   const Number grpc_status(static_cast<uint64_t>(r.grpc_status.value_or(0)));
   const Number ms(r.elapsed);
-  const Number upstream_ms(out.upstream_first_byte.value_or(absl::ZeroDuration()));
-  const Number bytes_in(out.request_body_bytes);
-  const Number bytes_out(out.response_body_bytes);
+  const Number upstream_ms(r.upstream_first_byte.value_or(absl::ZeroDuration()));
+  const Number bytes_in(r.bytes_in);
+  const Number bytes_out(r.bytes_out);
   const std::string key = ShortFingerprint(r.authorization);
   std::array<LogField, 16> fields;
   size_t n = 0;
@@ -68,16 +68,17 @@ void LogAccess(const AccessRecord& r) {
   fields[n++] = number("status", status);
   fields[n++] = number("ms", ms);
   fields[n++] =
-      out.upstream_first_byte ? number("upstream_ms", upstream_ms) : text("upstream_ms", "-");
+      r.upstream_first_byte ? number("upstream_ms", upstream_ms) : text("upstream_ms", "-");
   fields[n++] = number("bytes_in", bytes_in);
   fields[n++] = number("bytes_out", bytes_out);
   fields[n++] = text("key", key);
   // The upstream's id names the call at OpenAI; the client's own, when the upstream gave
   // none (the gateway answered itself, or the upstream failed).
-  fields[n++] = text("request_id", out.request_id.empty() ? r.client_request_id : out.request_id);
-  if (out.retried) fields[n++] = {"retried", "1", true};
-  if (out.client_gone) fields[n++] = text("ended", "client_gone");
-  if (out.upstream_cut && !out.client_gone) fields[n++] = text("ended", "upstream_cut");
+  fields[n++] = text("request_id", r.upstream_request_id.empty() ? r.client_request_id
+                                                                    : r.upstream_request_id);
+  if (r.retried) fields[n++] = {"retried", "1", true};
+  if (r.client_gone) fields[n++] = text("ended", "client_gone");
+  if (r.upstream_cut && !r.client_gone) fields[n++] = text("ended", "upstream_cut");
   WriteLog(LogLevel::kInfo, "access", absl::MakeConstSpan(fields.data(), n));
 }
 

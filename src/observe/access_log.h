@@ -17,7 +17,6 @@
 #include <string_view>
 
 #include "absl/time/time.h"
-#include "upstream/forwarder.h"
 
 namespace oa::observe {
 
@@ -33,11 +32,18 @@ struct AccessRecord {
   absl::Duration elapsed;
   std::string_view authorization;      // the caller's Authorization value; only hashed
   std::string_view client_request_id;  // the caller's X-Request-Id, if it sent one
-  const upstream::ForwardOutcome* outcome = nullptr;  // when the call reached the forwarder
+  uint64_t bytes_in = 0;   // request body bytes taken from the caller
+  uint64_t bytes_out = 0;  // response body bytes written to it, relayed or the gateway's own
+  // The exchange with the upstream, when the call had one (call/record.h fills these).
+  std::string_view upstream_request_id;  // the upstream's x-request-id
+  std::optional<absl::Duration> upstream_first_byte;
+  bool retried = false;       // a pooled connection failed and a new one was used
+  bool client_gone = false;   // the caller left before the answer was complete
+  bool upstream_cut = false;  // the upstream failed after the answer had started
 };
 
 // Counts the call in metrics() and writes its line at info level (no line when info is
-// off).
+// off). Fronts call it through call::RecordCall.
 void RecordCall(const AccessRecord& record);
 
 }  // namespace oa::observe

@@ -8,7 +8,6 @@
 #include <cstdio>
 
 #include "base/strings.h"
-#include "upstream/forwarder.h"
 
 namespace oa::observe {
 namespace {
@@ -155,11 +154,9 @@ void Metrics::CallEnded(const CallSummary& call) {
     row.rest[status_class >= 1 && status_class <= 5 ? status_class : 0].Add();
   }
   duration_[front].Observe(call.elapsed);
-  if (const upstream::ForwardOutcome* out = call.outcome) {
-    if (out->upstream_first_byte) first_byte_[front].Observe(*out->upstream_first_byte);
-    bytes_in_[front].Add(out->request_body_bytes);
-    bytes_out_[front].Add(out->response_body_bytes);
-  }
+  if (call.upstream_first_byte) first_byte_[front].Observe(*call.upstream_first_byte);
+  bytes_in_[front].Add(call.bytes_in);
+  bytes_out_[front].Add(call.bytes_out);
 }
 
 std::string Metrics::Render() const {
@@ -192,7 +189,8 @@ std::string Metrics::Render() const {
            "Request body bytes sent upstream, counted as each call ends.");
   for (int f = 0; f < kFronts; ++f) e.Sample(FrontLabel(f), bytes_in_[f].value());
   e.Family("oa_response_body_bytes_total", "counter",
-           "Response body bytes relayed to callers, counted as each call ends.");
+           "Response body bytes written to callers, relayed or the gateway's own, counted as each "
+           "call ends.");
   for (int f = 0; f < kFronts; ++f) e.Sample(FrontLabel(f), bytes_out_[f].value());
   e.Family("oa_requests_in_flight", "gauge", "Calls under way.");
   for (int f = 0; f < kFronts; ++f) e.Sample(FrontLabel(f), in_flight_[f].value());

@@ -19,16 +19,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-
-namespace oa::upstream {
-struct ForwardOutcome;
-}
 
 namespace oa::observe {
 
@@ -104,7 +101,9 @@ struct CallSummary {
   int http_status = 0;   // REST: the status sent (0: none)
   int grpc_code = -1;    // gRPC: the status code
   absl::Duration elapsed;
-  const upstream::ForwardOutcome* outcome = nullptr;  // when the call reached the forwarder
+  std::optional<absl::Duration> upstream_first_byte;  // when the upstream answered
+  uint64_t bytes_in = 0;                              // request body, from the caller
+  uint64_t bytes_out = 0;                             // response body, to the caller
 };
 
 class Metrics {

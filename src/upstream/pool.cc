@@ -114,18 +114,18 @@ void Pool::Watch(Connection& conn) {
         ec == asio::error::operation_aborted) {
       return;
     }
-    Connection* conn = watch->conn;
+    Connection* idle = watch->conn;
     Connection::IdleState state = Connection::IdleState::kClosed;  // the upstream's end
     if (!ec && bytes > 0) {
-      state = conn->stream.tls() != nullptr ? conn->TakeInTls()
+      state = idle->stream.tls() != nullptr ? idle->TakeInTls()
                                             : Connection::IdleState::kSentBytes;
     }
     if (state == Connection::IdleState::kQuiet) {
-      watch->pool->Watch(*conn);
+      watch->pool->Watch(*idle);
       return;
     }
     watch->conn = nullptr;
-    watch->pool->Evict(conn, state);
+    watch->pool->Evict(idle, state);
   };
   conn.stream.socket().async_receive(asio::buffer(&watch.peeked, 1),
                                      net::tcp::socket::message_peek, std::move(on_done));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <regex>
 #include <sstream>
@@ -70,7 +71,7 @@ TEST_F(JsonLogs, EveryLineIsJsonAndRestCallsHaveTheirFields) {
   EXPECT_EQ(a.at("status"), 200);
   EXPECT_TRUE(a.at("ms").is_number());
   EXPECT_TRUE(a.at("upstream_ms").is_number());
-  EXPECT_TRUE(a.at("bytes_out").is_number());
+  EXPECT_EQ(a.at("bytes_out"), reply.body.size());
   EXPECT_EQ(a.at("request_id"), json::value(reply.header("x-request-id")));
   EXPECT_TRUE(std::regex_match(std::string(a.at("key").as_string()), std::regex("[0-9a-f]{8}")));
   EXPECT_THAT(std::string(a.at("client").as_string()), ::testing::StartsWith("127.0.0.1:"));
@@ -87,6 +88,32 @@ TEST_F(JsonLogs, TheClientsRequestIdNamesCallsTheGatewayAnswersItself) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].at("status"), 401);
   EXPECT_EQ(lines[0].at("key"), "-");
+}
+
+// What the gateway answers itself counts as written: refused before the upstream (401,
+// 404), and when the upstream failed (502).
+TEST_F(JsonLogs, AnswersOfTheGatewaysOwnAreLoggedWithTheirBytes) {
+  const Reply unauthorized = Client().Call("GET", "/v1/models", {});
+  ASSERT_EQ(unauthorized.status, 401);
+  const Reply unknown = Client().Call("GET", "/v2/nothing", kAuth);
+  ASSERT_EQ(unknown.status, 404);
+  Headers breaking = kAuth;
+  breaking.push_back({"x-mock-break", "before-headers"});
+  const Reply failed = Client().Call("GET", "/v1/models/m", breaking);
+  ASSERT_EQ(failed.status, 502);
+  for (const Reply* reply : {&unauthorized, &unknown, &failed}) {
+    ASSERT_FALSE(reply->body.empty());
+    const std::string needle = "\"status\":" + std::to_string(reply->status) + ",";
+    ASSERT_TRUE(LogHas(needle)) << gateway_->Log();
+    bool seen = false;
+    for (const json::object& line : JsonLines(gateway_->Log())) {
+      if (line.contains("front") && line.at("status") == reply->status) {
+        EXPECT_EQ(line.at("bytes_out"), reply->body.size()) << json::serialize(line);
+        seen = true;
+      }
+    }
+    EXPECT_TRUE(seen) << reply->status;
+  }
 }
 
 TEST_F(JsonLogs, GrpcCallsHaveTheirStatusToo) {

@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "upstream/forwarder.h"
 
 namespace oa::observe {
 namespace {
@@ -59,11 +58,9 @@ TEST(MetricsRegistry, RenderedHistogramHasBucketsSumAndCount) {
   Metrics m;
   CallSummary call;
   call.elapsed = absl::Milliseconds(250);
-  upstream::ForwardOutcome out;
-  out.upstream_first_byte = absl::Milliseconds(40);
-  out.request_body_bytes = 12;
-  out.response_body_bytes = 3000;
-  call.outcome = &out;
+  call.upstream_first_byte = absl::Milliseconds(40);
+  call.bytes_in = 12;
+  call.bytes_out = 3000;
   call.http_status = 200;
   m.CallEnded(call);
   const std::string text = m.Render();
