@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,7 +18,7 @@
 #include "base/strings.h"
 #include "config/settings.h"
 #include "grpc/front.h"
-#include "http/server.h"
+#include "http/front.h"
 #include "limits/admission.h"
 #include "net/server_tls.h"
 #include "observe/fingerprint.h"
@@ -25,6 +26,7 @@
 #include "observe/metrics.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
+#include "worker/workers.h"
 
 extern char** environ;
 
@@ -145,14 +147,16 @@ int main(int argc, char** argv) {
     }
     tls = *std::move(loaded);
   }
-  absl::StatusOr<std::unique_ptr<oa::http::Server>> server =
-      oa::http::Server::Create(settings, *routes, **admission, tls ? &tls->context() : nullptr);
-  if (!server.ok()) {
-    std::fprintf(stderr, "oa-bypass: %s\n", std::string(server.status().message()).c_str());
+  // Destroyed after the workers, whose connections refer to it.
+  std::optional<oa::http::RestFront> rest;
+  absl::StatusOr<std::unique_ptr<oa::worker::Workers>> workers =
+      oa::worker::Workers::Create(settings, **admission);
+  if (!workers.ok()) {
+    std::fprintf(stderr, "oa-bypass: %s\n", std::string(workers.status().message()).c_str());
     return 1;
   }
   absl::StatusOr<std::unique_ptr<oa::grpc_front::GrpcFront>> grpc =
-      oa::grpc_front::GrpcFront::Start(settings, *routes, oa::route::ApiDescriptors(), **server,
+      oa::grpc_front::GrpcFront::Start(settings, *routes, oa::route::ApiDescriptors(), **workers,
                                        tls.get());
   if (!grpc.ok()) {
     std::fprintf(stderr, "oa-bypass: %s\n", std::string(grpc.status().message()).c_str());
@@ -167,12 +171,13 @@ int main(int argc, char** argv) {
   boost::asio::io_context signals_context(1);
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
 
-  (*server)->Run(grpc->get());
+  rest.emplace(settings, *routes, tls ? &tls->context() : nullptr, grpc->get());
+  (*workers)->Run(*rest);
   // "listening on" is the last line of start-up: whoever waits for it (a supervisor, the
   // tests) finds everything else in place, including the line before it.
   if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
   OA_LOG(kInfo, "listening on %s:%d (REST and gRPC%s; %d workers, %d routes, upstream %s)",
-         settings.listen_host, (*server)->port(), tls ? " over TLS" : "", (*server)->workers(),
+         settings.listen_host, (*workers)->port(), tls ? " over TLS" : "", (*workers)->count(),
          routes->routes().size(), settings.upstream);
 
   std::thread drain;
@@ -188,20 +193,20 @@ int main(int argc, char** argv) {
       std::_Exit(128 + again);
     });
     drain = std::thread([&] {
-      (*server)->SetReady(false);
+      (*workers)->SetReady(false);
       (*grpc)->SetServing(false);
       std::this_thread::sleep_for(absl::ToChronoNanoseconds(settings.shutdown_delay));
       // gRPC's calls run on the workers, which keep running until both fronts drained.
       std::thread grpc_drain([&] { (*grpc)->Drain(settings.drain_timeout); });
-      (*server)->Drain(settings.drain_timeout);
+      (*workers)->Drain(settings.drain_timeout);
       grpc_drain.join();
-      (*server)->Stop();
+      (*workers)->Stop();
       signals_context.stop();
     });
   });
   signals_context.run();
   if (drain.joinable()) drain.join();
-  (*server)->Join();
+  (*workers)->Join();
   OA_LOG(kInfo, "stopped");
   return 0;
 }

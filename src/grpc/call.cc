@@ -102,7 +102,7 @@ class CallReactor;
 // and the coroutine (the worker), so whichever finishes last frees it.
 struct CallState {
   CallState(grpc::GenericCallbackServerContext* c, const route::Route& r, CallContext& cc,
-            http::WorkerHandle w)
+            worker::WorkerHandle w)
       : ctx(c),
         route(r),
         context(cc),
@@ -114,7 +114,7 @@ struct CallState {
   grpc::GenericCallbackServerContext* ctx;
   const route::Route& route;
   CallContext& context;
-  http::WorkerHandle worker;
+  worker::WorkerHandle worker;
   CallReactor* reactor = nullptr;  // valid until Finish is called
 
   grpc::ByteBuffer request_buffer;

@@ -6,8 +6,9 @@
 //        --(Forwarder, on a worker)--> upstream --> JSON | SSE events | bytes
 //        --> response message(s) --> status (HTTP status mapped, OpenAI's error text)
 //
-// gRPC's threads call the reactor; the upstream exchange runs on one worker of the HTTP
-// front (its pool, its thread); the two meet through notifications posted to that worker.
+// gRPC's threads call the reactor; the upstream exchange runs on one of the gateway's
+// workers (worker/: its pool, its thread); the two meet through notifications posted to
+// that worker.
 #pragma once
 
 #include <google/protobuf/dynamic_message.h>
@@ -16,7 +17,7 @@
 #include <atomic>
 
 #include "config/settings.h"
-#include "http/server.h"
+#include "worker/front.h"
 #include "route/route_table.h"
 
 namespace oa::grpc_front {
@@ -25,7 +26,7 @@ namespace oa::grpc_front {
 struct CallContext {
   const config::Settings& settings;
   const route::RouteTable& routes;
-  http::WorkerSource& workers;
+  worker::WorkerSource& workers;
   google::protobuf::DynamicMessageFactory& messages;  // thread-safe
   // The largest request message, once inflated: --grpc-max-message-bytes, and no more
   // than a request body may be (--max-body-bytes).

@@ -28,7 +28,7 @@ uint64_t MaxMessageBytes(const config::Settings& settings) {
 class GrpcFront::Service final : public grpc::CallbackGenericService {
  public:
   Service(const config::Settings& settings, const route::RouteTable& routes,
-          const route::Descriptors& descriptors, http::WorkerSource& workers)
+          const route::Descriptors& descriptors, worker::WorkerSource& workers)
       : descriptors_(descriptors),
         context_{settings, routes, workers, messages_, MaxMessageBytes(settings), {}, {}} {
     for (const route::Route& route : routes.routes()) {
@@ -85,7 +85,7 @@ GrpcFront::~GrpcFront() {
 absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const config::Settings& settings,
                                                             const route::RouteTable& routes,
                                                             const route::Descriptors& descriptors,
-                                                            http::WorkerSource& workers,
+                                                            worker::WorkerSource& workers,
                                                             const net::ServerTls* tls) {
   std::unique_ptr<GrpcFront> front(new GrpcFront());
   front->service_ = std::make_unique<Service>(settings, routes, descriptors, workers);

@@ -1,12 +1,14 @@
 // The gRPC front: a grpc::Server whose every OpenAI method is served by one generic
 // handler (call.h), beside gRPC's health service and server reflection over the
-// gateway's own descriptors. It takes connections from the REST front's port (the HTTP/2
-// hand-off) and, optionally, listens on a port of its own (--grpc-listen). With
-// --tls-cert, both speak TLS: gRPC does the handshake of the connections handed to it.
+// gateway's own descriptors. Its calls run on the workers (worker/). It takes the
+// connections the REST front hands over from the shared port (Http2Handoff) and,
+// optionally, listens on a port of its own (--grpc-listen). With --tls-cert, both speak
+// TLS: gRPC does the handshake of the connections handed to it.
 //
 // Usage:
-//   auto front = GrpcFront::Start(settings, routes, descriptors, *http_server, tls);
-//   http_server->Run(front->get());     // HTTP/2 connections now reach gRPC
+//   auto front = GrpcFront::Start(settings, routes, descriptors, *workers, tls);
+//   http::RestFront rest(settings, routes, tls_context, front->get());
+//   workers->Run(rest);                  // HTTP/2 connections now reach gRPC
 //   ...
 //   (*front)->Drain(absl::Seconds(30));   // on SIGTERM
 #pragma once
@@ -19,21 +21,21 @@
 
 #include "absl/status/statusor.h"
 #include "config/settings.h"
-#include "http/server.h"
+#include "worker/front.h"
 #include "net/server_tls.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
 
 namespace oa::grpc_front {
 
-class GrpcFront final : public http::Http2Handoff {
+class GrpcFront final : public worker::Http2Handoff {
  public:
   // Everything passed in outlives the front. `tls`, when set, is the certificate that
   // the connections handed over and --grpc-listen use: they then speak TLS only.
   static absl::StatusOr<std::unique_ptr<GrpcFront>> Start(const config::Settings& settings,
                                                           const route::RouteTable& routes,
                                                           const route::Descriptors& descriptors,
-                                                          http::WorkerSource& workers,
+                                                          worker::WorkerSource& workers,
                                                           const net::ServerTls* tls);
   ~GrpcFront() override;
 

@@ -17,11 +17,11 @@
 
 #include "config/settings.h"
 #include "http/cors.h"
-#include "http/server.h"
 #include "net/stream.h"
 #include "route/route_table.h"
 #include "upstream/forwarder.h"
 #include "upstream/pool.h"
+#include "worker/front.h"
 
 namespace oa::http {
 
@@ -69,7 +69,7 @@ struct FrontContext {
   upstream::Pool& pool;
   net::DelayQueue& caller_watches;  // the Forwarder's
   const upstream::ForwardLimits& forward_limits;
-  Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
+  worker::Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
   int listener_fd = -1;
   // Outlives every session: they remove themselves when their frames are destroyed,
   // which may happen as the worker's io_context is destroyed.

@@ -220,7 +220,7 @@ struct UpstreamRequest {
   bool complete = false;
 };
 
-class RecordingHandoff final : public http::Http2Handoff {
+class RecordingHandoff final : public worker::Http2Handoff {
  public:
   void Adopt(int /*listener_fd*/, int fd, std::string_view already_read) override {
     adopted = true;

@@ -1,4 +1,4 @@
-#include "http/server.h"
+#include "worker/workers.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,15 +9,12 @@
 #include <optional>
 
 #include "base/strings.h"
-#include "http/cors.h"
-#include "http/session.h"
-#include "net/stream.h"
 #include "observe/log.h"
 #include "upstream/base_url.h"
 #include "upstream/forwarder.h"
 #include "upstream/pool.h"
 
-namespace oa::http {
+namespace oa::worker {
 namespace asio = net::asio;
 using net::kNoThrow;
 using net::tcp;
@@ -28,19 +25,16 @@ using net::tcp;
 constexpr absl::Duration kCallerWatchDelay = absl::Milliseconds(20);
 
 // What all workers read and nobody changes after start-up.
-struct Server::Shared {
+struct Workers::Shared {
   upstream::BaseUrl upstream;
-  std::optional<asio::ssl::context> tls;
-  Cors cors;
+  std::optional<asio::ssl::context> tls;  // the upstream's, when it speaks TLS
   upstream::ForwardLimits forward_limits;
   std::atomic<bool> ready{true};
-  asio::ssl::context* front_tls;           // nullptr: plaintext
   upstream::UpstreamTrust upstream_trust;  // every worker's pool's
 };
 
-struct Server::Worker {
-  Worker(const config::Settings& settings, const route::RouteTable& routes, Shared& shared,
-         limits::Admission& limits)
+struct Workers::Worker {
+  Worker(const config::Settings& settings, Shared& shared, limits::Admission& limits)
       : admission(limits),
         context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
@@ -51,8 +45,7 @@ struct Server::Worker {
               .connect_timeout = settings.upstream_connect_timeout,
               .max_connections = settings.upstream_max_connections},
              shared.upstream_trust, caller_watches),
-        front{settings, routes, shared.cors, pool,      caller_watches, shared.forward_limits,
-              nullptr,  -1,     connections, admission, &shared.ready,  shared.front_tls} {
+        forward_limits(shared.forward_limits) {
     admission.Bind(context.get_executor());
   }
   ~Worker() { admission.Close(); }
@@ -70,7 +63,7 @@ struct Server::Worker {
       }
       net::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      asio::co_spawn(context, ServeConnection(std::move(socket), front), asio::detached);
+      front->Serve(std::move(socket));
     }
   }
 
@@ -86,9 +79,13 @@ struct Server::Worker {
     }
   }
 
-  // Declared first, destroyed last: the sessions that the io_context's destruction
-  // destroys still remove themselves from it.
-  Connections connections;
+  WorkerHandle handle() {
+    return {context.get_executor(), pool, forward_limits, caller_watches, admission};
+  }
+
+  // Declared first, destroyed last: the connections that the io_context's destruction
+  // destroys still remove themselves from it. Set by Run().
+  std::unique_ptr<ConnectionServer> front;
   // Outlives the calls that the io_context's destruction destroys (they give back their
   // leases), but closes its sockets while the io_context is still there (~Worker).
   limits::WorkerAdmission admission;
@@ -100,19 +97,17 @@ struct Server::Worker {
   // idle upstream connection (the pool's). Before the pool, which outlives none of it.
   net::DelayQueue caller_watches;
   upstream::Pool pool;
-  FrontContext front;
+  const upstream::ForwardLimits& forward_limits;
 };
 
-Server::Server() = default;
-Server::~Server() {
+Workers::Workers() = default;
+Workers::~Workers() {
   Stop();
   Join();
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& settings,
-                                                       const route::RouteTable& routes,
-                                                       limits::Admission& admission,
-                                                       asio::ssl::context* tls) {
+absl::StatusOr<std::unique_ptr<Workers>> Workers::Create(const config::Settings& settings,
+                                                         limits::Admission& admission) {
   absl::StatusOr<upstream::BaseUrl> upstream = upstream::BaseUrl::Parse(settings.upstream);
   if (!upstream.ok()) return upstream.status();
   net::error_code ec;
@@ -121,10 +116,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
     return absl::InvalidArgumentError(
         StrCat("--listen: '", settings.listen_host, "' is not an IP address"));
 
-  std::unique_ptr<Server> server(new Server());
-  server->shared_.reset(new Shared{
-      *std::move(upstream), std::nullopt, Cors(settings.cors_origins), {}, {true}, tls, {}});
-  Shared& shared = *server->shared_;
+  std::unique_ptr<Workers> workers(new Workers());
+  workers->shared_.reset(new Shared{*std::move(upstream), std::nullopt, {}, {true}, {}});
+  Shared& shared = *workers->shared_;
   shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
   shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;
   if (shared.upstream.tls) {
@@ -148,7 +142,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   tcp::endpoint endpoint(address, settings.listen_port);
   for (int i = 0; i < count; ++i) {
-    auto worker = std::make_unique<Worker>(settings, routes, shared, admission);
+    auto worker = std::make_unique<Worker>(settings, shared, admission);
     tcp::acceptor& acceptor = worker->acceptor;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -164,41 +158,43 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::Settings& s
     }
     // Port 0 picks a free port once; the other workers join that one.
     endpoint = acceptor.local_endpoint();
-    server->workers_.push_back(std::move(worker));
+    workers->workers_.push_back(std::move(worker));
   }
-  server->port_ = endpoint.port();
-  return server;
+  workers->port_ = endpoint.port();
+  return workers;
 }
 
-void Server::Run(Http2Handoff* http2) {
+void Workers::Run(ConnectionFront& front) {
   for (auto& worker : workers_) {
-    worker->front.http2 = http2;
-    worker->front.listener_fd = worker->acceptor.native_handle();
+    worker->front =
+        front.ForWorker(worker->handle(), worker->acceptor.native_handle(), shared_->ready);
     asio::co_spawn(worker->context, worker->Accept(), asio::detached);
     asio::co_spawn(worker->context, worker->SweepPool(), asio::detached);
     threads_.emplace_back([w = worker.get()] { w->context.run(); });
   }
 }
 
-WorkerHandle Server::NextWorker() {
-  Worker& w = *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
-  return {w.context.get_executor(), w.pool, w.front.forward_limits, w.caller_watches, w.admission};
+WorkerHandle Workers::NextWorker() {
+  return workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]
+      ->handle();
 }
 
-void Server::SetReady(bool ready) { shared_->ready.store(ready); }
+void Workers::SetReady(bool ready) { shared_->ready.store(ready); }
 
-void Server::Drain(absl::Duration timeout) {
+void Workers::Drain(absl::Duration timeout) {
   for (auto& worker : workers_) {
     asio::post(worker->context, [w = worker.get()] {
       net::error_code ignored;
       w->acceptor.close(ignored);
-      w->front.connections.BeginDrain();
+      if (w->front) w->front->BeginDrain();
     });
   }
   const auto deadline = net::Clock::now() + absl::ToChronoNanoseconds(timeout);
   for (;;) {
     size_t open = 0;
-    for (auto& worker : workers_) open += worker->front.connections.count();
+    for (auto& worker : workers_) {
+      if (worker->front) open += worker->front->open_connections();
+    }
     if (open == 0) return;
     if (net::Clock::now() >= deadline) {
       OA_LOG(kWarn, "drain: %d connection(s) still open after %s; closing them", open,
@@ -209,7 +205,7 @@ void Server::Drain(absl::Duration timeout) {
   }
 }
 
-void Server::Stop() {
+void Workers::Stop() {
   for (auto& worker : workers_) {
     asio::post(worker->context, [w = worker.get()] {
       net::error_code ignored;
@@ -219,10 +215,10 @@ void Server::Stop() {
   }
 }
 
-void Server::Join() {
+void Workers::Join() {
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
 
-}  // namespace oa::http
+}  // namespace oa::worker

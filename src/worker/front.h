@@ -1,0 +1,72 @@
+// What the workers (workers.h) and the fronts know of each other. A worker is a thread
+// with its own io_context, acceptor, upstream pool and admission; a front translates a
+// protocol into calls that run on a worker. Fronts do not know each other: the REST front
+// hands a gRPC client's connection to whatever Http2Handoff it was given.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "limits/admission.h"
+#include "net/asio.h"
+#include "net/delay_queue.h"
+#include "upstream/forwarder.h"
+#include "upstream/pool.h"
+
+namespace oa::worker {
+
+// What a call needs from the worker that runs it. Everything here is used on the
+// worker's thread only: post to `executor` to get there.
+struct WorkerHandle {
+  net::asio::any_io_executor executor;
+  upstream::Pool& pool;
+  const upstream::ForwardLimits& limits;
+  net::DelayQueue& caller_watches;  // the Forwarder's
+  limits::WorkerAdmission& admission;
+};
+
+// Hands out workers for calls that arrive on other threads (gRPC's).
+class WorkerSource {
+ public:
+  virtual ~WorkerSource() = default;
+  // The worker for the next call, taken in turn. Thread-safe.
+  virtual WorkerHandle NextWorker() = 0;
+};
+
+// Takes over the connection of a gRPC client: one whose first bytes were the HTTP/2
+// client preface or, when the port speaks TLS, a ClientHello that offers only HTTP/2.
+class Http2Handoff {
+ public:
+  virtual ~Http2Handoff() = default;
+  // `fd` is now the callee's; `already_read` are the bytes read from it so far (with
+  // TLS, the ClientHello: the callee does the handshake). Thread-safe.
+  virtual void Adopt(int listener_fd, int fd, std::string_view already_read) = 0;
+};
+
+// One worker's part of a front that serves the connections the workers accept. Used on
+// the worker's thread, except open_connections().
+class ConnectionServer {
+ public:
+  virtual ~ConnectionServer() = default;
+  // Serves a connection the worker's acceptor just took, until it ends.
+  virtual void Serve(net::tcp::socket socket) = 0;
+  // Connections waiting for a request close now, the others after the answer under way.
+  virtual void BeginDrain() = 0;
+  // Any thread.
+  virtual size_t open_connections() const = 0;
+};
+
+// A front that serves accepted connections: it makes each worker's part, once, before the
+// worker runs. What it returns outlives every call of the worker, and may refer to
+// `worker` and `ready` (false once the gateway is shutting down) for as long.
+class ConnectionFront {
+ public:
+  virtual ~ConnectionFront() = default;
+  virtual std::unique_ptr<ConnectionServer> ForWorker(const WorkerHandle& worker,
+                                                      int listener_fd,
+                                                      const std::atomic<bool>& ready) = 0;
+};
+
+}  // namespace oa::worker
