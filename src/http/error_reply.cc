@@ -26,6 +26,15 @@ GatewayError UnknownUrl(std::string_view method, std::string_view target) {
                  ". The gateway serves the OpenAI API under /v1/.")};
 }
 
+GatewayError UnmodelledUrl(std::string_view method, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return {404, "invalid_request_error", "unknown_url",
+          StrCat("Unknown request URL: ", method, " ", path,
+                 ". No operation of the OpenAI API that this gateway knows matches it, and it "
+                 "refuses such calls (--reject-unmodelled); without that setting it passes them "
+                 "to the upstream as they are.")};
+}
+
 GatewayError BodyTooLarge(uint64_t limit) {
   return {413, "invalid_request_error", "request_too_large",
           StrCat("The request body is larger than this gateway accepts (", limit,

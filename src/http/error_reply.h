@@ -21,7 +21,10 @@ struct GatewayError {
 };
 
 GatewayError MissingKey();
+// A path outside /v1/ (the gateway's own paths aside).
 GatewayError UnknownUrl(std::string_view method, std::string_view target);
+// A path under /v1/ that no route matches, with --reject-unmodelled.
+GatewayError UnmodelledUrl(std::string_view method, std::string_view target);
 GatewayError BodyTooLarge(uint64_t limit);
 GatewayError BadRequest(std::string_view why);
 // A body on a call that has none (a GET, or a route of proto/ without a body).

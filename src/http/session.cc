@@ -265,7 +265,7 @@ class Session final : public OpenConnection {
                                       const std::optional<route::RouteMatch>& match) const {
     const auto& request = parser.head();
     if (!match && context_.settings.reject_unmodelled) {
-      return UnknownUrl(request.method_string(), request.target());
+      return UnmodelledUrl(request.method_string(), request.target());
     }
     if (HasBody(parser) && !TakesBody(request.method(), match)) {
       return UnexpectedBody(request.method_string(), request.target());

@@ -4,6 +4,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <gmock/gmock.h>
+
 #include "fixture.h"
 
 namespace oa::testing {
@@ -207,6 +209,8 @@ TEST(UnreachableUpstream, RejectUnmodelledAnswers404) {
   TestClient client(gateway.port());
   const Reply rejected = client.Call("POST", "/v1/brand/new", kAuth, "{}");
   ExpectOpenAIError(rejected, 404, "unknown_url");
+  EXPECT_THAT(rejected.body, ::testing::HasSubstr("POST /v1/brand/new. No operation"));
+  EXPECT_THAT(rejected.body, ::testing::HasSubstr("--reject-unmodelled"));
   // Its body was never read, so the gateway closes that connection after answering.
   EXPECT_EQ(rejected.header("connection"), "close");
   // A modelled path still goes upstream (and fails there, since nothing listens).

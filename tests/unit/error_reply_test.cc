@@ -69,6 +69,18 @@ TEST(ErrorReply, UnknownUrlGolden) {
   ExpectOpenAiShape(e);
 }
 
+// A path under /v1/ that no route matches, refused by --reject-unmodelled: the message
+// says why, rather than that the API lives under /v1/.
+TEST(ErrorReply, UnmodelledUrlSaysWhichSettingRefusedIt) {
+  const GatewayError e = UnmodelledUrl("POST", "/v1/brand/new?api_key=sk-secret");
+  EXPECT_EQ(e.status, 404);
+  EXPECT_THAT(e.message, HasSubstr("POST /v1/brand/new. No operation"));
+  EXPECT_THAT(e.message, HasSubstr("--reject-unmodelled"));
+  EXPECT_THAT(e.message, Not(HasSubstr("under /v1/")));
+  EXPECT_THAT(e.ToJson(), Not(HasSubstr("sk-secret")));
+  ExpectOpenAiShape(e);
+}
+
 TEST(ErrorReply, UnknownUrlNeverEchoesTheQuery) {
   const GatewayError e = UnknownUrl("POST", "/v2/chat?api_key=sk-secret&x=1");
   EXPECT_THAT(e.message, HasSubstr("POST /v2/chat."));
