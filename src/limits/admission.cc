@@ -224,7 +224,7 @@ absl::StatusOr<std::unique_ptr<Admission>> Admission::Create(const config::Setti
 Verdict Admission::AdmitHere(const Keys& keys) {
   const Clock::time_point now = Clock::now();
   const double per_second = rpm_ / 60.0;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (now >= next_sweep_) {  // forget callers that are idle and back to a full bucket
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& e = it->second;
@@ -259,7 +259,7 @@ Verdict Admission::AdmitHere(const Keys& keys) {
 }
 
 void Admission::ReleaseHere(const std::vector<std::string>& keys) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const std::string& key : keys) {
     if (auto it = entries_.find(key); it != entries_.end() && it->second.in_flight > 0) {
       --it->second.in_flight;
@@ -268,14 +268,14 @@ void Admission::ReleaseHere(const std::vector<std::string>& keys) {
 }
 
 bool Admission::RedisUsable() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return !redis_down_ || Clock::now() >= redis_retry_at_;
 }
 
 void Admission::RedisFailed(const absl::Status& failure) {
   observe::metrics().rate_limit_redis_errors.Add();
   observe::metrics().rate_limit_redis_up.Set(0);
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   redis_retry_at_ = Clock::now() + absl::ToChronoNanoseconds(kRedisBackoff);
   if (redis_down_) return;
   redis_down_ = true;
@@ -284,7 +284,7 @@ void Admission::RedisFailed(const absl::Status& failure) {
 }
 
 void Admission::RedisAnswered() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!redis_down_) return;
   redis_down_ = false;
   observe::metrics().rate_limit_redis_up.Set(1);
@@ -292,7 +292,7 @@ void Admission::RedisAnswered() {
 }
 
 std::string Admission::NextMember() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return StrCat(instance_, ":", ++next_member_);
 }
 

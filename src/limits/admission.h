@@ -26,14 +26,15 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "config/settings.h"
 #include "limits/redis.h"
@@ -150,13 +151,14 @@ class Admission {
   std::optional<RedisUrl> redis_;
   absl::Duration redis_timeout_;
 
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
-  net::Clock::time_point next_sweep_{};             // guarded by mu_
-  bool redis_down_ = false;                         // guarded by mu_
-  net::Clock::time_point redis_retry_at_{};         // guarded by mu_
-  uint64_t next_member_ = 0;                        // guarded by mu_
-  std::string instance_;                            // random: names this process's leases in Redis
+  // Every worker admits through the same entries.
+  absl::Mutex mu_;
+  std::unordered_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  net::Clock::time_point next_sweep_ ABSL_GUARDED_BY(mu_){};
+  bool redis_down_ ABSL_GUARDED_BY(mu_) = false;
+  net::Clock::time_point redis_retry_at_ ABSL_GUARDED_BY(mu_){};
+  uint64_t next_member_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string instance_;  // random: names this process's leases in Redis
 };
 
 // One worker's side: its Redis connections and the renewal of its Redis leases. Used on
