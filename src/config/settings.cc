@@ -222,7 +222,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     std::vector<std::string> from_env;
     for (const std::string& entry : environment) {
       const size_t eq = entry.find('=');
-      if (eq == std::string::npos) continue;
+      // An empty value means unset, as for most tools: compose's "${OA_X:-}" passes one.
+      if (eq == std::string::npos || eq + 1 == entry.size()) continue;
       const std::string option = EnvToOption(entry.substr(0, eq));
       if (option.empty() || option == "help" || option == "fingerprint-keys" ||
           !desc.find_nothrow(option, false)) {

@@ -195,6 +195,20 @@ TEST(Settings, EnvironmentValueMayContainEquals) {
   EXPECT_EQ(ParseOk({}, {"OA_UPSTREAM_CA_FILE=/x=y.pem"}).upstream_ca_file, "/x=y.pem");
 }
 
+// Compose's "${OA_RATE_LIMIT_REDIS:-}" passes an empty variable when the host has none:
+// it must mean unset, not a value (an empty value stopped start-up before).
+TEST(Settings, EmptyEnvironmentVariablesAreUnset) {
+  const Settings s = ParseOk({}, {"OA_RATE_LIMIT_REDIS=", "OA_LOG_LEVEL=", "OA_WORKERS=",
+                                  "OA_TLS_CERT=", "OA_CORS_ORIGINS="});
+  const Settings defaults = ParseOk({}, {});
+  EXPECT_EQ(s.rate_limit_redis, defaults.rate_limit_redis);
+  EXPECT_EQ(s.log_level, defaults.log_level);
+  EXPECT_EQ(s.workers, defaults.workers);
+  EXPECT_EQ(s.tls_cert, defaults.tls_cert);
+  // An empty flag is still the user's own choice, and says what is wrong with it.
+  EXPECT_FALSE(Parse({"--workers="}, {}).ok());
+}
+
 TEST(Settings, FlagBeatsEnvironment) {
   const Settings s =
       ParseOk({"--log-level=error", "--workers", "4"}, {"OA_LOG_LEVEL=debug", "OA_WORKERS=9"});
