@@ -188,7 +188,8 @@ class Fleet:
                 f"--upstream=http://127.0.0.1:{self.upstream_port}/v1", f"--workers={workers}",
                 # The open-streams scenario holds 10,000 upstream connections, past the
                 # default cap of 4,096 a worker; nginx runs with worker_connections 32768.
-                "--upstream-pool-max-idle=1024", "--upstream-max-connections=16384"],
+                "--upstream-pool-max-idle=1024", "--upstream-max-connections=16384"]
+                + (["--listen-shared"] if count > 1 else []),
                 port=port)
             pids.append(proc.pid)
             # The port answers as soon as the first process listens: wait for each one's line.

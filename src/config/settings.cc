@@ -132,6 +132,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
     ("fingerprint-keys", po::bool_switch(), "read keys from stdin, one a line, print the "
      "fingerprint of each (what --allow-keys takes) and exit")
     ("listen", str("0.0.0.0:8080"), "address and port to serve REST on")
+    ("listen-shared", po::value<bool>()->default_value(false, "false")->implicit_value(true),
+     "let other processes listen on the --listen port too (the kernel spreads connections "
+     "among them); off, a port another process holds stops start-up")
     ("grpc-listen", str(""),
      "an extra address and port for gRPC only; gRPC is always served on --listen too")
     ("tls-cert", str(""), "PEM certificate chain; with --tls-key, --listen and --grpc-listen "
@@ -289,6 +292,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   }
   if (s.cors_origins.empty()) return Bad("cors-origins", "give at least one origin, or *");
   s.reject_unmodelled = vm["reject-unmodelled"].as<bool>();
+  s.listen_shared = vm["listen-shared"].as<bool>();
   s.core_dumps = vm["core-dumps"].as<bool>();
 
   if (auto st = ParseBytes("max-body-bytes", get("max-body-bytes"), s.max_body_bytes); !st.ok()) {

@@ -26,6 +26,7 @@ struct Settings {
   std::string log_format = "plain";  // or "json": one JSON object per line
   int workers = 0;                   // 0: one per core
   std::vector<std::string> cors_origins = {"*"};
+  bool listen_shared = false;      // other processes may listen on the port too
   bool reject_unmodelled = false;  // 404 for /v1 paths that no RPC in proto/ describes
   bool core_dumps = false;         // allow core files (they would hold callers' keys)
 

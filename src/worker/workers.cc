@@ -33,6 +33,30 @@ struct Workers::Shared {
   upstream::UpstreamTrust upstream_trust;  // every worker's pool's
 };
 
+namespace {
+
+// The workers share their port with SO_REUSEPORT, which would also let them join another
+// process's listeners on it: the kernel would then split calls between two gateways
+// with different settings (an old one and its replacement). So, unless --listen-shared
+// says that is meant, a socket without SO_REUSEPORT is bound first: it fails while
+// anyone listens on the port.
+absl::Status PortIsFree(asio::io_context& context, const tcp::endpoint& endpoint) {
+  tcp::acceptor probe(context);
+  net::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);  // TIME_WAIT is no owner
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    return absl::UnavailableError(
+        StrCat("--listen: port ", endpoint.port(), " on ", endpoint.address().to_string(),
+               " is held by another process (another gateway?); stop it, choose another port, "
+               "or pass --listen-shared on every process that should share it"));
+  }
+  return absl::OkStatus();  // other failures are the workers' own to report
+}
+
+}  // namespace
+
 struct Workers::Worker {
   Worker(const config::Settings& settings, Shared& shared, limits::Admission& limits)
       : admission(limits),
@@ -143,6 +167,9 @@ absl::StatusOr<std::unique_ptr<Workers>> Workers::Create(const config::Settings&
   tcp::endpoint endpoint(address, settings.listen_port);
   for (int i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(settings, shared, admission);
+    if (i == 0 && endpoint.port() != 0 && !settings.listen_shared) {
+      if (absl::Status free = PortIsFree(worker->context, endpoint); !free.ok()) return free;
+    }
     tcp::acceptor& acceptor = worker->acceptor;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);

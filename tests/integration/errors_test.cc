@@ -254,5 +254,32 @@ TEST(Startup, BadSettingsStopWithOneClearLine) {
       << gateway.Log();
 }
 
+// A second gateway on a port the first holds stops with one line: the workers'
+// SO_REUSEPORT would have let it join the first's listeners, and the kernel would have
+// split calls between the two. Sharing is for processes that all say so.
+TEST(Startup, APortAnotherProcessHoldsStopsStartUpUnlessShared) {
+  GatewayProcess first({});
+  ASSERT_TRUE(first.Start()) << first.Log();
+  const std::string taken = "127.0.0.1:" + std::to_string(first.port());
+  GatewayProcess second({"--listen", taken});
+  EXPECT_FALSE(second.Start());
+  EXPECT_NE(second.Log().find("--listen: port " + std::to_string(first.port()) +
+                              " on 127.0.0.1 is held by another process"),
+            std::string::npos)
+      << second.Log();
+  EXPECT_EQ(second.Stop(), 1);
+  EXPECT_EQ(first.Stop(), 0);
+
+  GatewayProcess shared({"--listen-shared"});
+  ASSERT_TRUE(shared.Start()) << shared.Log();
+  GatewayProcess joining(
+      {"--listen", "127.0.0.1:" + std::to_string(shared.port()), "--listen-shared"});
+  ASSERT_TRUE(joining.Start()) << joining.Log();
+  EXPECT_EQ(joining.port(), shared.port());
+  EXPECT_EQ(TestClient(joining.port()).Call("GET", "/health", {}).status, 200);
+  EXPECT_EQ(joining.Stop(), 0);
+  EXPECT_EQ(shared.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace oa::testing

@@ -25,7 +25,8 @@ class GatewayProcess {
   explicit GatewayProcess(std::vector<std::string> args);
   ~GatewayProcess();  // stops the process if it still runs
 
-  // Starts the binary with `--listen 127.0.0.1:0` and the given args, and waits until it
+  // Starts the binary with `--listen 127.0.0.1:0` (unless the args have a --listen of
+  // their own, on 127.0.0.1) and the given args, and waits until it
   // logs the port it listens on. False if it exited (Stop() then returns its exit status)
   // or did not get there in 30 s (a sanitizer build on a loaded machine can take several).
   bool Start();
