@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Checks docker/ against the binary it ships, where no Docker engine can: every YAML file
 parses; every flag and OA_* variable used there is a setting the binary knows; the
-probe paths answer on a running gateway; the runtime image installs every Debian
-package the binary's shared libraries come from.
+binary starts with compose's environment as written (its ${VAR:-default} as compose
+resolves them on a host that sets none; the address and upstream moved to loopback) and
+exits 0 on SIGTERM; the probe paths answer on a running gateway; the runtime image
+installs every Debian package the binary's shared libraries come from.
 
 Usage: check-docker.py OA_BYPASS_BINARY [--skip-libraries]
 (--skip-libraries: for a sanitizer build, whose runtimes the image rightly leaves out)
@@ -71,6 +73,46 @@ def probe_paths_answer(binary, paths):
         proc.wait(timeout=10)
 
 
+def compose_environment(compose):
+    """The gateway service's environment as compose passes it when the host sets none of
+    its variables: "${X:-default}" is the default, "${X}" empty."""
+    env = {}
+    service = compose["services"]["gateway"]
+    for name, value in (service.get("environment") or {}).items():
+        value = "" if value is None else str(value)
+        value = re.sub(r"\$\{[A-Z0-9_]+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", value)
+        env[name] = value
+    return env
+
+
+def starts_with_compose_environment(binary):
+    """Starts the binary with compose's environment; problems, or none."""
+    with open(os.path.join(DOCKER, "compose.yaml")) as f:
+        env = compose_environment(yaml.safe_load(f))
+    # Loopback only, a free port, and an upstream that is never called.
+    env.update(OA_LISTEN="127.0.0.1:0", OA_UPSTREAM="http://127.0.0.1:9/v1",
+               OA_SHUTDOWN_DELAY="0s")
+    proc = subprocess.Popen([binary], env={**env, "PATH": os.environ.get("PATH", "")},
+                            stderr=subprocess.PIPE, text=True)
+    log = []
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        log.append(line)
+        if "listening on 127.0.0.1:" in line:
+            proc.terminate()
+            status = proc.wait(timeout=10)
+            if status != 0:
+                return [f"with compose's environment, the gateway exited {status} after SIGTERM"]
+            return []
+    proc.kill()
+    proc.wait()
+    return ["the gateway does not start with compose's environment "
+            f"{sorted(env.items())}: " + "".join(log)[-500:]]
+
+
 def main(argv):
     if len(argv) not in (2, 3) or argv[2:] not in ([], ["--skip-libraries"]):
         print(__doc__, file=sys.stderr)
@@ -91,12 +133,14 @@ def main(argv):
             # Dockerfile's --flags are Docker's own.
             flags |= set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)=", text))
         variables |= set(re.findall(r"\bOA_([A-Z0-9_]+)\b", text))
-        paths |= set(re.findall(r"(?:path: |127\.0\.0\.1:8080)(/(?:health|ready)\b)", text))
+        paths |= set(re.findall(r"(?:path: |127\.0\.0\.1:(?:8080|\$\{OA_LISTEN##\*:\}))"
+                                r"(/(?:health|ready)\b)", text))
     for flag in sorted(flags - known):
         problems.append(f"--{flag} is used in docker/ but is no setting of {binary}")
     for var in sorted(variables):
         if var.lower().replace("_", "-") not in known:
             problems.append(f"OA_{var} is used in docker/ but is no setting of {binary}")
+    problems += starts_with_compose_environment(binary)
     problems += probe_paths_answer(binary, paths)
     dockerfile = open(os.path.join(DOCKER, "Dockerfile")).read()
     runtime = dockerfile[dockerfile.rindex("FROM "):]
