@@ -1,5 +1,7 @@
 #include "net/delay_queue.h"
 
+#include "base/check.h"
+
 namespace oa::net {
 
 DelayQueue::DelayQueue(const asio::any_io_executor& executor, absl::Duration delay)
@@ -12,6 +14,7 @@ DelayQueue::~DelayQueue() {
 }
 
 void DelayQueue::Add(Entry& entry, std::function<void()> action) {
+  OA_CHECK(!entry.queued(), "an entry added while queued would break the queue's links");
   if (delay_ <= Clock::duration::zero()) {
     action();
     return;

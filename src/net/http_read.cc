@@ -21,6 +21,7 @@ asio::awaitable<ReadResult> Read(Stream& stream, boost::beast::flat_buffer& buff
   constexpr size_t kMaxReadBytes = 65536;
   size_t parsed = 0;
   if (whole_header && parser.is_header_done()) co_return ReadResult{};
+  OA_DCHECK(!parser.is_done(), "a read for a message already read whole would wait for ever");
   if (whole_header && buffer.size() == 0) {
     // A message is awaited and none of it is here: the next request on a kept-alive
     // connection, or the answer to a request just sent. Asio tries every read on the

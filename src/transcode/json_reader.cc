@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/check.h"
 #include "base/strings.h"
 #include "transcode/field_names.h"
 
@@ -323,6 +324,7 @@ class Reader {
 }  // namespace
 
 JsonReadResult ReadJson(std::string_view text, Message& message) {
+  OA_DCHECK(message.ByteSizeLong() == 0, "JSON read into a message that holds fields");
   JsonReadResult result;
   boost::system::error_code ec;
   // Boost.JSON stops at 32 levels by default, which a JSON schema echoed in an answer

@@ -4,6 +4,7 @@
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 
+#include "base/check.h"
 #include "net/http_chars.h"
 
 namespace oa::upstream {
@@ -34,6 +35,7 @@ void AppendNumber(std::string& out, Number n) {
 }  // namespace
 
 void WireHead::RequestLine(std::string_view method, std::string_view target) {
+  OA_DCHECK(text_.empty(), "a request line after %zu bytes of head", text_.size());
   text_.reserve(512);
   text_.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
 }

@@ -343,10 +343,17 @@ TEST_F(Disconnect, ClientLeavingMidStreamClosesTheUpstreamCall) {
               With({{"x-mock-sse-events", "100"}, {"x-mock-sse-interval-ms", "5000"}}),
               kStreamedChat);
   std::vector<Piece> pieces;
-  client.ReadPieces(pieces, [](const Piece&) { return false; });
+  client.ReadPieces(pieces, [](const Piece&) { return false; });  // first event, then leave
+  // The stream had started: the answer's head and its first event reached the client.
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_NE(pieces[0].bytes.find("data: "), std::string::npos) << pieces[0].bytes;
   const long ms = CloseAndTimeUpstreamClose(client);
   EXPECT_LT(ms, kPromptMs);
   std::printf("client left mid-stream: upstream closed after %ld ms\n", ms);
+  // The mock was writing the stream when the gateway closed it (its next event was 5 s
+  // away): the abort is the gateway's, not the end of a finished answer.
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->aborted_responses() == 1; },
+                                        milliseconds(3000)));
 }
 
 TEST_F(Disconnect, ManyClientsLeavingLeakNoDescriptorsOrPoolSlots) {
