@@ -20,6 +20,10 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
 
+bool EndsWithIgnoreCase(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && EqualsIgnoreCase(s.substr(s.size() - suffix.size()), suffix);
+}
+
 std::string_view TrimAscii(std::string_view s) {
   constexpr std::string_view kSpace = " \t\r\n\f\v";
   const size_t begin = s.find_first_not_of(kSpace);

@@ -44,6 +44,7 @@ inline char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>
 std::string AsciiLower(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
+bool EndsWithIgnoreCase(std::string_view s, std::string_view suffix);
 std::string_view TrimAscii(std::string_view s);
 // Splits at every `sep`; keeps empty pieces. A path or a header list has few, which stay
 // out of the heap.

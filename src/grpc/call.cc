@@ -9,6 +9,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "base/strings.h"
+#include "call/headers.h"
 #include "call/record.h"
 #include "grpc/byte_buffers.h"
 #include "grpc/message_reader.h"
@@ -24,7 +25,6 @@
 #include "transcode/sse_reader.h"
 #include "transcode/status_map.h"
 #include "upstream/forwarder.h"
-#include "upstream/header_policy.h"
 
 namespace oa::grpc_front {
 namespace {
@@ -37,28 +37,6 @@ using net::Clock;
 
 constexpr size_t kMaxJsonAnswer = 64 * 1024 * 1024;  // a unary answer is held whole
 constexpr size_t kMaxErrorAnswer = 1024 * 1024;
-
-// Request metadata goes upstream as headers (openai-organization, openai-project,
-// openai-beta, idempotency-key, and whatever else the caller sends, as a REST caller's
-// headers would), except what belongs to gRPC or HTTP/2 itself or to this hop, and
-// binary (-bin) metadata, which has no HTTP/1.1 form. Upstream headers named below come
-// back as initial metadata.
-bool ForwardedMetadata(std::string_view name) {
-  static constexpr std::string_view kOwn[] = {"authorization", "content-type",   "user-agent",
-                                              "host",          "content-length", "accept-encoding"};
-  if (name.empty() || name.front() == ':' || name.starts_with("grpc-") || name.ends_with("-bin")) {
-    return false;
-  }
-  for (std::string_view own : kOwn) {
-    if (name == own) return false;
-  }
-  return !upstream::IsHopByHop(name);
-}
-
-bool ReturnedHeader(std::string_view name) {
-  return name == "x-request-id" || name == "retry-after" || name.starts_with("openai-") ||
-         name.starts_with("x-ratelimit-");
-}
 
 // gRPC metadata values (not -bin) are printable ASCII.
 bool PrintableAscii(std::string_view s) {
@@ -227,10 +205,11 @@ class GrpcDownstream final : public upstream::Downstream {
   asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override {
     http_status_ = static_cast<int>(start.head.status());
     content_type_ = std::string(start.head.Value(bhttp::field::content_type));
+    // Which headers come back as metadata: call/headers.h.
     for (const net::HeadField field : start.head.fields()) {
-      const std::string name = AsciiLower(field.name);
-      if (ReturnedHeader(name) && PrintableAscii(field.value)) {
-        state_.ctx->AddInitialMetadata(name, std::string(field.value));
+      if (call::Crosses(call::Crossing::kGrpcAnswer, call::Classify(field.code, field.name)) &&
+          PrintableAscii(field.value)) {
+        state_.ctx->AddInitialMetadata(AsciiLower(field.name), std::string(field.value));
       }
     }
     if (http_status_ < 200 || http_status_ >= 300) {
@@ -448,7 +427,7 @@ class CallReactor final : public OrderedReactor {
     for (const auto& [key, value] : ctx->client_metadata()) {
       const std::string_view name(key.data(), key.size());
       if (name == "authorization") state_->authorization.assign(value.data(), value.size());
-      if (ForwardedMetadata(name)) {
+      if (call::Crosses(call::Crossing::kGrpcRequest, name)) {  // call/headers.h
         state_->forwarded.emplace_back(name, std::string(value.data(), value.size()));
       }
     }

@@ -7,10 +7,10 @@
 #include <boost/asio/write.hpp>
 
 #include "base/strings.h"
+#include "call/headers.h"
 #include "net/http_read.h"
 #include "net/notification.h"
 #include "net/read_room.h"
-#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace asio = net::asio;
@@ -21,8 +21,10 @@ upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head
   const net::MessageHead& in = request_.head();
   const std::string target = upstream_.TargetFor(in.target());
   head.RequestLine(in.method_string(), target);
-  upstream::ForEachEndToEnd(
-      in, [&](std::string_view name, std::string_view value) { head.AddParsed(name, value); });
+  call::ForEachCrossing(in, call::Crossing::kRestRequest, [&](std::string_view name,
+                                                               std::string_view value) {
+    head.AddParsed(name, value);
+  });
   upstream::RequestStart start;
   start.head_method = in.method() == bhttp::verb::head;
   if (const auto length = request_.content_length()) {
@@ -108,9 +110,10 @@ asio::awaitable<bool> ClientDownstream::WriteHead(const upstream::ResponseStart&
   const net::MessageHead& request = request_.head();
   const unsigned status = head.status();
   head_.StatusLine(request.version(), status, head.reason());
-  upstream::ForEachEndToEnd(head, [&](std::string_view name, std::string_view value) {
-    if (!Cors::Replaces(name)) head_.AddParsed(name, value);
-  });
+  call::ForEachCrossing(head, call::Crossing::kRestAnswer,
+                        [&](std::string_view name, std::string_view value) {
+                          if (!Cors::Replaces(name)) head_.AddParsed(name, value);
+                        });
   cors_.Decorate(request.Value(bhttp::field::origin), head_);
   const bool has_body = start.body_follows || start.content_length.value_or(0) > 0;
   bool framed = true;

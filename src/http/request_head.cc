@@ -5,7 +5,6 @@
 
 #include "base/strings.h"
 #include "route/dot_segments.h"
-#include "upstream/header_policy.h"
 
 namespace oa::http {
 namespace {
@@ -55,7 +54,7 @@ std::optional<GatewayError> CheckFraming(const net::MessageHead& head) {
   // coding (gzip before chunked, an unknown one) would reach the upstream changed or
   // misframed, so it is refused rather than guessed at. RFC 9112: 400 when chunked is
   // not the final coding, 501 for a coding not implemented.
-  if (upstream::ChunkedAtMost(head)) return std::nullopt;
+  if (net::ChunkedAtMost(head)) return std::nullopt;
   std::string_view last;
   for (const net::HeadField field : head.fields()) {
     if (field.code == bhttp::field::transfer_encoding) last = field.value;

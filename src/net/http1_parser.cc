@@ -8,6 +8,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/check.h"
 #include "base/strings.h"
 #include "net/http_chars.h"
 
@@ -167,6 +168,7 @@ void Http1Parser<isRequest>::put_eof(error_code& ec) {
 
 template <bool isRequest>
 boost::optional<std::uint64_t> Http1Parser<isRequest>::content_length() const {
+  OA_DCHECK(is_header_done(), "content_length() before the header was parsed");
   return plain_ ? content_length_ : beast_.content_length();
 }
 
@@ -368,5 +370,16 @@ void Http1Parser<isRequest>::BeastParser::on_field_impl(bhttp::field code, strin
 
 template class Http1Parser<true>;
 template class Http1Parser<false>;
+
+bool ChunkedAtMost(const MessageHead& head) {
+  int codings = 0;
+  for (const HeadField field : head.fields()) {
+    if (field.code != bhttp::field::transfer_encoding) continue;
+    for (const std::string_view coding : Split(field.value, ',')) {
+      if (++codings > 1 || !EqualsIgnoreCase(TrimAscii(coding), "chunked")) return false;
+    }
+  }
+  return true;
+}
 
 }  // namespace oa::net

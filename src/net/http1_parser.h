@@ -144,6 +144,12 @@ class MessageHead {
   Text reason_;
 };
 
+// True when `head` has no Transfer-Encoding, or exactly "chunked": the only framing the
+// relay reads and writes again. Any other coding (gzip before chunked, say) would reach
+// the other side decoded of its chunks but still gzip, with nothing saying so, since
+// Transfer-Encoding is hop-by-hop: such a message is refused, never relabelled.
+bool ChunkedAtMost(const MessageHead& head);
+
 template <bool isRequest>
 class Http1Parser {
  public:

@@ -8,7 +8,6 @@
 #include "net/http_read.h"
 #include "net/read_room.h"
 #include "observe/metrics.h"
-#include "upstream/header_policy.h"
 
 namespace oa::upstream {
 
@@ -176,7 +175,7 @@ class Exchange {
     // say) would reach the caller with its chunks undone but still gzip, and nothing
     // saying so. The gateway decodes no coding, and relabels none: such an answer is
     // refused.
-    if (!ChunkedAtMost(parser->head())) {
+    if (!net::ChunkedAtMost(parser->head())) {
       observe::metrics().upstream_error(observe::UpstreamError::kProtocol).Add();
       out_.failure = absl::UnavailableError(
           StrCat("the upstream's answer has 'Transfer-Encoding: ",

@@ -1,5 +1,7 @@
-// Header policy: end-to-end headers cross unchanged, hop-by-hop ones never do.
-#include "upstream/header_policy.h"
+// Which headers cross the gateway (call/headers.h): the table, every class of header
+// both ways on both fronts; and the REST relay's copy of a head, in which end-to-end
+// headers cross unchanged and hop-by-hop ones never do.
+#include "call/headers.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +14,7 @@
 #include "base/strings.h"
 #include "parsed_head.h"
 
-namespace oa::upstream {
+namespace oa::call {
 namespace {
 
 using ::testing::ElementsAre;
@@ -30,15 +32,61 @@ net::MessageHead Make(const Headers& headers) {
   return head ? *std::move(head) : net::MessageHead();
 }
 
+// What the REST relay copies of a head with these fields, in either direction (the two
+// must agree: a REST message is relayed as it came).
 Headers Copied(const Headers& in) {
-  Headers out;
-  ForEachEndToEnd(Make(in), [&](std::string_view name, std::string_view value) {
-    out.emplace_back(std::string(name), std::string(value));
-  });
-  return out;
+  Headers both[2];
+  for (const Crossing where : {Crossing::kRestRequest, Crossing::kRestAnswer}) {
+    ForEachCrossing(Make(in), where, [&](std::string_view name, std::string_view value) {
+      both[where == Crossing::kRestAnswer].emplace_back(std::string(name), std::string(value));
+    });
+  }
+  EXPECT_EQ(both[0], both[1]);
+  return both[0];
 }
 
-TEST(HeaderPolicy, DropsHopByHopHeaders) {
+// Every class, with names of each in any case, at every crossing: the table of
+// call/headers.h written out once more, so that a change to either is seen.
+TEST(Headers, EveryClassCrossesWhereTheTableSays) {
+  struct Row {
+    HeaderClass c;
+    std::vector<std::string_view> names;
+    bool rest_request, rest_answer, grpc_request, grpc_answer;
+  };
+  const Row rows[] = {
+      {HeaderClass::kHopByHop,
+       {"Connection", "keep-alive", "Proxy-Connection", "Proxy-Authenticate",
+        "proxy-authorization", "TE", "Trailer", "Transfer-Encoding", "upgrade", "Expect"},
+       false, false, false, false},
+      {HeaderClass::kFraming, {"Host", "content-length"}, false, false, false, false},
+      {HeaderClass::kTransport,
+       {":authority", ":path", "grpc-timeout", "GRPC-Encoding", "x-trace-bin", "X-Data-BIN"},
+       true, true, false, false},
+      {HeaderClass::kTranscoded,
+       {"Authorization", "content-type", "User-Agent", "accept-encoding"},
+       true, true, false, false},
+      {HeaderClass::kOpenAi,
+       {"x-request-id", "X-Request-Id", "retry-after", "openai-organization", "OpenAI-Project",
+        "openai-processing-ms", "x-ratelimit-remaining-tokens", "X-RateLimit-Reset-Requests"},
+       true, true, true, true},
+      {HeaderClass::kEndToEnd,
+       {"Idempotency-Key", "x-stainless-lang", "Accept", "Content-Encoding", "Set-Cookie",
+        "Cache-Control", "Date", "Server", "x-requests-id", "openai", "Trailers"},
+       true, true, true, false},
+  };
+  for (const Row& row : rows) {
+    for (const std::string_view name : row.names) {
+      EXPECT_EQ(Classify(name), row.c) << name;
+      EXPECT_EQ(Crosses(Crossing::kRestRequest, name), row.rest_request) << name;
+      EXPECT_EQ(Crosses(Crossing::kRestAnswer, name), row.rest_answer) << name;
+      EXPECT_EQ(Crosses(Crossing::kGrpcRequest, name), row.grpc_request) << name;
+      EXPECT_EQ(Crosses(Crossing::kGrpcAnswer, name), row.grpc_answer) << name;
+    }
+  }
+  EXPECT_FALSE(Crosses(Crossing::kGrpcRequest, ""));  // a header needs a name
+}
+
+TEST(RestHeaders, DropsHopByHopHeaders) {
   EXPECT_THAT(Copied({{"Connection", "keep-alive"},
                       {"Keep-Alive", "timeout=5"},
                       {"Proxy-Connection", "keep-alive"},
@@ -52,7 +100,7 @@ TEST(HeaderPolicy, DropsHopByHopHeaders) {
               IsEmpty());
 }
 
-TEST(HeaderPolicy, DropsHopByHopHeadersInAnyCase) {
+TEST(RestHeaders, DropsHopByHopHeadersInAnyCase) {
   EXPECT_THAT(Copied({{"connection", "close"},
                       {"TRANSFER-ENCODING", "chunked"},
                       {"keep-alive", "x"},
@@ -61,18 +109,18 @@ TEST(HeaderPolicy, DropsHopByHopHeadersInAnyCase) {
               IsEmpty());
 }
 
-TEST(HeaderPolicy, DropsHostAndContentLength) {
+TEST(RestHeaders, DropsHostAndContentLength) {
   EXPECT_THAT(Copied({{"Host", "gateway:8080"}, {"Content-Length", "12"}, {"host", "x"}}),
               IsEmpty());
 }
 
-TEST(HeaderPolicy, DropsHeadersNamedInConnection) {
+TEST(RestHeaders, DropsHeadersNamedInConnection) {
   EXPECT_THAT(
       Copied({{"Connection", "close, X-Foo"}, {"X-Foo", "1"}, {"x-foo", "2"}, {"X-Bar", "3"}}),
       ElementsAre(std::pair<std::string, std::string>{"X-Bar", "3"}));
 }
 
-TEST(HeaderPolicy, ConnectionListsAcrossSeveralHeaders) {
+TEST(RestHeaders, ConnectionListsAcrossSeveralHeaders) {
   EXPECT_THAT(Copied({{"X-A", "a"},
                       {"Connection", "X-A"},
                       {"Connection", " x-b ,,keep-alive"},
@@ -81,13 +129,13 @@ TEST(HeaderPolicy, ConnectionListsAcrossSeveralHeaders) {
               ElementsAre(std::pair<std::string, std::string>{"X-C", "c"}));
 }
 
-TEST(HeaderPolicy, ConnectionCannotDropOnlyByPrefix) {
+TEST(RestHeaders, ConnectionCannotDropOnlyByPrefix) {
   // "X-Foo" in Connection names X-Foo, not X-Foo-Bar.
   EXPECT_THAT(Copied({{"Connection", "X-Foo"}, {"X-Foo-Bar", "1"}}),
               ElementsAre(std::pair<std::string, std::string>{"X-Foo-Bar", "1"}));
 }
 
-TEST(HeaderPolicy, KeepsEndToEndHeadersVerbatim) {
+TEST(RestHeaders, KeepsEndToEndHeadersVerbatim) {
   const Headers end_to_end = {
       {"Authorization", "Bearer sk-test"},
       {"OpenAI-Organization", "org-1"},
@@ -109,26 +157,21 @@ TEST(HeaderPolicy, KeepsEndToEndHeadersVerbatim) {
   EXPECT_EQ(Copied(end_to_end), end_to_end);
 }
 
-TEST(HeaderPolicy, KeepsDuplicatesInOrder) {
+TEST(RestHeaders, KeepsDuplicatesInOrder) {
   EXPECT_EQ(Copied({{"Set-Cookie", "a=1"}, {"Connection", "close"}, {"Set-Cookie", "b=2"}}),
             (Headers{{"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}}));
 }
 
-TEST(HeaderPolicy, KeepsEmptyValues) {
+TEST(RestHeaders, KeepsEmptyValues) {
   EXPECT_EQ(Copied({{"X-Empty", ""}}), (Headers{{"X-Empty", ""}}));
 }
 
-TEST(HeaderPolicy, IsHopByHop) {
-  for (const char* name :
-       {"Connection", "keep-alive", "Proxy-Connection", "Proxy-Authenticate", "proxy-authorization",
-        "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Expect"}) {
-    EXPECT_TRUE(IsHopByHop(name)) << name;
-  }
+TEST(RestHeaders, OnlyHopByHopNamesAreHopByHop) {
   for (const char* name : {"Authorization", "Content-Type", "Content-Encoding", "Trailers",
                            "Accept", "Host", "Content-Length", "Set-Cookie", "", "T"}) {
-    EXPECT_FALSE(IsHopByHop(name)) << name;
+    EXPECT_NE(Classify(name), HeaderClass::kHopByHop) << name;
   }
 }
 
 }  // namespace
-}  // namespace oa::upstream
+}  // namespace oa::call
