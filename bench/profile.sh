@@ -13,6 +13,7 @@
 #
 #   bench/profile.sh            # 1500 calls
 #   REQUESTS=3000 bench/profile.sh
+#   OA_BYPASS_BINARY=/tmp/old/oa-bypass bench/profile.sh   # another build of the gateway
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh valgrind curl
@@ -29,7 +30,7 @@ upstream_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/upstream.out")
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --instr-atstart=no \
-  "$build/oa-bypass" --workers=1 --listen="127.0.0.1:$port" \
+  "${OA_BYPASS_BINARY:-$build/oa-bypass}" --workers=1 --listen="127.0.0.1:$port" \
   --upstream="http://127.0.0.1:$upstream_port/v1" > "$work/gateway.log" 2>&1 &
 gateway=$!
 until curl -fs -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.5; done

@@ -19,6 +19,19 @@ constexpr bool kCrosses[6][4] = {
     {true, true, true, false},     // kEndToEnd
 };
 
+constexpr bool CrossesAt(Crossing where, HeaderClass c) {
+  return kCrosses[static_cast<int>(c)][static_cast<int>(where)];
+}
+
+// A name Beast has no code for is transport, OpenAI's or end-to-end. Where all three
+// cross, as on both REST crossings, such a name need not be read: the relay's copy of a
+// head classifies by Beast's code alone.
+constexpr bool UnknownNamesCross(Crossing where) {
+  return CrossesAt(where, HeaderClass::kTransport) && CrossesAt(where, HeaderClass::kOpenAi) &&
+         CrossesAt(where, HeaderClass::kEndToEnd);
+}
+static_assert(UnknownNamesCross(Crossing::kRestRequest) && UnknownNamesCross(Crossing::kRestAnswer));
+
 }  // namespace
 
 HeaderClass Classify(bhttp::field code, std::string_view name) {
@@ -45,8 +58,12 @@ HeaderClass Classify(bhttp::field code, std::string_view name) {
       return HeaderClass::kTranscoded;
     case retry_after:
       return HeaderClass::kOpenAi;
-    default:
+    case unknown:
       break;
+    default:
+      // Every other name Beast knows is end-to-end: none is a transport name or one of
+      // OpenAI's (tests/unit/headers_test.cc reads them all).
+      return HeaderClass::kEndToEnd;
   }
   if (name.starts_with(':') || StartsWithIgnoreCase(name, "grpc-") ||
       EndsWithIgnoreCase(name, "-bin")) {
@@ -61,9 +78,7 @@ HeaderClass Classify(bhttp::field code, std::string_view name) {
 
 HeaderClass Classify(std::string_view name) { return Classify(bhttp::string_to_field(name), name); }
 
-bool Crosses(Crossing where, HeaderClass c) {
-  return kCrosses[static_cast<int>(c)][static_cast<int>(where)];
-}
+bool Crosses(Crossing where, HeaderClass c) { return CrossesAt(where, c); }
 
 bool Crosses(Crossing where, std::string_view name) {
   return !name.empty() && Crosses(where, Classify(name));
@@ -78,8 +93,12 @@ void ForEachCrossing(const net::MessageHead& from, Crossing where,
       for (std::string_view token : Split(field.value, ',')) named.push_back(TrimAscii(token));
     }
   }
+  const bool unknown_names_cross = UnknownNamesCross(where);
   for (const net::HeadField field : from.fields()) {
-    if (!Crosses(where, Classify(field.code, field.name))) continue;
+    const bool crosses = field.code == bhttp::field::unknown && unknown_names_cross
+                             ? true
+                             : CrossesAt(where, Classify(field.code, field.name));
+    if (!crosses) continue;
     bool listed = false;
     for (std::string_view n : named) listed = listed || EqualsIgnoreCase(n, field.name);
     if (!listed) visit(field.name, field.value);

@@ -2,7 +2,7 @@
 
 namespace oa::call {
 
-void RecordCall(observe::AccessRecord record, const upstream::ForwardOutcome* exchange) {
+void RecordCall(observe::AccessRecord& record, const upstream::ForwardOutcome* exchange) {
   if (exchange != nullptr) {
     record.bytes_in = exchange->request_body_bytes;
     record.bytes_out += exchange->response_body_bytes;

@@ -17,6 +17,6 @@ namespace oa::call {
 // reached the forwarder, gives the request body's bytes, the upstream's request id and
 // first-byte time and how the exchange ended; the body it relayed adds to the record's
 // `bytes_out`, which holds the body of an answer the gateway made itself.
-void RecordCall(observe::AccessRecord record, const upstream::ForwardOutcome* exchange);
+void RecordCall(observe::AccessRecord& record, const upstream::ForwardOutcome* exchange);
 
 }  // namespace oa::call
