@@ -24,17 +24,22 @@
 namespace oa::testing {
 
 pid_t SpawnChild(std::vector<std::string> argv, const std::string& stderr_path) {
+  // Everything the child needs is made before fork(): the test process has other threads
+  // (the mock's, gRPC's), and one of them may hold the allocator's lock at the fork, so a
+  // child that allocated before exec could wait for ever (seen under ASan: a gateway that
+  // never started, its log empty). Between fork and exec the child makes only system calls.
+  std::vector<char*> raw;
+  for (std::string& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  const char* err_path = stderr_path.empty() ? nullptr : stderr_path.c_str();
   const pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
     const int null = open("/dev/null", O_RDWR);
-    const int err = stderr_path.empty() ? null : open(stderr_path.c_str(), O_WRONLY | O_TRUNC);
+    const int err = err_path == nullptr ? null : open(err_path, O_WRONLY | O_TRUNC);
     dup2(err, STDERR_FILENO);
     dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);
-    std::vector<char*> raw;
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
     execv(raw[0], raw.data());
     _exit(127);
   }
