@@ -30,7 +30,8 @@ constexpr bool UnknownNamesCross(Crossing where) {
   return CrossesAt(where, HeaderClass::kTransport) && CrossesAt(where, HeaderClass::kOpenAi) &&
          CrossesAt(where, HeaderClass::kEndToEnd);
 }
-static_assert(UnknownNamesCross(Crossing::kRestRequest) && UnknownNamesCross(Crossing::kRestAnswer));
+static_assert(UnknownNamesCross(Crossing::kRestRequest) &&
+              UnknownNamesCross(Crossing::kRestAnswer));
 
 }  // namespace
 

@@ -17,8 +17,8 @@
 #include <atomic>
 
 #include "config/settings.h"
-#include "worker/front.h"
 #include "route/route_table.h"
+#include "worker/front.h"
 
 namespace oa::grpc_front {
 

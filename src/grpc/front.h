@@ -21,10 +21,10 @@
 
 #include "absl/status/statusor.h"
 #include "config/settings.h"
-#include "worker/front.h"
 #include "net/server_tls.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
+#include "worker/front.h"
 
 namespace oa::grpc_front {
 

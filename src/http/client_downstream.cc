@@ -21,10 +21,9 @@ upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head
   const net::MessageHead& in = request_.head();
   const std::string target = upstream_.TargetFor(in.target());
   head.RequestLine(in.method_string(), target);
-  call::ForEachCrossing(in, call::Crossing::kRestRequest, [&](std::string_view name,
-                                                               std::string_view value) {
-    head.AddParsed(name, value);
-  });
+  call::ForEachCrossing(
+      in, call::Crossing::kRestRequest,
+      [&](std::string_view name, std::string_view value) { head.AddParsed(name, value); });
   upstream::RequestStart start;
   start.head_method = in.method() == bhttp::verb::head;
   if (const auto length = request_.content_length()) {

@@ -16,9 +16,9 @@ class WorkerPart final : public worker::ConnectionServer {
              asio::ssl::context* tls, worker::Http2Handoff* http2,
              const worker::WorkerHandle& worker, int listener_fd, const std::atomic<bool>& ready)
       : executor_(worker.executor),
-        context_{settings,    routes,    cors,       worker.pool, worker.caller_watches,
-                 worker.limits, http2,   listener_fd, connections_, worker.admission,
-                 &ready,      tls} {}
+        context_{settings,      routes, cors,        worker.pool,  worker.caller_watches,
+                 worker.limits, http2,  listener_fd, connections_, worker.admission,
+                 &ready,        tls} {}
 
   void Serve(net::tcp::socket socket) override {
     asio::co_spawn(executor_, ServeConnection(std::move(socket), context_), asio::detached);
@@ -37,7 +37,11 @@ class WorkerPart final : public worker::ConnectionServer {
 
 RestFront::RestFront(const config::Settings& settings, const route::RouteTable& routes,
                      net::asio::ssl::context* tls, worker::Http2Handoff* http2)
-    : settings_(settings), routes_(routes), cors_(settings.cors_origins), tls_(tls), http2_(http2) {}
+    : settings_(settings),
+      routes_(routes),
+      cors_(settings.cors_origins),
+      tls_(tls),
+      http2_(http2) {}
 
 std::unique_ptr<worker::ConnectionServer> RestFront::ForWorker(const worker::WorkerHandle& worker,
                                                                int listener_fd,

@@ -74,8 +74,8 @@ void LogAccess(const AccessRecord& r) {
   fields[n++] = text("key", key);
   // The upstream's id names the call at OpenAI; the client's own, when the upstream gave
   // none (the gateway answered itself, or the upstream failed).
-  fields[n++] = text("request_id", r.upstream_request_id.empty() ? r.client_request_id
-                                                                    : r.upstream_request_id);
+  fields[n++] = text("request_id",
+                     r.upstream_request_id.empty() ? r.client_request_id : r.upstream_request_id);
   if (r.retried) fields[n++] = {"retried", "1", true};
   if (r.client_gone) fields[n++] = text("ended", "client_gone");
   if (r.upstream_cut && !r.client_gone) fields[n++] = text("ended", "upstream_cut");

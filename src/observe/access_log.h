@@ -32,7 +32,7 @@ struct AccessRecord {
   absl::Duration elapsed;
   std::string_view authorization;      // the caller's Authorization value; only hashed
   std::string_view client_request_id;  // the caller's X-Request-Id, if it sent one
-  uint64_t bytes_in = 0;   // request body bytes taken from the caller
+  uint64_t bytes_in = 0;               // request body bytes taken from the caller
   uint64_t bytes_out = 0;  // response body bytes written to it, relayed or the gateway's own
   // The exchange with the upstream, when the call had one (call/record.h fills these).
   std::string_view upstream_request_id;  // the upstream's x-request-id

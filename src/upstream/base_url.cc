@@ -72,9 +72,9 @@ absl::StatusOr<BaseUrl> BaseUrl::Parse(std::string_view url) {
 
 std::string BaseUrl::TargetFor(std::string_view front_target) const {
   // A target outside /v1 would leave the base path: the fronts route only /v1.
-  OA_CHECK(front_target == "/v1" || front_target.starts_with("/v1/") ||
-               front_target.starts_with("/v1?"),
-           "a target outside /v1 reached the upstream's base URL");
+  OA_CHECK(
+      front_target == "/v1" || front_target.starts_with("/v1/") || front_target.starts_with("/v1?"),
+      "a target outside /v1 reached the upstream's base URL");
   std::string_view rest = front_target.substr(3);  // drop "/v1"
   if (rest.empty() || rest[0] == '?') {
     return StrCat(path_prefix.empty() ? "/" : path_prefix, rest);

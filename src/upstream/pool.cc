@@ -117,8 +117,7 @@ void Pool::Watch(Connection& conn) {
     Connection* idle = watch->conn;
     Connection::IdleState state = Connection::IdleState::kClosed;  // the upstream's end
     if (!ec && bytes > 0) {
-      state = idle->stream.tls() != nullptr ? idle->TakeInTls()
-                                            : Connection::IdleState::kSentBytes;
+      state = idle->stream.tls() != nullptr ? idle->TakeInTls() : Connection::IdleState::kSentBytes;
     }
     if (state == Connection::IdleState::kQuiet) {
       watch->pool->Watch(*idle);
@@ -127,8 +126,8 @@ void Pool::Watch(Connection& conn) {
     watch->conn = nullptr;
     watch->pool->Evict(idle, state);
   };
-  conn.stream.socket().async_receive(asio::buffer(&watch.peeked, 1),
-                                     net::tcp::socket::message_peek, std::move(on_done));
+  conn.stream.socket().async_receive(asio::buffer(&watch.peeked, 1), net::tcp::socket::message_peek,
+                                     std::move(on_done));
 }
 
 void Pool::Unwatch(Connection& conn) {

@@ -64,8 +64,7 @@ class ConnectionServer {
 class ConnectionFront {
  public:
   virtual ~ConnectionFront() = default;
-  virtual std::unique_ptr<ConnectionServer> ForWorker(const WorkerHandle& worker,
-                                                      int listener_fd,
+  virtual std::unique_ptr<ConnectionServer> ForWorker(const WorkerHandle& worker, int listener_fd,
                                                       const std::atomic<bool>& ready) = 0;
 };
 

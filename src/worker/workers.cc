@@ -202,8 +202,7 @@ void Workers::Run(ConnectionFront& front) {
 }
 
 WorkerHandle Workers::NextWorker() {
-  return workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]
-      ->handle();
+  return workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]->handle();
 }
 
 void Workers::SetReady(bool ready) { shared_->ready.store(ready); }

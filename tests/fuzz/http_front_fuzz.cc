@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "call/headers.h"
 #include "config/settings.h"
 #include "fuzz_support.h"
 #include "http/cors.h"
@@ -65,7 +66,6 @@
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "upstream/base_url.h"
-#include "call/headers.h"
 #include "upstream/pool.h"
 
 namespace oa::fuzz {
@@ -454,7 +454,8 @@ class World {
     for (const UpstreamRequest& up : received_) {
       FUZZ_CHECK(up.host == pool_.url().host_header, "upstream Host '%s'", Show(up.host).c_str());
       for (const std::string& name : up.header_names) {
-        FUZZ_CHECK(call::Classify(name) != call::HeaderClass::kHopByHop || EqualsIgnoreCase(name, "transfer-encoding"),
+        FUZZ_CHECK(call::Classify(name) != call::HeaderClass::kHopByHop ||
+                       EqualsIgnoreCase(name, "transfer-encoding"),
                    "hop-by-hop header '%s' went upstream", Show(name).c_str());
         for (const std::string& token : up.connection_tokens) {
           FUZZ_CHECK(!EqualsIgnoreCase(name, token), "header '%s' named by Connection went up",

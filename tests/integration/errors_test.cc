@@ -1,10 +1,9 @@
 // Errors the gateway makes itself: OpenAI's error shape, the right status, and the
 // upstream never called when the gateway already knows the answer.
+#include <gmock/gmock.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
-
-#include <gmock/gmock.h>
 
 #include "fixture.h"
 

@@ -77,7 +77,8 @@ bool GatewayProcess::Start() {
   // OA_BYPASS_BINARY in the environment runs the tests against another build (an older
   // one, to see a regression test fail there).
   const char* binary = std::getenv("OA_BYPASS_BINARY");
-  std::vector<std::string> argv = {binary != nullptr && *binary != '\0' ? binary : OA_BYPASS_BINARY};
+  std::vector<std::string> argv = {binary != nullptr && *binary != '\0' ? binary
+                                                                        : OA_BYPASS_BINARY};
   if (std::find(args_.begin(), args_.end(), "--listen") == args_.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }

@@ -198,8 +198,9 @@ TEST(Settings, EnvironmentValueMayContainEquals) {
 // Compose's "${OA_RATE_LIMIT_REDIS:-}" passes an empty variable when the host has none:
 // it must mean unset, not a value (an empty value stopped start-up before).
 TEST(Settings, EmptyEnvironmentVariablesAreUnset) {
-  const Settings s = ParseOk({}, {"OA_RATE_LIMIT_REDIS=", "OA_LOG_LEVEL=", "OA_WORKERS=",
-                                  "OA_TLS_CERT=", "OA_CORS_ORIGINS="});
+  const Settings s = ParseOk(
+      {},
+      {"OA_RATE_LIMIT_REDIS=", "OA_LOG_LEVEL=", "OA_WORKERS=", "OA_TLS_CERT=", "OA_CORS_ORIGINS="});
   const Settings defaults = ParseOk({}, {});
   EXPECT_EQ(s.rate_limit_redis, defaults.rate_limit_redis);
   EXPECT_EQ(s.log_level, defaults.log_level);
