@@ -9,13 +9,12 @@
 #include <boost/beast/http/field.hpp>
 
 #include "base/strings.h"
+#include "call/call.h"
 #include "call/headers.h"
-#include "call/record.h"
 #include "grpc/byte_buffers.h"
 #include "grpc/message_reader.h"
 #include "grpc/ordered_reactor.h"
 #include "net/notification.h"
-#include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "transcode/event_reader.h"
@@ -23,7 +22,6 @@
 #include "transcode/http_call.h"
 #include "transcode/json_reader.h"
 #include "transcode/sse_reader.h"
-#include "transcode/status_map.h"
 #include "upstream/forwarder.h"
 
 namespace oa::grpc_front {
@@ -74,6 +72,15 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+// An error of call/errors.h as a status; a caller told when to try again gets Retry-After
+// (seconds) as trailing metadata, as a REST caller gets the header.
+grpc::Status ToGrpc(grpc::GenericCallbackServerContext& ctx, const call::CallError& error) {
+  if (error.retry_after_seconds > 0) {
+    ctx.AddTrailingMetadata("retry-after", StrCat(error.retry_after_seconds));
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(error.grpc_code), error.message);
+}
+
 class CallReactor;
 
 // Everything one call's two sides share. Owned jointly by the reactor (gRPC's threads)
@@ -106,7 +113,8 @@ struct CallState {
   // Read once, from the reactor, before the call moves to the worker.
   std::string authorization;
   std::vector<std::pair<std::string, std::string>> forwarded;
-  std::string peer;
+  std::string peer;          // as gRPC gives it: "ipv4:10.0.0.7:5000"
+  std::string peer_address;  // "10.0.0.7"
   Clock::time_point start = Clock::now();
 
   // Takes `bytes` of the front's budget for request bodies, until ReleaseBuffered or the
@@ -382,12 +390,12 @@ class GrpcDownstream final : public upstream::Downstream {
     }
   }
 
+  // The upstream's error answer: its status mapped (call/errors.h), and OpenAI's error
+  // whole, with its HTTP status, as trailing metadata.
   grpc::Status ErrorStatus() {
-    const absl::StatusCode code = transcode::GrpcCodeForHttp(http_status_);
-    std::string message = transcode::ErrorMessage(http_status_, collected_);
     state_.ctx->AddTrailingMetadata("openai-http-status", StrCat(http_status_));
     if (!collected_.empty()) state_.ctx->AddTrailingMetadata("openai-error-bin", collected_);
-    return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
+    return ToGrpc(*state_.ctx, call::UpstreamAnswer(http_status_, collected_));
   }
 
   // Writes one message and waits until gRPC took it (backpressure). `bytes` is a named
@@ -432,6 +440,7 @@ class CallReactor final : public OrderedReactor {
       }
     }
     state_->peer = ctx->peer();
+    state_->peer_address = PeerAddress(state_->peer);
     StartRead(&state_->request_buffer);
   }
 
@@ -444,13 +453,7 @@ class CallReactor final : public OrderedReactor {
       return;
     }
     if (!ok) {
-      Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call sent no request message"));
-      return;
-    }
-    if (state_->authorization.empty()) {
-      Refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "Missing API key: send your OpenAI key as 'authorization: Bearer "
-                          "<key>' metadata."));
+      Refuse(call::BadRequest("the call sent no request message"));
       return;
     }
     const route::Route& route = state_->route;
@@ -460,25 +463,19 @@ class CallReactor final : public OrderedReactor {
         ReadMessage(state_->request_buffer, *request, state_->context.max_message_bytes);
     state_->request_buffer.Clear();
     if (!read.ok()) {
-      Refuse(ToGrpc(read));
+      Refuse(call::InvalidCall(read));
       return;
     }
     const bool events =
         route.method->server_streaming() && !transcode::IsHttpBody(*route.method->output_type());
     absl::StatusOr<transcode::HttpCall> call = transcode::BuildHttpCall(route, *request, events);
     if (!call.ok()) {
-      Refuse(ToGrpc(call.status()));
+      Refuse(call::InvalidCall(call.status()));
       return;
     }
     const uint64_t body_bytes = call->body.size() + call->body_tail.size();
     if (!state_->HoldBuffered(body_bytes)) {
-      Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          StrCat("the request's body (", body_bytes,
-                                 " bytes once transcoded) does not fit in "
-                                 "the ",
-                                 state_->context.settings.grpc_max_buffered_bytes,
-                                 " bytes the gateway holds for gRPC calls at once (see "
-                                 "--grpc-max-buffered-bytes); retry shortly, or send less")));
+      Refuse(call::BuffersFull(body_bytes, state_->context.settings.grpc_max_buffered_bytes));
       return;
     }
     dispatched_ = true;
@@ -502,28 +499,21 @@ class CallReactor final : public OrderedReactor {
   }
 
  private:
-  static asio::awaitable<void> Run(std::shared_ptr<CallState> state, transcode::HttpCall call) {
+  static asio::awaitable<void> Run(std::shared_ptr<CallState> state, transcode::HttpCall request) {
     CallState& s = *state;
-    const std::string method = call.method;
-    const std::string target = call.target;
-    GrpcDownstream caller(s, std::move(call));
-    limits::Verdict verdict;  // its lease holds the call's places in the limits
-    if (s.worker.admission.enabled()) {
-      const std::string fingerprint = observe::KeyFingerprint(s.authorization);
-      const std::string address = PeerAddress(s.peer);
-      const limits::Caller who{fingerprint, address};
-      verdict = co_await s.worker.admission.Admit(who);
-    }
-    if (verdict.kind != limits::Verdict::Kind::kAdmitted) {
-      const grpc::Status status = Refused(s, verdict);
-      Log(s, method, target, status, 0, nullptr);
+    const std::string method = request.method;
+    const std::string target = request.target;
+    call::Call call(s.worker, Identify(s, method, target), s.start);
+    GrpcDownstream caller(s, std::move(request));
+    if (const std::optional<call::CallError> refused = co_await call.Admit()) {
+      const grpc::Status status = ToGrpc(*s.ctx, *refused);
+      call.Record(call::Ending::Grpc(status.error_code()));
       s.ReleaseBuffered();
       CallReactor* reactor = std::exchange(s.reactor, nullptr);
       reactor->Finish(status);
       co_return;
     }
-    upstream::Forwarder forwarder(s.worker.pool, s.worker.limits, s.worker.caller_watches);
-    auto result = co_await (forwarder.Run(caller) || s.cancelled.Wait());
+    auto result = co_await (call.Forward(caller) || s.cancelled.Wait());
 
     grpc::Status status;
     upstream::ForwardOutcome out;
@@ -532,19 +522,14 @@ class CallReactor final : public OrderedReactor {
     } else {
       out = std::get<0>(std::move(result));
       if (out.failure) {
-        // No upstream connection free is the gateway's overload, which gRPC clients
-        // retry as UNAVAILABLE; the caller's own failures keep their codes.
-        status =
-            !out.caller_failed && absl::IsResourceExhausted(*out.failure)
-                ? grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(out.failure->message()))
-                : ToGrpc(*out.failure);
+        status = ToGrpc(*s.ctx, call::ForwardFailure(out, s.context.settings.max_body_bytes));
       } else if (out.client_gone && !caller.failed()) {  // not our own refusal to go on
         status = Gone(*s.ctx);
       } else {
         status = co_await caller.Finish(out);
       }
     }
-    Log(s, method, target, status, caller.http_status(), &out);
+    call.Record(call::Ending::Grpc(status.error_code(), caller.http_status(), &out));
     s.ReleaseBuffered();  // the body has gone upstream, or never will
     CallReactor* reactor = s.reactor;
     s.reactor = nullptr;  // from here on the reactor may be gone
@@ -556,44 +541,25 @@ class CallReactor final : public OrderedReactor {
     }
   }
 
-  // The status of a call the allow-list or the rate limits refused; a limited call also
-  // gets Retry-After (seconds) as trailing metadata, as a REST caller gets the header.
-  static grpc::Status Refused(CallState& s, const limits::Verdict& verdict) {
-    switch (verdict.kind) {
-      case limits::Verdict::Kind::kDenied:
-        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, verdict.message);
-      case limits::Verdict::Kind::kLimited:
-        s.ctx->AddTrailingMetadata("retry-after", StrCat(verdict.retry_after_seconds()));
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, verdict.message);
-      default:
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE, verdict.message);
-    }
-  }
-
-  // Ends a call the gateway answers itself, before any upstream call.
-  void Refuse(grpc::Status status) {
-    Log(*state_, state_->route.http_method, state_->route.path_template, status, 0, nullptr);
+  // Ends a call the gateway refuses before it reaches a worker.
+  void Refuse(const call::CallError& error) {
+    const grpc::Status status = ToGrpc(*state_->ctx, error);
+    call::RecordCall(Identify(*state_, state_->route.http_method, state_->route.path_template),
+                     absl::FromChrono(Clock::now() - state_->start),
+                     call::Ending::Grpc(status.error_code()));
     state_->reactor = nullptr;
-    Finish(std::move(status));
+    Finish(status);
   }
 
-  static void Log(const CallState& s, std::string_view method, std::string_view target,
-                  const grpc::Status& status, int http_status,
-                  const upstream::ForwardOutcome* exchange) {
-    observe::AccessRecord record;
-    record.front = "grpc";
-    record.client = s.peer;
-    record.method = method;
-    record.target = target;
-    record.rpc = s.route.rpc;
-    record.status = http_status;
-    record.grpc_status = static_cast<int>(status.error_code());
-    record.elapsed = absl::FromChrono(Clock::now() - s.start);
-    record.authorization = s.authorization;
+  // Who calls what, for the call's admission and its record; views into `s`.
+  static call::Identity Identify(const CallState& s, std::string_view method,
+                                 std::string_view target) {
+    std::string_view request_id;
     for (const auto& [name, value] : s.forwarded) {
-      if (name == "x-request-id") record.client_request_id = value;
+      if (name == "x-request-id") request_id = value;
     }
-    call::RecordCall(record, exchange);
+    return {observe::Front::kGrpc, s.peer,          s.peer_address, method, target,
+            s.route.rpc,           s.authorization, request_id};
   }
 
   std::shared_ptr<CallState> state_;
@@ -665,7 +631,7 @@ asio::awaitable<bool> GrpcDownstream::Write(const std::string& bytes) {
 
 class FailedReactor final : public OrderedReactor {
  public:
-  FailedReactor(grpc::GenericCallbackServerContext* ctx, grpc::Status status) {
+  FailedReactor(grpc::GenericCallbackServerContext* ctx, const call::CallError& error) {
     std::string key;
     for (const auto& [name, value] : ctx->client_metadata()) {
       if (std::string_view(name.data(), name.size()) == "authorization") {
@@ -673,16 +639,11 @@ class FailedReactor final : public OrderedReactor {
       }
     }
     const std::string peer = ctx->peer();  // by value: the record only points at it
-    observe::AccessRecord record;
-    record.front = "grpc";
-    record.client = peer;
-    record.method = "-";
-    record.target = "-";
-    record.rpc = ctx->method();
-    record.grpc_status = static_cast<int>(status.error_code());
-    record.authorization = key;
-    call::RecordCall(record, nullptr);
-    Finish(std::move(status));
+    const grpc::Status status = ToGrpc(*ctx, error);
+    call::RecordCall(
+        {observe::Front::kGrpc, peer, PeerAddress(peer), "-", "-", ctx->method(), key, ""},
+        absl::ZeroDuration(), call::Ending::Grpc(status.error_code()));
+    Finish(status);
   }
   void Done() override { delete this; }
 };
@@ -695,8 +656,8 @@ grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContex
 }
 
 grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::GenericCallbackServerContext* ctx,
-                                                 grpc::Status status) {
-  return OrderedReactor::Constructed(new FailedReactor(ctx, std::move(status)));
+                                                 const call::CallError& error) {
+  return OrderedReactor::Constructed(new FailedReactor(ctx, error));
 }
 
 }  // namespace oa::grpc_front

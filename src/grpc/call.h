@@ -16,6 +16,7 @@
 
 #include <atomic>
 
+#include "call/errors.h"
 #include "config/settings.h"
 #include "route/route_table.h"
 #include "worker/front.h"
@@ -42,8 +43,8 @@ struct CallContext {
 grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContext* ctx,
                                                const route::Route& route, CallContext& context);
 
-// A reactor that ends the call `ctx` at once with `status` (and logs it).
+// A reactor that ends the call `ctx` at once with `error` (and logs it).
 grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::GenericCallbackServerContext* ctx,
-                                                 grpc::Status status);
+                                                 const call::CallError& error);
 
 }  // namespace oa::grpc_front

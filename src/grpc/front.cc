@@ -50,8 +50,7 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
     if (IsReflectionMethod(method)) return NewReflectionReactor(descriptors_, services_);
     const route::Route* route = context_.routes.FindRpc(method);
     if (route == nullptr) {
-      return NewFailedReactor(ctx, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                                StrCat("no method ", method, " in proto/")));
+      return NewFailedReactor(ctx, call::UnknownMethod(method));
     }
     return NewCallReactor(ctx, *route, context_);
   }

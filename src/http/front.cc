@@ -15,10 +15,8 @@ class WorkerPart final : public worker::ConnectionServer {
   WorkerPart(const config::Settings& settings, const route::RouteTable& routes, const Cors& cors,
              asio::ssl::context* tls, worker::Http2Handoff* http2,
              const worker::WorkerHandle& worker, int listener_fd, const std::atomic<bool>& ready)
-      : executor_(worker.executor),
-        context_{settings,      routes, cors,        worker.pool,  worker.caller_watches,
-                 worker.limits, http2,  listener_fd, connections_, worker.admission,
-                 &ready,        tls} {}
+      : executor_(worker.executor), context_{settings,    routes,       cors,   worker, http2,
+                                             listener_fd, connections_, &ready, tls} {}
 
   void Serve(net::tcp::socket socket) override {
     asio::co_spawn(executor_, ServeConnection(std::move(socket), context_), asio::detached);

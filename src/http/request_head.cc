@@ -11,11 +11,6 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-GatewayError BadTarget(std::string_view why) {
-  return {400, "invalid_request_error", "invalid_request_target",
-          StrCat("The request target ", why, ". Send a path under /v1/, as the OpenAI API does.")};
-}
-
 // The origin-form of an absolute-form target ("http://host:80/p?q" -> "/p?q"), or
 // nullopt when `target` is not absolute-form.
 std::optional<std::string> OriginForm(std::string_view target) {
@@ -30,26 +25,26 @@ std::optional<std::string> OriginForm(std::string_view target) {
   return std::nullopt;
 }
 
-std::optional<GatewayError> CheckTarget(std::string_view target) {
+std::optional<call::CallError> CheckTarget(std::string_view target) {
   if (target.empty() || target.front() != '/') {
-    return BadTarget("is not a path (the gateway is not a forward proxy)");
+    return call::BadTarget("is not a path (the gateway is not a forward proxy)");
   }
   for (const char c : target) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f) {
-      return BadTarget("holds bytes that are not printable ASCII; percent-encode them");
+      return call::BadTarget("holds bytes that are not printable ASCII; percent-encode them");
     }
-    if (c == '#') return BadTarget("holds a fragment ('#')");
+    if (c == '#') return call::BadTarget("holds a fragment ('#')");
   }
   if (route::LeavesItsPrefix(target.substr(0, target.find('?')))) {
-    return BadTarget(
+    return call::BadTarget(
         "holds a '.' or '..' segment, as sent or as a server may read it (percent-decoded, "
         "'\\' as '/', ';' parameters cut)");
   }
   return std::nullopt;
 }
 
-std::optional<GatewayError> CheckFraming(const net::MessageHead& head) {
+std::optional<call::CallError> CheckFraming(const net::MessageHead& head) {
   // The relay reads a chunked body and writes it again in chunks of its own; any other
   // coding (gzip before chunked, an unknown one) would reach the upstream changed or
   // misframed, so it is refused rather than guessed at. RFC 9112: 400 when chunked is
@@ -61,19 +56,16 @@ std::optional<GatewayError> CheckFraming(const net::MessageHead& head) {
   }
   const size_t comma = last.rfind(',');
   last = TrimAscii(comma == std::string_view::npos ? last : last.substr(comma + 1));
-  return GatewayError{EqualsIgnoreCase(last, "chunked") ? 501 : 400, "invalid_request_error",
-                      "unsupported_transfer_encoding",
-                      "The gateway accepts request bodies with Content-Length or "
-                      "'Transfer-Encoding: chunked' alone."};
+  return call::UnsupportedTransferEncoding(/*not_implemented=*/EqualsIgnoreCase(last, "chunked"));
 }
 
 }  // namespace
 
-std::optional<GatewayError> CheckRequestHead(net::MessageHead& head) {
-  if (std::optional<GatewayError> error = CheckFraming(head)) return error;
+std::optional<call::CallError> CheckRequestHead(net::MessageHead& head) {
+  if (std::optional<call::CallError> error = CheckFraming(head)) return error;
   const size_t hosts = head.Count(bhttp::field::host);
   if (hosts > 1 || (hosts == 0 && head.version() >= 11)) {
-    return BadRequest("HTTP/1.1 requests carry exactly one Host header");
+    return call::BadRequest("HTTP/1.1 requests carry exactly one Host header");
   }
   if (std::optional<std::string> origin = OriginForm(head.target())) {
     head.set_target(*std::move(origin));

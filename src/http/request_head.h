@@ -17,18 +17,18 @@
 // servers, and rewritten to its path: the authority in it is ignored, since the
 // upstream is fixed by configuration.
 //
-//   if (std::optional<GatewayError> error = CheckRequestHead(parser.head())) reply(*error);
+//   if (std::optional<call::CallError> error = CheckRequestHead(parser.head())) reply(*error);
 #pragma once
 
 #include <optional>
 
-#include "http/error_reply.h"
+#include "call/errors.h"
 #include "net/http1_parser.h"
 
 namespace oa::http {
 
 // Nullopt if the request may go on (its target possibly rewritten to origin-form); else
 // the error to answer, after which the connection is closed.
-std::optional<GatewayError> CheckRequestHead(net::MessageHead& head);
+std::optional<call::CallError> CheckRequestHead(net::MessageHead& head);
 
 }  // namespace oa::http

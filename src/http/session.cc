@@ -4,14 +4,12 @@
 #include <boost/beast/http/write.hpp>
 
 #include "base/strings.h"
-#include "call/record.h"
+#include "call/call.h"
 #include "http/client_downstream.h"
-#include "http/error_reply.h"
 #include "http/request_head.h"
 #include "net/client_hello.h"
 #include "net/http_read.h"
 #include "net/watchdog.h"
-#include "observe/fingerprint.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 
@@ -113,14 +111,14 @@ class Session final : public OpenConnection {
       // Beast holds the request line and the fields to the limit each, not together.
       if (!ec && n > settings.max_header_bytes) ec = bhttp::error::header_limit;
       if (ec) {
-        if (const std::optional<GatewayError> error = ReadError(ec, parser)) {
+        if (const std::optional<call::CallError> error = ReadError(ec, parser)) {
           closing_ = true;  // the connection ends with this answer
           co_await Reply(parser, *error);
           linger_ = true;
         }
         co_return;
       }
-      if (const std::optional<GatewayError> error = CheckRequestHead(parser.head())) {
+      if (const std::optional<call::CallError> error = CheckRequestHead(parser.head())) {
         closing_ = true;  // whatever follows such a head is not read as another request
         const Clock::time_point now = Clock::now();
         co_await ReplyLogged(parser, *error, now, "-");
@@ -234,8 +232,8 @@ class Session final : public OpenConnection {
 
   // The answer to a request whose header could not be read; nullopt when the client
   // just went away (or timed out), which deserves no answer.
-  std::optional<GatewayError> ReadError(const net::error_code& ec,
-                                        const net::RequestParser& parser) const {
+  std::optional<call::CallError> ReadError(const net::error_code& ec,
+                                           const net::RequestParser& parser) const {
     // The request line itself did not fit: no line end within the limit. (Beast parses
     // the line only once the whole head is in, so its target tells nothing here.)
     const auto held = buffer_.cdata();
@@ -244,35 +242,28 @@ class Session final : public OpenConnection {
                            seen.substr(0, context_.settings.max_header_bytes + 2).find("\r\n") !=
                                std::string_view::npos;
     if (ec == bhttp::error::header_limit && !line_fits) {
-      return GatewayError{
-          414, "invalid_request_error", "request_uri_too_long",
-          StrCat("The request line exceeds ", context_.settings.max_header_bytes,
-                 " bytes (see --max-header-bytes); a long query belongs in a request body.")};
+      return call::RequestLineTooLong(context_.settings.max_header_bytes);
     }
     if (ec == bhttp::error::header_limit) {
-      return GatewayError{
-          431, "invalid_request_error", "request_header_too_large",
-          StrCat("The request line and headers exceed ", context_.settings.max_header_bytes,
-                 " bytes (see --max-header-bytes).")};
+      return call::HeadersTooLarge(context_.settings.max_header_bytes);
     }
-    if (ec == bhttp::error::body_limit) return BodyTooLarge(context_.settings.max_body_bytes);
-    if (upstream::IsMalformedMessage(ec)) return BadRequest(ec.message());
+    if (ec == bhttp::error::body_limit) return call::BodyTooLarge(context_.settings.max_body_bytes);
+    if (upstream::IsMalformedMessage(ec)) return call::BadRequest(ec.message());
     return std::nullopt;
   }
 
-  // What the gateway answers itself before any upstream call, or nullopt to relay.
-  std::optional<GatewayError> Refusal(const net::RequestParser& parser,
-                                      const std::optional<route::RouteMatch>& match) const {
+  // What the REST front refuses before the call is admitted, or nullopt.
+  std::optional<call::CallError> Refusal(const net::RequestParser& parser,
+                                         const std::optional<route::RouteMatch>& match) const {
     const auto& request = parser.head();
     if (!match && context_.settings.reject_unmodelled) {
-      return UnmodelledUrl(request.method_string(), request.target());
+      return call::UnmodelledUrl(request.method_string(), request.target());
     }
     if (HasBody(parser) && !TakesBody(request.method(), match)) {
-      return UnexpectedBody(request.method_string(), request.target());
+      return call::UnexpectedBody(request.method_string(), request.target());
     }
-    if (request.Value(bhttp::field::authorization).empty()) return MissingKey();
     if (parser.content_length().value_or(0) > context_.settings.max_body_bytes) {
-      return BodyTooLarge(context_.settings.max_body_bytes);
+      return call::BodyTooLarge(context_.settings.max_body_bytes);
     }
     return std::nullopt;
   }
@@ -326,12 +317,30 @@ class Session final : public OpenConnection {
     const std::optional<route::RouteMatch> match =
         context_.routes.MatchHttp(parser.head().method_string(), path);
     const std::string_view rpc = match ? std::string_view(match->route->rpc) : "unmodelled";
-    limits::Verdict verdict;  // its lease holds the call's places in the limits
-    if (context_.admission.enabled() || Refusal(parser, match)) {
-      const std::optional<bool> refused = co_await Admit(parser, match, start, rpc, verdict);
-      if (refused) co_return *refused;
+    call_.emplace(context_.resources, Identify(parser, rpc), start);
+    std::optional<bool> refused;
+    if (call_->MustAdmit() || Refusal(parser, match)) refused = co_await Admit(parser, match);
+    bool keep_alive = false;
+    if (refused) {
+      keep_alive = *refused;
+    } else {
+      keep_alive = co_await Relay(parser);
     }
-    co_return co_await Relay(parser, start, rpc);
+    call_.reset();  // gives back the call's places in the limits
+    co_return keep_alive;
+  }
+
+  // Who calls what, for the call's admission and its record.
+  call::Identity Identify(const net::RequestParser& parser, std::string_view rpc) const {
+    const net::MessageHead& request = parser.head();
+    return {observe::Front::kRest,
+            peer_,
+            peer_address_,
+            request.method_string(),
+            request.target(),
+            rpc,
+            request.Value(bhttp::field::authorization),
+            request.Value("x-request-id")};
   }
 
   asio::awaitable<bool> AnswerItself(net::RequestParser& parser, OwnAnswer own,
@@ -354,31 +363,21 @@ class Session final : public OpenConnection {
       case OwnAnswer::kNone:
         break;
     }
-    const GatewayError error = UnknownUrl(parser.head().method_string(), parser.head().target());
+    const call::CallError error =
+        call::UnknownUrl(parser.head().method_string(), parser.head().target());
     co_return co_await ReplyLogged(parser, error, start, "-");
   }
 
-  // Admits the call, filling `verdict`, and gives nullopt; or answers the refusal itself
-  // and gives whether the connection may carry another request.
+  // Admits call_ and gives nullopt; or answers the refusal itself and gives whether the
+  // connection may carry another request.
   asio::awaitable<std::optional<bool>> Admit(net::RequestParser& parser,
-                                             const std::optional<route::RouteMatch>& match,
-                                             Clock::time_point start, std::string_view rpc,
-                                             limits::Verdict& verdict) {
-    if (const std::optional<GatewayError> refusal = Refusal(parser, match)) {
-      co_return co_await ReplyLogged(parser, *refusal, start, rpc);
-    }
-    if (context_.admission.enabled()) {
-      const std::string fingerprint =
-          observe::KeyFingerprint(parser.head().Value(bhttp::field::authorization));
-      const limits::Caller caller{fingerprint, peer_address_};
-      verdict = co_await context_.admission.Admit(caller);
-    }
-    if (verdict.kind == limits::Verdict::Kind::kAdmitted) co_return std::nullopt;
-    const GatewayError error = Refused(verdict);
-    const std::string retry_after = verdict.kind == limits::Verdict::Kind::kLimited
-                                        ? StrCat(verdict.retry_after_seconds())
-                                        : "";
-    co_return co_await ReplyLogged(parser, error, start, rpc, retry_after);
+                                             const std::optional<route::RouteMatch>& match) {
+    std::optional<call::CallError> refusal = Refusal(parser, match);
+    if (!refusal) refusal = co_await call_->Admit();
+    if (!refusal) co_return std::nullopt;
+    const bool keep_alive = co_await Reply(parser, *refusal);
+    call_->Record(call::Ending::Http(refusal->http_status, own_body_bytes_));
+    co_return keep_alive;
   }
 
   // Relays an admitted request to the upstream and the answer back; true if the
@@ -386,17 +385,18 @@ class Session final : public OpenConnection {
   // which holds what every answer of the gateway's own needs, stays apart from the
   // relay's: together they passed the 1 KiB that Asio's frame cache keeps, which cost a
   // malloc and a free per call.
-  asio::awaitable<bool> Relay(net::RequestParser& parser, Clock::time_point start,
-                              std::string_view rpc) {
+  asio::awaitable<bool> Relay(net::RequestParser& parser) {
     ClientDownstream downstream({stream_, buffer_, deadline_, deadline_cancels_}, parser,
-                                context_.pool.url(), context_.settings, context_.connections,
-                                context_.cors);
-    upstream::Forwarder forwarder(context_.pool, context_.forward_limits, context_.caller_watches);
-    upstream::ForwardOutcome out = co_await forwarder.Run(downstream);
+                                context_.resources.pool.url(), context_.settings,
+                                context_.connections, context_.cors);
+    upstream::ForwardOutcome out = co_await call_->Forward(downstream);
     bool keep_alive = !out.failure && downstream.reusable();
-    int status = out.status;
-    if (out.failure) keep_alive = co_await ReplyFailure(parser, out, status);
-    Record(parser, start, rpc, status, &out);
+    call::Ending ending = call::Ending::Http(out.status, 0, &out);
+    if (out.failure) {
+      keep_alive = co_await ReplyFailure(parser, out, ending.http_status);
+      ending.own_bytes_out = own_body_bytes_;
+    }
+    call_->Record(ending);
     co_return keep_alive;
   }
 
@@ -404,24 +404,9 @@ class Session final : public OpenConnection {
   // `status` is set to its status. (Apart from Relay for the same reason as Relay.)
   asio::awaitable<bool> ReplyFailure(net::RequestParser& parser,
                                      const upstream::ForwardOutcome& out, int& status) {
-    const GatewayError error = FailureReply(out);
-    status = error.status;
-    // A gateway out of upstream connections says when to try again, as a limit does.
-    const std::string_view retry_after = status == 503 ? "1" : "";
-    co_return co_await Reply(parser, error, retry_after);
-  }
-
-  GatewayError FailureReply(const upstream::ForwardOutcome& out) const {
-    const absl::Status& failure = *out.failure;
-    if (!out.caller_failed) return UpstreamFailure(failure);
-    switch (failure.code()) {
-      case absl::StatusCode::kResourceExhausted:
-        return BodyTooLarge(context_.settings.max_body_bytes);
-      case absl::StatusCode::kDeadlineExceeded:
-        return BodyTimeout(std::string(failure.message()));
-      default:
-        return BadRequest(std::string(failure.message()));
-    }
+    const call::CallError error = call::ForwardFailure(out, context_.settings.max_body_bytes);
+    status = error.http_status;
+    co_return co_await Reply(parser, error);
   }
 
   asio::awaitable<bool> Preflight(net::RequestParser& parser) {
@@ -433,11 +418,11 @@ class Session final : public OpenConnection {
     co_return co_await Send(parser, response);
   }
 
-  // `retry_after`, when not empty, is sent as Retry-After (seconds).
-  asio::awaitable<bool> Reply(net::RequestParser& parser, const GatewayError& error,
-                              std::string_view retry_after = {}) {
+  asio::awaitable<bool> Reply(net::RequestParser& parser, const call::CallError& error) {
     const std::string json = error.ToJson();
-    co_return co_await Reply(parser, error.status, "application/json", json, retry_after);
+    const std::string retry_after =
+        error.retry_after_seconds > 0 ? StrCat(error.retry_after_seconds) : "";
+    co_return co_await Reply(parser, error.http_status, "application/json", json, retry_after);
   }
 
   asio::awaitable<bool> Reply(net::RequestParser& parser, int status, std::string_view content_type,
@@ -451,11 +436,12 @@ class Session final : public OpenConnection {
     co_return co_await Send(parser, response);
   }
 
-  asio::awaitable<bool> ReplyLogged(net::RequestParser& parser, const GatewayError& error,
-                                    Clock::time_point start, std::string_view rpc,
-                                    std::string_view retry_after = {}) {
-    const bool keep_alive = co_await Reply(parser, error, retry_after);
-    Record(parser, start, rpc, error.status, nullptr);
+  // An answer of the gateway's own to a request that never became a call.
+  asio::awaitable<bool> ReplyLogged(net::RequestParser& parser, const call::CallError& error,
+                                    Clock::time_point start, std::string_view rpc) {
+    const bool keep_alive = co_await Reply(parser, error);
+    call::RecordCall(Identify(parser, rpc), absl::FromChrono(Clock::now() - start),
+                     call::Ending::Http(error.http_status, own_body_bytes_));
     co_return keep_alive;
   }
 
@@ -480,36 +466,18 @@ class Session final : public OpenConnection {
     co_return !ec && keep_alive;
   }
 
-  // `exchange`: when the call reached the forwarder. An answer of the gateway's own is
-  // the last one Send() wrote.
-  void Record(const net::RequestParser& parser, Clock::time_point start, std::string_view rpc,
-              int status, const upstream::ForwardOutcome* exchange) const {
-    const auto& request = parser.head();
-    observe::AccessRecord record;
-    record.front = "rest";
-    record.client = peer_;
-    record.method = request.method_string();
-    record.target = request.target();
-    record.rpc = rpc;
-    record.status = status;
-    record.elapsed = absl::FromChrono(Clock::now() - start);
-    record.authorization = request.Value(bhttp::field::authorization);
-    record.client_request_id = request.Value("x-request-id");
-    if (exchange == nullptr || exchange->failure) record.bytes_out = own_body_bytes_;
-    call::RecordCall(record, exchange);
-  }
-
   net::Stream stream_;
   FrontContext& context_;
   beast::flat_buffer buffer_;
   net::Watchdog deadline_;
   std::string peer_ = "-";
   std::string peer_address_;
-  bool deadline_cancels_ = false;  // see DeadlinePassed()
-  bool idle_ = false;              // waiting for a request of which no byte has arrived
-  bool closing_ = false;           // the answer under way is the connection's last
-  bool linger_ = false;            // ... and the client may still be sending (Linger())
-  size_t own_body_bytes_ = 0;      // of the last answer of the gateway's own, once written
+  bool deadline_cancels_ = false;   // see DeadlinePassed()
+  bool idle_ = false;               // waiting for a request of which no byte has arrived
+  bool closing_ = false;            // the answer under way is the connection's last
+  bool linger_ = false;             // ... and the client may still be sending (Linger())
+  size_t own_body_bytes_ = 0;       // of the last answer of the gateway's own, once written
+  std::optional<call::Call> call_;  // the call under way, from its head to its record
 };
 
 }  // namespace

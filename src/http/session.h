@@ -19,8 +19,6 @@
 #include "http/cors.h"
 #include "net/stream.h"
 #include "route/route_table.h"
-#include "upstream/forwarder.h"
-#include "upstream/pool.h"
 #include "worker/front.h"
 
 namespace oa::http {
@@ -66,15 +64,12 @@ struct FrontContext {
   const config::Settings& settings;
   const route::RouteTable& routes;
   const Cors& cors;
-  upstream::Pool& pool;
-  net::DelayQueue& caller_watches;  // the Forwarder's
-  const upstream::ForwardLimits& forward_limits;
+  call::Resources resources;              // the worker's, for each call
   worker::Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
   int listener_fd = -1;
   // Outlives every session: they remove themselves when their frames are destroyed,
   // which may happen as the worker's io_context is destroyed.
   Connections& connections;
-  limits::WorkerAdmission& admission;
   const std::atomic<bool>* ready = nullptr;  // false once the gateway is shutting down
   net::asio::ssl::context* tls = nullptr;    // set: the port speaks TLS only
 };

@@ -14,7 +14,7 @@ namespace {
 
 void CountCall(const AccessRecord& r) {
   CallSummary call;
-  call.front = r.front == "grpc" ? Front::kGrpc : Front::kRest;
+  call.front = r.front;
   call.rpc = r.rpc;
   call.http_status = r.status;
   call.grpc_code = r.grpc_status.value_or(-1);
@@ -59,7 +59,7 @@ void LogAccess(const AccessRecord& r) {
   const std::string key = ShortFingerprint(r.authorization);
   std::array<LogField, 16> fields;
   size_t n = 0;
-  fields[n++] = text("front", r.front);
+  fields[n++] = text("front", InfoOf(r.front).name);
   fields[n++] = text("client", r.client);
   fields[n++] = text("method", r.method);
   fields[n++] = text("path", r.target.substr(0, r.target.find('?')));

@@ -17,12 +17,13 @@
 #include <string_view>
 
 #include "absl/time/time.h"
+#include "observe/front.h"
 
 namespace oa::observe {
 
 // Views only: everything it points at must outlive the LogAccess() call.
 struct AccessRecord {
-  std::string_view front;   // "rest" or "grpc"
+  Front front = Front::kRest;
   std::string_view client;  // the peer's address
   std::string_view method;  // the HTTP method of the call
   std::string_view target;  // its path, with or without a query (which is cut off)
@@ -34,7 +35,7 @@ struct AccessRecord {
   std::string_view client_request_id;  // the caller's X-Request-Id, if it sent one
   uint64_t bytes_in = 0;               // request body bytes taken from the caller
   uint64_t bytes_out = 0;  // response body bytes written to it, relayed or the gateway's own
-  // The exchange with the upstream, when the call had one (call/record.h fills these).
+  // The exchange with the upstream, when the call had one (call/call.h fills these).
   std::string_view upstream_request_id;  // the upstream's x-request-id
   std::optional<absl::Duration> upstream_first_byte;
   bool retried = false;       // a pooled connection failed and a new one was used
@@ -43,7 +44,7 @@ struct AccessRecord {
 };
 
 // Counts the call in metrics() and writes its line at info level (no line when info is
-// off). Fronts call it through call::RecordCall.
+// off). Fronts call it through call::Call::Record.
 void RecordCall(const AccessRecord& record);
 
 }  // namespace oa::observe

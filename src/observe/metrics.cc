@@ -12,7 +12,6 @@
 namespace oa::observe {
 namespace {
 
-constexpr std::array<std::string_view, kFronts> kFrontNames = {"rest", "grpc"};
 constexpr std::array<std::string_view, 6> kStatusClasses = {"none", "1xx", "2xx",
                                                             "3xx",  "4xx", "5xx"};
 constexpr std::array<std::string_view, 17> kGrpcCodes = {
@@ -80,7 +79,7 @@ class Exposition {
   std::string family_;
 };
 
-std::string FrontLabel(int front) { return StrCat("front=\"", kFrontNames[front], "\""); }
+std::string FrontLabel(int front) { return StrCat("front=\"", kFrontInfo[front].name, "\""); }
 
 // The process's resident memory and open descriptors, read from /proc.
 std::optional<uint64_t> ResidentBytes() {
@@ -147,11 +146,11 @@ Metrics::RpcCalls& Metrics::Row(std::string_view rpc) {
 void Metrics::CallEnded(const CallSummary& call) {
   const int front = static_cast<int>(call.front);
   RpcCalls& row = Row(call.rpc);
-  if (call.front == Front::kGrpc) {
-    row.grpc[std::clamp(call.grpc_code, 0, 16)].Add();
+  if (InfoOf(call.front).grpc_codes) {
+    row.grpc[front][std::clamp(call.grpc_code, 0, 16)].Add();
   } else {
     const int status_class = call.http_status / 100;
-    row.rest[status_class >= 1 && status_class <= 5 ? status_class : 0].Add();
+    row.http[front][status_class >= 1 && status_class <= 5 ? status_class : 0].Add();
   }
   duration_[front].Observe(call.elapsed);
   if (call.upstream_first_byte) first_byte_[front].Observe(*call.upstream_first_byte);
@@ -168,14 +167,17 @@ std::string Metrics::Render() const {
   std::sort(rows.begin(), rows.end());
   for (const auto& [rpc, row] : rows) {
     const std::string rpc_label = StrCat("rpc=\"", Escaped(rpc), "\"");
-    for (size_t i = 0; i < row->rest.size(); ++i) {
-      if (const uint64_t n = row->rest[i].value()) {
-        e.Sample(StrCat("front=\"rest\",", rpc_label, ",code=\"", kStatusClasses[i], "\""), n);
+    for (int f = 0; f < kFronts; ++f) {
+      const std::string labels = StrCat(FrontLabel(f), ",", rpc_label, ",code=\"");
+      for (size_t i = 0; i < row->http[f].size(); ++i) {
+        if (const uint64_t n = row->http[f][i].value()) {
+          e.Sample(StrCat(labels, kStatusClasses[i], "\""), n);
+        }
       }
-    }
-    for (size_t i = 0; i < row->grpc.size(); ++i) {
-      if (const uint64_t n = row->grpc[i].value()) {
-        e.Sample(StrCat("front=\"grpc\",", rpc_label, ",code=\"", kGrpcCodes[i], "\""), n);
+      for (size_t i = 0; i < row->grpc[f].size(); ++i) {
+        if (const uint64_t n = row->grpc[f][i].value()) {
+          e.Sample(StrCat(labels, kGrpcCodes[i], "\""), n);
+        }
       }
     }
   }

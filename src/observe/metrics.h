@@ -26,11 +26,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "observe/front.h"
 
 namespace oa::observe {
-
-enum class Front { kRest, kGrpc };
-inline constexpr int kFronts = 2;
 
 class Counter {
  public:
@@ -94,12 +92,12 @@ class LatencyHistogram {
 enum class UpstreamError { kResolve, kConnect, kTls, kTimeout, kClosed, kProtocol, kCut };
 inline constexpr int kUpstreamErrorKinds = 7;
 
-// How a call of either front ended, as its access line says.
+// How a call ended, as its access line says.
 struct CallSummary {
   Front front = Front::kRest;
   std::string_view rpc;  // as logged; values outside the known set count as "-"
-  int http_status = 0;   // REST: the status sent (0: none)
-  int grpc_code = -1;    // gRPC: the status code
+  int http_status = 0;   // the status sent (0: none), for a front of HTTP statuses
+  int grpc_code = -1;    // the status code, for a front of gRPC codes (kFrontInfo)
   absl::Duration elapsed;
   std::optional<absl::Duration> upstream_first_byte;  // when the upstream answered
   uint64_t bytes_in = 0;                              // request body, from the caller
@@ -144,11 +142,11 @@ class Metrics {
   Gauge rate_limit_redis_up{-1};  // 1 or 0 once Redis is configured; -1: not shown
 
  private:
-  // Calls of one RPC by front and result: REST by status class (index 0 for "no status",
-  // else status / 100), gRPC by code.
+  // Calls of one RPC by front and result: by status class (index 0 for "no status",
+  // else status / 100), or for a front of gRPC codes by code.
   struct RpcCalls {
-    std::array<Counter, 6> rest;
-    std::array<Counter, 17> grpc;
+    std::array<std::array<Counter, 6>, kFronts> http;
+    std::array<std::array<Counter, 17>, kFronts> grpc;
   };
   RpcCalls& Row(std::string_view rpc);
 

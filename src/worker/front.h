@@ -9,22 +9,15 @@
 #include <memory>
 #include <string_view>
 
-#include "limits/admission.h"
+#include "call/call.h"
 #include "net/asio.h"
-#include "net/delay_queue.h"
-#include "upstream/forwarder.h"
-#include "upstream/pool.h"
 
 namespace oa::worker {
 
-// What a call needs from the worker that runs it. Everything here is used on the
-// worker's thread only: post to `executor` to get there.
-struct WorkerHandle {
+// What a call needs from the worker that runs it: its call::Resources, used on the
+// worker's thread only, and the executor to post to to get there.
+struct WorkerHandle : call::Resources {
   net::asio::any_io_executor executor;
-  upstream::Pool& pool;
-  const upstream::ForwardLimits& limits;
-  net::DelayQueue& caller_watches;  // the Forwarder's
-  limits::WorkerAdmission& admission;
 };
 
 // Hands out workers for calls that arrive on other threads (gRPC's).

@@ -104,7 +104,7 @@ struct Workers::Worker {
   }
 
   WorkerHandle handle() {
-    return {context.get_executor(), pool, forward_limits, caller_watches, admission};
+    return {{pool, forward_limits, caller_watches, admission}, context.get_executor()};
   }
 
   // Declared first, destroyed last: the connections that the io_context's destruction

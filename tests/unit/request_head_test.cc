@@ -30,8 +30,8 @@ std::optional<net::MessageHead> Head(std::string_view target, Fields fields = {{
 // CheckRequestHead answers, or 0 when the request may go on.
 int StatusOf(std::optional<net::MessageHead> head) {
   if (!head) return 400;
-  const std::optional<GatewayError> error = CheckRequestHead(*head);
-  return error ? error->status : 0;
+  const std::optional<call::CallError> error = CheckRequestHead(*head);
+  return error ? error->http_status : 0;
 }
 
 TEST(RequestHead, PlainPathsAndQueriesPass) {
@@ -51,9 +51,9 @@ TEST(RequestHead, DotSegmentsAreRefusedAlsoPercentEncoded) {
         "/v1/%252e%252e%252fadmin", "http://h/v1/..%2Fadmin"}) {
     std::optional<net::MessageHead> head = Head(target);
     ASSERT_TRUE(head.has_value()) << target;
-    const std::optional<GatewayError> error = CheckRequestHead(*head);
+    const std::optional<call::CallError> error = CheckRequestHead(*head);
     ASSERT_TRUE(error.has_value()) << target;
-    EXPECT_EQ(error->status, 400);
+    EXPECT_EQ(error->http_status, 400);
     EXPECT_EQ(error->code, "invalid_request_target");
   }
   // Dots in the query are data.
