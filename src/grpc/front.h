@@ -1,14 +1,14 @@
 // The gRPC front: a grpc::Server whose every OpenAI method is served by one generic
 // handler (call.h), beside gRPC's health service and server reflection over the
 // gateway's own descriptors. Its calls run on the workers (worker/). It takes the
-// connections the REST front hands over from the shared port (Http2Handoff) and,
+// HTTP/2 connections the workers accept on the shared port (Http2Handoff) and,
 // optionally, listens on a port of its own (--grpc-listen). With --tls-cert, both speak
 // TLS: gRPC does the handshake of the connections handed to it.
 //
 // Usage:
 //   auto front = GrpcFront::Start(settings, routes, descriptors, *workers, tls);
-//   http::RestFront rest(settings, routes, tls_context, front->get());
-//   workers->Run(rest);                  // HTTP/2 connections now reach gRPC
+//   http::RestFront rest(settings, routes, tls_context);
+//   workers->Run(rest, front->get(), tls);  // HTTP/2 connections now reach gRPC
 //   ...
 //   (*front)->Drain(absl::Seconds(30));   // on SIGTERM
 #pragma once

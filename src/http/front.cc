@@ -13,13 +13,14 @@ namespace asio = net::asio;
 class WorkerPart final : public worker::ConnectionServer {
  public:
   WorkerPart(const config::Settings& settings, const route::RouteTable& routes, const Cors& cors,
-             asio::ssl::context* tls, worker::Http2Handoff* http2,
-             const worker::WorkerHandle& worker, int listener_fd, const std::atomic<bool>& ready)
-      : executor_(worker.executor), context_{settings,    routes,       cors,   worker, http2,
-                                             listener_fd, connections_, &ready, tls} {}
+             asio::ssl::context* tls, const worker::WorkerHandle& worker,
+             const std::atomic<bool>& ready)
+      : executor_(worker.executor), context_{settings,     routes, cors, worker,
+                                             connections_, &ready, tls} {}
 
-  void Serve(net::tcp::socket socket) override {
-    asio::co_spawn(executor_, ServeConnection(std::move(socket), context_), asio::detached);
+  void Serve(net::tcp::socket socket, std::string already_read) override {
+    asio::co_spawn(executor_, ServeConnection(std::move(socket), context_, std::move(already_read)),
+                   asio::detached);
   }
   void BeginDrain() override { connections_.BeginDrain(); }
   size_t open_connections() const override { return connections_.count(); }
@@ -34,18 +35,12 @@ class WorkerPart final : public worker::ConnectionServer {
 }  // namespace
 
 RestFront::RestFront(const config::Settings& settings, const route::RouteTable& routes,
-                     net::asio::ssl::context* tls, worker::Http2Handoff* http2)
-    : settings_(settings),
-      routes_(routes),
-      cors_(settings.cors_origins),
-      tls_(tls),
-      http2_(http2) {}
+                     net::asio::ssl::context* tls)
+    : settings_(settings), routes_(routes), cors_(settings.cors_origins), tls_(tls) {}
 
 std::unique_ptr<worker::ConnectionServer> RestFront::ForWorker(const worker::WorkerHandle& worker,
-                                                               int listener_fd,
                                                                const std::atomic<bool>& ready) {
-  return std::make_unique<WorkerPart>(settings_, routes_, cors_, tls_, http2_, worker, listener_fd,
-                                      ready);
+  return std::make_unique<WorkerPart>(settings_, routes_, cors_, tls_, worker, ready);
 }
 
 }  // namespace oa::http

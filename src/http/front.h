@@ -1,10 +1,9 @@
 // The REST front as the workers see it (worker/front.h): each worker's part serves the
-// connections that worker accepts, one session each (session.h), and hands those of gRPC
-// clients to the Http2Handoff it was given.
+// HTTP/1 connections that worker accepts, one session each (session.h).
 //
 // Usage:
-//   RestFront rest(settings, routes, tls, grpc_front);  // outlives the workers
-//   workers->Run(rest);
+//   RestFront rest(settings, routes, tls);  // outlives the workers
+//   workers->Run(rest, grpc_front, tls != nullptr);
 #pragma once
 
 #include <memory>
@@ -20,12 +19,10 @@ namespace oa::http {
 class RestFront final : public worker::ConnectionFront {
  public:
   // What is passed in outlives the front. `tls`: set when the port speaks TLS only.
-  // `http2` takes the connections of gRPC clients; nullptr: none.
   RestFront(const config::Settings& settings, const route::RouteTable& routes,
-            net::asio::ssl::context* tls, worker::Http2Handoff* http2);
+            net::asio::ssl::context* tls);
 
   std::unique_ptr<worker::ConnectionServer> ForWorker(const worker::WorkerHandle& worker,
-                                                      int listener_fd,
                                                       const std::atomic<bool>& ready) override;
 
  private:
@@ -33,7 +30,6 @@ class RestFront final : public worker::ConnectionFront {
   const route::RouteTable& routes_;
   const Cors cors_;
   net::asio::ssl::context* const tls_;
-  worker::Http2Handoff* const http2_;
 };
 
 }  // namespace oa::http

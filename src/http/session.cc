@@ -24,10 +24,6 @@ using net::kNoThrow;
 
 constexpr std::string_view kHealthBody = "OpenAI API Server is running";
 
-// Real ClientHellos take one record of 0.5 to 2 KiB; past a full record, the hello is left
-// to OpenSSL, and the connection to the REST front.
-constexpr size_t kMaxClientHelloBytes = 5 + (1 << 14);
-
 // How long a connection ended with request bytes unread goes on taking them (Linger()).
 constexpr absl::Duration kLingerTime = absl::Seconds(5);
 
@@ -39,10 +35,15 @@ net::Stream OpenStream(net::tcp::socket socket, asio::ssl::context* tls) {
 
 class Session final : public OpenConnection {
  public:
-  Session(net::tcp::socket socket, FrontContext& context)
+  Session(net::tcp::socket socket, FrontContext& context, std::string_view already_read)
       : stream_(OpenStream(std::move(socket), context.tls)),
         context_(context),
         deadline_(stream_.get_executor(), [this] { DeadlinePassed(); }) {
+    if (!already_read.empty()) {
+      const size_t n =
+          asio::buffer_copy(buffer_.prepare(already_read.size()), asio::buffer(already_read));
+      buffer_.commit(n);
+    }
     net::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -83,16 +84,6 @@ class Session final : public OpenConnection {
   // temporaries in the co_await line.
   asio::awaitable<void> Serve() {
     const config::Settings& settings = context_.settings;
-    if (context_.http2 != nullptr) {
-      idle_ = buffer_.size() == 0;
-      const Protocol protocol = co_await DetectProtocol();
-      idle_ = false;
-      if (protocol == Protocol::kGone) co_return;
-      if (protocol == Protocol::kHttp2) {
-        HandOff();
-        co_return;
-      }
-    }
     if (stream_.tls() != nullptr) {
       const bool secured = co_await Handshake();
       if (!secured) co_return;
@@ -133,28 +124,6 @@ class Session final : public OpenConnection {
     }
   }
 
-  enum class Protocol { kHttp1, kHttp2, kGone };
-
-  // Who serves the connection: gRPC takes HTTP/2, the REST front keeps HTTP/1. Reads
-  // (below TLS) only as far as needed to tell; what was read stays in buffer_ for
-  // whichever side takes the connection, gRPC or the TLS handshake.
-  asio::awaitable<Protocol> DetectProtocol() {
-    // One deadline for all the reads: a client trickling bytes earns no extra time.
-    deadline_.Expire(context_.settings.client_header_timeout);
-    std::optional<Protocol> protocol = SeenProtocol();
-    while (!protocol) {
-      // Enough for a preface or a typical request head; the parser grows the buffer for
-      // longer heads, and a long TLS hello takes a few reads.
-      const auto space = buffer_.prepare(1024);
-      auto [ec, n] = co_await stream_.socket().async_read_some(space, kNoThrow);
-      buffer_.commit(n);
-      // Never read again after an error or EOF.
-      protocol = ec ? std::optional(Protocol::kGone) : SeenProtocol();
-    }
-    deadline_.Clear();
-    co_return *protocol;
-  }
-
   // Closing a connection with request bytes unread makes TCP reset it, and a reset can
   // destroy an answer the client has yet to read (many stacks drop what they hold then):
   // a 413 or 401 to an upload would reach its client as "connection reset". So once such
@@ -175,34 +144,8 @@ class Session final : public OpenConnection {
     deadline_.Clear();
   }
 
-  // The protocol that buffer_ shows, or nullopt while it does not tell yet.
-  //
-  // In plaintext, HTTP/2 clients open with a fixed preface, which no HTTP/1 request can
-  // begin with. With TLS, the ClientHello's ALPN tells: a client that offers h2 but not
-  // http/1.1 is a gRPC client, and gRPC does its TLS itself, so TLS is never terminated
-  // twice. Every other client (http/1.1 offered, or no ALPN, or no TLS at all) gets the
-  // REST front's handshake, which also refuses what is not TLS.
-  std::optional<Protocol> SeenProtocol() const {
-    const auto data = buffer_.cdata();
-    const std::string_view seen(static_cast<const char*>(data.data()), data.size());
-    if (context_.tls != nullptr) {
-      const net::ClientHello hello = net::ParseClientHello(seen);
-      if (hello.state == net::ClientHello::State::kIncomplete &&
-          seen.size() < kMaxClientHelloBytes) {
-        return std::nullopt;
-      }
-      const bool grpc =
-          hello.state == net::ClientHello::State::kComplete && net::OffersOnlyHttp2(hello.alpn);
-      return grpc ? Protocol::kHttp2 : Protocol::kHttp1;
-    }
-    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    if (!kPreface.starts_with(seen.substr(0, kPreface.size()))) return Protocol::kHttp1;
-    if (seen.size() >= kPreface.size()) return Protocol::kHttp2;
-    return std::nullopt;
-  }
-
-  // The REST front's TLS, starting from the ClientHello that DetectProtocol() left in
-  // buffer_ (if it ran). False if the client is gone or no TLS could be agreed.
+  // The REST front's TLS, starting from the ClientHello the worker read, if it read it
+  // (worker/first_bytes.h). False if the client is gone or no TLS could be agreed.
   asio::awaitable<bool> Handshake() {
     deadline_.Expire(context_.settings.client_header_timeout);
     const auto hello = buffer_.cdata();
@@ -215,19 +158,6 @@ class Session final : public OpenConnection {
     }
     buffer_.consume(used);
     co_return true;
-  }
-
-  void HandOff() {
-    const auto data = buffer_.cdata();
-    const std::string_view read(static_cast<const char*>(data.data()), data.size());
-    net::error_code ec;
-    const int fd = stream_.socket().release(ec);
-    if (ec) {
-      OA_LOG(kWarn, "cannot hand an HTTP/2 connection from %s to gRPC: %s", peer_, ec.message());
-      return;
-    }
-    OA_LOG(kDebug, "HTTP/2 connection from %s handed to the gRPC front", peer_);
-    context_.http2->Adopt(context_.listener_fd, fd, read);
   }
 
   // The answer to a request whose header could not be read; nullopt when the client
@@ -482,8 +412,9 @@ class Session final : public OpenConnection {
 
 }  // namespace
 
-asio::awaitable<void> ServeConnection(net::tcp::socket socket, FrontContext& context) {
-  Session session(std::move(socket), context);
+asio::awaitable<void> ServeConnection(net::tcp::socket socket, FrontContext& context,
+                                      std::string already_read) {
+  Session session(std::move(socket), context, already_read);
   co_await session.Run();
 }
 

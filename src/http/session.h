@@ -1,9 +1,8 @@
 // One client connection of the REST front: reads requests one after the other
 // (keep-alive, pipelining), answers what the gateway owns itself (/health, /ready,
 // /metrics, CORS preflight, its own errors) and forwards every /v1 call to the upstream.
-// When its worker drains, it finishes the answer under way and closes. First, it hands
-// the connections of gRPC clients to the gRPC front: by the HTTP/2 preface in plaintext,
-// by the ClientHello's ALPN with TLS (which it then terminates for everyone else).
+// When its worker drains, it finishes the answer under way and closes. With TLS, it
+// terminates TLS (the worker has handed the connections of gRPC clients to their front).
 //
 // The session is a coroutine whose frame owns the socket and every buffer, so it lives
 // exactly as long as its pending operations (the self-owning session of Beast's
@@ -64,9 +63,7 @@ struct FrontContext {
   const config::Settings& settings;
   const route::RouteTable& routes;
   const Cors& cors;
-  call::Resources resources;              // the worker's, for each call
-  worker::Http2Handoff* http2 = nullptr;  // takes HTTP/2 connections (gRPC); nullptr: none
-  int listener_fd = -1;
+  call::Resources resources;  // the worker's, for each call
   // Outlives every session: they remove themselves when their frames are destroyed,
   // which may happen as the worker's io_context is destroyed.
   Connections& connections;
@@ -75,6 +72,8 @@ struct FrontContext {
 };
 
 // Serves `socket` until the client leaves, a timeout passes or an error ends it.
-net::asio::awaitable<void> ServeConnection(net::tcp::socket socket, FrontContext& context);
+// `already_read`: its first bytes, read by the worker (worker/front.h).
+net::asio::awaitable<void> ServeConnection(net::tcp::socket socket, FrontContext& context,
+                                           std::string already_read);
 
 }  // namespace oa::http

@@ -1,12 +1,14 @@
 // What the workers (workers.h) and the fronts know of each other. A worker is a thread
 // with its own io_context, acceptor, upstream pool and admission; a front translates a
-// protocol into calls that run on a worker. Fronts do not know each other: the REST front
-// hands a gRPC client's connection to whatever Http2Handoff it was given.
+// protocol into calls that run on a worker. A worker reads a new connection's first bytes
+// (first_bytes.h) and gives it to the front for its protocol: an HTTP/1 one
+// (ConnectionFront), or the HTTP/2 one (Http2Handoff). Fronts do not know each other.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "call/call.h"
@@ -30,6 +32,7 @@ class WorkerSource {
 
 // Takes over the connection of a gRPC client: one whose first bytes were the HTTP/2
 // client preface or, when the port speaks TLS, a ClientHello that offers only HTTP/2.
+// It runs its own threads (gRPC's), so it takes the descriptor, not an Asio socket.
 class Http2Handoff {
  public:
   virtual ~Http2Handoff() = default;
@@ -43,8 +46,10 @@ class Http2Handoff {
 class ConnectionServer {
  public:
   virtual ~ConnectionServer() = default;
-  // Serves a connection the worker's acceptor just took, until it ends.
-  virtual void Serve(net::tcp::socket socket) = 0;
+  // Serves a connection the worker's acceptor just took, until it ends. `already_read`
+  // are its first bytes, which the worker read to choose the front (with TLS, the
+  // ClientHello: the front does the handshake).
+  virtual void Serve(net::tcp::socket socket, std::string already_read) = 0;
   // Connections waiting for a request close now, the others after the answer under way.
   virtual void BeginDrain() = 0;
   // Any thread.
@@ -57,7 +62,7 @@ class ConnectionServer {
 class ConnectionFront {
  public:
   virtual ~ConnectionFront() = default;
-  virtual std::unique_ptr<ConnectionServer> ForWorker(const WorkerHandle& worker, int listener_fd,
+  virtual std::unique_ptr<ConnectionServer> ForWorker(const WorkerHandle& worker,
                                                       const std::atomic<bool>& ready) = 0;
 };
 

@@ -7,12 +7,14 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
+#include <set>
 
 #include "base/strings.h"
 #include "observe/log.h"
 #include "upstream/base_url.h"
 #include "upstream/forwarder.h"
 #include "upstream/pool.h"
+#include "worker/first_bytes.h"
 
 namespace oa::worker {
 namespace asio = net::asio;
@@ -59,7 +61,8 @@ absl::Status PortIsFree(asio::io_context& context, const tcp::endpoint& endpoint
 
 struct Workers::Worker {
   Worker(const config::Settings& settings, Shared& shared, limits::Admission& limits)
-      : admission(limits),
+      : first_bytes_timeout(settings.client_header_timeout),
+        admission(limits),
         context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
         caller_watches(context.get_executor(), kCallerWatchDelay),
@@ -87,8 +90,50 @@ struct Workers::Worker {
       }
       net::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      front->Serve(std::move(socket));
+      if (http2 == nullptr) {
+        front->Serve(std::move(socket), {});  // one protocol: nothing to tell apart
+      } else {
+        asio::co_spawn(context, Dispatch(std::move(socket)), asio::detached);
+      }
     }
+  }
+
+  // Gives `socket` to the front its first bytes call for.
+  asio::awaitable<void> Dispatch(tcp::socket socket) {
+    const auto arrived = arriving.insert(&socket).first;
+    FirstBytes first = co_await ReadFirstBytes(socket, tls, first_bytes_timeout);
+    arriving.erase(arrived);
+    switch (first.protocol) {
+      case Protocol::kGone:
+        co_return;
+      case Protocol::kHttp1:
+        front->Serve(std::move(socket), std::move(first.read));
+        co_return;
+      case Protocol::kHttp2:
+        HandOff(socket, first.read);
+        co_return;
+    }
+  }
+
+  void HandOff(tcp::socket& socket, std::string_view read) {
+    net::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    const int fd = socket.release(ec);
+    if (ec) {
+      OA_LOG(kWarn, "cannot hand an HTTP/2 connection to gRPC: %s", ec.message());
+      return;
+    }
+    OA_LOG(kDebug, "HTTP/2 connection from %s handed to the gRPC front",
+           peer.address().to_string());
+    http2->Adopt(acceptor.native_handle(), fd, read);
+  }
+
+  // A drain closes the connections that have not told their protocol yet.
+  void BeginDrain() {
+    net::error_code ignored;
+    acceptor.close(ignored);
+    for (tcp::socket* socket : arriving) socket->close(ignored);
+    if (front) front->BeginDrain();
   }
 
   // Every second, closes the pool's stale idle connections (Pool::Sweep). Runs until
@@ -107,9 +152,15 @@ struct Workers::Worker {
     return {{pool, forward_limits, caller_watches, admission}, context.get_executor()};
   }
 
+  const absl::Duration first_bytes_timeout;  // --client-header-timeout
   // Declared first, destroyed last: the connections that the io_context's destruction
   // destroys still remove themselves from it. Set by Run().
   std::unique_ptr<ConnectionServer> front;
+  Http2Handoff* http2 = nullptr;
+  bool tls = false;
+  // Connections whose first bytes are being read (Dispatch); a frame the io_context's
+  // destruction destroys leaves its entry, which nothing reads by then.
+  std::set<tcp::socket*> arriving;
   // Outlives the calls that the io_context's destruction destroys (they give back their
   // leases), but closes its sockets while the io_context is still there (~Worker).
   limits::WorkerAdmission admission;
@@ -191,10 +242,11 @@ absl::StatusOr<std::unique_ptr<Workers>> Workers::Create(const config::Settings&
   return workers;
 }
 
-void Workers::Run(ConnectionFront& front) {
+void Workers::Run(ConnectionFront& http1, Http2Handoff* http2, bool tls) {
   for (auto& worker : workers_) {
-    worker->front =
-        front.ForWorker(worker->handle(), worker->acceptor.native_handle(), shared_->ready);
+    worker->front = http1.ForWorker(worker->handle(), shared_->ready);
+    worker->http2 = http2;
+    worker->tls = tls;
     asio::co_spawn(worker->context, worker->Accept(), asio::detached);
     asio::co_spawn(worker->context, worker->SweepPool(), asio::detached);
     threads_.emplace_back([w = worker.get()] { w->context.run(); });
@@ -209,11 +261,7 @@ void Workers::SetReady(bool ready) { shared_->ready.store(ready); }
 
 void Workers::Drain(absl::Duration timeout) {
   for (auto& worker : workers_) {
-    asio::post(worker->context, [w = worker.get()] {
-      net::error_code ignored;
-      w->acceptor.close(ignored);
-      if (w->front) w->front->BeginDrain();
-    });
+    asio::post(worker->context, [w = worker.get()] { w->BeginDrain(); });
   }
   const auto deadline = net::Clock::now() + absl::ToChronoNanoseconds(timeout);
   for (;;) {

@@ -1,13 +1,14 @@
 // The gateway's workers. Each is one thread with its own io_context, its own acceptor on
 // the shared port (SO_REUSEPORT: the kernel spreads connections), its own upstream pool
 // and its own share of admission, so a call's path takes no lock. What a worker accepts
-// goes to one front (a ConnectionFront: the REST front, which hands gRPC clients on);
-// calls that arrive on other threads (gRPC's) take a worker in turn (WorkerSource).
+// goes to the front for its protocol, told by its first bytes (first_bytes.h): HTTP/1 to
+// a ConnectionFront (REST), HTTP/2 to an Http2Handoff (gRPC). Calls that arrive on other
+// threads (gRPC's) take a worker in turn (WorkerSource).
 //
 // Usage:
 //   auto workers = Workers::Create(settings, admission);
 //   ... (*workers)->port() ...             // bound, not yet serving
-//   (*workers)->Run(rest_front);           // serving
+//   (*workers)->Run(rest_front, grpc_front, tls);  // serving
 //   (*workers)->Stop();                    // from any thread
 //   (*workers)->Join();
 #pragma once
@@ -32,8 +33,10 @@ class Workers final : public WorkerSource {
                                                          limits::Admission& admission);
   ~Workers() override;
 
-  // Starts the workers' threads; what they accept goes to `front`, which outlives them.
-  void Run(ConnectionFront& front);
+  // Starts the workers' threads. What they accept goes to `http1`, or to `http2` if set
+  // (then the port speaks HTTP/1 and HTTP/2 alike); both outlive the workers. `tls`: the
+  // port speaks TLS only (the first bytes are a ClientHello).
+  void Run(ConnectionFront& http1, Http2Handoff* http2, bool tls);
 
   WorkerHandle NextWorker() override;
 

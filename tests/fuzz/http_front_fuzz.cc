@@ -1,6 +1,7 @@
-// Fuzzes the REST front's request handling through the real session code
-// (http/session.h: ServeConnection, with client_downstream, the forwarder, the pool,
-// CORS, the gateway's own answers and the HTTP/2 hand-off), in process. The input is
+// Fuzzes the REST front's request handling through the real code a worker runs for a
+// new connection (worker/first_bytes.h, which tells HTTP/2 from HTTP/1, then
+// http/session.h: ServeConnection, with client_downstream, the forwarder, the pool,
+// CORS and the gateway's own answers), in process. The input is
 // what a client writes on a new plaintext connection, pipelined requests and all.
 //
 // Each input gets a socket pair: one end is the session's socket, the other the
@@ -67,6 +68,7 @@
 #include "observe/metrics.h"
 #include "upstream/base_url.h"
 #include "upstream/pool.h"
+#include "worker/first_bytes.h"
 
 namespace oa::fuzz {
 namespace {
@@ -220,25 +222,38 @@ struct UpstreamRequest {
   bool complete = false;
 };
 
-class RecordingHandoff final : public worker::Http2Handoff {
- public:
-  void Adopt(int /*listener_fd*/, int fd, std::string_view already_read) override {
-    adopted = true;
-    read = std::string(already_read);
-    ::close(fd);
-  }
+// What the worker did with the connection before any front: handed it to gRPC, with the
+// bytes it had read.
+struct Handoff {
   bool adopted = false;
   std::string read;
 };
+
+// The connection's way through a worker (worker/workers.cc): its first bytes tell the
+// front; HTTP/2 is recorded as handed off, HTTP/1 served by the REST front.
+asio::awaitable<void> Accepted(tcp::socket socket, http::FrontContext& context, Handoff& handoff,
+                               absl::Duration timeout) {
+  worker::FirstBytes first = co_await worker::ReadFirstBytes(socket, false, timeout);
+  if (first.protocol == worker::Protocol::kHttp2) {
+    handoff.adopted = true;
+    handoff.read = std::move(first.read);
+  } else if (first.protocol == worker::Protocol::kHttp1) {
+    co_await http::ServeConnection(std::move(socket), context, std::move(first.read));
+  }
+}
 
 // One configuration of the front: its settings, CORS policy and session context.
 struct Front {
   Front(const config::Settings& s, upstream::Pool& pool, net::DelayQueue& caller_watches,
         const upstream::ForwardLimits& limits, http::Connections& connections,
         limits::WorkerAdmission& admission, const std::atomic<bool>* ready)
-      : settings(s), cors(s.cors_origins), context{settings,       Table(),   cors,    pool,
-                                                   caller_watches, limits,    nullptr, -1,
-                                                   connections,    admission, ready,   nullptr} {}
+      : settings(s), cors(s.cors_origins), context{settings,
+                                                   Table(),
+                                                   cors,
+                                                   {pool, limits, caller_watches, admission},
+                                                   connections,
+                                                   ready,
+                                                   nullptr} {}
 
   config::Settings settings;
   http::Cors cors;
@@ -305,8 +320,7 @@ class World {
   void Run(std::string_view input) {
     Front& front = input.size() % 3 == 0 ? *plain_ : input.size() % 3 == 1 ? *strict_ : *tight_;
     const ReferenceParse sent = ParseRequests(input, front.settings);
-    RecordingHandoff handoff;
-    front.context.http2 = &handoff;
+    Handoff handoff;
     received_.clear();
 
     int fds[2];
@@ -318,11 +332,13 @@ class World {
 
     bool session_done = false;
     std::exception_ptr session_error;
-    asio::co_spawn(io_, http::ServeConnection(std::move(server), front.context),
-                   [&](std::exception_ptr e) {
-                     session_done = true;
-                     session_error = e;
-                   });
+    asio::co_spawn(
+        io_,
+        Accepted(std::move(server), front.context, handoff, front.settings.client_header_timeout),
+        [&](std::exception_ptr e) {
+          session_done = true;
+          session_error = e;
+        });
     std::string answers;
     bool client_done = false;
     asio::co_spawn(io_, Client(client, input, sent, answers),
@@ -332,7 +348,6 @@ class World {
     while (!(session_done && client_done)) io_.run_one();
     io_.poll();
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    front.context.http2 = nullptr;
 
     FUZZ_CHECK(!session_error, "an exception left the session");
     FUZZ_CHECK(elapsed < kTimeout, "the connection took %lld ms: the gateway waited for a timeout",

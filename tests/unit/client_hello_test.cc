@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "worker/first_bytes.h"
+
 namespace oa::net {
 namespace {
 
@@ -217,6 +219,37 @@ TEST(ClientHello, DamagedHellosAreParsedSafely) {
       }
     }
   }
+}
+
+// The worker's choice of front from a connection's first bytes (worker/first_bytes.h).
+TEST(FirstBytes, PlaintextHttp2OnlyByTheWholePreface) {
+  using worker::Protocol;
+  using worker::SeenProtocol;
+  const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  EXPECT_EQ(SeenProtocol(preface, false), Protocol::kHttp2);
+  EXPECT_EQ(SeenProtocol(preface + "\x00\x00\x12\x04", false), Protocol::kHttp2);
+  for (size_t n = 0; n < preface.size(); ++n) {
+    EXPECT_EQ(SeenProtocol(preface.substr(0, n), false), std::nullopt) << n;  // not yet told
+  }
+  EXPECT_EQ(SeenProtocol("GET / HTTP/1.1\r\n", false), Protocol::kHttp1);
+  EXPECT_EQ(SeenProtocol("P", false), std::nullopt);
+  EXPECT_EQ(SeenProtocol("POST /v1/x HTTP/1.1", false), Protocol::kHttp1);  // parts at 'O'
+  EXPECT_EQ(SeenProtocol("PRI * HTTP/1.1\r\n", false), Protocol::kHttp1);
+}
+
+TEST(FirstBytes, TlsHttp2OnlyWhenTheHelloOffersOnlyH2) {
+  using worker::Protocol;
+  using worker::SeenProtocol;
+  EXPECT_EQ(SeenProtocol(OpenSslHello({"h2"}), true), Protocol::kHttp2);
+  EXPECT_EQ(SeenProtocol(OpenSslHello({"h2", "http/1.1"}), true), Protocol::kHttp1);
+  EXPECT_EQ(SeenProtocol(OpenSslHello({"http/1.1"}), true), Protocol::kHttp1);
+  EXPECT_EQ(SeenProtocol(OpenSslHello({}), true), Protocol::kHttp1);
+  const std::string hello = OpenSslHello({"h2"});
+  EXPECT_EQ(SeenProtocol(hello.substr(0, hello.size() - 1), true), std::nullopt);
+  EXPECT_EQ(SeenProtocol("GET / HTTP/1.1\r\n", true), Protocol::kHttp1);  // not TLS at all
+  // A record header announcing more than a record may hold is not waited for.
+  EXPECT_EQ(SeenProtocol(std::string("\x16\x03\x01\xff\xff", 5) + std::string(20000, 'x'), true),
+            Protocol::kHttp1);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "route/descriptors.h"
 #include "route/route_table.h"
+#include "transcode/answer_reader.h"
 #include "transcode/event_reader.h"
 #include "transcode/field_names.h"
 #include "transcode/http_call.h"
@@ -492,6 +493,109 @@ TEST(StatusMap, BlankErrorMessageNamesTheStatus) {
       ReadEvent(Event("", R"({"error":""})"), *New("openai.v1.CreateChatCompletionStreamResponse"));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal);
   EXPECT_EQ(r.status.message(), "the upstream's stream reported an error");
+}
+
+// ---- HTTP answer -> response messages (AnswerReader) -----------------------------------
+
+// The reader for `rpc`'s output, started on an answer of `status` and `content_type`.
+AnswerReader Answer(std::string_view rpc, int status, std::string_view content_type) {
+  const route::Route& route = *Table().FindRpc(rpc);
+  AnswerReader answer(*route.method->output_type(), route.method->server_streaming(), route.rpc,
+                      Factory());
+  answer.Start(status, content_type);
+  return answer;
+}
+
+std::string Field(std::string_view type, const std::string& bytes, std::string_view field) {
+  std::unique_ptr<Message> m = New(type);
+  EXPECT_TRUE(m->ParseFromString(bytes));
+  const auto* f = m->GetDescriptor()->FindFieldByName(std::string(field));
+  return m->GetReflection()->GetString(*m, f);
+}
+
+TEST(AnswerReader, UnaryJsonIsOneMessageAtTheEndWhateverThePieces) {
+  AnswerReader answer =
+      Answer("openai.v1.ChatService/CreateChatCompletion", 200, "application/json");
+  EXPECT_EQ(answer.kind(), AnswerReader::Kind::kJson);
+  std::vector<std::string> out;
+  EXPECT_TRUE(answer.Feed(R"({"id":"chat)", out));
+  EXPECT_TRUE(answer.Feed(R"(cmpl-1","model":"m"})", out));
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(answer.Finish(out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(Field("openai.v1.CreateChatCompletionResponse", out[0], "id"), "chatcmpl-1");
+}
+
+TEST(AnswerReader, EventsBecomeMessagesAsTheyCompleteAndDoneIsDropped) {
+  AnswerReader answer = Answer("openai.v1.ChatService/CreateChatCompletionStream", 200,
+                               "text/event-stream; charset=utf-8");
+  EXPECT_EQ(answer.kind(), AnswerReader::Kind::kEvents);
+  std::vector<std::string> out;
+  EXPECT_TRUE(answer.Feed("data: {\"id\":\"a\"}\n\ndata: {\"id\":", out));
+  ASSERT_EQ(out.size(), 1u);  // the second is not complete yet
+  EXPECT_TRUE(answer.Feed("\"b\"}\n\ndata: [DONE]\n\n", out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(Field("openai.v1.CreateChatCompletionStreamResponse", out[1], "id"), "b");
+  EXPECT_TRUE(answer.Finish(out).ok());
+  EXPECT_EQ(out.size(), 2u);
+}
+
+TEST(AnswerReader, AnErrorEventEndsTheStreamAfterTheMessagesBeforeIt) {
+  AnswerReader answer =
+      Answer("openai.v1.ChatService/CreateChatCompletionStream", 200, "text/event-stream");
+  std::vector<std::string> out;
+  EXPECT_FALSE(answer.Feed(
+      "data: {\"id\":\"a\"}\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n", out));
+  EXPECT_EQ(out.size(), 1u);
+  EXPECT_EQ(answer.failure().message(), "overloaded");
+  EXPECT_EQ(answer.error_event(), R"({"error":{"message":"overloaded"}})");
+  EXPECT_FALSE(answer.Finish(out).ok());
+}
+
+TEST(AnswerReader, AnErrorAnswerKeepsItsBodyAndMakesNoMessage) {
+  AnswerReader answer =
+      Answer("openai.v1.ChatService/CreateChatCompletion", 429, "application/json");
+  EXPECT_EQ(answer.kind(), AnswerReader::Kind::kError);
+  std::vector<std::string> out;
+  EXPECT_TRUE(answer.Feed(R"({"error":{"message":"slow down"}})", out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(answer.error_body(), R"({"error":{"message":"slow down"}})");
+}
+
+TEST(AnswerReader, AnEventStreamToAUnaryRpcFailsNamingTheStreamingForm) {
+  AnswerReader answer =
+      Answer("openai.v1.ChatService/CreateChatCompletion", 200, "text/event-stream");
+  EXPECT_EQ(answer.kind(), AnswerReader::Kind::kUnexpectedEvents);
+  std::vector<std::string> out;
+  EXPECT_TRUE(answer.Feed("data: {}\n\n", out));
+  const absl::Status done = answer.Finish(out);
+  EXPECT_EQ(done.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(done.message()), HasSubstr("streaming form"));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(AnswerReader, StreamedBytesAreOneMessagePerPieceTheFirstWithTheType) {
+  AnswerReader answer = Answer("openai.v1.AudioService/CreateSpeech", 200, "audio/mpeg");
+  EXPECT_EQ(answer.kind(), AnswerReader::Kind::kBytes);
+  std::vector<std::string> out;
+  EXPECT_TRUE(answer.Feed("ID3", out));
+  EXPECT_TRUE(answer.Feed("", out));  // the end of a chunked body
+  EXPECT_TRUE(answer.Feed("\xff\xfb", out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(Field("openai.v1.HttpBody", out[0], "content_type"), "audio/mpeg");
+  EXPECT_EQ(Field("openai.v1.HttpBody", out[0], "data"), "ID3");
+  EXPECT_EQ(Field("openai.v1.HttpBody", out[1], "content_type"), "");
+  EXPECT_EQ(Field("openai.v1.HttpBody", out[1], "data"), "\xff\xfb");
+}
+
+TEST(AnswerReader, JsonThatIsNotTheOutputTypeIsInternal) {
+  AnswerReader answer =
+      Answer("openai.v1.ChatService/CreateChatCompletion", 200, "application/json");
+  std::vector<std::string> out;
+  EXPECT_TRUE(answer.Feed("[1,2]", out));
+  const absl::Status done = answer.Finish(out);
+  EXPECT_EQ(done.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(done.message()), HasSubstr("CreateChatCompletionResponse"));
 }
 
 }  // namespace
