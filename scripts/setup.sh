@@ -2,8 +2,17 @@
 # Installs what building and testing oa-bypass needs on Debian 12, and nothing that is
 # already there. Safe to run again: every step checks before it acts. Debian packages
 # given as arguments are installed too (scripts/fuzz.sh adds clang and libFuzzer).
+#
+#   scripts/setup.sh --run     only what building and running the gateway needs (the run
+#                              command); the tests' packages and npm modules are left out
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+run_only=""
+if [ "${1:-}" = --run ]; then
+  run_only=1
+  shift
+fi
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
@@ -16,16 +25,21 @@ packages=(
   golang-github-gogo-googleapis-dev                  # google/api/http.proto, annotations.proto
   libabsl-dev                                        # status, formatting, durations
   libjemalloc-dev                                    # the gateway's allocator
-  zlib1g-dev                                         # gzip answers of the test mock
+  zlib1g-dev                                         # gRPC messages a client compressed
+)
+test_packages=(
   libgtest-dev libgmock-dev                          # unit and integration tests
   redis-server                                       # shared rate limits, tested for real
   nginx-light                                        # the isolation test's peer proxy
   python3-grpcio python3-protobuf python3-yaml       # gRPC client tests; proto/ checks
   python3-h2                                         # hostile gRPC clients, frame by frame
 )
-# The client tests need Node.js and npm; a machine may have its own, outside Debian's
-# packages, which is used as it is.
-command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+if [ -z "$run_only" ]; then
+  packages+=("${test_packages[@]}")
+  # The client tests need Node.js and npm; a machine may have its own, outside Debian's
+  # packages, which is used as it is.
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+fi
 packages+=("$@")
 
 missing=()
@@ -51,6 +65,7 @@ if ((${#missing[@]})); then
   [ -z "$denied" ] || $sudo rm -f "$policy"
 fi
 
+[ -z "$run_only" ] || exit 0
 # The client tests use the real openai npm package, pinned by the lock file.
 if [ ! -d tests/clients/node_modules ] ||
    [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
