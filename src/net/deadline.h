@@ -19,6 +19,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "absl/time/time.h"
+#include "base/check.h"
 #include "net/asio.h"
 
 namespace oa::net {
@@ -42,6 +43,12 @@ class Deadline {
   // REQUIRES: at most one Watch() at a time; the Deadline outlives it.
   template <class OnExpire>
   asio::awaitable<void> Watch(OnExpire on_expire) {
+    OA_DCHECK(!watching_, "a second Watch() of one Deadline: the first would never wake");
+    watching_ = true;
+    const struct Unwatch {
+      bool& watching;
+      ~Unwatch() { watching = false; }
+    } unwatch{watching_};
     for (;;) {
       if (at_ <= Clock::now()) break;
       timer_.expires_at(at_);
@@ -58,6 +65,7 @@ class Deadline {
   asio::steady_timer timer_;
   Clock::time_point at_ = kNever;
   bool expired_ = false;
+  bool watching_ = false;  // a Watch() is under way
 };
 
 }  // namespace oa::net
