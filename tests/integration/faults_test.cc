@@ -220,6 +220,7 @@ class SlowClient : public Faults {
     EXPECT_TRUE(mock::MockOpenAI::WaitFor(
         [&] {
           const uint64_t before = mock_->bytes_written();
+          // Deliberate: being held back is making no progress, seen only over a window.
           std::this_thread::sleep_for(milliseconds(500));
           written = mock_->bytes_written();
           return written == before;

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
+#include "support/wait_until.h"
 #include "test_outputs.h"
 
 #ifndef OA_BYPASS_BINARY
@@ -91,23 +91,26 @@ bool GatewayProcess::Start() {
   }
   argv.insert(argv.end(), args_.begin(), args_.end());
   pid_ = SpawnChild(argv, log_path_);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < give_up) {
-    const std::string log = Log();
-    const size_t at = log.find("listening on 127.0.0.1:");
-    if (at != std::string::npos) {
-      port_ = static_cast<uint16_t>(std::atoi(log.c_str() + at + 23));
-      return port_ != 0;
-    }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  // Until the last line of start-up, or the process's end.
+  WaitUntil(
+      [&] {
+        if (pid_ <= 0) return true;
+        const std::string log = Log();
+        const size_t at = log.find("listening on 127.0.0.1:");
+        if (at != std::string::npos) {
+          port_ = static_cast<uint16_t>(std::atoi(log.c_str() + at + 23));
+          return true;
+        }
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+          return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(10));
+  return pid_ > 0 && port_ != 0;
 }
 
 int GatewayProcess::Stop() {
@@ -123,14 +126,9 @@ void GatewayProcess::Signal(int signal) {
 int GatewayProcess::WaitExit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   int status = 0;
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) != 0; }, timeout)) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
   }
   pid_ = -1;
   exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -165,7 +165,7 @@ TEST_F(Hostile, SlowlorisIsCutAtTheHeaderTimeoutWhateverItTrickles) {
     } catch (const std::exception&) {
       break;  // the gateway closed the connection (EPIPE)
     }
-    std::this_thread::sleep_for(milliseconds(20));
+    std::this_thread::sleep_for(milliseconds(20));  // deliberate: the slowloris's trickle
     if (sent % 10 == 0 && client.ClosedByPeer(milliseconds(1))) break;
   }
   const long ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
@@ -273,7 +273,7 @@ TEST_F(HostileBody, ABodyThatKeepsTheRateTakesAsLongAsItNeeds) {
   // 2 KiB every 400 ms: 5 KiB/s, above the 1 KiB/s asked, for about 2.4 s in all.
   for (size_t at = 0; at < body.size(); at += 2048) {
     client.SendRaw(body.substr(at, 2048));
-    std::this_thread::sleep_for(milliseconds(400));
+    std::this_thread::sleep_for(milliseconds(400));  // deliberate: the pace under test
   }
   ASSERT_TRUE(client.Readable(milliseconds(5000)));
   EXPECT_EQ(client.Read().status, 200);

@@ -82,6 +82,8 @@ class ScriptedUpstream {
     return StrCat("http://127.0.0.1:", acceptor_.local_endpoint().port(), path);
   }
   int connections() const { return connections_; }
+  // Requests whose script was written out whole, its last write included.
+  int answered() const { return answered_; }
   std::vector<SeenRequest> requests() const {
     std::lock_guard lock(mu_);
     return requests_;
@@ -133,15 +135,18 @@ class ScriptedUpstream {
         requests_.push_back(request);
       }
       for (const Write& w : script_(request)) {
+        // Deliberate: the script's pause, so that bytes out of turn find the answer gone.
         if (w.delay.count() > 0) std::this_thread::sleep_for(w.delay);
         asio::write(socket, asio::buffer(w.bytes), ec);
         last_write = Clock::now();
         if (ec) return;
         if (w.close) {
           socket.shutdown(tcp::socket::shutdown_send, ec);
+          ++answered_;
           return;
         }
       }
+      ++answered_;
     }
   }
 
@@ -152,6 +157,7 @@ class ScriptedUpstream {
   std::vector<std::thread> serving_;
   std::vector<std::shared_ptr<tcp::socket>> sockets_;
   std::atomic<int> connections_{0};
+  std::atomic<int> answered_{0};
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
   std::vector<SeenRequest> requests_;
@@ -207,7 +213,9 @@ TEST_F(HostileUpstream, AnAnswerSentOutOfTurnReachesNoOtherCaller) {
   const Reply first = client.Call("GET", "/v1/models/a", AuthFor("key-first-caller-0001"));
   EXPECT_EQ(first.status, 200);
   EXPECT_NE(first.body.find("key-first-caller-0001"), std::string::npos) << first.body;
-  std::this_thread::sleep_for(milliseconds(150));
+  // The second answer is on its way to the pooled connection, written after the first.
+  ASSERT_TRUE(
+      mock::MockOpenAI::WaitFor([&] { return upstream_->answered() == 1; }, milliseconds(3000)));
   const Reply second = client.Call("GET", "/v1/models/b", AuthFor("key-second-caller-0002"));
   EXPECT_EQ(second.status, 200);
   EXPECT_EQ(second.body.find("key-first-caller-0001"), std::string::npos) << second.body;
@@ -248,11 +256,15 @@ TEST_F(HostileUpstream, ABodyAfterAnAnswerToHeadOrA204ReachesNoOtherCaller) {
     return client.Read(/*head_request=*/true);
   }();
   EXPECT_EQ(head.status, 200);
-  std::this_thread::sleep_for(milliseconds(150));
+  // The body after the answer to HEAD is written.
+  ASSERT_TRUE(
+      mock::MockOpenAI::WaitFor([&] { return upstream_->answered() == 1; }, milliseconds(3000)));
   Reply next = client.Call("GET", "/v1/models/b", AuthFor("key-next-caller-0002"));
   EXPECT_NE(next.body.find("key-next-caller-0002"), std::string::npos) << next.body;
   EXPECT_EQ(client.Call("DELETE", "/v1/models/c", AuthFor("key-delete-caller-0003")).status, 204);
-  std::this_thread::sleep_for(milliseconds(150));
+  // The body after the 204 is written.
+  ASSERT_TRUE(
+      mock::MockOpenAI::WaitFor([&] { return upstream_->answered() == 3; }, milliseconds(3000)));
   next = client.Call("GET", "/v1/models/d", AuthFor("key-last-caller-0004"));
   EXPECT_NE(next.body.find("key-last-caller-0004"), std::string::npos) << next.body;
   // After the first stray body the upstream is not trusted with keep-alive: each call

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 #include <vector>
 
 #include "gateway_process.h"
+#include "support/wait_until.h"
 
 namespace oa::testing {
 namespace {
@@ -60,18 +60,21 @@ bool RedisProcess::Start() {
       kRedisServer,   "--port", std::to_string(port_), "--bind", "127.0.0.1",  "--save", "",
       "--appendonly", "no",     "--daemonize",         "no",     "--loglevel", "warning"};
   pid_ = SpawnChild(argv, "");
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < give_up) {
-    if (Accepts(port_)) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      error_ = "redis-server exited at start (port " + std::to_string(port_) + " taken?)";
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  error_ = "redis-server did not take connections within 5 s";
+  bool accepts = false;
+  WaitUntil(
+      [&] {
+        if ((accepts = Accepts(port_))) return true;
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(20));
+  if (accepts) return true;
+  error_ = pid_ <= 0 ? "redis-server exited at start (port " + std::to_string(port_) + " taken?)"
+                     : "redis-server did not take connections within 5 s";
   return false;
 }
 

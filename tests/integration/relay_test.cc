@@ -1,8 +1,8 @@
 // The REST relay end to end: the real binary between a raw HTTP client and the mock.
 #include <openssl/evp.h>
+#include <poll.h>
 
 #include <boost/asio/write.hpp>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "fixture.h"
@@ -481,14 +481,16 @@ class RawUpstream {
   std::string ReadUntil(std::string_view until, milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     socket_.non_blocking(true);
-    while (got_.find(until) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    while (got_.find(until) == std::string::npos) {
+      // Until bytes (or the end) arrive, or the time is up.
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd readable{.fd = socket_.native_handle(), .events = POLLIN, .revents = 0};
+      if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0) break;
       char buf[4096];
       boost::system::error_code ec;
       const size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
-      if (ec == boost::asio::error::would_block) {
-        std::this_thread::sleep_for(milliseconds(5));
-        continue;
-      }
+      if (ec == boost::asio::error::would_block) continue;
       if (ec) break;
       got_.append(buf, n);
     }

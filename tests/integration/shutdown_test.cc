@@ -111,7 +111,9 @@ TEST_F(Shutdown, AGrpcStreamFinishesDuringTheDrain) {
   const std::string request = ChatStreamCall(grpc);
   const GrpcCallOptions options = SlowStream(5);
   std::thread signal([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // mid-stream
+    // Mid-stream: once the mock has written the first event (it counts no head).
+    EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->bytes_written() > 0; },
+                                          std::chrono::milliseconds(5000)));
     gateway_->Signal(SIGTERM);
   });
   const GrpcResult result = grpc.Call("/" + std::string(kChatStream), request, options);
@@ -144,10 +146,14 @@ TEST_F(Shutdown, ASecondSignalStopsAtOnceEvenWithAGrpcCallUnderWay) {
   options.timeout = std::chrono::seconds(60);
   GrpcResult result;
   std::thread call([&] { result = grpc.Call("/" + std::string(kChatStream), request, options); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // mid-stream
+  // Mid-stream: once the mock has written the first event.
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->bytes_written() > 0; },
+                                        std::chrono::milliseconds(5000)));
   gateway_->Signal(SIGTERM);
   ASSERT_TRUE(LogHas("draining"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the delay: draining
+  // Past the delay: the drain begins by closing the listener.
+  EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return !Accepts(gateway_->port()); },
+                                        std::chrono::milliseconds(5000)));
   const auto second = std::chrono::steady_clock::now();
   gateway_->Signal(SIGTERM);
   expected_exit_status_ = 128 + SIGTERM;

@@ -20,8 +20,10 @@ TEST_F(Pool, UpstreamClosingIdleConnectionsNeverFailsACall) {
   TestClient client = Client();
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200) << "call " << i;
-    // Long enough for the mock to drop the pooled connection before the next call.
-    std::this_thread::sleep_for(milliseconds(400));
+    // The mock drops the pooled connection before the next call.
+    EXPECT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 0; },
+                                          milliseconds(3000)))
+        << "call " << i;
   }
   EXPECT_EQ(mock_->accepted_connections(), 3);
   EXPECT_EQ(mock_->requests().size(), 3u);
@@ -36,7 +38,9 @@ TEST_F(Pool, AChunkedBodyIsNeverRiskedOnAClosedPooledConnection) {
   StartAll({"--workers", "1"}, options);
   TestClient client = Client();
   ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
-  std::this_thread::sleep_for(milliseconds(400));  // the mock drops the pooled connection
+  // The mock drops the pooled connection.
+  ASSERT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 0; },
+                                        milliseconds(3000)));
   std::string raw = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ";
   raw += kKey;
   raw += "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -153,14 +157,21 @@ TEST_F(Tls, AWatchedIdleConnectionIsReusedUntilTheUpstreamClosesIt) {
            options);
   TestClient client = Client();
   ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
-  std::this_thread::sleep_for(milliseconds(200));  // watched, and quiet
+  // Deliberate: past the 20 ms an idle connection rests before its watch begins (nothing
+  // outside the gateway shows the watch), so that the next call takes a watched one.
+  std::this_thread::sleep_for(milliseconds(200));
   ASSERT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
   EXPECT_EQ(mock_->accepted_connections(), 1);
   // The mock closes it after 600 ms: the watch closes it too, so the next call needs no
   // retry on a dead connection.
   ASSERT_TRUE(mock::MockOpenAI::WaitFor([&] { return mock_->open_connections() == 0; },
                                         milliseconds(3000)));
-  std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_TRUE(mock::MockOpenAI::WaitFor(
+      [&] {
+        const std::string metrics = client.Call("GET", "/metrics", {}).body;
+        return metrics.find("\noa_upstream_connections{state=\"idle\"} 0\n") != std::string::npos;
+      },
+      milliseconds(3000)));
   EXPECT_EQ(client.Call("GET", "/v1/models", kAuth).status, 200);
   EXPECT_EQ(mock_->accepted_connections(), 2);
   const std::string metrics = client.Call("GET", "/metrics", {}).body;

@@ -32,6 +32,7 @@
 
 #include "mock_replies.h"
 #include "mock_text.h"
+#include "support/wait_until.h"
 
 namespace oa::mock {
 namespace {
@@ -625,12 +626,7 @@ int MockOpenAI::aborted_responses() const { return server_->ledger().counters().
 uint64_t MockOpenAI::bytes_written() const { return server_->ledger().counters().written; }
 
 bool MockOpenAI::WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(Millis(10));
-  }
-  return true;
+  return oa::testing::WaitUntil(pred, timeout, Millis(10));
 }
 
 }  // namespace oa::mock

@@ -4,7 +4,10 @@
 #include "net/http_read.h"
 
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/wait_until.h"
 
 namespace oa::net {
 namespace {
@@ -31,19 +36,24 @@ struct Loopback {
     ours_.emplace(acceptor.accept());
   }
 
-  // Runs `read` on the loop while the peer sends `parts` one write at a time, a little
-  // apart (so each reaches the reader alone), then ends its side of the connection.
+  // Runs `read` on the loop while the peer sends `parts` one write at a time, each once
+  // the reader has taken the one before (so each reaches the reader alone), then ends its
+  // side of the connection.
   template <class Read>
   void Feed(std::vector<std::string> parts, Read read) {
+    std::atomic<bool> done = false;
+    const int peer_fd = peer_.native_handle();
+    const int our_fd = ours_->socket().native_handle();
     std::thread peer([&] {
       for (const std::string& part : parts) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
         asio::write(peer_, asio::buffer(part));
+        // Until the reader has it all, or is done (one that stopped inside it would not
+        // take the rest: then the bound ends the wait).
+        oa::testing::WaitUntil([&] { return done || ReaderHasAll(peer_fd, our_fd); },
+                               std::chrono::seconds(2), std::chrono::milliseconds(1));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
       peer_.shutdown(tcp::socket::shutdown_send);
     });
-    bool done = false;
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
@@ -54,6 +64,15 @@ struct Loopback {
     io_.run_for(std::chrono::seconds(5));
     peer.join();
     EXPECT_TRUE(done);
+  }
+
+  // True once the reader has every byte the peer wrote: the peer has none the kernel did
+  // not acknowledge (so all are in our socket, or read), and our socket holds none.
+  static bool ReaderHasAll(int peer_fd, int our_fd) {
+    int unacknowledged = 0;
+    int unread = 0;
+    return ::ioctl(peer_fd, SIOCOUTQ, &unacknowledged) == 0 && unacknowledged == 0 &&
+           ::ioctl(our_fd, FIONREAD, &unread) == 0 && unread == 0;
   }
 
   asio::io_context io_;

@@ -93,7 +93,9 @@ TEST_F(WatchdogTest, DestroyedAfterItsTimerFiredButBeforeItsHandlerRanNeverCalls
   // watchdog while the watchdog's own completion is already queued.
   asio::steady_timer other(io_, milliseconds(5));
   other.async_wait([&](const error_code&) { watchdog.reset(); });
-  std::this_thread::sleep_for(milliseconds(30));  // both due before the loop looks
+  // Deliberate: both timers must be due before the loop first looks, so that their
+  // completions are ready in the same turn.
+  std::this_thread::sleep_for(milliseconds(30));
   RunFor(200);
   EXPECT_EQ(fired_, 0);
 }
