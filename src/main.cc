@@ -28,8 +28,6 @@
 #include "route/route_table.h"
 #include "worker/workers.h"
 
-extern char** environ;
-
 #ifdef OA_JEMALLOC
 // jemalloc's settings, read when the process starts. Its background thread returns the
 // pages that a peak of connections left free (their buffers and coroutine frames) to the
@@ -83,9 +81,7 @@ int PrintKeyFingerprints() {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a peer that left is an error code, never a signal
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
@@ -209,4 +205,19 @@ int main(int argc, char** argv) {
   (*workers)->Join();
   OA_LOG(kInfo, "stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing is meant to throw past Main: what does (an allocation that failed at start-up)
+  // ends the process with its message rather than std::terminate's.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "oa-bypass: %s\n", e.what());
+  } catch (...) {
+    std::fputs("oa-bypass: stopped by an unknown exception\n", stderr);
+  }
+  return 1;
 }

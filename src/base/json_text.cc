@@ -10,7 +10,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char lead = byte(i);
   size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+  // The range of the second byte.
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
   if (lead < 0x80) return 1;
   if (lead >= 0xC2 && lead <= 0xDF) {
     length = 2;

@@ -66,7 +66,7 @@ absl::StatusOr<Pairs> ReadYaml(const std::string& path) {
   if (!root.IsMap()) return Bad(path, "must be a mapping of option: value");
   Pairs args;
   for (const auto& entry : root) {
-    const std::string name = entry.first.as<std::string>();
+    const auto name = entry.first.as<std::string>();
     const YAML::Node& node = entry.second;
     std::string value;
     if (node.IsScalar()) {

@@ -116,7 +116,7 @@ std::string EffectiveConfig(const po::options_description& desc, const po::varia
 absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
                                      const std::vector<std::string>& environment) {
   const Settings defaults;
-  auto str = [](std::string def) { return po::value<std::string>()->default_value(def); };
+  auto str = [](const std::string& def) { return po::value<std::string>()->default_value(def); };
   auto dur = [&](absl::Duration d) { return str(absl::FormatDuration(d)); };
 
   po::options_description desc(

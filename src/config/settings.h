@@ -34,10 +34,10 @@ struct Settings {
   uint32_t max_header_bytes = 64 * 1024;
   // A gRPC request message, on the wire and once inflated (the smaller of this and
   // max_body_bytes applies).
-  uint64_t grpc_max_message_bytes = 4 * 1024 * 1024;
+  uint64_t grpc_max_message_bytes = uint64_t{4} * 1024 * 1024;
   int grpc_max_concurrent_streams = 100;  // per HTTP/2 connection of the gRPC front
   // Request bodies the gRPC front holds at once, transcoded from messages, in all calls.
-  uint64_t grpc_max_buffered_bytes = 256 * 1024 * 1024;
+  uint64_t grpc_max_buffered_bytes = uint64_t{256} * 1024 * 1024;
 
   absl::Duration client_header_timeout = absl::Seconds(30);
   absl::Duration client_idle_timeout = absl::Seconds(75);
@@ -46,7 +46,7 @@ struct Settings {
   // client_body_min_rate bytes received (a client sending at least that fast never
   // times out; a trickle is cut).
   absl::Duration client_body_timeout = absl::Seconds(60);
-  uint64_t client_body_min_rate = 16 * 1024;
+  uint64_t client_body_min_rate = uint64_t{16} * 1024;
   absl::Duration upstream_connect_timeout = absl::Seconds(10);
   absl::Duration upstream_first_byte_timeout = absl::Seconds(600);
   absl::Duration upstream_idle_timeout = absl::Seconds(300);

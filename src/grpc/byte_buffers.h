@@ -7,8 +7,9 @@
 
 namespace oa::grpc_front {
 
-inline grpc::ByteBuffer ToBuffer(std::string bytes) {
-  grpc::Slice slice(std::move(bytes));
+// One copy of `bytes`: gRPC's Slice takes no std::string by value.
+inline grpc::ByteBuffer ToBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
   return grpc::ByteBuffer(&slice, 1);
 }
 

@@ -1,5 +1,6 @@
 #include "grpc/downstream.h"
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -81,7 +82,7 @@ asio::awaitable<absl::StatusOr<size_t>> GrpcDownstream::ReadRequestBody(char* pi
                                                       : call_.body_tail;
     if (offset_ < run.size()) {
       const size_t n = std::min(size, run.size() - offset_);
-      std::memcpy(piece, run.data() + offset_, n);
+      std::copy_n(run.data() + offset_, n, piece);
       offset_ += n;
       co_return n;
     }

@@ -80,9 +80,8 @@ class InflatingStream final : public google::protobuf::io::ZeroCopyInputStream {
         int in_size = 0;
         const bool trailing = z_.avail_in > 0 || (!input_done_ && NextNonEmpty(&in, &in_size));
         state_ = trailing ? State::kCorrupt : State::kEnded;
-      } else if (result == Z_BUF_ERROR && input_done_ && z_.avail_in == 0) {
-        state_ = State::kCorrupt;  // cut short
-      } else if (result != Z_OK && result != Z_BUF_ERROR) {
+      } else if ((result == Z_BUF_ERROR && input_done_ && z_.avail_in == 0) ||  // cut short
+                 (result != Z_OK && result != Z_BUF_ERROR)) {
         state_ = State::kCorrupt;
       }
       if (out_size_ > 0) {
@@ -111,7 +110,7 @@ class InflatingStream final : public google::protobuf::io::ZeroCopyInputStream {
   State state() const { return state_; }
 
  private:
-  static constexpr size_t kOutBytes = 64 * 1024;
+  static constexpr size_t kOutBytes = size_t{64} * 1024;
 
   bool NextNonEmpty(const void** data, int* size) {
     while (in_.Next(data, size)) {

@@ -35,7 +35,7 @@ class ReflectionReactor final : public OrderedReactor {
     }
     // A question names a symbol or a file: a few hundred bytes. Compressed, it may inflate
     // to this much; as sent, the server's receive limit bounds it.
-    constexpr uint64_t kMaxRequestBytes = 64 * 1024;
+    constexpr uint64_t kMaxRequestBytes = uint64_t{64} * 1024;
     pb::ServerReflectionRequest request;
     if (const absl::Status read = ReadMessage(in_, request, kMaxRequestBytes); !read.ok()) {
       Finish(grpc::Status(static_cast<grpc::StatusCode>(read.code()), std::string(read.message())));

@@ -235,7 +235,7 @@ void ClientDownstream::ReadAhead(const std::shared_ptr<Watch>& watch) {
 
 void ClientDownstream::Watched(const std::shared_ptr<Watch>& watch, const net::error_code& ec,
                                size_t n) {
-  constexpr size_t kMaxPipelined = 64 * 1024;
+  constexpr size_t kMaxPipelined = size_t{64} * 1024;
   const bool was_reading = std::exchange(watch->reading, false);
   watch->pending = false;
   if (!watch->on_gone) {  // stopped meanwhile

@@ -15,8 +15,9 @@ class WorkerPart final : public worker::ConnectionServer {
   WorkerPart(const config::Settings& settings, const route::RouteTable& routes, const Cors& cors,
              asio::ssl::context* tls, const worker::WorkerHandle& worker,
              const std::atomic<bool>& ready)
-      : executor_(worker.executor), context_{settings,     routes, cors, worker,
-                                             connections_, &ready, tls} {}
+      : executor_(worker.executor),
+        context_{settings,     routes, cors, static_cast<const call::Resources&>(worker),
+                 connections_, &ready, tls} {}
 
   void Serve(net::tcp::socket socket, std::string already_read) override {
     asio::co_spawn(executor_, ServeConnection(std::move(socket), context_, std::move(already_read)),

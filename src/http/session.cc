@@ -136,7 +136,7 @@ class Session final : public OpenConnection {
     if (ec) co_return;
     deadline_.Expire(kLingerTime);
     buffer_.clear();
-    const auto space = buffer_.prepare(16 * 1024);
+    const auto space = buffer_.prepare(size_t{16} * 1024);
     for (;;) {
       auto [read_ec, n] = co_await stream_.socket().async_read_some(space, kNoThrow);
       if (read_ec) break;

@@ -59,7 +59,7 @@ class Connections {
 };
 
 // What every session of one worker shares; owned by the worker, used on its thread only.
-struct FrontContext {
+struct FrontContext {  // NOLINT(cppcoreguidelines-pro-type-member-init): all given at once
   const config::Settings& settings;
   const route::RouteTable& routes;
   const Cors& cors;

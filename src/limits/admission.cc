@@ -373,7 +373,7 @@ asio::awaitable<Verdict> WorkerAdmission::AdmitInRedis(const Admission::Keys& ke
   const std::vector<RedisReply>& r = reply->elements;
   if (r[0].integer != 0 && r.size() == 3) {
     const std::string_view scope =
-        keys[std::clamp<int64_t>(r[2].integer, 1, keys.size()) - 1].second;
+        keys[std::clamp<int64_t>(r[2].integer, 1, static_cast<int64_t>(keys.size())) - 1].second;
     const bool rate_limited = r[0].integer == 1;
     co_return Limited(rate_limited ? "requests" : "concurrency", scope,
                       absl::Milliseconds(r[1].integer),
@@ -402,7 +402,7 @@ void WorkerAdmission::Released(Lease& lease) {
     }
     if (redis_) to_release_.emplace_back(key, lease.redis_member_);
   }
-  if (!lease.redis_keys_.empty() && wake_) wake_->cancel();
+  if (!lease.redis_keys_.empty() && wake_) net::CancelWaits(*wake_);
 }
 
 // Gives back released places at once and renews held ones every third of a lease, for

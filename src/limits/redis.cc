@@ -104,7 +104,7 @@ absl::StatusOr<size_t> ParseReply(std::string_view data, RedisReply& reply) {
         reply.type = RedisReply::Type::kNil;
         return after_line;
       }
-      const size_t size = static_cast<size_t>(number);
+      const auto size = static_cast<size_t>(number);
       if (data.size() < after_line + size + 2) return 0;
       if (data.substr(after_line + size, 2) != "\r\n") {
         return absl::DataLossError("a Redis bulk string without its CRLF");

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <chrono>
+#include <exception>
 
 namespace oa::net {
 
@@ -16,5 +17,18 @@ using Clock = std::chrono::steady_clock;
 
 // `auto [ec, n] = co_await socket.async_read_some(buffers, kNoThrow);`
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Ends the waits on a timer, where nothing may throw (a destructor, a move). Asio's
+// cancel(), its only form without the deprecated API, throws if the reactor fails to
+// cancel, which epoll's never does; were it to, the process ends as it would with the
+// throw leaving a destructor, with the same message.
+template <typename Timer>
+void CancelWaits(Timer& timer) noexcept {
+  try {
+    timer.cancel();
+  } catch (...) {
+    std::terminate();
+  }
+}
 
 }  // namespace oa::net

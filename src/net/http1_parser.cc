@@ -214,7 +214,9 @@ size_t Http1Parser<isRequest>::ReadPlainHead(std::string_view input) {
   const char* p = begin;
 
   // The start line.
-  MessageHead::Text method, target, reason;
+  MessageHead::Text method;
+  MessageHead::Text target;
+  MessageHead::Text reason;
   unsigned status = 0;
   if constexpr (isRequest) {
     const char* q = SkipToken(p, end);

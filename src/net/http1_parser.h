@@ -62,7 +62,7 @@ class MessageHead {
     uint32_t size = 0;
   };
   struct Field {
-    boost::beast::http::field code;
+    boost::beast::http::field code = boost::beast::http::field::unknown;
     Text name;
     Text value;
   };

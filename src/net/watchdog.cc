@@ -49,7 +49,7 @@ Watchdog::Watchdog(const asio::any_io_executor& executor, std::function<void()> 
 Watchdog::~Watchdog() {
   state_->on_expire = nullptr;
   ++state_->generation;
-  state_->timer.cancel();
+  CancelWaits(state_->timer);
 }
 
 void Watchdog::ExpireAt(Clock::time_point at) {

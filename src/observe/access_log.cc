@@ -25,22 +25,26 @@ void CountCall(const AccessRecord& r) {
   metrics().CallEnded(call);
 }
 
-// Formats a number into a buffer of its own, for a LogField to view.
+// Formats a number into a buffer of its own, for a LogField to view. It keeps a length,
+// not a pointer into the buffer, so that a copy views its own digits.
 class Number {
  public:
-  explicit Number(uint64_t n) { end_ = std::to_chars(digits_, std::end(digits_), n).ptr; }
+  explicit Number(uint64_t n) { SetEnd(std::to_chars(digits_, std::end(digits_), n).ptr); }
   // Milliseconds with one decimal, as "812.4".
   explicit Number(absl::Duration d) {
     const int64_t tenths = (absl::ToInt64Microseconds(d) + 50) / 100;  // rounded
-    end_ = std::to_chars(digits_, std::end(digits_) - 2, tenths / 10).ptr;
-    *end_++ = '.';
-    *end_++ = static_cast<char>('0' + tenths % 10);
+    char* end = std::to_chars(digits_, std::end(digits_) - 2, tenths / 10).ptr;
+    *end++ = '.';
+    *end++ = static_cast<char>('0' + tenths % 10);
+    SetEnd(end);
   }
-  std::string_view view() const { return {digits_, static_cast<size_t>(end_ - digits_)}; }
+  std::string_view view() const { return {digits_, size_}; }
 
  private:
-  char digits_[24];
-  char* end_;
+  void SetEnd(const char* end) { size_ = static_cast<size_t>(end - digits_); }
+
+  char digits_[24] = {};
+  size_t size_ = 0;
 };
 
 void LogAccess(const AccessRecord& r) {

@@ -40,8 +40,8 @@ std::string Sha256Hex(std::string_view credential) {
     return "?";
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * digest_len, '0');
-  for (unsigned int i = 0; i < digest_len; ++i) {
+  std::string out(size_t{2} * digest_len, '0');
+  for (size_t i = 0; i < digest_len; ++i) {
     out[2 * i] = kHex[digest[i] >> 4];
     out[2 * i + 1] = kHex[digest[i] & 15];
   }

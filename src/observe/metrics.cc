@@ -85,7 +85,8 @@ std::string FrontLabel(int front) { return StrCat("front=\"", kFrontInfo[front].
 std::optional<uint64_t> ResidentBytes() {
   FILE* statm = std::fopen("/proc/self/statm", "r");
   if (statm == nullptr) return std::nullopt;
-  unsigned long size = 0, resident = 0;
+  unsigned long size = 0;
+  unsigned long resident = 0;
   const bool read = std::fscanf(statm, "%lu %lu", &size, &resident) == 2;
   std::fclose(statm);
   if (!read) return std::nullopt;
@@ -256,7 +257,7 @@ std::string Metrics::Render() const {
 }
 
 Metrics& metrics() {
-  static Metrics* const instance = new Metrics();  // never destroyed: threads may outlive main
+  static auto* const instance = new Metrics();  // never destroyed: threads may outlive main
   return *instance;
 }
 

@@ -84,7 +84,7 @@ bool PathMatcher::Walk(const Node& node, absl::Span<const std::string_view> segm
   return false;
 }
 
-PathMatch PathMatcher::Bind(const Entry& entry, absl::Span<const std::string_view> segments) const {
+PathMatch PathMatcher::Bind(const Entry& entry, absl::Span<const std::string_view> segments) {
   PathMatch match;
   match.value = entry.value;
   for (const HttpTemplate::Variable& var : entry.tmpl.variables) {

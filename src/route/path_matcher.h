@@ -52,13 +52,13 @@ class PathMatcher {
   struct Node;
   struct Entry {
     HttpTemplate tmpl;
-    int value;
+    int value = 0;
   };
   PathMatcher();
 
   bool Walk(const Node& node, absl::Span<const std::string_view> segments, size_t i,
             std::string_view key, int& entry) const;
-  PathMatch Bind(const Entry& entry, absl::Span<const std::string_view> segments) const;
+  static PathMatch Bind(const Entry& entry, absl::Span<const std::string_view> segments);
 
   std::unique_ptr<Node> root_;
   std::vector<Entry> entries_;

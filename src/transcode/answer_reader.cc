@@ -8,8 +8,8 @@
 namespace oa::transcode {
 namespace {
 
-constexpr size_t kMaxWholeAnswer = 64 * 1024 * 1024;  // a unary answer is held whole
-constexpr size_t kMaxErrorAnswer = 1024 * 1024;
+constexpr size_t kMaxWholeAnswer = size_t{64} * 1024 * 1024;  // a unary answer is held whole
+constexpr size_t kMaxErrorAnswer = size_t{1024} * 1024;
 
 }  // namespace
 

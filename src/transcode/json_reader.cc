@@ -32,7 +32,7 @@ bool DecodeBase64(std::string_view text, std::string& out) {
                                 reinterpret_cast<const unsigned char*>(padded.data()),
                                 static_cast<int>(padded.size()));
   if (n < 0) return false;
-  size_t size = static_cast<size_t>(n);
+  auto size = static_cast<size_t>(n);
   for (size_t i = padded.size(); i > 0 && padded[i - 1] == '='; --i) --size;  // padding
   out.resize(size);
   return true;

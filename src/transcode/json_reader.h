@@ -34,6 +34,6 @@ inline constexpr size_t kMaxJsonDepth = 256;
 // REQUIRES: `message` is empty. A message of type google.protobuf.Struct, Value or
 // ListValue takes any JSON of its kind; any other message takes a JSON object. JSON
 // nested deeper than kMaxJsonDepth is not read.
-JsonReadResult ReadJson(std::string_view json, google::protobuf::Message& message);
+JsonReadResult ReadJson(std::string_view text, google::protobuf::Message& message);
 
 }  // namespace oa::transcode

@@ -68,6 +68,7 @@ void AppendStruct(const Message& message, std::string& out) {
   const Reflection& r = *message.GetReflection();
   const int n = r.FieldSize(message, fields);
   std::vector<const Message*> entries;
+  entries.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) entries.push_back(&r.GetRepeatedMessage(message, fields, i));
   // Map order is unspecified; sorted keys make the output deterministic.
   const auto key = [](const Message* e) {

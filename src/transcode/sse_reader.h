@@ -26,7 +26,7 @@ struct SseEvent {
 
 class SseReader {
  public:
-  explicit SseReader(size_t max_event_bytes = 16 * 1024 * 1024)
+  explicit SseReader(size_t max_event_bytes = size_t{16} * 1024 * 1024)
       : max_event_bytes_(max_event_bytes) {}
 
   void Feed(std::string_view bytes);

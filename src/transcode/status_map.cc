@@ -42,7 +42,6 @@ absl::StatusCode GrpcCodeForHttp(int http_status) {
     case 501:
       return C::kUnimplemented;
     case 502:
-      return C::kUnavailable;
     case 503:
       return C::kUnavailable;
     case 504:

@@ -43,8 +43,8 @@ struct ForwardLimits {
   absl::Duration first_byte_timeout = absl::Seconds(600);
   absl::Duration idle_timeout = absl::Seconds(300);
   // Bodies move in pieces that start small and grow while reads fill them, up to this.
-  size_t piece_bytes = 64 * 1024;
-  size_t replay_bytes = 1024 * 1024;  // request body kept for one retry
+  size_t piece_bytes = size_t{64} * 1024;
+  size_t replay_bytes = size_t{1024} * 1024;  // request body kept for one retry
   uint32_t response_header_bytes = 64 * 1024;
 };
 

@@ -95,7 +95,7 @@ void Pool::Release(std::unique_ptr<Connection> conn) {
   if (!conn->watch) conn->watch = std::make_shared<IdleWatch>();
   conn->watch->pool = this;
   conn->watch->conn = conn.get();
-  rest_.Add(conn->rest, [this, c = conn.get()] { Watch(*c); });
+  rest_.Add(conn->rest, [c = conn.get()] { Watch(*c); });
   idle_.push_back(std::move(conn));
 }
 

@@ -109,7 +109,7 @@ class Pool {
 
  private:
   // Starts the peek that tells of anything the upstream does to an idle connection.
-  void Watch(Connection& conn);
+  static void Watch(Connection& conn);
   // Stops it; the connection is the caller's again.
   static void Unwatch(Connection& conn);
   // Closes an idle connection that the upstream wrote to (kSentBytes), closed or broke.

@@ -71,7 +71,7 @@ class FramedPiece {
   void Consume(size_t n);
 
  private:
-  char size_line_[20];  // hexadecimal size and CRLF
+  char size_line_[20] = {};  // hexadecimal size and CRLF
   Buffers buffers_;
 };
 

@@ -28,6 +28,8 @@ constexpr absl::Duration kCallerWatchDelay = absl::Milliseconds(20);
 
 // What all workers read and nobody changes after start-up.
 struct Workers::Shared {
+  explicit Shared(upstream::BaseUrl url) : upstream(std::move(url)) {}
+
   upstream::BaseUrl upstream;
   std::optional<asio::ssl::context> tls;  // the upstream's, when it speaks TLS
   upstream::ForwardLimits forward_limits;
@@ -192,7 +194,7 @@ absl::StatusOr<std::unique_ptr<Workers>> Workers::Create(const config::Settings&
         StrCat("--listen: '", settings.listen_host, "' is not an IP address"));
 
   std::unique_ptr<Workers> workers(new Workers());
-  workers->shared_.reset(new Shared{*std::move(upstream), std::nullopt, {}, {true}, {}});
+  workers->shared_ = std::make_unique<Shared>(*std::move(upstream));
   Shared& shared = *workers->shared_;
   shared.forward_limits.first_byte_timeout = settings.upstream_first_byte_timeout;
   shared.forward_limits.idle_timeout = settings.upstream_idle_timeout;
