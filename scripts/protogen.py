@@ -40,13 +40,24 @@ Operations
     files too large for one message (the first message sets the fields, the rest carry
     more bytes of the file).
 Schemas
-  * object with properties, allOf of objects, oneOf/anyOf of objects -> one message
-    with the union of the properties in spec order (a name with several schemas is
-    mapped as their anyOf: same scalar -> that scalar, objects -> merged message,
-    otherwise google.protobuf.Value). Components -> top-level PascalCase messages
-    (suffix "Body" when the name is taken by an RPC request); inline objects ->
-    nested messages named after the field.
-  * string/enum/const -> string; integer -> int64; number -> double; boolean ->
+  * object with properties, allOf of objects -> one message with the union of the
+    properties in spec order; it ends with `google.protobuf.Struct extra_fields = 2047
+    [(openai.v1.extra) = true]`, where the gateway keeps keys the protos do not know.
+    Components -> top-level PascalCase messages (suffix "Body" when the name is taken by
+    an RPC request); inline objects -> nested messages named after the field.
+  * oneOf/anyOf whose variants all name themselves by one key (the spec's discriminator,
+    else "type", else "role": a const or enum in each variant; variants that are unions
+    on the same key are opened up) -> a union message: `option (openai.v1.json) =
+    {union_key: "type"}` and `oneof variant` with one field per tag, named after it,
+    `[(openai.v1.union_tag) = "<tag>"]`, of the variant's message (several schemas for
+    one tag are merged into one nested message), then `google.protobuf.Value other`.
+  * oneOf/anyOf whose variants differ in JSON kind (a string or a list, say) -> a union
+    message with `{union_by_kind: true}` and one field per kind: text, integer, number,
+    flag, a list message (`{list: true}`, `repeated <item> items = 1`, named after its
+    item: StringList, IntegerList, <Message>List), or the object's message; then
+    `other`. Unions of objects that share no key -> one merged message, as objects.
+  * string/enum/const -> string; integer -> int32, or int64 [jstype = JS_NUMBER] for
+    times, sizes, limits and declared int64 (Schemas.int_type); number -> double; boolean ->
     bool; all scalars are `optional` (explicit presence). format: binary ->
     openai.v1.FileUpload (binary or a list of binaries -> repeated FileUpload, binary
     or a reference object -> FileUpload). array -> repeated (arrays of arrays -> ListValue, arrays of
@@ -92,10 +103,31 @@ WKT_IMPORTS = {
     "google.protobuf.ListValue": "google/protobuf/struct.proto",
     "google.protobuf.Empty": "google/protobuf/empty.proto",
     "FileUpload": f"{PROTO_DIR}/common.proto",
+    "json": f"{PROTO_DIR}/json.proto",
     "HttpBody": f"{PROTO_DIR}/common.proto",
 }
 MAP_SS = "map<string, string>"
+# Every object message ends with this Struct field for keys the protos do not know yet.
+EXTRA_NAME, EXTRA_NUMBER = "extra_fields", 2047
+# Keys that OpenAI's unions of objects are told apart by, tried in this order when the
+# spec names no discriminator.
+TAG_KEYS = ("type", "role")
+FILE_OPTIONS = [
+    'option csharp_namespace = "OpenAI.V1";',
+    'option go_package = "github.com/oa-bypass/oa-bypass/gen/go/openai/v1;openaiv1";',
+    'option java_multiple_files = true;',
+    'option java_package = "dev.oabypass.openai.v1";',
+    'option php_namespace = "OpenAI\\\\V1";',
+]
 SCALARS = {"string": "string", "integer": "int64", "number": "double", "boolean": "bool"}
+# The field of a union by kind holding each kind of scalar.
+KIND_FIELD = {"string": "text", "int64": "integer", "double": "number", "bool": "flag"}
+# Names of lists of scalars (list messages of messages are named after the message).
+LIST_NAMES = {"string": "String", "int32": "Integer", "int64": "Integer64", "double": "Number", "bool": "Bool",
+              "google.protobuf.Struct": "Object", "google.protobuf.Value": "Value",
+              "google.protobuf.ListValue": "Array"}
+# Integer fields that are int64 whatever their schema says: sizes, limits, amounts, seeds.
+WIDE_NAMES = re.compile(r"bytes|per_1_|_1_day|threshold|amount|seed|limit_tokens|_at$|^created$")
 IDENT = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 
 
@@ -115,6 +147,7 @@ class Field:
     def __init__(self, name, label, type_, number, json_name):
         self.name, self.label, self.type, self.number = name, label, type_, number
         self.json_name = json_name
+        self.options = []  # proto text of field options besides json_name
 
 
 class Message:
@@ -122,21 +155,30 @@ class Message:
         self.name, self.parent = name, parent
         self.fields, self.nested = [], []
         self.file = None
+        self.form = None   # json.proto's JsonForm as proto text, e.g. 'union_key: "type"'
+        self.oneof = None  # a union's oneof name; all its fields are in it
 
     def top(self):
         return self.parent.top() if self.parent else self
 
-    def add_field(self, spec_name, label, type_):
+    def add_field(self, spec_name, label, type_, number=None, json_name=True):
         name = spec_name if IDENT.fullmatch(spec_name) else snake(spec_name)
         used = {f.name for f in self.fields}
         base, n = name, 2
         while name in used:
             name, n = f"{base}_{n}", n + 1
-        number = len(self.fields) + 1
+        number = number or len(self.fields) + 1
         assert number < 19000, self.name
-        self.fields.append(Field(name, label, type_, number,
-                                 None if name == spec_name else spec_name))
-        return name
+        field = Field(name, label, type_, number,
+                      None if name == spec_name or not json_name else spec_name)
+        self.fields.append(field)
+        return field
+
+    def add_extra(self):
+        """The google.protobuf.Struct that keeps keys the protos do not know."""
+        if not self.form and not any(f.number == EXTRA_NUMBER for f in self.fields):
+            f = self.add_field(EXTRA_NAME, "", "google.protobuf.Struct", EXTRA_NUMBER)
+            f.options.append("(openai.v1.extra) = true")
 
     def add_nested(self, base):
         taken = {m.name for m in self.nested}
@@ -155,6 +197,7 @@ class Schemas:
     def __init__(self, spec, reserved):
         self.comp = spec["components"]["schemas"]
         self.messages = {}  # component name -> Message
+        self.lists = {}     # item type -> list message
         self.names = {}     # component name -> proto name
         taken = set(reserved)
         for cname in sorted(self.comp):
@@ -287,26 +330,195 @@ class Schemas:
         for name, schemas in props.items():
             label, type_ = self.field_type(self.merge(schemas), msg, name)
             msg.add_field(name, label, type_)
+        msg.add_extra()
+
+    # ---- unions ----
+    def variants_of(self, s):
+        """The non-null variants of a oneOf/anyOf schema, or None."""
+        vs = s.get("oneOf") or s.get("anyOf")
+        if not vs or "properties" in s:
+            return None
+        return [v for v in vs if not self.is_null(self.deref(v)[1])]
+
+    def tag_values(self, s, key, seen=frozenset()):
+        """The strings that property `key` of object schema s can hold (const or enum)."""
+        ref, s = self.unwrap(s)
+        if ref in seen:
+            return None
+        seen = seen | {ref} if ref else seen
+        p = (s.get("properties") or {}).get(key)
+        if p is not None:
+            _, p = self.unwrap(p)
+            vals = [p["const"]] if "const" in p else p.get("enum")
+            return list(vals) if vals and all(isinstance(v, str) for v in vals) else None
+        for part in s.get("allOf", []):
+            vals = self.tag_values(part, key, seen)
+            if vals:
+                return vals
+        return None
+
+    def tagged(self, s, keys=None, depth=0):
+        """(key, [(tag, schema)]) when every variant of union s names itself by one key
+        (variants that are unions on the same key are opened up), else None."""
+        vs = self.variants_of(s)
+        if not vs or depth > 5:
+            return None
+        if keys is None:
+            d = s.get("discriminator", {}).get("propertyName")
+            keys = (d,) if d else TAG_KEYS
+        for key in keys:
+            out = []
+            for v in vs:
+                _, vu = self.unwrap(v)
+                if self.variants_of(vu):
+                    inner = self.tagged(vu, (key,), depth + 1)
+                    if inner is None:
+                        break
+                    out += inner[1]
+                    continue
+                if self.kind(vu) != "object":
+                    break
+                tags = self.tag_values(v, key)
+                if not tags:
+                    break
+                out += [(t, v) for t in tags]
+            else:
+                if out:
+                    return key, out
+        return None
+
+    def kind_variants(self, s):
+        """[(kind, [schemas])] of a union whose variants differ in JSON kind, else None."""
+        vs = self.variants_of(s)
+        if not vs:
+            return None
+        groups = collections.OrderedDict()
+        for v in vs:
+            _, vu = self.unwrap(v)
+            k = self.kind(vu)
+            if k == "value" and self.kind_variants(vu):  # a union inside a union: open it
+                for kk, ss in self.kind_variants(vu):
+                    groups.setdefault(kk, []).extend(ss)
+                continue
+            k = {"struct": "object", "map": "object"}.get(k, k)
+            if k == "array":  # lists told apart by their items' kind
+                _, it = self.unwrap(vu.get("items", {}))
+                k = "array:" + {"struct": "object", "map": "object"}.get(self.kind(it), self.kind(it))
+            groups.setdefault(k, []).append(v)
+        if "int64" in groups and "double" in groups:
+            groups["double"] = groups.pop("int64") + groups["double"]
+        if len(groups) < 2 or any(k in ("value", "array:value", "binary", "binaries", "null",
+                                        "array:null", "array:binary") for k in groups):
+            return None
+        return list(groups.items())
+
+    def union_message(self, msg, key, variants):
+        """Fills msg as a union told apart by `key`, one oneof field per tag."""
+        msg.form, msg.oneof = f'union_key: "{key}"', "variant"
+        by_tag = collections.OrderedDict()
+        for tag, v in variants:
+            by_tag.setdefault(tag, []).append(v)
+        for tag, vs in by_tag.items():
+            unique = self.merge(vs)
+            ref, vs_schema = self.unwrap(unique)
+            if ref and "anyOf" not in unique:
+                type_ = self.component(ref)
+            else:  # an inline variant, or several schemas for one tag: merged
+                type_ = msg.add_nested(pascal(tag) or "Variant")
+                self.fill(type_, self.props(unique))
+            f = msg.add_field(snake(tag), "", type_, json_name=False)
+            f.options.append(f'(openai.v1.union_tag) = "{tag}"')
+        msg.add_field("unknown_variant" if any(f.name == "other" for f in msg.fields) else "other",
+                      "", "google.protobuf.Value")
+        if any(f.name == msg.oneof for f in msg.fields):
+            msg.oneof = "variant_case"
+
+    def kind_union_message(self, msg, groups, fname):
+        """Fills msg as a union told apart by JSON kind."""
+        msg.form, msg.oneof = "union_by_kind: true", "variant"
+        for k, vs in groups:
+            schema = self.merge(vs)
+            if k.startswith("array"):
+                items = self.merge([self.unwrap(v)[1].get("items", {}) for v in vs])
+                wrapper = self.list_message(self.item_type(items, msg, fname), msg)
+                msg.add_field(snake(wrapper.name), "", wrapper)
+            elif k == "object":  # an inline object is the nested message Object
+                label, type_ = self.field_type(schema, msg, "object")
+                name = snake(type_.name) if isinstance(type_, Message) else "object"
+                msg.add_field(name, "", type_)
+            elif k == "int64":
+                msg.add_field(KIND_FIELD[k], "", self.int_type(self.merge(vs), fname))
+            else:
+                msg.add_field(KIND_FIELD[k], "", k)
+        msg.add_field("unknown_variant" if any(f.name == "other" for f in msg.fields) else "other",
+                      "", "google.protobuf.Value")
+        if any(f.name == msg.oneof for f in msg.fields):
+            msg.oneof = "variant_case"
+
+    def item_type(self, items, scope, fname):
+        """The element type of a list of `items`; a list of lists is a list of list messages."""
+        _, it = self.unwrap(items)
+        if self.kind(it) == "array":
+            return self.list_message(self.item_type(it.get("items", {}), scope, fname), scope)
+        return self.field_type({"type": "array", "items": items}, scope, fname)[1]
+
+    def list_message(self, item_type, scope):
+        """A message whose JSON is a list of item_type (so that a oneof can hold it)."""
+        key = item_type.name if isinstance(item_type, Message) else item_type
+        if isinstance(item_type, Message) and item_type.parent:
+            key = id(item_type)
+        if key not in self.lists:
+            base = item_type.name if isinstance(item_type, Message) else LIST_NAMES.get(
+                item_type, pascal(item_type.split(".")[-1]))
+            wrapper = Message(base + "List", item_type.parent if isinstance(item_type, Message)
+                              else None)
+            if wrapper.parent:
+                wrapper.parent.nested.append(wrapper)
+            wrapper.form = "list: true"
+            wrapper.add_field("items", "repeated", item_type)
+            self.lists[key] = wrapper
+        return self.lists[key]
+
+    @staticmethod
+    def int_type(s, fname):
+        """int32 for counts that fit (a JavaScript number in every generator); int64 for
+        times, sizes in bytes, limits and anything the spec declares wider. Files of
+        admin calls, whose counts are sums over an organization, widen every int32."""
+        wide = (s.get("format") in ("int64", "unixtime") or WIDE_NAMES.search(fname or "")
+                or any(abs(s.get(b) or 0) > 2**31 - 1 for b in ("minimum", "maximum")))
+        return "int64" if wide else "int32"
 
     def component(self, cname):
         if cname not in self.messages:
             msg = Message(self.names[cname])
             self.messages[cname] = msg
-            self.fill(msg, self.props({"$ref": "#/components/schemas/" + cname}))
+            self.build(msg, self.unwrap({"$ref": "#/components/schemas/" + cname})[1], "value")
         return self.messages[cname]
+
+    def build(self, msg, s, fname):
+        """Fills msg from schema s: a union by tag or by kind, or an object."""
+        tagged = self.tagged(s)
+        if tagged:
+            self.union_message(msg, *tagged)
+            return
+        groups = self.kind_variants(s)
+        if groups:
+            self.kind_union_message(msg, groups, fname)
+            return
+        self.fill(msg, self.props(s))
 
     def message_for(self, ref, s, scope, fname):
         if ref:
             return self.component(ref)
         msg = scope.add_nested(pascal(fname) or "Item")
-        self.fill(msg, self.props(s))
+        self.build(msg, s, fname)
         return msg
 
     def field_type(self, schema, scope, fname):
         """(label, type) of a field; type is a proto type name or a Message."""
         ref, s = self.unwrap(schema)
         k = self.kind(s)
-        if k == "object":
+        if k == "object" or (k == "value" and self.kind_variants(s)):
             return "", self.message_for(ref, s, scope, fname)
         if k == "array":
             variants = s.get("oneOf") or s.get("anyOf")
@@ -314,13 +526,17 @@ class Schemas:
                 if variants else s.get("items", {})
             iref, it = self.unwrap(items)
             ik = self.kind(it)
-            if ik == "object":
+            if ik == "object" or (ik == "value" and self.kind_variants(it)):
                 return "repeated", self.message_for(iref, it, scope, fname)
+            if ik == "int64":
+                return "repeated", self.int_type(it, fname)
             return "repeated", {"array": "google.protobuf.ListValue", "binary": "FileUpload",
                                 "map": "google.protobuf.Struct", "struct": "google.protobuf.Struct",
                                 "value": "google.protobuf.Value", "null": "google.protobuf.Value",
                                 }.get(ik, ik)
-        if k in ("string", "int64", "double", "bool"):
+        if k == "int64":
+            return "optional", self.int_type(s, fname)
+        if k in ("string", "double", "bool"):
             return "optional", k
         if k == "binaries":
             return "repeated", "FileUpload"
@@ -428,7 +644,7 @@ def build_request(schemas, op):
         else:
             type_ = msg.add_nested("Body")
             schemas.fill(type_, op.body_props)
-        op.body_field = msg.add_field("body", "", type_)
+        op.body_field = msg.add_field("body", "", type_).name
     return msg
 
 
@@ -504,15 +720,31 @@ def type_name(type_, scope):
     return type_.name
 
 
+def field_line(f, msg, pad):
+    label = f"{f.label} " if f.label else ""
+    opts = ([f'json_name = "{f.json_name}"'] if f.json_name else []) + f.options
+    if f.type == "int32" and msg.top().file and msg.top().file.startswith("admin_"):
+        f.type = "int64"
+    if f.type == "int64":  # for JavaScript generators that honour it (protobuf-es does not)
+        opts = opts + ["jstype = JS_NUMBER"]
+    opt = f" [{', '.join(opts)}]" if opts else ""
+    return f"{pad}{label}{type_name(f.type, msg)} {f.name} = {f.number}{opt};"
+
+
 def render_message(msg, indent):
     pad = "  " * indent
-    if not msg.fields and not msg.nested:
+    if not msg.fields and not msg.nested and not msg.form:
         return [f"{pad}message {msg.name} {{}}"]
     out = [f"{pad}message {msg.name} {{"]
-    for f in msg.fields:
-        label = f"{f.label} " if f.label else ""
-        opt = f' [json_name = "{f.json_name}"]' if f.json_name else ""
-        out.append(f"{pad}  {label}{type_name(f.type, msg)} {f.name} = {f.number}{opt};")
+    if msg.form:
+        out.append(f"{pad}  option (openai.v1.json) = {{{msg.form}}};")
+        out.append("")
+    if msg.oneof:
+        out.append(f"{pad}  oneof {msg.oneof} {{")
+        out += [field_line(f, msg, pad + "    ") for f in msg.fields]
+        out.append(f"{pad}  }}")
+    else:
+        out += [field_line(f, msg, pad + "  ") for f in msg.fields]
     for n in msg.nested:
         if msg.fields or n is not msg.nested[0]:
             out.append("")
@@ -551,7 +783,11 @@ def imports_of(messages, file, extra):
         while stack:
             cur = stack.pop()
             stack.extend(cur.nested)
+            if cur.form:
+                deps.add(WKT_IMPORTS["json"])
             for f in cur.fields:
+                if any(o.startswith("(openai.v1.") for o in f.options):
+                    deps.add(WKT_IMPORTS["json"])
                 t = f.type
                 if isinstance(t, Message):
                     if t.top().file != file:
@@ -579,6 +815,7 @@ def render_file(file, ops, messages):
                 elif t in WKT_IMPORTS:
                     extra.add(WKT_IMPORTS[t])
     out += [f'import "{i}";' for i in imports_of(messages, file, extra)]
+    out += [""] + FILE_OPTIONS
     if ops:
         out += ["", f"service {ops[0].service} {{"]
         for i, op in enumerate(ops):

@@ -5,6 +5,7 @@
 #include "base/strings.h"
 #include "route/dot_segments.h"
 #include "transcode/field_names.h"
+#include "transcode/json_shape.h"
 #include "transcode/json_writer.h"
 #include "transcode/multipart.h"
 
@@ -128,10 +129,18 @@ void AppendQuery(const Message& message, const FieldDescriptor& field, const std
     const auto& d = *field.message_type();
     if (IsStruct(d) || IsValue(d) || IsListValue(d)) return;
     const Message& sub = r.GetMessage(message, &field);
+    const JsonShape& shape = ShapeOf(d);
     std::vector<const FieldDescriptor*> set;
     sub.GetReflection()->ListFields(sub, &set);
-    for (const FieldDescriptor* f : set)
-      AppendQuery(sub, *f, StrCat(key, "[", WireName(*f), "]"), query);
+    if (shape.form == JsonShape::Form::kList) {
+      AppendQuery(sub, *shape.items, key, query);
+    } else if (shape.is_union()) {  // its set variant, under the union's own key
+      if (!set.empty() && set.front() != shape.other) AppendQuery(sub, *set.front(), key, query);
+    } else {
+      for (const FieldDescriptor* f : set) {
+        if (f != shape.extra) AppendQuery(sub, *f, StrCat(key, "[", WireName(*f), "]"), query);
+      }
+    }
   } else if (field.is_repeated()) {
     for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) add(i);
   } else {

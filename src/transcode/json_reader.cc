@@ -6,10 +6,12 @@
 #include <boost/json/value.hpp>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "base/check.h"
 #include "base/strings.h"
 #include "transcode/field_names.h"
+#include "transcode/json_shape.h"
 
 namespace oa::transcode {
 namespace {
@@ -97,6 +99,54 @@ bool AsDouble(const json::value& v, double& out) {
   return true;
 }
 
+// Whether `v` is of a JSON kind that `field` can take (the first test a union variant
+// must pass; the value may still not fit, an object missing nothing, say).
+bool KindFits(const FieldDescriptor& field, const json::value& v);
+
+bool MessageKindFits(const Descriptor& d, const json::value& v) {
+  if (IsValue(d)) return true;
+  if (IsStruct(d)) return v.is_object();
+  if (IsListValue(d)) return v.is_array();
+  const JsonShape& shape = ShapeOf(d);
+  switch (shape.form) {
+    case JsonShape::Form::kList:
+      return v.is_array();
+    case JsonShape::Form::kKindUnion:
+      if (shape.other != nullptr) return true;
+      for (const auto& variant : shape.variants) {
+        if (KindFits(*variant.second, v)) return true;
+      }
+      return false;
+    case JsonShape::Form::kTaggedUnion:
+      return v.is_object() || shape.other != nullptr;
+    case JsonShape::Form::kObject:
+      return v.is_object();
+  }
+  return false;
+}
+
+bool KindFits(const FieldDescriptor& field, const json::value& v) {
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return v.is_string();
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return v.is_bool();
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return v.is_number();
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return v.is_int64() || v.is_uint64() ||
+             (v.is_double() && std::trunc(v.get_double()) == v.get_double());
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return MessageKindFits(*field.message_type(), v);
+  }
+  return false;
+}
+
 class Reader {
  public:
   explicit Reader(JsonReadResult& result) : result_(result) {}
@@ -115,32 +165,55 @@ class Reader {
       ReadList(v.get_array(), message);
       return true;
     }
+    const JsonShape& shape = ShapeOf(d);
+    switch (shape.form) {
+      case JsonShape::Form::kList:
+        return ReadListForm(v, message, *shape.items, path);
+      case JsonShape::Form::kTaggedUnion:
+        return ReadTaggedUnion(v, message, shape, path);
+      case JsonShape::Form::kKindUnion:
+        return ReadKindUnion(v, message, shape, path);
+      case JsonShape::Form::kObject:
+        break;
+    }
     if (!v.is_object()) return false;
+    const Reflection& r = *message.GetReflection();
     for (const auto& [key, item] : v.get_object()) {
       const std::string_view name(key.data(), key.size());
       const FieldDescriptor* field = FindByWireName(d, name);
-      if (field == nullptr || item.is_null()) continue;
-      const std::string at = path.empty() ? std::string(name) : StrCat(path, ".", name);
+      if (field == shape.extra) field = nullptr;  // its own name is just another key
+      const auto at = [&] { return path.empty() ? std::string(name) : StrCat(path, ".", name); };
+      if (field == nullptr) {
+        Keep(message, shape, name, item, at);
+        continue;
+      }
+      if (item.is_null()) continue;
+      bool fits = true;
       if (field->is_map()) {
-        if (!item.is_object()) {
-          Mismatch(at);
-          continue;
-        }
-        for (const auto& [k, element] : item.get_object()) {
-          ReadMapEntry(message, *field, std::string_view(k.data(), k.size()), element, at);
+        fits = item.is_object();
+        if (fits) {
+          for (const auto& [k, element] : item.get_object()) {
+            fits = ReadMapEntry(message, *field, std::string_view(k.data(), k.size()), element,
+                                StrCat(at(), ".", std::string_view(k.data(), k.size()))) &&
+                   fits;
+          }
         }
       } else if (field->is_repeated()) {
-        if (!item.is_array()) {
-          Mismatch(at);
-          continue;
-        }
-        const json::array& items = item.get_array();
-        for (size_t i = 0; i < items.size(); ++i) {
-          if (items[i].is_null() && !IsValueField(*field)) continue;
-          AddElement(message, *field, items[i], StrCat(at, "[", i, "]"));
+        fits = item.is_array();
+        if (fits) {
+          const json::array& items = item.get_array();
+          for (size_t i = 0; i < items.size(); ++i) {
+            if (items[i].is_null() && !IsValueField(*field)) continue;
+            fits =
+                Store(message, *field, items[i], StrCat(at(), "[", i, "]"), /*add=*/true) && fits;
+          }
         }
       } else {
-        SetField(message, *field, item, at);
+        fits = Store(message, *field, item, at(), /*add=*/false);
+      }
+      if (!fits) {  // the value goes whole to the extra field, not half to each
+        r.ClearField(&message, field);
+        Keep(message, shape, name, item, at);
       }
     }
     return true;
@@ -153,6 +226,85 @@ class Reader {
 
   void Mismatch(const std::string& path) {
     if (result_.mismatched++ == 0) result_.first_mismatch = path;
+  }
+
+  // Puts `name: item` in the object's extra field, or counts it dropped when there is none.
+  template <class Path>
+  void Keep(Message& message, const JsonShape& shape, std::string_view name,
+            const json::value& item, const Path& path) {
+    if (shape.extra == nullptr) {
+      Mismatch(path());
+      return;
+    }
+    Message& extra = *message.GetReflection()->MutableMessage(&message, shape.extra);
+    const FieldDescriptor* fields = extra.GetDescriptor()->FindFieldByName("fields");
+    Message* entry = extra.GetReflection()->AddMessage(&extra, fields);
+    const Descriptor& e = *entry->GetDescriptor();
+    entry->GetReflection()->SetString(entry, e.FindFieldByNumber(1), std::string(name));
+    ReadValue(item, *entry->GetReflection()->MutableMessage(entry, e.FindFieldByNumber(2)));
+    ++result_.kept;
+  }
+
+  bool ReadListForm(const json::value& v, Message& message, const FieldDescriptor& items,
+                    const std::string& path) {
+    if (!v.is_array()) return false;
+    const json::array& array = v.get_array();
+    for (size_t i = 0; i < array.size(); ++i) {
+      const std::string at = StrCat(path, "[", i, "]");
+      if (!Store(message, items, array[i], at, /*add=*/true)) Mismatch(at);
+    }
+    return true;
+  }
+
+  // The variant named by the object's tag; an unknown tag (or a variant that does not
+  // take the object) goes to `other`.
+  bool ReadTaggedUnion(const json::value& v, Message& message, const JsonShape& shape,
+                       const std::string& path) {
+    const Reflection& r = *message.GetReflection();
+    if (v.is_object()) {
+      const json::value* tag = v.get_object().if_contains(shape.tag_key);
+      const FieldDescriptor* variant =
+          tag != nullptr && tag->is_string()
+              ? shape.VariantForTag(
+                    std::string_view(tag->get_string().data(), tag->get_string().size()))
+              : nullptr;
+      if (variant != nullptr && variant->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (ReadMessage(v, *r.MutableMessage(&message, variant), path)) return true;
+        r.ClearField(&message, variant);
+      }
+    }
+    if (shape.other == nullptr) return false;
+    ReadValue(v, *r.MutableMessage(&message, shape.other));
+    return true;
+  }
+
+  // The first variant of the value's kind that takes it whole (nothing dropped, nothing
+  // left over for an extra field); else `other`; else the first of its kind, leniently.
+  bool ReadKindUnion(const json::value& v, Message& message, const JsonShape& shape,
+                     const std::string& path) {
+    const Reflection& r = *message.GetReflection();
+    const FieldDescriptor* lenient = nullptr;
+    for (const auto& [tag, variant] : shape.variants) {
+      if (!KindFits(*variant, v)) continue;
+      if (variant->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (Store(message, *variant, v, path, /*add=*/false)) return true;
+        continue;
+      }
+      JsonReadResult trial;
+      Reader reader(trial);
+      std::unique_ptr<Message> sub(r.GetMessage(message, variant).New());
+      if (reader.ReadMessage(v, *sub, path) && trial.mismatched == 0 && trial.kept == 0) {
+        r.SetAllocatedMessage(&message, sub.release(), variant);
+        return true;
+      }
+      if (lenient == nullptr) lenient = variant;
+    }
+    if (shape.other != nullptr) {
+      ReadValue(v, *r.MutableMessage(&message, shape.other));
+      return true;
+    }
+    if (lenient == nullptr) return false;
+    return ReadMessage(v, *r.MutableMessage(&message, lenient), path);
   }
 
   bool ReadValue(const json::value& v, Message& value) {
@@ -200,31 +352,25 @@ class Reader {
     }
   }
 
-  void ReadMapEntry(Message& message, const FieldDescriptor& field, std::string_view key,
+  // False when the entry's value does not fit (the entry is then left out).
+  bool ReadMapEntry(Message& message, const FieldDescriptor& field, std::string_view key,
                     const json::value& v, const std::string& path) {
     const Descriptor& entry_type = *field.message_type();
     const FieldDescriptor& key_field = *entry_type.map_key();
     const FieldDescriptor& value_field = *entry_type.map_value();
-    if (key_field.cpp_type() != FieldDescriptor::CPPTYPE_STRING || v.is_null()) return;
+    if (key_field.cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
+    if (v.is_null()) return true;
     Message* entry = message.GetReflection()->AddMessage(&message, &field);
     entry->GetReflection()->SetString(entry, &key_field, std::string(key));
-    if (!SetField(*entry, value_field, v, StrCat(path, ".", key))) {
+    if (!Store(*entry, value_field, v, path, /*add=*/false)) {
       message.GetReflection()->RemoveLast(&message, &field);
+      return false;
     }
+    return true;
   }
 
-  // Sets a singular field; false (and counted) when the value does not fit.
-  bool SetField(Message& message, const FieldDescriptor& field, const json::value& v,
-                const std::string& path) {
-    return Store(message, field, v, path, /*add=*/false);
-  }
-
-  // Appends to a repeated field; a value that does not fit is left out (and counted).
-  void AddElement(Message& message, const FieldDescriptor& field, const json::value& v,
-                  const std::string& path) {
-    Store(message, field, v, path, /*add=*/true);
-  }
-
+  // Sets a singular field or appends to a repeated one; false, storing nothing, when the
+  // value does not fit.
   bool Store(Message& message, const FieldDescriptor& field, const json::value& v,
              const std::string& path, bool add) {
     const Reflection& r = *message.GetReflection();
@@ -301,7 +447,6 @@ class Reader {
         break;
       }
     }
-    if (!ok) Mismatch(path);
     return ok;
   }
 

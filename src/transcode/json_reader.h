@@ -1,13 +1,16 @@
 // OpenAI's JSON -> message: the answer half of the gRPC front's transcoding.
 //
-// Lenient by design: the upstream is OpenAI, which adds fields and widens types before
-// our protos do. Unknown keys are ignored, `null` leaves a field unset, and a value whose
-// JSON type does not fit its field (a string where a number was declared, say) leaves
-// that field unset and is counted, so one surprise costs one field, not the call.
+// Lenient by design: the upstream is OpenAI, which adds fields, union variants and
+// wider types before our protos do. A key no field takes, and a value whose JSON type
+// does not fit its field (a string where a number was declared, say), go whole to the
+// object's extra field (json.proto's `openai.v1.extra`), so they still reach the caller;
+// only where a message has no extra field are they dropped, and counted. An unknown
+// union tag goes to the union's `other` variant. `null` leaves a field unset. Unions and
+// lists are read as json.proto's options say (transcode/json_shape.h).
 //
 // Usage:
 //   JsonReadResult r = ReadJson(body, *message);
-//   if (!r.status.ok()) ...          // not JSON, or not a JSON object
+//   if (!r.status.ok()) ...          // not JSON, or not of the message's JSON kind
 //   if (r.mismatched > 0) ...        // some values were dropped; r.first_mismatch names one
 #pragma once
 
@@ -23,6 +26,7 @@ namespace oa::transcode {
 struct JsonReadResult {
   absl::Status status;
   int mismatched = 0;          // values dropped because their type did not fit
+  int kept = 0;                // values kept in extra fields (unknown keys, misfits)
   std::string first_mismatch;  // the path of the first one ("data[0].bytes")
 };
 
@@ -32,7 +36,8 @@ struct JsonReadResult {
 inline constexpr size_t kMaxJsonDepth = 256;
 
 // REQUIRES: `message` is empty. A message of type google.protobuf.Struct, Value or
-// ListValue takes any JSON of its kind; any other message takes a JSON object. JSON
+// ListValue takes any JSON of its kind; a union or list message what its form takes;
+// any other message a JSON object. JSON
 // nested deeper than kMaxJsonDepth is not read.
 JsonReadResult ReadJson(std::string_view text, google::protobuf::Message& message);
 

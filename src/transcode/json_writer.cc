@@ -9,6 +9,7 @@
 #include "base/json_text.h"
 #include "base/strings.h"
 #include "transcode/field_names.h"
+#include "transcode/json_shape.h"
 
 namespace oa::transcode {
 namespace {
@@ -44,7 +45,14 @@ std::string Base64(std::string_view bytes) {
   return out;
 }
 
-void AppendMessage(const Message& message, const JsonWriteOptions* options, std::string& out);
+// A union's tag, written into the variant's object unless the object has that key.
+struct Tag {
+  std::string_view key;
+  std::string_view value;
+};
+
+void AppendMessage(const Message& message, const JsonWriteOptions* options, const Tag& tag,
+                   std::string& out);
 
 void AppendValue(const Message& value, std::string& out) {
   const Reflection& r = *value.GetReflection();
@@ -62,28 +70,48 @@ void AppendValue(const Message& value, std::string& out) {
   }
 }
 
-void AppendStruct(const Message& message, std::string& out) {
-  // map<string, Value> fields: entries are messages of (key, value).
+// The entries of a google.protobuf.Struct sorted by key (map order is unspecified;
+// sorted keys make the output deterministic).
+std::vector<std::pair<std::string_view, const Message*>> SortedEntries(const Message& message) {
   const FieldDescriptor* fields = message.GetDescriptor()->FindFieldByName("fields");
   const Reflection& r = *message.GetReflection();
   const int n = r.FieldSize(message, fields);
-  std::vector<const Message*> entries;
+  std::vector<std::pair<std::string_view, const Message*>> entries;
   entries.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) entries.push_back(&r.GetRepeatedMessage(message, fields, i));
-  // Map order is unspecified; sorted keys make the output deterministic.
-  const auto key = [](const Message* e) {
-    return e->GetReflection()->GetString(*e, e->GetDescriptor()->FindFieldByNumber(1));
-  };
+  for (int i = 0; i < n; ++i) {
+    const Message& entry = r.GetRepeatedMessage(message, fields, i);
+    const Descriptor& e = *entry.GetDescriptor();
+    std::string scratch;  // map entries hold real strings: the reference is theirs
+    const std::string& key =
+        entry.GetReflection()->GetStringReference(entry, e.FindFieldByNumber(1), &scratch);
+    entries.emplace_back(key, &entry.GetReflection()->GetMessage(entry, e.FindFieldByNumber(2)));
+  }
   std::sort(entries.begin(), entries.end(),
-            [&](const Message* a, const Message* b) { return key(a) < key(b); });
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return entries;
+}
+
+bool HasKey(const std::vector<std::pair<std::string_view, const Message*>>& entries,
+            std::string_view key) {
+  return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.first == key; });
+}
+
+void AppendStruct(const Message& message, const Tag& tag, std::string& out) {
+  const auto entries = SortedEntries(message);
   out += '{';
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendString(key(entries[i]), out);
+  bool first = true;
+  if (!tag.key.empty() && !HasKey(entries, tag.key)) {
+    AppendString(tag.key, out);
     out += ':';
-    AppendValue(entries[i]->GetReflection()->GetMessage(
-                    *entries[i], entries[i]->GetDescriptor()->FindFieldByNumber(2)),
-                out);
+    AppendString(tag.value, out);
+    first = false;
+  }
+  for (const auto& [key, value] : entries) {
+    if (!first) out += ',';
+    first = false;
+    AppendString(key, out);
+    out += ':';
+    AppendValue(*value, out);
   }
   out += '}';
 }
@@ -99,16 +127,66 @@ void AppendListValue(const Message& list, std::string& out) {
   out += ']';
 }
 
+// The set field of a union message, or nullptr.
+const FieldDescriptor* SetVariant(const Message& message) {
+  std::vector<const FieldDescriptor*> set;
+  message.GetReflection()->ListFields(message, &set);
+  return set.empty() ? nullptr : set.front();
+}
+
 void AppendAnyMessage(const Message& message, std::string& out) {
   const Descriptor& d = *message.GetDescriptor();
   if (IsStruct(d)) {
-    AppendStruct(message, out);
-  } else if (IsValue(d)) {
+    AppendStruct(message, {}, out);
+    return;
+  }
+  if (IsValue(d)) {
     AppendValue(message, out);
-  } else if (IsListValue(d)) {
+    return;
+  }
+  if (IsListValue(d)) {
     AppendListValue(message, out);
-  } else {
-    AppendMessage(message, nullptr, out);
+    return;
+  }
+  const JsonShape& shape = ShapeOf(d);
+  switch (shape.form) {
+    case JsonShape::Form::kList: {
+      out += '[';
+      for (int i = 0, n = message.GetReflection()->FieldSize(message, shape.items); i < n; ++i) {
+        if (i > 0) out += ',';
+        AppendFieldJson(message, *shape.items, i, out);
+      }
+      out += ']';
+      return;
+    }
+    case JsonShape::Form::kTaggedUnion:
+    case JsonShape::Form::kKindUnion: {
+      const FieldDescriptor* variant = SetVariant(message);
+      if (variant == nullptr) {  // a union left empty has no value
+        out += "null";
+        return;
+      }
+      if (shape.form == JsonShape::Form::kTaggedUnion && variant != shape.other &&
+          variant->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        const Tag tag{shape.tag_key, shape.TagOf(*variant)};
+        const Message& sub = message.GetReflection()->GetMessage(message, variant);
+        if (IsStruct(*sub.GetDescriptor())) {
+          AppendStruct(sub, tag, out);
+        } else {
+          out += '{';
+          AppendMessage(sub, nullptr, tag, out);
+          out += '}';
+        }
+        return;
+      }
+      AppendFieldJson(message, *variant, -1, out);
+      return;
+    }
+    case JsonShape::Form::kObject:
+      out += '{';
+      AppendMessage(message, nullptr, {}, out);
+      out += '}';
+      return;
   }
 }
 
@@ -133,23 +211,43 @@ void AppendMap(const Message& message, const FieldDescriptor& field, std::string
   out += '}';
 }
 
-void AppendMessage(const Message& message, const JsonWriteOptions* options, std::string& out) {
+void AppendMessage(const Message& message, const JsonWriteOptions* options, const Tag& tag,
+                   std::string& out) {
   const Reflection& r = *message.GetReflection();
+  const JsonShape& shape = ShapeOf(*message.GetDescriptor());
   std::vector<const FieldDescriptor*> fields;
   r.ListFields(message, &fields);
+  if (options != nullptr) {
+    const auto& skip = options->skip;
+    std::erase_if(fields, [&](const FieldDescriptor* f) {
+      return std::find(skip.begin(), skip.end(), f) != skip.end();
+    });
+  }
+  std::vector<std::pair<std::string_view, const Message*>> extra;
+  if (shape.extra != nullptr && r.HasField(message, shape.extra)) {
+    extra = SortedEntries(r.GetMessage(message, shape.extra));
+    std::erase_if(fields, [&](const FieldDescriptor* f) { return f == shape.extra; });
+    // A key that a set field also writes is written once, from the field.
+    std::erase_if(extra, [&](const auto& entry) {
+      return std::any_of(fields.begin(), fields.end(),
+                         [&](const FieldDescriptor* f) { return WireName(*f) == entry.first; });
+    });
+  }
   bool first = true;
-  const auto name = [&](const FieldDescriptor& field) {
+  const auto name = [&](std::string_view key) {
     if (!first) out += ',';
     first = false;
-    AppendString(WireName(field), out);
+    AppendString(key, out);
     out += ':';
   };
+  if (!tag.key.empty() && !HasKey(extra, tag.key) &&
+      std::none_of(fields.begin(), fields.end(),
+                   [&](const FieldDescriptor* f) { return WireName(*f) == tag.key; })) {
+    name(tag.key);
+    AppendString(tag.value, out);
+  }
   for (const FieldDescriptor* field : fields) {
-    if (options != nullptr) {
-      const auto& skip = options->skip;
-      if (std::find(skip.begin(), skip.end(), field) != skip.end()) continue;
-    }
-    name(*field);
+    name(WireName(*field));
     if (field->is_map()) {
       AppendMap(message, *field, out);
     } else if (field->is_repeated()) {
@@ -162,6 +260,10 @@ void AppendMessage(const Message& message, const JsonWriteOptions* options, std:
     } else {
       AppendFieldJson(message, *field, -1, out);
     }
+  }
+  for (const auto& [key, value] : extra) {
+    name(key);
+    AppendValue(*value, out);
   }
 }
 
@@ -208,12 +310,12 @@ std::optional<std::string> FindNonFinite(const Message& message) {
 std::string WriteJson(const Message& message, const JsonWriteOptions& options) {
   std::string out;
   const Descriptor& d = *message.GetDescriptor();
-  if (IsStruct(d) || IsValue(d) || IsListValue(d)) {
+  if (IsStruct(d) || IsValue(d) || IsListValue(d) || ShapeOf(d).form != JsonShape::Form::kObject) {
     AppendAnyMessage(message, out);
     return out;
   }
   out += '{';
-  AppendMessage(message, &options, out);
+  AppendMessage(message, &options, {}, out);
   out += '}';
   return out;
 }
@@ -224,16 +326,9 @@ void AppendFieldJson(const Message& message, const FieldDescriptor& field, int i
   const bool repeated = index >= 0;
   switch (field.cpp_type()) {
     case FieldDescriptor::CPPTYPE_MESSAGE: {
-      const Message& sub =
-          repeated ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field);
-      if (IsStruct(*sub.GetDescriptor()) || IsValue(*sub.GetDescriptor()) ||
-          IsListValue(*sub.GetDescriptor())) {
-        AppendAnyMessage(sub, out);
-      } else {
-        out += '{';
-        AppendMessage(sub, nullptr, out);
-        out += '}';
-      }
+      AppendAnyMessage(
+          repeated ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field),
+          out);
       return;
     }
     case FieldDescriptor::CPPTYPE_STRING: {

@@ -1,10 +1,12 @@
 // Message -> OpenAI's JSON: the request half of the gRPC front's transcoding.
 //
 // Differs from protobuf's JSON printer where OpenAI differs from proto3 JSON: field
-// names are OpenAI's (WireName: snake_case as declared, or an explicit json_name), and
-// 64-bit integers are JSON numbers, not strings. Otherwise it is proto3 JSON: unset
-// fields are left out (`optional` scalars are written whenever set, even to 0 or ""),
-// Struct/Value/ListValue are plain JSON, bytes are base64.
+// names are OpenAI's (WireName: snake_case as declared, or an explicit json_name);
+// 64-bit integers are JSON numbers, not strings; unions, lists and extra fields take the
+// forms json.proto's options give them (transcode/json_shape.h): a union is its set
+// variant (with its tag), a list its array, an extra field's keys sit beside the others.
+// Otherwise it is proto3 JSON: unset fields are left out (`optional` scalars are written
+// whenever set, even to 0 or ""), Struct/Value/ListValue are plain JSON, bytes are base64.
 //
 // Usage:
 //   std::string body = WriteJson(request, {.skip = path_fields});

@@ -4,6 +4,7 @@
 
 #include "base/strings.h"
 #include "transcode/field_names.h"
+#include "transcode/json_shape.h"
 #include "transcode/json_writer.h"
 
 namespace oa::transcode {
@@ -106,12 +107,66 @@ class Writer {
       AppendFieldJson(message, field, index, json);
       Part(name, "", "", json);
     } else {
-      std::vector<const FieldDescriptor*> set;
-      sub.GetReflection()->ListFields(sub, &set);
-      for (const FieldDescriptor* f : set) Field(sub, *f, StrCat(name, "[", WireName(*f), "]"));
+      Object(sub, name);
     }
   }
 
+  // A message field as form fields: a union as its set variant, a list as its items,
+  // an object as `name[key]` fields.
+  void Object(const Message& sub, const std::string& name) {
+    const JsonShape& shape = ShapeOf(*sub.GetDescriptor());
+    const auto& sr = *sub.GetReflection();
+    if (shape.form == JsonShape::Form::kList) {
+      Field(sub, *shape.items, name);
+      return;
+    }
+    std::vector<const FieldDescriptor*> set;
+    sr.ListFields(sub, &set);
+    if (shape.is_union()) {
+      if (set.empty()) return;
+      const FieldDescriptor& variant = *set.front();
+      if (shape.form == JsonShape::Form::kTaggedUnion && &variant != shape.other) {
+        const Message& object = sr.GetMessage(sub, &variant);
+        const FieldDescriptor* own = FindByWireName(*object.GetDescriptor(), shape.tag_key);
+        if (own == nullptr || !object.GetReflection()->HasField(object, own)) {
+          Part(StrCat(name, "[", shape.tag_key, "]"), "", "", shape.TagOf(variant));
+        }
+      }
+      Element(sub, variant, -1, name);
+      return;
+    }
+    for (const FieldDescriptor* f : set) {
+      if (f == shape.extra) {
+        Extra(sr.GetMessage(sub, f), StrCat(name, "["), "]");
+      } else {
+        Field(sub, *f, StrCat(name, "[", WireName(*f), "]"));
+      }
+    }
+  }
+
+ public:
+  // The keys of an extra field (a google.protobuf.Struct) as form fields: strings as
+  // they are, anything else as JSON.
+  void Extra(const Message& extra, std::string_view before, std::string_view after) {
+    const FieldDescriptor* fields = extra.GetDescriptor()->FindFieldByName("fields");
+    const auto& r = *extra.GetReflection();
+    for (int i = 0, n = r.FieldSize(extra, fields); i < n; ++i) {
+      const Message& entry = r.GetRepeatedMessage(extra, fields, i);
+      const auto& d = *entry.GetDescriptor();
+      const Message& value = entry.GetReflection()->GetMessage(entry, d.FindFieldByNumber(2));
+      const FieldDescriptor* string_value = value.GetDescriptor()->FindFieldByName("string_value");
+      std::string text;
+      if (value.GetReflection()->HasField(value, string_value)) {
+        text = value.GetReflection()->GetString(value, string_value);
+      } else {
+        AppendFieldJson(entry, *d.FindFieldByNumber(2), -1, text);
+      }
+      Part(StrCat(before, entry.GetReflection()->GetString(entry, d.FindFieldByNumber(1)), after),
+           "", "", text);
+    }
+  }
+
+ private:
   void Part(std::string_view name, std::string_view filename, std::string_view type,
             std::string_view data, bool open = false) {
     body_ += StrCat("--", boundary_, "\r\nContent-Disposition: form-data; name=\"",
@@ -150,7 +205,12 @@ MultipartBody WriteMultipart(const Message& message,
     if (field == streamed) continue;
     const bool set =
         field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
-    if (set) writer.Field(message, *field, std::string(WireName(*field)));
+    if (!set) continue;
+    if (field == ShapeOf(*message.GetDescriptor()).extra) {
+      writer.Extra(r.GetMessage(message, field), "", "");
+    } else {
+      writer.Field(message, *field, std::string(WireName(*field)));
+    }
   }
   return streamed != nullptr ? writer.FinishOpen(message, *streamed) : writer.Finish();
 }

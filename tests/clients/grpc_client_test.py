@@ -49,6 +49,11 @@ def compile_grpc_protos(out_dir):
         return Messages(f.read())
 
 
+def new(name, **fields):
+    """A message of openai.v1.`name` built by its constructor, as a typed client does."""
+    return load_openai_messages()["openai.v1." + name](**fields)
+
+
 def pattern_bytes(size):
     """The mock's generated file content: byte i is (i * 31 + 7) % 251."""
     return bytes((i * 31 + 7) % 251 for i in range(size))
@@ -149,8 +154,27 @@ class GatewayGrpcTest(unittest.TestCase):
     # -- gRPC calls --
 
     def request(self, full_method, fields):
+        """The request message: `fields` itself when it is one (built with the classes'
+        constructors, as a typed client does), else a dict of plain fields."""
         request_class, _, _ = self.messages.method(full_method)
+        if not isinstance(fields, dict):
+            return fields
         return json_format.ParseDict(fields, request_class())
+
+    def new(self, name, **fields):
+        return new(name, **fields)
+
+    def chat_hi(self, **fields):
+        """CreateChatCompletionRequest for gpt-4o-mini with one user message, "hi"."""
+        user = self.new("ChatCompletionRequestUserMessage",
+                        content=self.new("ChatCompletionRequestUserMessage.Content", text="hi"))
+        return self.new("CreateChatCompletionRequest", model="gpt-4o-mini",
+                        messages=[self.new("ChatCompletionRequestMessage", user=user)], **fields)
+
+    def embedding_request(self, *texts):
+        inputs = self.new("CreateEmbeddingRequest.Input",
+                          string_list=self.new("StringList", items=list(texts)))
+        return self.new("CreateEmbeddingRequest", model="text-embedding-3-small", input=inputs)
 
     def unary(self, full_method, fields, metadata=AUTH, timeout=CALL_TIMEOUT_S):
         """(response, call) of a unary RPC."""
@@ -189,8 +213,7 @@ class GatewayGrpcTest(unittest.TestCase):
     def test_chat_completion_unary(self):
         response, call = self.unary(
             "/openai.v1.ChatService/CreateChatCompletion",
-            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
-             "temperature": 0, "max_completion_tokens": 16, "user": "u-1"},
+            self.chat_hi(temperature=0, max_completion_tokens=16, user="u-1"),
             metadata=AUTH + (("openai-organization", "org-grpc"),
                              ("openai-project", "proj_grpc"),
                              ("idempotency-key", "idem-grpc-1")))
@@ -230,8 +253,7 @@ class GatewayGrpcTest(unittest.TestCase):
         self.arm("/v1/chat/completions", x_mock_sse_events=5, x_mock_sse_interval_ms=150)
         chunks, times, call = self.stream(
             "/openai.v1.ChatService/CreateChatCompletionStream",
-            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
-             "temperature": 0})
+            self.chat_hi(temperature=0))
         self.assertEqual(len(chunks), 5, [json_format.MessageToDict(c) for c in chunks])
         for chunk in chunks:
             self.assertEqual(chunk.object, "chat.completion.chunk")
@@ -258,7 +280,7 @@ class GatewayGrpcTest(unittest.TestCase):
 
     def test_embeddings(self):
         response, _ = self.unary("/openai.v1.EmbeddingsService/CreateEmbedding",
-                                 {"model": "text-embedding-3-small", "input": ["a", "b"]})
+                                 self.embedding_request("a", "b"))
         self.assertEqual(response.object, "list")
         self.assertEqual(response.model, "text-embedding-3-small")
         self.assertEqual(len(response.data), 2)
@@ -381,17 +403,17 @@ class GatewayGrpcTest(unittest.TestCase):
         self.assertEqual(names, ["thread.run.created", "thread.run.in_progress",
                                  "thread.message.delta", "thread.message.delta",
                                  "thread.message.delta", "thread.run.completed"])
-        data = [json_format.MessageToDict(e.data) for e in events]
-        streamed_run_id = data[0]["id"]
+        data = [e.data.object for e in events]  # the run, message and delta objects
+        streamed_run_id = data[0].id
         self.assertRegex(streamed_run_id, r"^run_")
         self.assertNotEqual(streamed_run_id, run.id)
-        self.assertEqual([d.get("status") for d in data[:2]], ["queued", "in_progress"])
-        self.assertEqual(data[0]["thread_id"], thread.id)
-        self.assertEqual([d["delta"]["content"][0]["text"]["value"] for d in data[2:5]],
+        self.assertEqual([d.status for d in data[:2]], ["queued", "in_progress"])
+        self.assertEqual(data[0].thread_id, thread.id)
+        self.assertEqual([d.delta.content[0].text.text.value for d in data[2:5]],
                          ["tok0", "tok1", "tok2"])
-        self.assertEqual(data[2]["object"], "thread.message.delta")
-        self.assertEqual(data[5]["status"], "completed")
-        self.assertEqual(data[5]["usage"]["total_tokens"], 8)
+        self.assertEqual(data[2].object, "thread.message.delta")
+        self.assertEqual(data[5].status, "completed")
+        self.assertEqual(data[5].usage.total_tokens, 8)
 
         got, _ = self.unary("/openai.v1.AssistantsService/GetRun",
                             {"thread_id": thread.id, "run_id": run.id}, metadata=beta)
@@ -423,8 +445,9 @@ class GatewayGrpcTest(unittest.TestCase):
     # ---- 5. responses --------------------------------------------------------------------
 
     def test_responses(self):
-        request = {"model": "gpt-4o-mini", "input": "Say hi", "temperature": 0,
-                   "instructions": "Be terse.", "metadata": {"case": "grpc"}}
+        request = self.new("CreateResponseRequest", model="gpt-4o-mini",
+                           input=self.new("InputParam", text="Say hi"), temperature=0,
+                           instructions="Be terse.", metadata={"case": "grpc"})
         response, _ = self.unary("/openai.v1.ResponsesService/CreateResponse", request)
         self.assertRegex(response.id, r"^resp_")
         self.assertEqual(response.object, "response")
@@ -432,17 +455,23 @@ class GatewayGrpcTest(unittest.TestCase):
         self.assertEqual(response.model, "gpt-4o-mini")
         self.assertTrue(response.HasField("temperature"))
         self.assertEqual(response.temperature, 0)
-        self.assertEqual(json_format.MessageToDict(response.instructions), "Be terse.")
+        self.assertEqual(response.instructions.text, "Be terse.")
         self.assertEqual(dict(response.metadata), {"case": "grpc"})
         self.assertEqual(len(response.output), 1)
-        self.assertEqual(response.output[0].type, "message")
-        self.assertEqual(response.output[0].role, "assistant")
-        self.assertEqual(response.output[0].content[0].type, "output_text")
-        self.assertEqual(response.output[0].content[0].text, "Hello from mock")
+        self.assertEqual(response.output[0].WhichOneof("variant"), "message")
+        message = response.output[0].message
+        self.assertEqual(message.role, "assistant")
+        self.assertEqual(message.content[0].WhichOneof("variant"), "output_text")
+        self.assertEqual(message.content[0].output_text.text, "Hello from mock")
         self.assertEqual((response.usage.input_tokens, response.usage.output_tokens,
                           response.usage.total_tokens), (5, 3, 8))
 
         events, _, _ = self.stream("/openai.v1.ResponsesService/CreateResponseStream", request)
+        self.assertEqual([e.WhichOneof("variant") for e in events],
+                         ["response_created", "response_output_text_delta",
+                          "response_output_text_delta", "response_output_text_delta",
+                          "response_completed"])
+        events = [getattr(e, e.WhichOneof("variant")) for e in events]
         self.assertEqual([e.type for e in events],
                          ["response.created", "response.output_text.delta",
                           "response.output_text.delta", "response.output_text.delta",
@@ -450,28 +479,28 @@ class GatewayGrpcTest(unittest.TestCase):
         self.assertEqual([e.sequence_number for e in events], [0, 1, 2, 3, 4])
         self.assertEqual(events[0].response.status, "in_progress")
         self.assertRegex(events[0].response.id, r"^resp_")
-        self.assertEqual([json_format.MessageToDict(e.delta) for e in events[1:4]],
-                         ["tok0", "tok1", "tok2"])
+        self.assertEqual([e.delta for e in events[1:4]], ["tok0", "tok1", "tok2"])
         self.assertEqual({e.item_id for e in events[1:4]}, {events[1].item_id})
         done = events[4].response
         self.assertEqual(done.id, events[0].response.id)
         self.assertEqual(done.status, "completed")
-        self.assertEqual(done.output[0].content[0].text, "tok0tok1tok2")
+        self.assertEqual(done.output[0].message.content[0].output_text.text, "tok0tok1tok2")
 
         seen = self.mock_requests()
         self.assertEqual(len(seen), 2, seen)
         for recorded in seen:
             self.assert_upstream(recorded, "POST", "/v1/responses")
-        self.assertEqual(self.json_body(seen[0]), request)
-        self.assertEqual(self.json_body(seen[1]), dict(request, stream=True))
+        sent = {"model": "gpt-4o-mini", "input": "Say hi", "temperature": 0,
+                "instructions": "Be terse.", "metadata": {"case": "grpc"}}
+        self.assertEqual(self.json_body(seen[0]), sent)
+        self.assertEqual(self.json_body(seen[1]), dict(sent, stream=True))
 
     # ---- 6. errors ---------------------------------------------------------------------------
 
     def test_missing_authorization_is_unauthenticated(self):
         error = self.expect_error(grpc.StatusCode.UNAUTHENTICATED,
                                   "/openai.v1.ChatService/CreateChatCompletion",
-                                  {"model": "gpt-4o-mini",
-                                   "messages": [{"role": "user", "content": "hi"}]},
+                                  self.chat_hi(),
                                   metadata=())
         self.assertIn("authorization", error.details().lower())
         self.assertEqual(self.mock_requests(), [])
@@ -480,8 +509,7 @@ class GatewayGrpcTest(unittest.TestCase):
         self.arm("/v1/chat/completions", x_mock_status=429)
         error = self.expect_error(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                   "/openai.v1.ChatService/CreateChatCompletion",
-                                  {"model": "gpt-4o-mini",
-                                   "messages": [{"role": "user", "content": "hi"}]})
+                                  self.chat_hi())
         self.assertEqual(error.details(), "mock error 429")
         trailing = dict(error.trailing_metadata())
         self.assertEqual(trailing.get("openai-http-status"), "429")
@@ -503,7 +531,7 @@ class GatewayGrpcTest(unittest.TestCase):
         started = time.monotonic()
         self.expect_error(grpc.StatusCode.DEADLINE_EXCEEDED,
                           "/openai.v1.ChatService/CreateChatCompletion",
-                          {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                          self.chat_hi(),
                           timeout=0.5)
         self.assertLess(time.monotonic() - started, 3)
         self.assert_upstream(self.only_mock_request(), "POST", "/v1/chat/completions")
@@ -574,13 +602,13 @@ class GatewayGrpcTest(unittest.TestCase):
 
     def test_debug_log_names_calls_but_not_the_key(self):
         self.unary("/openai.v1.ChatService/CreateChatCompletion",
-                   {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+                   self.chat_hi())
         self.stream("/openai.v1.ChatService/CreateChatCompletionStream",
-                    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+                    self.chat_hi())
         self.arm("/v1/embeddings", x_mock_status=401)
         self.expect_error(grpc.StatusCode.UNAUTHENTICATED,
                           "/openai.v1.EmbeddingsService/CreateEmbedding",
-                          {"model": "text-embedding-3-small", "input": "a"})
+                          self.embedding_request("a"))
         self.gateway.stop()
         log = self.gateway.output()
         # The debug log is not empty of the calls (so the check below means something) ...
@@ -614,8 +642,9 @@ class GatewayTlsTest(unittest.TestCase):
             create = channel.unary_unary(full_method,
                                          request_serializer=request_class.SerializeToString,
                                          response_deserializer=response_class.FromString)
-            request = json_format.ParseDict({"model": "text-embedding-3-small", "input": ["a"]},
-                                            request_class())
+            request = new("CreateEmbeddingRequest", model="text-embedding-3-small",
+                          input=new("CreateEmbeddingRequest.Input",
+                                    string_list=new("StringList", items=["a"])))
             response = create(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
         self.assertEqual(response.object, "list")
         self.assertEqual(len(response.data), 1)

@@ -157,7 +157,7 @@ TEST_F(Grpc, EveryRpcReachesTheUpstreamAsItsRuleSays) {
 TEST_F(Grpc, ChatCompletionArrivesAsOpenAisJsonAndComesBackTyped) {
   const std::string rpc = "openai.v1.ChatService/CreateChatCompletion";
   std::unique_ptr<Message> request = Request(rpc, R"(model: "gpt-4o" temperature: 0 n: 1
-      messages { role: "user" content { string_value: "hi" } })");
+      messages { user { content { text: "hi" } } })");
   GrpcCallOptions options;
   options.metadata = {{"openai-organization", "org-1"},
                       {"openai-project", "proj-1"},
@@ -181,7 +181,7 @@ TEST_F(Grpc, ChatCompletionArrivesAsOpenAisJsonAndComesBackTyped) {
   EXPECT_EQ(seen.header("idempotency-key"), "idem-1");
   EXPECT_THAT(seen.body_prefix, HasSubstr(R"("temperature":0)"));
   EXPECT_THAT(seen.body_prefix, HasSubstr(R"("n":1)"));
-  EXPECT_THAT(seen.body_prefix, HasSubstr(R"("content":"hi")"));
+  EXPECT_THAT(seen.body_prefix, HasSubstr(R"("messages":[{"role":"user","content":"hi"}])"));
   EXPECT_THAT(seen.body_prefix, ::testing::Not(HasSubstr("stream")));
 }
 

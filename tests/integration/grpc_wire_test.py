@@ -335,7 +335,7 @@ class GrpcWireTest(unittest.TestCase):
     def embedding_request(self, text):
         request_class, _, _ = load_openai_messages().method(CREATE_EMBEDDING)
         message = request_class(model="m")
-        message.input.string_value = text
+        message.input.text = text
         raw = message.SerializeToString()
         return b"\0" + len(raw).to_bytes(4, "big") + raw
 
