@@ -66,6 +66,9 @@ Schemas
     -> map<string, string>. Anything else (string-or-array, ...) -> Value.
   * Field names that are not lower_snake identifiers are sanitized and keep the
     original as json_name (`include[]` -> include [json_name = "include[]"]).
+  * One message per concept: messages with the same name (a "Beta" prefix aside) and the
+    same structure are merged wherever they were generated (dedup): a nested copy found
+    under several parents becomes one top-level message. RPC requests stay their own.
 Files
   * A component message reachable from the RPCs of one service lives in that
     service's file; one reachable from several lives in types.proto. Shared types
@@ -681,6 +684,79 @@ def build_response(schemas, op):
         sys.exit(f"protogen: {op.op_id} can stream but has no event type: add it to SSE_EVENTS")
 
 
+# ---- one message per concept --------------------------------------------------------------
+def base_name(m):
+    """A message's concept name: OpenAI's beta twins (BetaResponse) are the same concept."""
+    return m.name[4:] if re.match(r"Beta[A-Z]", m.name) else m.name
+
+
+def dedup(ops):
+    """Merges messages that are one concept (the same name, beta prefix aside) with the
+    same structure, wherever they were generated: nested copies under many parents become
+    one top-level message. RPC requests keep their own (each RPC names its request)."""
+    roots = [t for op in ops for t in (op.request, op.response, op.event)
+             if isinstance(t, Message)]
+    seen, msgs, stack = set(), [], list(roots)
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        msgs.append(m)
+        stack.extend(f.type for f in m.fields if isinstance(f.type, Message))
+        stack.extend(m.nested)
+    requests = {id(op.request) for op in ops}
+
+    def shallow(m):
+        if id(m) in requests:
+            return ("request", id(m))
+        return (base_name(m), m.form, m.oneof, tuple(
+            (f.name, f.label, f.number, f.json_name, tuple(f.options),
+             None if isinstance(f.type, Message) else f.type) for f in m.fields))
+
+    def classes(key):
+        ids = {}
+        return {id(m): ids.setdefault(key(m), len(ids)) for m in msgs}
+
+    cls = classes(shallow)
+    while True:  # refine by the classes of the messages fields refer to, until stable
+        refined = classes(lambda m: (cls[id(m)], tuple(
+            cls[id(f.type)] if isinstance(f.type, Message) else None for f in m.fields)))
+        if len(set(refined.values())) == len(set(cls.values())):
+            break
+        cls = refined
+    members = collections.defaultdict(list)
+    for m in msgs:
+        members[cls[id(m)]].append(m)
+    top_names = {m.name for m in msgs if m.parent is None}
+    rep = {}
+    for group in members.values():
+        if len(group) == 1:
+            continue
+        keep = min(group, key=lambda m: (m.parent is not None, m.name.startswith("Beta"),
+                                         len(m.name), m.name, id(m)))
+        for m in group:
+            rep[id(m)] = keep
+        for m in group:
+            if m is not keep and m.parent is not None:
+                m.parent.nested.remove(m)
+        if keep.parent is not None:  # shared by several parents: a top-level message now
+            name = keep.name
+            if name in top_names:
+                name = keep.parent.top().name + keep.name
+            keep.parent.nested.remove(keep)
+            keep.parent, keep.name = None, name
+            top_names.add(name)
+    for m in msgs:
+        for f in m.fields:
+            if isinstance(f.type, Message) and id(f.type) in rep:
+                f.type = rep[id(f.type)]
+    for op in ops:
+        op.response = rep.get(id(op.response), op.response)
+        op.event = rep.get(id(op.event), op.event)
+    return sum(len(g) - 1 for g in members.values())
+
+
 # ---- files ------------------------------------------------------------------------------
 def message_refs(msg):
     for f in msg.fields:
@@ -855,6 +931,7 @@ def generate(spec, out_dir):
     for op in ops:
         op.request = build_request(schemas, op)
         build_response(schemas, op)
+    dedup(ops)
     assign_files(ops)
     files = collections.defaultdict(list)
     tops = set()
