@@ -173,7 +173,7 @@ class GatewayGrpcTest(unittest.TestCase):
 
     def embedding_request(self, *texts):
         inputs = self.new("CreateEmbeddingRequest.Input",
-                          string_list=self.new("StringList", items=list(texts)))
+                          texts=self.new("StringList", items=list(texts)))
         return self.new("CreateEmbeddingRequest", model="text-embedding-3-small", input=inputs)
 
     def unary(self, full_method, fields, metadata=AUTH, timeout=CALL_TIMEOUT_S):
@@ -644,7 +644,7 @@ class GatewayTlsTest(unittest.TestCase):
                                          response_deserializer=response_class.FromString)
             request = new("CreateEmbeddingRequest", model="text-embedding-3-small",
                           input=new("CreateEmbeddingRequest.Input",
-                                    string_list=new("StringList", items=["a"])))
+                                    texts=new("StringList", items=["a"])))
             response = create(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
         self.assertEqual(response.object, "list")
         self.assertEqual(len(response.data), 1)
