@@ -71,6 +71,9 @@ Schemas
   * One message per concept: messages with the same name (a "Beta" prefix aside) and the
     same structure are merged wherever they were generated (dedup): a nested copy found
     under several parents becomes one top-level message. RPC requests stay their own.
+  * An operation whose `response_format` can be "text" (transcriptions, translations)
+    answers plain text then: its response's string field `text` carries
+    `[(openai.v1.text_answer) = true]` and receives that text.
   * Comments: services and the core messages from the curation file; RPCs from their
     name (`Creates a chat completion: POST /v1/chat/completions.`).
 Files
@@ -454,7 +457,7 @@ class Schemas:
                 msg.add_field(list_field_name(wrapper, msg, fname), "", wrapper)
             elif k == "object":  # an inline object is the nested message Object
                 label, type_ = self.field_type(schema, msg, "object")
-                name = snake(type_.name) if isinstance(type_, Message) else "object"
+                name = snake(base_name(type_)) if isinstance(type_, Message) else "object"
                 msg.add_field(name, "", type_)
             elif k == "int64":
                 msg.add_field(KIND_FIELD[k], "", self.int_type(self.merge(vs), fname))
@@ -747,6 +750,22 @@ def build_response(schemas, op):
         sys.exit(f"protogen: {op.op_id} can stream but has no event type: add it to SSE_EVENTS")
 
 
+def mark_text_answers(schemas, ops):
+    """An operation that can be asked for a text answer (`response_format: "text"`, as
+    transcriptions are) answers text/plain then: its response's `text` field takes it."""
+    for op in ops:
+        fmt = (op.body_props or {}).get("response_format")
+        if not fmt or not isinstance(op.response, Message):
+            continue
+        _, s = schemas.unwrap(Schemas.merge(fmt))
+        if "text" not in (s.get("enum") or []):
+            continue
+        for f in op.response.fields:
+            if f.name == "text" and f.type == "string" and \
+                    "(openai.v1.text_answer) = true" not in f.options:
+                f.options.append("(openai.v1.text_answer) = true")
+
+
 # ---- one message per concept --------------------------------------------------------------
 def base_name(m):
     """A message's concept name: OpenAI's beta twins (BetaResponse) are the same concept."""
@@ -1007,6 +1026,7 @@ def generate(spec, out_dir, curation):
     for op in ops:
         op.request = build_request(schemas, op)
         build_response(schemas, op)
+    mark_text_answers(schemas, ops)
     dedup(ops)
     assign_files(ops)
     files = collections.defaultdict(list)

@@ -1,9 +1,14 @@
 #include "transcode/answer_reader.h"
 
+#include <google/protobuf/stubs/common.h>
+
+#include <cctype>
+
 #include "base/strings.h"
 #include "transcode/event_reader.h"
 #include "transcode/field_names.h"
 #include "transcode/json_reader.h"
+#include "transcode/json_shape.h"
 
 namespace oa::transcode {
 namespace {
@@ -57,6 +62,17 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
           StrCat("the upstream answered ", rpc_, " with an event stream; use its streaming form"));
     case Kind::kJson: {
       std::unique_ptr<google::protobuf::Message> message = NewOutput();
+      // A text answer (a transcription as text, SRT or VTT) goes whole to the field that
+      // takes it, if the output type has one.
+      if (const auto* text = ShapeOf(output_).text_answer; text != nullptr && !IsJson()) {
+        if (!google::protobuf::internal::IsStructurallyValidUTF8(collected_)) {
+          return absl::InternalError(
+              StrCat("the upstream's ", content_type_, " answer is not UTF-8 text"));
+        }
+        message->GetReflection()->SetString(message.get(), text, std::move(collected_));
+        out.push_back(message->SerializeAsString());
+        return absl::OkStatus();
+      }
       // OpenAI answers some calls with an empty 200 (accepting a Realtime call, deleting
       // a response): the RPCs that return google.protobuf.Empty.
       const bool empty = collected_.empty() && output_.full_name() == "google.protobuf.Empty";
@@ -76,6 +92,13 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
       return events_.status();
   }
   return absl::OkStatus();
+}
+
+bool AnswerReader::IsJson() const {
+  // No content type at all is read as JSON, as before; anything naming JSON is JSON.
+  std::string lower = content_type_;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.empty() || lower.find("json") != std::string::npos;
 }
 
 std::unique_ptr<google::protobuf::Message> AnswerReader::NewOutput() const {

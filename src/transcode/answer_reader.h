@@ -4,6 +4,8 @@
 //
 //   answer     RPC output           messages
 //   2xx JSON   unary                one, at Finish (the body is held whole, to 64 MiB)
+//   2xx text   unary, with a        one, at Finish: the text in that field (json.proto's
+//              text_answer field    `openai.v1.text_answer`: transcriptions as text/SRT/VTT)
 //   2xx JSON   server-streaming     one, at Finish
 //   2xx SSE    server-streaming     one per event, as each completes ([DONE] is dropped)
 //   2xx SSE    unary                none: Finish fails (use the streaming form)
@@ -62,6 +64,7 @@ class AnswerReader {
 
  private:
   std::unique_ptr<google::protobuf::Message> NewOutput() const;
+  bool IsJson() const;  // whether the answer's content type is JSON
   std::string HttpBodyMessage(std::string_view data);
   bool Collect(std::string_view piece, size_t limit, bool fail_past_it);
   bool ReadEvents(std::string_view piece, std::vector<std::string>& out);

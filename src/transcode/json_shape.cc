@@ -52,6 +52,10 @@ JsonShape Compute(const Descriptor& d) {
         field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && IsStruct(*field->message_type())) {
       shape.extra = field;
     }
+    if (field->options().GetExtension(openai::v1::text_answer) && !field->is_repeated() &&
+        field->type() == FieldDescriptor::TYPE_STRING) {
+      shape.text_answer = field;
+    }
   }
   return shape;
 }

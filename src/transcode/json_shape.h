@@ -38,6 +38,8 @@ struct JsonShape {
   const google::protobuf::FieldDescriptor* items = nullptr;
   // kObject: the google.protobuf.Struct field holding keys no field takes; may be null.
   const google::protobuf::FieldDescriptor* extra = nullptr;
+  // kObject: the string field that takes a whole answer sent as text, not JSON; may be null.
+  const google::protobuf::FieldDescriptor* text_answer = nullptr;
 
   bool is_union() const { return form == Form::kTaggedUnion || form == Form::kKindUnion; }
   // The variant whose tag is `tag`, or nullptr.

@@ -525,6 +525,45 @@ std::string Field(std::string_view type, const std::string& bytes, std::string_v
   return m->GetReflection()->GetString(*m, f);
 }
 
+TEST(AnswerReader, ATextAnswerGoesWholeToTheFieldThatTakesIt) {
+  // A transcription asked for as SRT comes back as text, not JSON.
+  const std::string srt = "1\n00:00:00,000 --> 00:00:01,500\nBonjour à tous\n";
+  for (const char* rpc :
+       {"openai.v1.AudioService/CreateTranscription", "openai.v1.AudioService/CreateTranslation"}) {
+    AnswerReader answer = Answer(rpc, 200, "text/plain; charset=utf-8");
+    std::vector<std::string> out;
+    ASSERT_TRUE(answer.Feed(srt.substr(0, 10), out));
+    ASSERT_TRUE(answer.Feed(srt.substr(10), out));
+    ASSERT_TRUE(answer.Finish(out).ok());
+    ASSERT_EQ(out.size(), 1u);
+    const auto* output = Table().FindRpc(rpc)->method->output_type();
+    EXPECT_EQ(Field(output->full_name(), out[0], "text"), srt) << rpc;
+  }
+  // The same RPC still reads JSON as JSON.
+  AnswerReader json = Answer("openai.v1.AudioService/CreateTranscription", 200, "application/json");
+  std::vector<std::string> out;
+  ASSERT_TRUE(json.Feed(R"({"text":"hi","duration":1.5})", out));
+  ASSERT_TRUE(json.Finish(out).ok());
+  EXPECT_EQ(Field("openai.v1.CreateTranscriptionResponse", out[0], "text"), "hi");
+}
+
+TEST(AnswerReader, ATextAnswerThatIsNotUtf8IsInternal) {
+  AnswerReader answer = Answer("openai.v1.AudioService/CreateTranscription", 200, "text/vtt");
+  std::vector<std::string> out;
+  ASSERT_TRUE(answer.Feed("WEBVTT\n\xff\xfe", out));
+  const absl::Status done = answer.Finish(out);
+  EXPECT_EQ(done.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(done.message(), HasSubstr("not UTF-8"));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(AnswerReader, ATextAnswerToAnRpcWithNoTextFieldIsStillReadAsJson) {
+  AnswerReader answer = Answer("openai.v1.ModelsService/RetrieveModel", 200, "text/plain");
+  std::vector<std::string> out;
+  ASSERT_TRUE(answer.Feed("not json", out));
+  EXPECT_EQ(answer.Finish(out).code(), absl::StatusCode::kInternal);
+}
+
 TEST(AnswerReader, UnaryJsonIsOneMessageAtTheEndWhateverThePieces) {
   AnswerReader answer =
       Answer("openai.v1.ChatService/CreateChatCompletion", 200, "application/json");
