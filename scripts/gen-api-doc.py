@@ -2,8 +2,9 @@
 """Writes the API reference (Markdown) of every service and RPC in a descriptor set.
 
 Usage: gen-api-doc.py DESCRIPTOR_SET > gen/API.md
-Reads only the compiled descriptors (services, RPCs, google.api.http rules), so the
-page always matches what the gateway routes. Output is deterministic.
+Reads only the compiled descriptors (services, RPCs, google.api.http rules, the
+options of openai/v1/json.proto), so the page always matches what the gateway routes
+and how it writes JSON. Output is deterministic.
 """
 import collections
 import os
@@ -27,6 +28,168 @@ def kind(rpc):
     if rpc.output in BINARY_CHUNK_TYPES:
         return "server-streaming binary chunks"
     return "server-streaming SSE events"
+
+
+JSON_OPTION = 51000   # (openai.v1.json) on messages, (openai.v1.union_tag) on fields
+FREE = {".google.protobuf.Value", ".google.protobuf.Struct", ".google.protobuf.ListValue"}
+
+
+def messages_of(files):
+    """{full name: (file, DescriptorProto)} of every message in our files, nested too."""
+    out = {}
+
+    def walk(f, m, prefix):
+        name = f"{prefix}.{m.name}"
+        out[name] = (f, m)
+        for n in m.nested_type:
+            if not n.options.map_entry:
+                walk(f, n, name)
+
+    for f in files:
+        if not f.name.startswith("google/"):
+            for m in f.message_type:
+                walk(f, m, f.package)
+    return out
+
+
+def json_form(m, form_class):
+    raw = proto_rules._extension_bytes(m.options, JSON_OPTION)
+    if not raw:
+        return None
+    form = form_class()
+    form.ParseFromString(raw)
+    return form
+
+
+def union_tag(field):
+    return proto_rules._extension_bytes(field.options, JSON_OPTION).decode()
+
+
+def structural_groups(messages, requests):
+    """Groups of messages (RPC requests aside) with the same fields (names, numbers,
+    labels, scalar types) whose message fields are again of one group: the same
+    structure under several names."""
+    def shallow(name):
+        m = messages[name][1]
+        return tuple((f.name, f.number, f.label, f.type, f.type_name if f.type_name in FREE
+                      or f.type_name.lstrip(".") not in messages else "")
+                     for f in m.field)
+    names = [n for n in messages if n not in requests]
+    cls = {}
+    keys = {}
+    for n in names:
+        cls[n] = keys.setdefault(shallow(n), len(keys))
+    while True:
+        keys, refined = {}, {}
+        for n in names:
+            refs = tuple(cls.get(f.type_name.lstrip("."), -1)
+                         for f in messages[n][1].field)
+            refined[n] = keys.setdefault((cls[n], refs), len(keys))
+        if len(set(refined.values())) == len(set(cls.values())):
+            break
+        cls = refined
+    groups = collections.defaultdict(list)
+    for n in names:
+        groups[cls[n]].append(n)
+    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
+
+
+def shapes_section(files, rpcs, package):
+    """The shared types, the unions, and the counts that measure the typed API."""
+    messages = messages_of(files)
+    pool = proto_rules.pool_of(files)
+    from google.protobuf import message_factory
+    form_class = message_factory.MessageFactory(pool).GetPrototype(
+        pool.FindMessageTypeByName("openai.v1.JsonForm"))
+    requests = {r.input for r in rpcs}
+    users = collections.defaultdict(set)  # message -> services whose RPCs reach it
+    for r in rpcs:
+        stack, seen = [r.input, r.output], set()
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in messages:
+                continue
+            seen.add(n)
+            users[n].add(r.service.split(".")[-1])
+            stack += [f.type_name.lstrip(".") for f in messages[n][1].field if f.type_name]
+    out = ["", "## Shared types", "",
+           "Top-level messages of `types.proto`: one message per concept, used by the RPCs of",
+           "several services.", "",
+           "| Message | Form | Used by |", "| --- | --- | --- |"]
+    unions = []
+    for name, (f, m) in sorted(messages.items()):
+        form = json_form(m, form_class)
+        kind = ("union by `%s`" % form.union_key if form and form.union_key else
+                "union by JSON kind" if form and form.union_by_kind else
+                "list" if form and form.list else "object")
+        if form and (form.union_key or form.union_by_kind):
+            unions.append((name, form, m))
+        if f.name.endswith("/types.proto") and name.count(".") == 2:
+            out.append(f"| {short(name, package)} | {kind} | "
+                       f"{', '.join(sorted(users[name])) or '—'} |")
+    out += ["", "## Unions", "",
+            "Each is a message with one `oneof variant`; the gateway writes the set variant as",
+            "OpenAI's JSON: by key, the variant's object with `key: tag` in it; by JSON kind, the",
+            "variant's value. `other` (a `google.protobuf.Value`) takes a tag or kind that no",
+            "variant takes.", "",
+            "| Union | By | Variants (tag → type, or field: type) |", "| --- | --- | --- |"]
+    for name, form, m in unions:
+        by = f"`{form.union_key}`" if form.union_key else "kind"
+        variants = []
+        for fld in m.field:
+            t = short(fld.type_name.lstrip("."), package) if fld.type_name else \
+                proto_rules_type(fld)
+            tag = union_tag(fld)
+            variants.append(f"{tag} → {t}" if tag else f"{fld.name}: {t}")
+        out.append(f"| {short(name, package)} | {by} | {'; '.join(variants)} |")
+    free = collections.Counter()
+    for name, (f, m) in messages.items():
+        for fld in m.field:
+            if fld.type_name in FREE and fld.name not in ("extra_fields", "other",
+                                                           "unknown_variant"):
+                free[f.name.rsplit("/", 1)[-1]] += 1
+    groups = structural_groups(messages, requests)
+    reach = collections.defaultdict(set)  # service -> free fields its RPCs reach
+    for r in rpcs:
+        stack, seen = [r.input, r.output], set()
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in messages:
+                continue
+            seen.add(n)
+            for fld in messages[n][1].field:
+                if fld.type_name in FREE and fld.name not in ("extra_fields", "other",
+                                                               "unknown_variant"):
+                    reach[r.service.split(".")[-1]].add(f"{short(n, package)}.{fld.name}")
+                if fld.type_name:
+                    stack.append(fld.type_name.lstrip("."))
+                    entry = [x for x in messages[n][1].nested_type
+                             if x.options.map_entry and fld.type_name.endswith("." + x.name)]
+                    for e in entry:  # a map's values
+                        stack += [v.type_name.lstrip(".") for v in e.field if v.type_name]
+    out += ["", "## Counts", "",
+            f"- {len(messages)} messages ({sum(1 for n in messages if n.count('.') == 2)} "
+            f"top-level), {len(unions)} unions.",
+            "- `google.protobuf.Value`, `Struct` and `ListValue` fields, by file (free JSON; "
+            "`extra_fields` and the unions' `other` are not counted): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(free.items())) + ".",
+            "- Free JSON fields the RPCs of the core services reach, wherever the message is "
+            "defined: " + "; ".join(
+                f"{svc} {len(reach[svc])} ({', '.join(sorted(reach[svc]))})"
+                for svc in ("ChatService", "ResponsesService", "RealtimeService")) + ".",
+            f"- {len(groups)} groups of structurally identical messages under different "
+            f"names ({sum(len(g) for g in groups)} messages; RPC requests, each named for its "
+            "RPC, are not counted):", ""]
+    for g in groups:
+        out.append(f"  - {', '.join(short(n, package) for n in g)}")
+    return out
+
+
+def proto_rules_type(fld):
+    from google.protobuf import descriptor_pb2
+    names = {v: k[len("TYPE_"):].lower() for k, v in
+             descriptor_pb2.FieldDescriptorProto.Type.items()}
+    return names.get(fld.type, "?")
 
 
 def main(argv):
@@ -75,6 +238,8 @@ def main(argv):
             upload = "stream " if r.client_streaming else ""
             out.append(f"| {r.name} | {http} | {body} | {upload}{short(r.input, package)} | "
                        f"{stream}{short(r.output, package)} | {kind(r)} |")
+    out += shapes_section(files, [r for rs in services.values() for r in rs],
+                          next(iter(ours.values())))
     sys.stdout.write("\n".join(out) + "\n")
 
 

@@ -124,7 +124,6 @@ WKT_IMPORTS = {
     "json": f"{PROTO_DIR}/json.proto",
     "HttpBody": f"{PROTO_DIR}/common.proto",
 }
-MAP_SS = "map<string, string>"
 # Every object message ends with this Struct field for keys the protos do not know yet.
 EXTRA_NAME, EXTRA_NUMBER = "extra_fields", 2047
 # Keys that OpenAI's unions of objects are told apart by, tried in this order when the
@@ -218,6 +217,7 @@ class Schemas:
         self.comp = spec["components"]["schemas"]
         self.messages = {}  # component name -> Message
         self.lists = {}     # item type -> list message
+        self.building = []  # components being built, innermost last
         self.names = {}     # component name -> proto name
         taken = set(reserved)
         for cname in sorted(self.comp):
@@ -229,8 +229,10 @@ class Schemas:
 
     def deref(self, s):
         ref = None
-        while "$ref" in s:
-            ref = s["$ref"].rsplit("/", 1)[1]
+        while "$ref" in s or ("$recursiveRef" in s and self.building):
+            # $recursiveRef "#": the component being built refers to itself (a filter of
+            # filters).
+            ref = s["$ref"].rsplit("/", 1)[1] if "$ref" in s else self.building[-1]
             s = self.comp[ref]
         return ref, s
 
@@ -301,10 +303,14 @@ class Schemas:
             return "double" if set(t) <= {"integer", "number"} else "value"
         if t == "object" or "additionalProperties" in s or "properties" in s:
             ap = s.get("additionalProperties")
-            if isinstance(ap, dict) and self.kind(self.unwrap(ap)[1], depth + 1) == "string":
-                return "map"
+            if isinstance(ap, dict):
+                _, apu = self.unwrap(ap)
+                ak = self.kind(apu, depth + 1)
+                if ak in ("string", "int64", "double", "bool", "object", "array") or (
+                        ak == "value" and self.kind_variants(apu)):
+                    return "map"
             return "struct"
-        if t == "array":
+        if t == "array" or (t is None and "items" in s):
             return "array"
         if t == "string":
             return "binary" if s.get("format") == "binary" else "string"
@@ -423,7 +429,10 @@ class Schemas:
             k = {"struct": "object", "map": "object"}.get(k, k)
             if k == "array":  # lists told apart by their items' kind
                 _, it = self.unwrap(vu.get("items", {}))
-                k = "array:" + {"struct": "object", "map": "object"}.get(self.kind(it), self.kind(it))
+                ik = self.kind(it)
+                if ik == "value" and self.kind_variants(it):
+                    ik = "union"
+                k = "array:" + {"struct": "object", "map": "object"}.get(ik, ik)
             groups.setdefault(k, []).append(v)
         if "int64" in groups and "double" in groups:
             groups["double"] = groups.pop("int64") + groups["double"]
@@ -461,15 +470,19 @@ class Schemas:
             if k.startswith("array"):
                 items = self.merge([self.unwrap(v)[1].get("items", {}) for v in vs])
                 wrapper = self.list_message(self.item_type(items, msg, fname), msg)
-                msg.add_field(list_field_name(wrapper, msg, fname), "", wrapper)
+                name = list_field_name(wrapper, msg, fname)
+                if any(f.name == name for f in msg.fields):  # two lists of objects
+                    name = snake(wrapper.name)
+                msg.add_field(name, "", wrapper, json_name=False)
             elif k == "object":  # an inline object is the nested message Object
                 label, type_ = self.field_type(schema, msg, "object")
                 name = snake(base_name(type_)) if isinstance(type_, Message) else "object"
-                msg.add_field(name, "", type_)
+                msg.add_field(name, "", type_, json_name=False)
             elif k == "int64":
-                msg.add_field(KIND_FIELD[k], "", self.int_type(self.merge(vs), fname))
+                msg.add_field(KIND_FIELD[k], "", self.int_type(self.merge(vs), fname),
+                              json_name=False)
             else:
-                msg.add_field(KIND_FIELD[k], "", k)
+                msg.add_field(KIND_FIELD[k], "", k, json_name=False)
         msg.add_field("unknown_variant" if any(f.name == "other" for f in msg.fields) else "other",
                       "", "google.protobuf.Value")
         if any(f.name == msg.oneof for f in msg.fields):
@@ -512,7 +525,9 @@ class Schemas:
         if cname not in self.messages:
             msg = Message(self.names[cname])
             self.messages[cname] = msg
+            self.building.append(cname)
             self.build(msg, self.unwrap({"$ref": "#/components/schemas/" + cname})[1], "value")
+            self.building.pop()
         return self.messages[cname]
 
     def build(self, msg, s, fname):
@@ -560,7 +575,15 @@ class Schemas:
             return "optional", k
         if k == "binaries":
             return "repeated", "FileUpload"
-        return "", {"binary": "FileUpload", "map": MAP_SS, "struct": "google.protobuf.Struct",
+        if k == "map":  # string keys; values of one type (a list: a list message)
+            ap = s["additionalProperties"]
+            if self.kind(self.unwrap(ap)[1]) == "array":
+                value = self.list_message(self.item_type(self.unwrap(ap)[1].get("items", {}),
+                                                         scope, fname), scope)
+            else:
+                value = self.field_type(ap, scope, fname)[1]
+            return "", ("map", value)
+        return "", {"binary": "FileUpload", "struct": "google.protobuf.Struct",
                     }.get(k, "google.protobuf.Value")
 
 
@@ -773,6 +796,15 @@ def mark_text_answers(schemas, ops):
                 f.options.append("(openai.v1.text_answer) = true")
 
 
+def field_messages(t):
+    """The messages a field type refers to: itself, or a map's values."""
+    if isinstance(t, Message):
+        return [t]
+    if isinstance(t, tuple) and isinstance(t[1], Message):
+        return [t[1]]
+    return []
+
+
 # ---- one message per concept --------------------------------------------------------------
 def base_name(m):
     """A message's concept name: OpenAI's beta twins (BetaResponse) are the same concept."""
@@ -797,7 +829,7 @@ def dedup(ops):
             continue
         seen.add(id(m))
         msgs.append(m)
-        stack.extend(f.type for f in m.fields if isinstance(f.type, Message))
+        stack.extend(x for f in m.fields for x in field_messages(f.type))
         stack.extend(m.nested)
     requests = {id(op.request) for op in ops}
 
@@ -847,6 +879,8 @@ def dedup(ops):
         for f in m.fields:
             if isinstance(f.type, Message) and id(f.type) in rep:
                 f.type = rep[id(f.type)]
+            elif isinstance(f.type, tuple) and id(f.type[1]) in rep:
+                f.type = (f.type[0], rep[id(f.type[1])])
     for op in ops:
         op.response = rep.get(id(op.response), op.response)
         op.event = rep.get(id(op.event), op.event)
@@ -916,8 +950,8 @@ def stabilize_numbers(tops, released):
 # ---- files ------------------------------------------------------------------------------
 def message_refs(msg):
     for f in msg.fields:
-        if isinstance(f.type, Message):
-            yield f.type.top()
+        for t in field_messages(f.type):
+            yield t.top()
     for n in msg.nested:
         yield from message_refs(n)
 
@@ -940,6 +974,8 @@ def assign_files(ops):
 
 # ---- rendering --------------------------------------------------------------------------
 def type_name(type_, scope):
+    if isinstance(type_, tuple):
+        return f"map<string, {type_name(type_[1], scope)}>"
     if not isinstance(type_, Message):
         return type_
     if type_.parent:
@@ -1025,7 +1061,7 @@ def imports_of(messages, file, extra):
             for f in cur.fields:
                 if any(o.startswith("(openai.v1.") for o in f.options):
                     deps.add(WKT_IMPORTS["json"])
-                t = f.type
+                t = f.type[1] if isinstance(f.type, tuple) else f.type
                 if isinstance(t, Message):
                     if t.top().file != file:
                         deps.add(f"{PROTO_DIR}/{t.top().file}")
