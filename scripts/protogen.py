@@ -200,8 +200,16 @@ class Message:
             f.options.append("(openai.v1.extra) = true")
 
     def add_nested(self, base):
+        # Nor the name of this message or an enclosing one: C++ forbids a nested class
+        # named as the class around it.
         taken = {m.name for m in self.nested}
+        scope = self
+        while scope is not None:
+            taken.add(scope.name)
+            scope = scope.parent
         name, n = base, 2
+        if name in taken and name not in {m.name for m in self.nested}:
+            name = base = base + "Details"  # `User` inside `User`: `User.UserDetails`
         while name in taken:
             name, n = f"{base}{n}", n + 1
         m = Message(name, self)
@@ -807,8 +815,10 @@ def field_messages(t):
 
 # ---- one message per concept --------------------------------------------------------------
 def base_name(m):
-    """A message's concept name: OpenAI's beta twins (BetaResponse) are the same concept."""
-    return m.name[4:] if re.match(r"Beta[A-Z]", m.name) else m.name
+    """A message's concept name: OpenAI's beta twins (BetaResponse) and the request forms
+    of its resources (InputTextContentParam, AgentTagResource) are the same concept."""
+    name = m.name[4:] if re.match(r"Beta[A-Z]", m.name) else m.name
+    return re.sub(r"(?<=[a-z])(Param|Resource)$", "", name)
 
 
 def path_of(m):
@@ -887,10 +897,73 @@ def dedup(ops):
     return sum(len(g) - 1 for g in members.values())
 
 
+def merge_concepts(ops, merges):
+    """Merges the messages the curation file names as one concept into one top-level
+    message (DeletedObject: what every delete call answers). Members may differ in field
+    order and in which fields they have; a field they share must have one type."""
+    roots = [t for op in ops for t in (op.request, op.response, op.event)
+             if isinstance(t, Message)]
+    seen, tops, stack = set(), {}, list(roots)
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        if m.parent is None:
+            tops[m.name] = m
+        stack.extend(x for f in m.fields for x in field_messages(f.type))
+        stack.extend(m.nested)
+    rep = {}
+    for name, member_names in merges.items():
+        missing = [n for n in member_names if n not in tops]
+        if missing:
+            sys.exit(f"protogen: curated merge {name}: no top-level messages {missing}")
+        members = [tops[n] for n in member_names]
+        merged = Message(name)
+        for m in members:
+            for f in m.fields:
+                same = next((g for g in merged.fields if g.name == f.name), None)
+                if same is None:
+                    g = merged.add_field(f.name, f.label, f.type, f.number
+                                         if f.number == EXTRA_NUMBER else None)
+                    g.json_name, g.options = f.json_name, list(f.options)
+                elif (same.label, type_name(same.type, None)) != (f.label,
+                                                                   type_name(f.type, None)):
+                    sys.exit(f"protogen: curated merge {name}: {m.name}.{f.name} is "
+                             f"{type_name(f.type, None)}, elsewhere {type_name(same.type, None)}")
+        merged.fields.sort(key=lambda f: f.number)
+        for m in members:
+            rep[id(m)] = merged
+    for m in (m for m in list(seen_messages(roots))):
+        for f in m.fields:
+            if isinstance(f.type, Message) and id(f.type) in rep:
+                f.type = rep[id(f.type)]
+            elif isinstance(f.type, tuple) and id(f.type[1]) in rep:
+                f.type = (f.type[0], rep[id(f.type[1])])
+    for op in ops:
+        op.response = rep.get(id(op.response), op.response)
+        op.event = rep.get(id(op.event), op.event)
+
+
+def seen_messages(roots):
+    """Every message reachable from `roots`, nested ones included."""
+    seen, out, stack = set(), [], list(roots)
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        out.append(m)
+        stack.extend(x for f in m.fields for x in field_messages(f.type))
+        stack.extend(m.nested)
+    return out
+
+
 # ---- stable field numbers -----------------------------------------------------------------
 def load_released(path):
     """{message path ("Response.Instructions"): {field name: number}} of the last release
-    (gen/released.binpb, a buf image), with each message's reserved numbers under "".
+    (gen/released.binpb, a buf image), with each message's reserved numbers under "" and
+    reserved names under "-".
     Empty when there is no release yet."""
     if not os.path.exists(path):
         return {}
@@ -904,6 +977,7 @@ def load_released(path):
         name = prefix + m.name
         fields = {f.name: f.number for f in m.field}
         fields[""] = [n for r in m.reserved_range for n in range(r.start, r.end)]
+        fields["-"] = list(m.reserved_name)
         out[name] = fields
         for n in m.nested_type:
             walk(n, name + ".")
@@ -924,7 +998,7 @@ def stabilize_numbers(tops, released):
         path = prefix + m.name
         old = released.get(path)
         if old is not None:
-            used = {n for k, n in old.items() if k} | set(old[""])
+            used = {n for k, n in old.items() if k not in ("", "-")} | set(old[""])
             next_number = max(used | {0}) + 1
             for f in m.fields:
                 if f.number == EXTRA_NUMBER:
@@ -937,9 +1011,9 @@ def stabilize_numbers(tops, released):
                     f.number = next_number
                     used.add(next_number)
             names = {f.name for f in m.fields}
-            m.reserved = sorted(set(old[""]) | {n for k, n in old.items()
-                                                 if k and k not in names})
-            m.reserved_names = sorted(k for k in old if k and k not in names)
+            gone = [k for k in old if k not in ("", "-") and k not in names]
+            m.reserved = sorted(set(old[""]) | {old[k] for k in gone})
+            m.reserved_names = sorted(set(old["-"]) | set(gone))
         for n in m.nested:
             visit(n, path + ".")
 
@@ -1011,7 +1085,8 @@ def render_message(msg, indent):
     if msg.reserved:
         out.append(f"{pad}  reserved {', '.join(str(n) for n in msg.reserved)};")
         if msg.reserved_names:
-            out.append(f"{pad}  reserved {', '.join(repr(n) for n in msg.reserved_names)};")
+            names = ", ".join('"%s"' % n for n in msg.reserved_names)
+            out.append(f"{pad}  reserved {names};")
     if msg.oneof:
         out.append(f"{pad}  oneof {msg.oneof} {{")
         out += [field_line(f, msg, pad + "    ") for f in msg.fields]
@@ -1142,6 +1217,7 @@ def generate(spec, out_dir, curation):
         build_response(schemas, op)
     mark_text_answers(schemas, ops)
     dedup(ops)
+    merge_concepts(ops, curation.get("merge", {}))
     assign_files(ops)
     files = collections.defaultdict(list)
     tops = set()
