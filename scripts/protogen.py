@@ -477,7 +477,7 @@ class Schemas:
             schema = self.merge(vs)
             if k.startswith("array"):
                 items = self.merge([self.unwrap(v)[1].get("items", {}) for v in vs])
-                wrapper = self.list_message(self.item_type(items, msg, fname), msg)
+                wrapper = self.list_message(self.item_type(items, msg, f"{fname}_item"), msg)
                 name = list_field_name(wrapper, msg, fname)
                 if any(f.name == name for f in msg.fields):  # two lists of objects
                     name = snake(wrapper.name)
@@ -1232,6 +1232,12 @@ def generate(spec, out_dir, curation):
             if r not in tops:
                 tops.add(r)
                 stack.append(r)
+    renames = curation.get("rename", {})
+    unknown = set(renames) - {m.name for m in tops}
+    if unknown:
+        sys.exit(f"protogen: curated renames of messages that do not exist: {sorted(unknown)}")
+    for m in tops:
+        m.name = renames.get(m.name, m.name)
     comments = curation.get("messages", {})
     unknown = set(comments) - {m.name for m in tops}
     if unknown:
