@@ -91,20 +91,16 @@ std::vector<std::pair<std::string_view, const Message*>> SortedEntries(const Mes
   return entries;
 }
 
-bool HasKey(const std::vector<std::pair<std::string_view, const Message*>>& entries,
-            std::string_view key) {
-  return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.first == key; });
-}
-
 void AppendStruct(const Message& message, const Tag& tag, std::string& out) {
-  const auto entries = SortedEntries(message);
+  auto entries = SortedEntries(message);
   out += '{';
   bool first = true;
-  if (!tag.key.empty() && !HasKey(entries, tag.key)) {
+  if (!tag.key.empty()) {  // the union's tag, whatever the object says its key is
     AppendString(tag.key, out);
     out += ':';
     AppendString(tag.value, out);
     first = false;
+    std::erase_if(entries, [&](const auto& e) { return e.first == tag.key; });
   }
   for (const auto& [key, value] : entries) {
     if (!first) out += ',';
@@ -240,11 +236,13 @@ void AppendMessage(const Message& message, const JsonWriteOptions* options, cons
     AppendString(key, out);
     out += ':';
   };
-  if (!tag.key.empty() && !HasKey(extra, tag.key) &&
-      std::none_of(fields.begin(), fields.end(),
-                   [&](const FieldDescriptor* f) { return WireName(*f) == tag.key; })) {
+  if (!tag.key.empty()) {
+    // The union's tag says which variant this is: a variant's own field or extra key of
+    // that name (its `type`, set to anything) is not written.
     name(tag.key);
     AppendString(tag.value, out);
+    std::erase_if(fields, [&](const FieldDescriptor* f) { return WireName(*f) == tag.key; });
+    std::erase_if(extra, [&](const auto& e) { return e.first == tag.key; });
   }
   for (const FieldDescriptor* field : fields) {
     name(WireName(*field));

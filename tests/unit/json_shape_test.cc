@@ -320,6 +320,14 @@ TEST_F(JsonShapes, ATagTheVariantSetsItselfIsWrittenOnce) {
   EXPECT_EQ(WriteJson(*m), R"({"type":"web_search"})");
 }
 
+TEST_F(JsonShapes, TheUnionsTagWinsOverATypeTheVariantSetsItself) {
+  auto m = FromText("Tool", "function { type: 'bogus' name: 'f' }");
+  EXPECT_EQ(WriteJson(*m), R"({"type":"function","name":"f"})");
+  m = FromText(
+      "Tool", "web_search { extra_fields { fields { key: 'type' value { string_value: 'x' } } } }");
+  EXPECT_EQ(WriteJson(*m), R"({"type":"web_search"})");
+}
+
 TEST_F(JsonShapes, AnObjectIsReadIntoTheVariantItsTagNames) {
   auto m = New("Request");
   ASSERT_TRUE(ReadJson(R"({"tools":[{"type":"web_search","max_results":5},)"
