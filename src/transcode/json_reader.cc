@@ -109,8 +109,8 @@ bool MessageKindFits(const Descriptor& d, const json::value& v) {
   if (IsListValue(d)) return v.is_array();
   const JsonShape& shape = ShapeOf(d);
   switch (shape.form) {
-    case JsonShape::Form::kList:
-      return v.is_array();
+    case JsonShape::Form::kList:  // told apart from other lists by the first element
+      return v.is_array() && (v.get_array().empty() || KindFits(*shape.items, v.get_array()[0]));
     case JsonShape::Form::kKindUnion:
       if (shape.other != nullptr) return true;
       for (const auto& variant : shape.variants) {
@@ -149,7 +149,8 @@ bool KindFits(const FieldDescriptor& field, const json::value& v) {
 
 class Reader {
  public:
-  explicit Reader(JsonReadResult& result) : result_(result) {}
+  explicit Reader(JsonReadResult& result, int trial_depth = 0)
+      : result_(result), trial_depth_(trial_depth) {}
 
   // Fills `message` from `v`; false if `v` is not of a kind the message takes.
   bool ReadMessage(const json::value& v, Message& message, const std::string& path) {
@@ -278,33 +279,51 @@ class Reader {
     return true;
   }
 
-  // The first variant of the value's kind that takes it whole (nothing dropped, nothing
-  // left over for an extra field); else `other`; else the first of its kind, leniently.
+  // The variant of the value's kind (a list's kind includes its first element's). Of
+  // several, the first that takes the value whole (nothing left for an extra field),
+  // else the first that drops nothing; a value no variant takes goes to `other`. Each
+  // candidate is read once, and past two ambiguous unions deep the first that drops
+  // nothing is taken: an answer of unions nested in unions cannot multiply the reader's
+  // work level by level.
   bool ReadKindUnion(const json::value& v, Message& message, const JsonShape& shape,
                      const std::string& path) {
     const Reflection& r = *message.GetReflection();
-    const FieldDescriptor* lenient = nullptr;
+    std::vector<const FieldDescriptor*> candidates;
     for (const auto& [tag, variant] : shape.variants) {
-      if (!KindFits(*variant, v)) continue;
+      if (KindFits(*variant, v)) candidates.push_back(variant);
+    }
+    const bool ambiguous = candidates.size() > 1;
+    const FieldDescriptor* fallback = nullptr;
+    std::unique_ptr<Message> fallback_message;
+    int fallback_kept = 0;
+    for (const FieldDescriptor* variant : candidates) {
       if (variant->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
         if (Store(message, *variant, v, path, /*add=*/false)) return true;
         continue;
       }
-      JsonReadResult trial;
-      Reader reader(trial);
+      JsonReadResult read;
+      Reader reader(read, trial_depth_ + (ambiguous ? 1 : 0));
       std::unique_ptr<Message> sub(r.GetMessage(message, variant).New());
-      if (reader.ReadMessage(v, *sub, path) && trial.mismatched == 0 && trial.kept == 0) {
+      if (!reader.ReadMessage(v, *sub, path) || read.mismatched > 0) continue;
+      if (read.kept == 0) {
         r.SetAllocatedMessage(&message, sub.release(), variant);
         return true;
       }
-      if (lenient == nullptr) lenient = variant;
+      if (fallback == nullptr) {
+        fallback = variant;
+        fallback_message = std::move(sub);
+        fallback_kept = read.kept;
+        if (trial_depth_ >= kMaxTrialDepth) break;
+      }
     }
-    if (shape.other != nullptr) {
-      ReadValue(v, *r.MutableMessage(&message, shape.other));
+    if (fallback != nullptr) {
+      r.SetAllocatedMessage(&message, fallback_message.release(), fallback);
+      result_.kept += fallback_kept;
       return true;
     }
-    if (lenient == nullptr) return false;
-    return ReadMessage(v, *r.MutableMessage(&message, lenient), path);
+    if (shape.other == nullptr) return false;
+    ReadValue(v, *r.MutableMessage(&message, shape.other));
+    return true;
   }
 
   bool ReadValue(const json::value& v, Message& value) {
@@ -463,7 +482,10 @@ class Reader {
     return true;
   }
 
+  static constexpr int kMaxTrialDepth = 2;
+
   JsonReadResult& result_;
+  const int trial_depth_;  // how many union trials this reader is inside
 };
 
 }  // namespace

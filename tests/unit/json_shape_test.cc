@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "base/strings.h"
 #include "route/descriptors.h"
 #include "transcode/json_reader.h"
 #include "transcode/json_writer.h"
@@ -194,6 +195,25 @@ constexpr char kFile[] = R"pb(
       type_name: ".google.protobuf.Value"
       oneof_index: 0
     }
+  }
+  message_type {
+    name: "Node"
+    options { [openai.v1.json] { union_by_kind: true } }
+    oneof_decl { name: "variant" }
+    field { name: "a" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.NodeA" oneof_index: 0 }
+    field { name: "b" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.NodeB" oneof_index: 0 }
+    field { name: "other" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".google.protobuf.Value" oneof_index: 0 }
+  }
+  message_type {
+    name: "NodeA"
+    field { name: "child" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.Node" }
+    field { name: "extra_fields" number: 2047 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".google.protobuf.Struct" options { [openai.v1.extra]: true } }
+  }
+  message_type {
+    name: "NodeB"
+    field { name: "child" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.Node" }
+    field { name: "x" number: 2 label: LABEL_OPTIONAL type: TYPE_STRING }
+    field { name: "extra_fields" number: 2047 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".google.protobuf.Struct" options { [openai.v1.extra]: true } }
   }
   message_type {
     name: "Request"
@@ -400,6 +420,26 @@ TEST_F(JsonShapes, AFieldSetBesideTheSameKeyInExtraIsWrittenOnceFromTheField) {
                     "string_value: 'from-extra' } } fields { key: 'store' value { bool_value: "
                     "true } } }");
   EXPECT_EQ(WriteJson(*m), R"({"model":"from-field","store":true})");
+}
+
+TEST_F(JsonShapes, AmbiguousVariantsAreTriedButNotAtEveryLevel) {
+  // Each level is an object both variants take by kind; only B takes {"x"} whole.
+  auto m = New("Node");
+  ASSERT_TRUE(ReadJson(R"({"child":{"x":"leaf"}})", *m).status.ok());
+  EXPECT_EQ(Text(*m), "a { child { b { x: \"leaf\" } } } ");
+  // Sixty levels of it: trying both variants at every level would read the innermost
+  // object 2^60 times. The reader tries them two levels deep, then takes the first that
+  // drops nothing, so this returns (at once), and nothing is lost either way.
+  std::string deep = R"({"x":"leaf","y":1})";
+  for (int i = 0; i < 60; ++i) deep = StrCat(R"({"child":)", deep, "}");
+  m = New("Node");
+  const JsonReadResult read = ReadJson(deep, *m);
+  ASSERT_TRUE(read.status.ok());
+  EXPECT_EQ(read.mismatched, 0);
+  boost::json::parse_options deep_enough;
+  deep_enough.max_depth = kMaxJsonDepth;
+  EXPECT_EQ(boost::json::parse(WriteJson(*m), {}, deep_enough),
+            boost::json::parse(deep, {}, deep_enough));
 }
 
 TEST_F(JsonShapes, AnEmptyUnionIsNull) {
