@@ -35,21 +35,37 @@ FREE = {".google.protobuf.Value", ".google.protobuf.Struct", ".google.protobuf.L
 
 
 def messages_of(files):
-    """{full name: (file, DescriptorProto)} of every message in our files, nested too."""
-    out = {}
+    """({full name: (file, DescriptorProto)} of every message in our files, nested too;
+    {full name of a map entry: the full name of its value's message, or None})."""
+    out, entries = {}, {}
 
     def walk(f, m, prefix):
         name = f"{prefix}.{m.name}"
         out[name] = (f, m)
         for n in m.nested_type:
-            if not n.options.map_entry:
+            if n.options.map_entry:
+                entries[f"{name}.{n.name}"] = n.field[1].type_name.lstrip(".") or None
+            else:
                 walk(f, n, name)
 
     for f in files:
         if not f.name.startswith("google/"):
             for m in f.message_type:
                 walk(f, m, f.package)
-    return out
+    return out, entries
+
+
+def reached(messages, entries, rpc):
+    """The messages an RPC's request and response reach, through fields and map values."""
+    stack, seen = [rpc.input, rpc.output], set()
+    while stack:
+        n = stack.pop()
+        n = entries.get(n, n)  # a map entry stands for its value's message
+        if n is None or n in seen or n not in messages:
+            continue
+        seen.add(n)
+        stack += [f.type_name.lstrip(".") for f in messages[n][1].field if f.type_name]
+    return seen
 
 
 def json_form(m, form_class):
@@ -96,22 +112,17 @@ def structural_groups(messages, requests):
 
 def shapes_section(files, rpcs, package):
     """The shared types, the unions, and the counts that measure the typed API."""
-    messages = messages_of(files)
+    messages, entries = messages_of(files)
     pool = proto_rules.pool_of(files)
     from google.protobuf import message_factory
     form_class = message_factory.MessageFactory(pool).GetPrototype(
         pool.FindMessageTypeByName("openai.v1.JsonForm"))
     requests = {r.input for r in rpcs}
+    reach = {r: reached(messages, entries, r) for r in rpcs}
     users = collections.defaultdict(set)  # message -> services whose RPCs reach it
-    for r in rpcs:
-        stack, seen = [r.input, r.output], set()
-        while stack:
-            n = stack.pop()
-            if n in seen or n not in messages:
-                continue
-            seen.add(n)
+    for r, names in reach.items():
+        for n in names:
             users[n].add(r.service.split(".")[-1])
-            stack += [f.type_name.lstrip(".") for f in messages[n][1].field if f.type_name]
     out = ["", "## Shared types", "",
            "Top-level messages of `types.proto`: one message per concept, used by the RPCs of",
            "several services.", "",
@@ -149,24 +160,13 @@ def shapes_section(files, rpcs, package):
                                                            "unknown_variant"):
                 free[f.name.rsplit("/", 1)[-1]] += 1
     groups = structural_groups(messages, requests)
-    reach = collections.defaultdict(set)  # service -> free fields its RPCs reach
-    for r in rpcs:
-        stack, seen = [r.input, r.output], set()
-        while stack:
-            n = stack.pop()
-            if n in seen or n not in messages:
-                continue
-            seen.add(n)
+    free_reached = collections.defaultdict(set)  # service -> free fields its RPCs reach
+    for r, names in reach.items():
+        for n in names:
             for fld in messages[n][1].field:
                 if fld.type_name in FREE and fld.name not in ("extra_fields", "other",
                                                                "unknown_variant"):
-                    reach[r.service.split(".")[-1]].add(f"{short(n, package)}.{fld.name}")
-                if fld.type_name:
-                    stack.append(fld.type_name.lstrip("."))
-                    entry = [x for x in messages[n][1].nested_type
-                             if x.options.map_entry and fld.type_name.endswith("." + x.name)]
-                    for e in entry:  # a map's values
-                        stack += [v.type_name.lstrip(".") for v in e.field if v.type_name]
+                    free_reached[r.service.split(".")[-1]].add(f"{short(n, package)}.{fld.name}")
     out += ["", "## Counts", "",
             f"- {len(messages)} messages ({sum(1 for n in messages if n.count('.') == 2)} "
             f"top-level), {len(unions)} unions.",
@@ -175,7 +175,7 @@ def shapes_section(files, rpcs, package):
             + ", ".join(f"{k} {v}" for k, v in sorted(free.items())) + ".",
             "- Free JSON fields the RPCs of the core services reach, wherever the message is "
             "defined: " + "; ".join(
-                f"{svc} {len(reach[svc])} ({', '.join(sorted(reach[svc]))})"
+                f"{svc} {len(free_reached[svc])} ({', '.join(sorted(free_reached[svc]))})"
                 for svc in ("ChatService", "ResponsesService", "RealtimeService")) + ".",
             f"- {len(groups)} groups of structurally identical messages under different "
             f"names ({sum(len(g) for g in groups)} messages; RPC requests, each named for its "

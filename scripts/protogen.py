@@ -830,17 +830,8 @@ def dedup(ops):
     """Merges messages that are one concept (the same name, beta prefix aside) with the
     same structure, wherever they were generated: nested copies under many parents become
     one top-level message. RPC requests keep their own (each RPC names its request)."""
-    roots = [t for op in ops for t in (op.request, op.response, op.event)
-             if isinstance(t, Message)]
-    seen, msgs, stack = set(), [], list(roots)
-    while stack:
-        m = stack.pop()
-        if id(m) in seen:
-            continue
-        seen.add(id(m))
-        msgs.append(m)
-        stack.extend(x for f in m.fields for x in field_messages(f.type))
-        stack.extend(m.nested)
+    msgs = seen_messages(t for op in ops for t in (op.request, op.response, op.event)
+                         if isinstance(t, Message))
     requests = {id(op.request) for op in ops}
 
     def shallow(m):
@@ -903,16 +894,7 @@ def merge_concepts(ops, merges):
     order and in which fields they have; a field they share must have one type."""
     roots = [t for op in ops for t in (op.request, op.response, op.event)
              if isinstance(t, Message)]
-    seen, tops, stack = set(), {}, list(roots)
-    while stack:
-        m = stack.pop()
-        if id(m) in seen:
-            continue
-        seen.add(id(m))
-        if m.parent is None:
-            tops[m.name] = m
-        stack.extend(x for f in m.fields for x in field_messages(f.type))
-        stack.extend(m.nested)
+    tops = {m.name: m for m in seen_messages(roots) if m.parent is None}
     rep = {}
     for name, member_names in merges.items():
         missing = [n for n in member_names if n not in tops]
@@ -934,7 +916,7 @@ def merge_concepts(ops, merges):
         merged.fields.sort(key=lambda f: f.number)
         for m in members:
             rep[id(m)] = merged
-    for m in (m for m in list(seen_messages(roots))):
+    for m in seen_messages(roots):
         for f in m.fields:
             if isinstance(f.type, Message) and id(f.type) in rep:
                 f.type = rep[id(f.type)]
