@@ -3,28 +3,27 @@
 namespace oa::transcode {
 namespace {
 
-// protoc's default json_name: underscores dropped, the letter after each one upper-cased.
-std::string DefaultJsonName(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
+// Whether `json_name` is protoc's default for `name`: underscores dropped, the letter
+// after each one upper-cased. Compared in place: this runs for every key of every answer.
+bool IsDefaultJsonName(std::string_view name, std::string_view json_name) {
+  size_t j = 0;
   bool upper = false;
   for (char c : name) {
     if (c == '_') {
       upper = true;
-    } else if (upper) {
-      out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-      upper = false;
-    } else {
-      out += c;
+      continue;
     }
+    const char want = upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    upper = false;
+    if (j >= json_name.size() || json_name[j++] != want) return false;
   }
-  return out;
+  return j == json_name.size();
 }
 
 }  // namespace
 
 std::string_view WireName(const google::protobuf::FieldDescriptor& field) {
-  if (field.has_json_name() && field.json_name() != DefaultJsonName(field.name())) {
+  if (field.has_json_name() && !IsDefaultJsonName(field.name(), field.json_name())) {
     return field.json_name();
   }
   return field.name();
@@ -32,10 +31,13 @@ std::string_view WireName(const google::protobuf::FieldDescriptor& field) {
 
 const google::protobuf::FieldDescriptor* FindByWireName(const google::protobuf::Descriptor& message,
                                                         std::string_view name) {
-  if (const auto* field = message.FindFieldByName(std::string(name))) return field;
-  for (int i = 0; i < message.field_count(); ++i) {  // explicit names, and camelCase ones
-    const auto* field = message.field(i);
-    if (field->json_name() == name || WireName(*field) == name) return field;
+  // Only OpenAI's name: a second spelling (camelCase, or the proto name where an explicit
+  // one differs) would let two keys of one answer fill, or overwrite, one field.
+  const auto* field = message.FindFieldByName(std::string(name));
+  if (field != nullptr && WireName(*field) == name) return field;
+  for (int i = 0; i < message.field_count(); ++i) {  // explicit names (include[])
+    field = message.field(i);
+    if (field->has_json_name() && WireName(*field) == name) return field;
   }
   return nullptr;
 }

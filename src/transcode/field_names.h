@@ -16,7 +16,7 @@ namespace oa::transcode {
 // The name OpenAI uses for `field`.
 std::string_view WireName(const google::protobuf::FieldDescriptor& field);
 
-// The field of `message` that OpenAI calls `name`, or nullptr.
+// The field of `message` that OpenAI calls `name` (exactly: no other spelling), or nullptr.
 const google::protobuf::FieldDescriptor* FindByWireName(const google::protobuf::Descriptor& message,
                                                         std::string_view name);
 

@@ -109,6 +109,33 @@ absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message&
 }
 
 void AppendQuery(const Message& message, const FieldDescriptor& field, const std::string& key,
+                 std::string& query);
+
+// An object's set fields as `key[name]=...`, then its extra keys no set field writes; a
+// field or extra key named `skip_key` (a union's tag, written already) is left out.
+void AppendObjectQuery(const Message& object, const std::string& key, std::string_view skip_key,
+                       std::string& query) {
+  const JsonShape& shape = ShapeOf(*object.GetDescriptor());
+  const auto& r = *object.GetReflection();
+  std::vector<const FieldDescriptor*> set;
+  r.ListFields(object, &set);
+  for (const FieldDescriptor* f : set) {
+    if (f == shape.extra || WireName(*f) == skip_key) continue;
+    AppendQuery(object, *f, StrCat(key, "[", WireName(*f), "]"), query);
+  }
+  if (shape.extra == nullptr || !r.HasField(object, shape.extra)) return;
+  const Message& extra = r.GetMessage(object, shape.extra);
+  const FieldDescriptor& fields = *extra.GetDescriptor()->FindFieldByName("fields");
+  for (int i = 0, n = extra.GetReflection()->FieldSize(extra, &fields); i < n; ++i) {
+    const Message& entry = extra.GetReflection()->GetRepeatedMessage(extra, &fields, i);
+    const auto& e = *entry.GetDescriptor();
+    const std::string name = entry.GetReflection()->GetString(entry, e.FindFieldByNumber(1));
+    if (name == skip_key || ExtraKeyTaken(object, name, {})) continue;
+    AppendQuery(entry, *e.FindFieldByNumber(2), StrCat(key, "[", name, "]"), query);
+  }
+}
+
+void AppendQuery(const Message& message, const FieldDescriptor& field, const std::string& key,
                  std::string& query) {
   const auto& r = *message.GetReflection();
   const auto add = [&](int index) {
@@ -127,19 +154,38 @@ void AppendQuery(const Message& message, const FieldDescriptor& field, const std
   } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
     if (field.is_repeated()) return;  // no query form for lists of objects
     const auto& d = *field.message_type();
-    if (IsStruct(d) || IsValue(d) || IsListValue(d)) return;
+    if (IsStruct(d) || IsListValue(d)) return;  // no query form for free objects either
     const Message& sub = r.GetMessage(message, &field);
+    if (IsValue(d)) {  // a scalar in a Value (an extra key, a union's other) as its text
+      std::vector<const FieldDescriptor*> kind;
+      sub.GetReflection()->ListFields(sub, &kind);
+      if (!kind.empty() && kind.front()->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE &&
+          kind.front()->name() != "null_value") {
+        AppendQuery(sub, *kind.front(), key, query);
+      }
+      return;
+    }
     const JsonShape& shape = ShapeOf(d);
     std::vector<const FieldDescriptor*> set;
     sub.GetReflection()->ListFields(sub, &set);
     if (shape.form == JsonShape::Form::kList) {
       AppendQuery(sub, *shape.items, key, query);
     } else if (shape.is_union()) {  // its set variant, under the union's own key
-      if (!set.empty() && set.front() != shape.other) AppendQuery(sub, *set.front(), key, query);
-    } else {
-      for (const FieldDescriptor* f : set) {
-        if (f != shape.extra) AppendQuery(sub, *f, StrCat(key, "[", WireName(*f), "]"), query);
+      if (set.empty()) return;
+      const FieldDescriptor& variant = *set.front();
+      if (shape.form == JsonShape::Form::kTaggedUnion && &variant != shape.other &&
+          variant.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+          !IsStruct(*variant.message_type())) {
+        query += query.empty() ? '?' : '&';
+        query += StrCat(PercentEncode(StrCat(key, "[", shape.tag_key, "]"), "[]"), "=",
+                        PercentEncode(shape.TagOf(variant), ""));
+        AppendObjectQuery(sub.GetReflection()->GetMessage(sub, &variant), key, shape.tag_key,
+                          query);
+      } else {
+        AppendQuery(sub, variant, key, query);
       }
+    } else {
+      AppendObjectQuery(sub, key, {}, query);
     }
   } else if (field.is_repeated()) {
     for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) add(i);

@@ -40,7 +40,8 @@ bool DecodeBase64(std::string_view text, std::string& out) {
   return true;
 }
 
-// A JSON number as an integer in [lo, hi], if it is one.
+// A JSON number as an integer in [lo, hi], if it is one. A string is not ("007" would
+// come back as 7): it goes to the extra field as it is.
 template <class Int>
 bool AsInteger(const json::value& v, Int& out) {
   constexpr auto lo = std::numeric_limits<Int>::min();
@@ -68,28 +69,6 @@ bool AsInteger(const json::value& v, Int& out) {
     out = static_cast<Int>(d);
     return true;
   }
-  if (v.is_string()) {  // proto3 JSON also writes 64-bit integers as strings
-    const json::string& s = v.get_string();
-    const std::string_view text(s.data(), s.size());
-    if constexpr (std::is_signed_v<Int>) {
-      const bool negative = text.starts_with('-');
-      uint64_t magnitude = 0;
-      if (!ParseUint(negative ? text.substr(1) : text, magnitude)) return false;
-      if (negative) {
-        if (magnitude > static_cast<uint64_t>(hi) + 1) return false;
-        out = static_cast<Int>(-static_cast<int64_t>(magnitude - 1) - 1);
-      } else {
-        if (magnitude > static_cast<uint64_t>(hi)) return false;
-        out = static_cast<Int>(magnitude);
-      }
-      return true;
-    } else {
-      uint64_t x = 0;
-      if (!ParseUint(text, x) || x > static_cast<uint64_t>(hi)) return false;
-      out = static_cast<Int>(x);
-      return true;
-    }
-  }
   return false;
 }
 
@@ -99,33 +78,50 @@ bool AsDouble(const json::value& v, double& out) {
   return true;
 }
 
-// Whether `v` is of a JSON kind that `field` can take (the first test a union variant
-// must pass; the value may still not fit, an object missing nothing, say).
-bool KindFits(const FieldDescriptor& field, const json::value& v);
+// Where a value sits ("data[0].bytes"), as a chain that costs nothing until a value is
+// dropped and the first such path is written out: building it for every value would let
+// long keys times many elements cost more than the answer's size.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;  // a member's key, or empty for an element
+  size_t index = 0;      // an element's index
 
-bool MessageKindFits(const Descriptor& d, const json::value& v) {
+  std::string Text() const {
+    std::string out = parent != nullptr ? parent->Text() : std::string();
+    if (key.empty() && parent != nullptr) return StrCat(out, "[", index, "]");
+    const std::string_view shown = key.substr(0, 64);  // a key is the upstream's to choose
+    return out.empty() ? std::string(shown) : StrCat(out, ".", shown);
+  }
+};
+
+// Whether `v` is of a JSON kind that `field` can take (the first test a union variant
+// must pass; the value may still not fit, an object missing nothing, say). A union's
+// `other` does not count: it takes anything, and would make every union fit every value.
+bool KindFits(const FieldDescriptor& field, const json::value& v, int depth = 0);
+
+bool MessageKindFits(const Descriptor& d, const json::value& v, int depth) {
   if (IsValue(d)) return true;
   if (IsStruct(d)) return v.is_object();
   if (IsListValue(d)) return v.is_array();
   const JsonShape& shape = ShapeOf(d);
   switch (shape.form) {
     case JsonShape::Form::kList:  // told apart from other lists by the first element
-      return v.is_array() && (v.get_array().empty() || KindFits(*shape.items, v.get_array()[0]));
+      return v.is_array() &&
+             (v.get_array().empty() || KindFits(*shape.items, v.get_array()[0], depth + 1));
     case JsonShape::Form::kKindUnion:
-      if (shape.other != nullptr) return true;
+      if (depth > 8) return false;  // a union of unions of ... (none is generated so deep)
       for (const auto& variant : shape.variants) {
-        if (KindFits(*variant.second, v)) return true;
+        if (KindFits(*variant.second, v, depth + 1)) return true;
       }
       return false;
     case JsonShape::Form::kTaggedUnion:
-      return v.is_object() || shape.other != nullptr;
     case JsonShape::Form::kObject:
       return v.is_object();
   }
   return false;
 }
 
-bool KindFits(const FieldDescriptor& field, const json::value& v) {
+bool KindFits(const FieldDescriptor& field, const json::value& v, int depth) {
   switch (field.cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
     case FieldDescriptor::CPPTYPE_ENUM:
@@ -142,18 +138,21 @@ bool KindFits(const FieldDescriptor& field, const json::value& v) {
       return v.is_int64() || v.is_uint64() ||
              (v.is_double() && std::trunc(v.get_double()) == v.get_double());
     case FieldDescriptor::CPPTYPE_MESSAGE:
-      return MessageKindFits(*field.message_type(), v);
+      return MessageKindFits(*field.message_type(), v, depth);
   }
   return false;
 }
 
 class Reader {
  public:
-  explicit Reader(JsonReadResult& result, int trial_depth = 0)
-      : result_(result), trial_depth_(trial_depth) {}
+  // `budget`: how many more messages may be read for trying union variants; shared by a
+  // reader and the readers it starts for trials.
+  Reader(JsonReadResult& result, size_t& budget, int trial_depth = 0)
+      : result_(result), budget_(budget), trial_depth_(trial_depth) {}
 
   // Fills `message` from `v`; false if `v` is not of a kind the message takes.
-  bool ReadMessage(const json::value& v, Message& message, const std::string& path) {
+  bool ReadMessage(const json::value& v, Message& message, const Path& path) {
+    if (budget_ > 0) --budget_;
     const Descriptor& d = *message.GetDescriptor();
     if (IsValue(d)) return ReadValue(v, message);
     if (IsStruct(d)) {
@@ -181,9 +180,9 @@ class Reader {
     const Reflection& r = *message.GetReflection();
     for (const auto& [key, item] : v.get_object()) {
       const std::string_view name(key.data(), key.size());
+      const Path at{&path, name};
       const FieldDescriptor* field = FindByWireName(d, name);
       if (field == shape.extra) field = nullptr;  // its own name is just another key
-      const auto at = [&] { return path.empty() ? std::string(name) : StrCat(path, ".", name); };
       if (field == nullptr) {
         Keep(message, shape, name, item, at);
         continue;
@@ -192,25 +191,22 @@ class Reader {
       bool fits = true;
       if (field->is_map()) {
         fits = item.is_object();
-        if (fits) {
-          for (const auto& [k, element] : item.get_object()) {
-            fits = ReadMapEntry(message, *field, std::string_view(k.data(), k.size()), element,
-                                StrCat(at(), ".", std::string_view(k.data(), k.size()))) &&
-                   fits;
-          }
+        for (auto it = fits ? item.get_object().begin() : nullptr;
+             fits && it != item.get_object().end(); ++it) {
+          const std::string_view k(it->key().data(), it->key().size());
+          fits = ReadMapEntry(message, *field, k, it->value(), Path{&at, k});
         }
       } else if (field->is_repeated()) {
         fits = item.is_array();
-        if (fits) {
-          const json::array& items = item.get_array();
-          for (size_t i = 0; i < items.size(); ++i) {
-            if (items[i].is_null() && !IsValueField(*field)) continue;
-            fits =
-                Store(message, *field, items[i], StrCat(at(), "[", i, "]"), /*add=*/true) && fits;
-          }
+        const json::array* items = fits ? &item.get_array() : nullptr;
+        for (size_t i = 0; fits && i < items->size(); ++i) {
+          // A null element has no place in a list of strings or messages: the list goes
+          // whole to the extra field.
+          fits = (!(*items)[i].is_null() || IsValueField(*field)) &&
+                 Store(message, *field, (*items)[i], Path{&at, {}, i}, /*add=*/true);
         }
       } else {
-        fits = Store(message, *field, item, at(), /*add=*/false);
+        fits = Store(message, *field, item, at, /*add=*/false);
       }
       if (!fits) {  // the value goes whole to the extra field, not half to each
         r.ClearField(&message, field);
@@ -221,20 +217,21 @@ class Reader {
   }
 
  private:
+  static constexpr int kMaxTrialDepth = 2;
+
   static bool IsValueField(const FieldDescriptor& field) {
     return field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && IsValue(*field.message_type());
   }
 
-  void Mismatch(const std::string& path) {
-    if (result_.mismatched++ == 0) result_.first_mismatch = path;
+  void Mismatch(const Path& path) {
+    if (result_.mismatched++ == 0) result_.first_mismatch = path.Text();
   }
 
   // Puts `name: item` in the object's extra field, or counts it dropped when there is none.
-  template <class Path>
   void Keep(Message& message, const JsonShape& shape, std::string_view name,
             const json::value& item, const Path& path) {
     if (shape.extra == nullptr) {
-      Mismatch(path());
+      Mismatch(path);
       return;
     }
     Message& extra = *message.GetReflection()->MutableMessage(&message, shape.extra);
@@ -246,21 +243,34 @@ class Reader {
     ++result_.kept;
   }
 
+  // A value no variant of a union takes, kept untyped in its `other`.
+  bool KeepInOther(const json::value& v, Message& message, const JsonShape& shape) {
+    if (shape.other == nullptr) return false;
+    ReadValue(v, *message.GetReflection()->MutableMessage(&message, shape.other));
+    ++result_.kept;
+    return true;
+  }
+
+  // False, with nothing kept, if an element does not fit: a list message has no extra
+  // field, so the list goes whole to an enclosing one (or a union's `other`) instead.
   bool ReadListForm(const json::value& v, Message& message, const FieldDescriptor& items,
-                    const std::string& path) {
+                    const Path& path) {
     if (!v.is_array()) return false;
     const json::array& array = v.get_array();
     for (size_t i = 0; i < array.size(); ++i) {
-      const std::string at = StrCat(path, "[", i, "]");
-      if (!Store(message, items, array[i], at, /*add=*/true)) Mismatch(at);
+      if ((array[i].is_null() && !IsValueField(items)) ||
+          !Store(message, items, array[i], Path{&path, {}, i}, /*add=*/true)) {
+        message.GetReflection()->ClearField(&message, &items);
+        return false;
+      }
     }
     return true;
   }
 
   // The variant named by the object's tag; an unknown tag (or a variant that does not
-  // take the object) goes to `other`.
+  // take the object, or a value that is no object) goes to `other`.
   bool ReadTaggedUnion(const json::value& v, Message& message, const JsonShape& shape,
-                       const std::string& path) {
+                       const Path& path) {
     const Reflection& r = *message.GetReflection();
     if (v.is_object()) {
       const json::value* tag = v.get_object().if_contains(shape.tag_key);
@@ -274,19 +284,18 @@ class Reader {
         r.ClearField(&message, variant);
       }
     }
-    if (shape.other == nullptr) return false;
-    ReadValue(v, *r.MutableMessage(&message, shape.other));
-    return true;
+    return KeepInOther(v, message, shape);
   }
 
   // The variant of the value's kind (a list's kind includes its first element's). Of
-  // several, the first that takes the value whole (nothing left for an extra field),
-  // else the first that drops nothing; a value no variant takes goes to `other`. Each
-  // candidate is read once, and past two ambiguous unions deep the first that drops
-  // nothing is taken: an answer of unions nested in unions cannot multiply the reader's
-  // work level by level.
+  // several, the first that takes the value whole (nothing left for an extra field or an
+  // `other`), else the first that drops nothing; a value no variant takes goes to
+  // `other`. Each candidate is read once. Trying more than one reads a value again, so
+  // it stops two ambiguous unions deep (past there the first that drops nothing is
+  // taken) and once the answer's budget of reads is spent (then the value goes to
+  // `other` untried): unions nested in unions cannot multiply the reader's work.
   bool ReadKindUnion(const json::value& v, Message& message, const JsonShape& shape,
-                     const std::string& path) {
+                     const Path& path) {
     const Reflection& r = *message.GetReflection();
     std::vector<const FieldDescriptor*> candidates;
     for (const auto& [tag, variant] : shape.variants) {
@@ -301,8 +310,9 @@ class Reader {
         if (Store(message, *variant, v, path, /*add=*/false)) return true;
         continue;
       }
+      if (budget_ == 0) break;
       JsonReadResult read;
-      Reader reader(read, trial_depth_ + (ambiguous ? 1 : 0));
+      Reader reader(read, budget_, trial_depth_ + (ambiguous ? 1 : 0));
       std::unique_ptr<Message> sub(r.GetMessage(message, variant).New());
       if (!reader.ReadMessage(v, *sub, path) || read.mismatched > 0) continue;
       if (read.kept == 0) {
@@ -321,9 +331,7 @@ class Reader {
       result_.kept += fallback_kept;
       return true;
     }
-    if (shape.other == nullptr) return false;
-    ReadValue(v, *r.MutableMessage(&message, shape.other));
-    return true;
+    return KeepInOther(v, message, shape);
   }
 
   bool ReadValue(const json::value& v, Message& value) {
@@ -371,14 +379,15 @@ class Reader {
     }
   }
 
-  // False when the entry's value does not fit (the entry is then left out).
+  // False when the entry's value does not fit, null included (the entry is then left
+  // out, and the map goes whole to the extra field).
   bool ReadMapEntry(Message& message, const FieldDescriptor& field, std::string_view key,
-                    const json::value& v, const std::string& path) {
+                    const json::value& v, const Path& path) {
     const Descriptor& entry_type = *field.message_type();
     const FieldDescriptor& key_field = *entry_type.map_key();
     const FieldDescriptor& value_field = *entry_type.map_value();
     if (key_field.cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
-    if (v.is_null()) return true;
+    if (v.is_null() && !IsValueField(value_field)) return false;
     Message* entry = message.GetReflection()->AddMessage(&message, &field);
     entry->GetReflection()->SetString(entry, &key_field, std::string(key));
     if (!Store(*entry, value_field, v, path, /*add=*/false)) {
@@ -390,8 +399,8 @@ class Reader {
 
   // Sets a singular field or appends to a repeated one; false, storing nothing, when the
   // value does not fit.
-  bool Store(Message& message, const FieldDescriptor& field, const json::value& v,
-             const std::string& path, bool add) {
+  bool Store(Message& message, const FieldDescriptor& field, const json::value& v, const Path& path,
+             bool add) {
     const Reflection& r = *message.GetReflection();
     bool ok = false;
     switch (field.cpp_type()) {
@@ -482,10 +491,9 @@ class Reader {
     return true;
   }
 
-  static constexpr int kMaxTrialDepth = 2;
-
   JsonReadResult& result_;
-  const int trial_depth_;  // how many union trials this reader is inside
+  size_t& budget_;
+  const int trial_depth_;  // how many ambiguous unions this reader is trying inside
 };
 
 }  // namespace
@@ -503,8 +511,11 @@ JsonReadResult ReadJson(std::string_view text, Message& message) {
     result.status = absl::InvalidArgumentError(StrCat("not JSON: ", ec.message()));
     return result;
   }
-  Reader reader(result);
-  if (!reader.ReadMessage(v, message, "")) {
+  // Reads for trying union variants: a few times what a single pass over this answer can
+  // take, whatever the nesting.
+  size_t budget = 4 * text.size() + 4096;
+  Reader reader(result, budget);
+  if (!reader.ReadMessage(v, message, Path{})) {
     result.status = absl::InvalidArgumentError(
         StrCat("the JSON does not fit ", message.GetDescriptor()->full_name()));
   }

@@ -2,11 +2,13 @@
 //
 // Lenient by design: the upstream is OpenAI, which adds fields, union variants and
 // wider types before our protos do. A key no field takes, and a value whose JSON type
-// does not fit its field (a string where a number was declared, say), go whole to the
-// object's extra field (json.proto's `openai.v1.extra`), so they still reach the caller;
-// only where a message has no extra field are they dropped, and counted. An unknown
-// union tag goes to the union's `other` variant. `null` leaves a field unset. Unions and
-// lists are read as json.proto's options say (transcode/json_shape.h).
+// does not fit its field (a string where a number was declared, a list with a null or a
+// misfit element), go whole to the object's extra field (json.proto's `openai.v1.extra`),
+// so they still reach the caller; a value no variant of a union takes goes to the
+// union's `other`. Only where neither exists is a value dropped, and counted. Keys match
+// OpenAI's names exactly. `null` leaves a field unset. Numbers kept in a
+// google.protobuf.Value are doubles: an integer past 2^53 there loses precision. Unions
+// and lists are read as json.proto's options say (transcode/json_shape.h).
 //
 // Usage:
 //   JsonReadResult r = ReadJson(body, *message);
@@ -26,7 +28,7 @@ namespace oa::transcode {
 struct JsonReadResult {
   absl::Status status;
   int mismatched = 0;          // values dropped because their type did not fit
-  int kept = 0;                // values kept in extra fields (unknown keys, misfits)
+  int kept = 0;                // values kept untyped: in extra fields or a union's other
   std::string first_mismatch;  // the path of the first one ("data[0].bytes")
 };
 

@@ -35,9 +35,19 @@ JsonShape Compute(const Descriptor& d) {
       break;
   }
   if (shape.is_union()) {
+    // A union is one oneof of singular fields; anything else is read as the object it is.
     for (int i = 0; i < d.field_count(); ++i) {
       const FieldDescriptor* field = d.field(i);
-      if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+      if (field->is_repeated() || field->real_containing_oneof() == nullptr ||
+          field->real_containing_oneof() != d.field(0)->real_containing_oneof()) {
+        shape.form = JsonShape::Form::kObject;
+        shape.tag_key.clear();
+        return shape;
+      }
+    }
+    for (int i = 0; i < d.field_count(); ++i) {
+      const FieldDescriptor* field = d.field(i);
+      if (shape.other == nullptr && field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
           IsValue(*field->message_type())) {
         shape.other = field;
       } else {

@@ -223,10 +223,10 @@ void AppendMessage(const Message& message, const JsonWriteOptions* options, cons
   if (shape.extra != nullptr && r.HasField(message, shape.extra)) {
     extra = SortedEntries(r.GetMessage(message, shape.extra));
     std::erase_if(fields, [&](const FieldDescriptor* f) { return f == shape.extra; });
-    // A key that a set field also writes is written once, from the field.
     std::erase_if(extra, [&](const auto& entry) {
-      return std::any_of(fields.begin(), fields.end(),
-                         [&](const FieldDescriptor* f) { return WireName(*f) == entry.first; });
+      return ExtraKeyTaken(
+          message, entry.first,
+          options != nullptr ? options->skip : std::vector<const FieldDescriptor*>{});
     });
   }
   bool first = true;
@@ -266,6 +266,15 @@ void AppendMessage(const Message& message, const JsonWriteOptions* options, cons
 }
 
 }  // namespace
+
+bool ExtraKeyTaken(const Message& message, std::string_view key,
+                   const std::vector<const FieldDescriptor*>& elsewhere) {
+  const FieldDescriptor* field = FindByWireName(*message.GetDescriptor(), key);
+  if (field == nullptr || field == ShapeOf(*message.GetDescriptor()).extra) return false;
+  const Reflection& r = *message.GetReflection();
+  return (field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field)) ||
+         std::find(elsewhere.begin(), elsewhere.end(), field) != elsewhere.end();
+}
 
 std::optional<std::string> FindNonFinite(const Message& message) {
   const Reflection& r = *message.GetReflection();

@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace oa::transcode {
@@ -27,6 +28,12 @@ struct JsonWriteOptions {
 
 std::string WriteJson(const google::protobuf::Message& message,
                       const JsonWriteOptions& options = {});
+
+// Whether the extra_fields key `key` of `message` is not to be written because a field
+// of that name is set, or is sent `elsewhere` (in the URL path, as the streamed file): a
+// key is sent once, from the field.
+bool ExtraKeyTaken(const google::protobuf::Message& message, std::string_view key,
+                   const std::vector<const google::protobuf::FieldDescriptor*>& elsewhere);
 
 // The path ("tools[1].function.parameters") of the first float or double in `message`
 // that is NaN or infinite, which JSON cannot carry; nullopt when there is none.

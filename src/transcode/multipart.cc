@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include "base/strings.h"
 #include "transcode/field_names.h"
 #include "transcode/json_shape.h"
@@ -120,39 +122,61 @@ class Writer {
       Field(sub, *shape.items, name);
       return;
     }
+    if (!shape.is_union()) {
+      Fields(sub, name, {});
+      return;
+    }
     std::vector<const FieldDescriptor*> set;
     sr.ListFields(sub, &set);
-    if (shape.is_union()) {
-      if (set.empty()) return;
-      const FieldDescriptor& variant = *set.front();
-      if (shape.form == JsonShape::Form::kTaggedUnion && &variant != shape.other) {
-        const Message& object = sr.GetMessage(sub, &variant);
-        const FieldDescriptor* own = FindByWireName(*object.GetDescriptor(), shape.tag_key);
-        if (own == nullptr || !object.GetReflection()->HasField(object, own)) {
-          Part(StrCat(name, "[", shape.tag_key, "]"), "", "", shape.TagOf(variant));
-        }
-      }
+    if (set.empty()) return;
+    const FieldDescriptor& variant = *set.front();
+    const bool tagged = shape.form == JsonShape::Form::kTaggedUnion && &variant != shape.other &&
+                        variant.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+    if (!tagged) {
       Element(sub, variant, -1, name);
       return;
     }
+    const Message& object = sr.GetMessage(sub, &variant);
+    if (IsJsonMessage(variant)) {  // a free object: the union as one JSON part
+      Part(name, "", "", WriteJson(sub));
+      return;
+    }
+    // As in JSON, the union's tag says which variant this is, whatever the variant's own
+    // field or extra key of that name holds.
+    Part(StrCat(name, "[", shape.tag_key, "]"), "", "", shape.TagOf(variant));
+    Fields(object, name, shape.tag_key);
+  }
+
+  // The set fields of an object as `name[key]` fields, and its extra keys that no set
+  // field writes; a field or extra key named `skip_key` is left out.
+  void Fields(const Message& object, const std::string& name, std::string_view skip_key) {
+    const JsonShape& shape = ShapeOf(*object.GetDescriptor());
+    std::vector<const FieldDescriptor*> set;
+    object.GetReflection()->ListFields(object, &set);
     for (const FieldDescriptor* f : set) {
       if (f == shape.extra) {
-        Extra(sr.GetMessage(sub, f), StrCat(name, "["), "]");
-      } else {
-        Field(sub, *f, StrCat(name, "[", WireName(*f), "]"));
+        Extra(object, object.GetReflection()->GetMessage(object, f), StrCat(name, "["), "]", {},
+              skip_key);
+      } else if (WireName(*f) != skip_key) {
+        Field(object, *f, StrCat(name, "[", WireName(*f), "]"));
       }
     }
   }
 
  public:
-  // The keys of an extra field (a google.protobuf.Struct) as form fields: strings as
-  // they are, anything else as JSON.
-  void Extra(const Message& extra, std::string_view before, std::string_view after) {
+  // The keys of `owner`'s extra field (a google.protobuf.Struct) as form fields, but
+  // those a field of `owner` writes (ExtraKeyTaken) or named `skip_key`: strings as they
+  // are, anything else as JSON.
+  void Extra(const Message& owner, const Message& extra, std::string_view before,
+             std::string_view after, const std::vector<const FieldDescriptor*>& elsewhere,
+             std::string_view skip_key = {}) {
     const FieldDescriptor* fields = extra.GetDescriptor()->FindFieldByName("fields");
     const auto& r = *extra.GetReflection();
     for (int i = 0, n = r.FieldSize(extra, fields); i < n; ++i) {
       const Message& entry = r.GetRepeatedMessage(extra, fields, i);
       const auto& d = *entry.GetDescriptor();
+      const std::string key = entry.GetReflection()->GetString(entry, d.FindFieldByNumber(1));
+      if (key == skip_key || ExtraKeyTaken(owner, key, elsewhere)) continue;
       const Message& value = entry.GetReflection()->GetMessage(entry, d.FindFieldByNumber(2));
       const FieldDescriptor* string_value = value.GetDescriptor()->FindFieldByName("string_value");
       std::string text;
@@ -161,8 +185,7 @@ class Writer {
       } else {
         AppendFieldJson(entry, *d.FindFieldByNumber(2), -1, text);
       }
-      Part(StrCat(before, entry.GetReflection()->GetString(entry, d.FindFieldByNumber(1)), after),
-           "", "", text);
+      Part(StrCat(before, key, after), "", "", text);
     }
   }
 
@@ -207,7 +230,16 @@ MultipartBody WriteMultipart(const Message& message,
         field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
     if (!set) continue;
     if (field == ShapeOf(*message.GetDescriptor()).extra) {
-      writer.Extra(r.GetMessage(message, field), "", "");
+      // Fields not among `fields` are sent elsewhere (the URL path): not again.
+      std::vector<const FieldDescriptor*> elsewhere;
+      const auto& d = *message.GetDescriptor();
+      for (int i = 0; i < d.field_count(); ++i) {
+        if (std::find(fields.begin(), fields.end(), d.field(i)) == fields.end()) {
+          elsewhere.push_back(d.field(i));
+        }
+      }
+      if (streamed != nullptr) elsewhere.push_back(streamed);
+      writer.Extra(message, r.GetMessage(message, field), "", "", elsewhere);
     } else {
       writer.Field(message, *field, std::string(WireName(*field)));
     }

@@ -218,6 +218,39 @@ TEST(HttpCall, FileUploadMakesAMultipartBody) {
   EXPECT_EQ(call.body, expected);
 }
 
+TEST(HttpCall, MultipartSendsEachKeyOnceAndUnionsAsTheirVariant) {
+  const HttpCall call = Build("openai.v1.AudioService/CreateTranscription",
+                              R"(file { data: "RIFF" filename: "a.wav" }
+                                 model: "whisper-1"
+                                 chunking_strategy { vad_config { type: "bogus" threshold: 0.5 } }
+                                 extra_fields {
+                                   fields { key: "model" value { string_value: "other-model" } }
+                                   fields { key: "new_flag" value { bool_value: true } } })");
+  const auto parts = [&](std::string_view name) {
+    size_t n = 0;
+    const std::string needle = StrCat("name=\"", name, "\"");
+    for (size_t at = call.body.find(needle); at != std::string::npos;
+         at = call.body.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(parts("model"), 1u);  // the field, not the extra key of the same name
+  EXPECT_THAT(call.body, HasSubstr("name=\"model\"\r\n\r\nwhisper-1\r\n"));
+  EXPECT_THAT(call.body, HasSubstr("name=\"new_flag\"\r\n\r\ntrue\r\n"));
+  // A union by kind is its set variant's object; its own `type` is sent as it is.
+  EXPECT_THAT(call.body, HasSubstr("name=\"chunking_strategy[type]\"\r\n\r\nbogus\r\n"));
+  EXPECT_THAT(call.body, HasSubstr("name=\"chunking_strategy[threshold]\"\r\n\r\n0.5\r\n"));
+}
+
+TEST(HttpCall, QueryObjectsSendTheirExtraKeysToo) {
+  const HttpCall call = Build("openai.v1.AuditLogsService/ListAuditLogs",
+                              R"(effective_at { gt: 1 extra_fields { fields {
+                                   key: "eq" value { number_value: 5 } } } })");
+  EXPECT_THAT(call.target, HasSubstr("effective_at[gt]=1"));
+  EXPECT_THAT(call.target, HasSubstr("effective_at[eq]=5"));
+}
+
 TEST(HttpCall, UploadLeavesTheFilePartOpenAndLast) {
   const HttpCall call = Build("openai.v1.FilesService/CreateFileUpload",
                               R"(file { data: "first" filename: "big.jsonl" } purpose: "batch")");
@@ -288,16 +321,36 @@ TEST(JsonReader, AValueOfTheWrongTypeIsKeptInTheExtraFieldNotDropped) {
   EXPECT_EQ(WriteJson(*file), R"({"id":"file-1","bytes":"many","created_at":1.5})");
 }
 
-TEST(JsonReader, AValueOfTheWrongTypeIsDroppedAndCountedWhereNothingCanKeepIt) {
-  // A list message has no extra field: an element that does not fit cannot be kept.
+TEST(JsonReader, AListWithAMisfitOrNullElementIsKeptWholeByTheObjectAroundIt) {
+  // A list message has no extra field of its own: ["text", 5] in a map of string lists
+  // goes whole, map and all, to the object's extra field, not as ["text"].
+  std::unique_ptr<Message> m = New("openai.v1.ModerationResultBody");
+  const std::string json =
+      R"({"flagged":true,"category_applied_input_types":{"violence":["text",5]},)"
+      R"("categories":{"hate":false,"sexual":null}})";
+  const JsonReadResult r = ReadJson(json, *m);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.mismatched, 0);
+  EXPECT_EQ(r.kept, 2);
+  EXPECT_EQ(boost::json::parse(WriteJson(*m)), boost::json::parse(json));
+  // On its own, such a list fits nothing: the answer does not fit its type.
   const auto* d = route::ApiDescriptors().pool->FindMessageTypeByName("openai.v1.IntegerList");
   ASSERT_NE(d, nullptr);
   std::unique_ptr<Message> list(Factory().GetPrototype(d)->New());
-  const JsonReadResult r = ReadJson(R"([1,"two",3])", *list);
+  EXPECT_FALSE(ReadJson(R"([1,"two",3])", *list).status.ok());
+}
+
+TEST(JsonReader, KeysMatchOpenAisNameOnly) {
+  // A second spelling of a field is another key: it cannot overwrite the field.
+  std::unique_ptr<Message> usage = New("openai.v1.CompletionUsage");
+  const JsonReadResult r = ReadJson(R"({"prompt_tokens":5,"promptTokens":6})", *usage);
   ASSERT_TRUE(r.status.ok());
-  EXPECT_EQ(r.mismatched, 1);
-  EXPECT_EQ(r.first_mismatch, "[1]");
-  EXPECT_EQ(WriteJson(*list), "[1,3]");
+  EXPECT_EQ(r.kept, 1);
+  EXPECT_EQ(WriteJson(*usage), R"({"prompt_tokens":5,"promptTokens":6})");
+  // A string where a count was declared is kept as it is, not read as a number.
+  usage = New("openai.v1.CompletionUsage");
+  ASSERT_TRUE(ReadJson(R"({"total_tokens":"007"})", *usage).status.ok());
+  EXPECT_EQ(WriteJson(*usage), R"({"total_tokens":"007"})");
 }
 
 TEST(JsonReader, NullLeavesAFieldUnset) {
@@ -350,7 +403,9 @@ TEST(FieldNames, ExplicitJsonNamesAreOpenAisNames) {
   EXPECT_EQ(WireName(*d->FindFieldByName("include")), "include[]");
   EXPECT_EQ(WireName(*d->FindFieldByName("thread_id")), "thread_id");
   EXPECT_EQ(FindByWireName(*d, "include[]"), d->FindFieldByName("include"));
-  EXPECT_EQ(FindByWireName(*d, "threadId"), d->FindFieldByName("thread_id"));
+  EXPECT_EQ(FindByWireName(*d, "thread_id"), d->FindFieldByName("thread_id"));
+  EXPECT_EQ(FindByWireName(*d, "threadId"), nullptr);  // one spelling: OpenAI's
+  EXPECT_EQ(FindByWireName(*d, "include"), nullptr);   // its name is include[]
 }
 
 // ---- SSE -> events ----------------------------------------------------------------------
