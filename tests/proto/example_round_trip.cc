@@ -157,8 +157,8 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "%d examples (%d answers, %d requests) read and written back, %d differ; %d value(s) in "
-      "%d example(s) were not typed and came back through extra fields (OA_SHOW_KEPT=1 lists "
-      "them)\n",
+      "%d example(s) came back untyped, through extra fields or a union's other (OA_SHOW_KEPT=1 "
+      "lists them)\n",
       checked, answers, requests, failed, kept, kept_examples);
   return failed == 0 ? 0 : 1;
 }
