@@ -198,22 +198,75 @@ constexpr char kFile[] = R"pb(
   }
   message_type {
     name: "Node"
-    options { [openai.v1.json] { union_by_kind: true } }
+    options {
+      [openai.v1.json] { union_by_kind: true }
+    }
     oneof_decl { name: "variant" }
-    field { name: "a" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.NodeA" oneof_index: 0 }
-    field { name: "b" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.NodeB" oneof_index: 0 }
-    field { name: "other" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".google.protobuf.Value" oneof_index: 0 }
+    field {
+      name: "a"
+      number: 1
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".shapes.test.NodeA"
+      oneof_index: 0
+    }
+    field {
+      name: "b"
+      number: 2
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".shapes.test.NodeB"
+      oneof_index: 0
+    }
+    field {
+      name: "other"
+      number: 3
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Value"
+      oneof_index: 0
+    }
   }
   message_type {
     name: "NodeA"
-    field { name: "child" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.Node" }
-    field { name: "extra_fields" number: 2047 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".google.protobuf.Struct" options { [openai.v1.extra]: true } }
+    field {
+      name: "child"
+      number: 1
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".shapes.test.Node"
+    }
+    field {
+      name: "extra_fields"
+      number: 2047
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Struct"
+      options {
+        [openai.v1.extra]: true
+      }
+    }
   }
   message_type {
     name: "NodeB"
-    field { name: "child" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shapes.test.Node" }
+    field {
+      name: "child"
+      number: 1
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".shapes.test.Node"
+    }
     field { name: "x" number: 2 label: LABEL_OPTIONAL type: TYPE_STRING }
-    field { name: "extra_fields" number: 2047 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".google.protobuf.Struct" options { [openai.v1.extra]: true } }
+    field {
+      name: "extra_fields"
+      number: 2047
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Struct"
+      options {
+        [openai.v1.extra]: true
+      }
+    }
   }
   message_type {
     name: "Request"
