@@ -27,6 +27,11 @@ void RecordCall(const Identity& who, absl::Duration elapsed, const Ending& endin
     record.client_gone = exchange->client_gone;
     record.upstream_cut = exchange->upstream_cut;
   }
+  if (const observe::WebSocketTally* websocket = ending.websocket) {
+    record.websocket = websocket;
+    record.bytes_in += websocket->bytes_in;
+    record.bytes_out += websocket->bytes_out;
+  }
   observe::RecordCall(record);
 }
 

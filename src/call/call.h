@@ -21,7 +21,8 @@
 #include "limits/admission.h"
 #include "net/asio.h"
 #include "net/delay_queue.h"
-#include "observe/metrics.h"
+#include "observe/access_log.h"
+#include "observe/front.h"
 #include "upstream/forwarder.h"
 #include "upstream/pool.h"
 
@@ -54,18 +55,19 @@ struct Ending {
   std::optional<int> grpc_status;  // gRPC: the status code sent
   uint64_t own_bytes_out = 0;      // the body of an answer the gateway made itself
   const upstream::ForwardOutcome* exchange = nullptr;  // when the call reached the forwarder
+  const observe::WebSocketTally* websocket = nullptr;  // when it became a WebSocket session
 
   // A call answered with an HTTP status: by the upstream through `exchange`, or by the
   // gateway itself with a body of `own_bytes_out`.
   static Ending Http(int status, uint64_t own_bytes_out,
                      const upstream::ForwardOutcome* exchange = nullptr) {
-    return {status, std::nullopt, own_bytes_out, exchange};
+    return {status, std::nullopt, own_bytes_out, exchange, nullptr};
   }
   // A call that ended with gRPC status `code`, the upstream having answered
   // `upstream_status` (0: no answer) through `exchange`.
   static Ending Grpc(int code, int upstream_status = 0,
                      const upstream::ForwardOutcome* exchange = nullptr) {
-    return {upstream_status, code, 0, exchange};
+    return {upstream_status, code, 0, exchange, nullptr};
   }
 };
 

@@ -64,7 +64,8 @@ std::string CallError::ToJson() const {
 CallError MissingKey() {
   return Make(401, Code::kUnauthenticated, kInvalidRequest, "missing_api_key",
               "No API key provided. Send your OpenAI key as 'Authorization: Bearer <key>' (over "
-              "gRPC, as 'authorization' metadata); the gateway forwards it to the upstream with "
+              "gRPC, as 'authorization' metadata; from a browser's WebSocket, as the subprotocol "
+              "'openai-insecure-api-key.<key>'); the gateway forwards it to the upstream with "
               "each call.");
 }
 
@@ -129,6 +130,17 @@ CallError UnexpectedBody(std::string_view method, std::string_view target) {
                      " takes no request body, and this request has one. The gateway refuses "
                      "it: an upstream that does not read such a body would read it as a "
                      "request of its own."));
+}
+
+CallError BadUpgrade(std::string_view why) {
+  return Make(400, Code::kInvalidArgument, kInvalidRequest, "invalid_websocket_upgrade",
+              StrCat("This WebSocket upgrade is malformed: ", why, "."));
+}
+
+CallError WebSocketsOff() {
+  return Make(426, Code::kUnimplemented, kInvalidRequest, "websockets_disabled",
+              "This gateway does not relay WebSockets (--websocket=off). Use the HTTP API: the "
+              "same call over HTTP, streamed with server-sent events where it streams.");
 }
 
 CallError BodyTimeout(std::string_view why) {

@@ -54,6 +54,10 @@ CallError BodyTooLarge(uint64_t limit);
 CallError BadRequest(std::string_view why);
 // A body on a call that has none (a GET, or a route of proto/ without a body).
 CallError UnexpectedBody(std::string_view method, std::string_view target);
+// A WebSocket upgrade that breaks RFC 6455's rules for one (4.1): `why` says which.
+CallError BadUpgrade(std::string_view why);
+// A WebSocket upgrade while --websocket=off: 426, so that clients fall back to HTTP.
+CallError WebSocketsOff();
 // A request body that did not arrive in time (--client-body-timeout).
 CallError BodyTimeout(std::string_view why);
 // A gRPC call whose body does not fit the bytes held for gRPC calls at once right now

@@ -190,6 +190,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "still serving, so load balancers stop sending first")
     ("drain-timeout", dur(defaults.drain_timeout),
      "after that, how long calls and streams under way may take to finish before they are cut")
+    ("websocket", str("on"), "on: WebSocket upgrades on /v1 paths (Realtime, Responses "
+     "WebSocket mode) are relayed to the upstream; off: refused with 426, so that clients fall "
+     "back to HTTP at once (for upstreams that have no WebSockets)")
+    ("websocket-idle-timeout", dur(defaults.websocket_idle_timeout),
+     "a relayed WebSocket with no frame either way for this long is closed")
     ("upstream-pool-idle-timeout", dur(defaults.upstream_pool_idle_timeout),
      "how long an idle upstream connection is kept")
     ("allow-keys", str(""), "comma-separated key fingerprints (64 hex digits: see "
@@ -332,6 +337,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
       {"upstream-first-byte-timeout", &s.upstream_first_byte_timeout},
       {"upstream-idle-timeout", &s.upstream_idle_timeout},
       {"upstream-pool-idle-timeout", &s.upstream_pool_idle_timeout},
+      {"websocket-idle-timeout", &s.websocket_idle_timeout},
   };
   for (const auto& [name, target] : durations) {
     if (auto st = ParseDuration(name, get(name), *target); !st.ok()) return st;
@@ -343,6 +349,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
                               /*zero_ok=*/true);
       !st.ok()) {
     return st;
+  }
+  if (const std::string websocket = get("websocket"); websocket == "on" || websocket == "off") {
+    s.websocket = websocket == "on";
+  } else {
+    return Bad("websocket", StrCat("'", websocket, "' is not on or off"));
   }
   s.upstream_pool_max_idle = vm["upstream-pool-max-idle"].as<int>();
   if (s.upstream_pool_max_idle < 0) return Bad("upstream-pool-max-idle", "must be 0 or more");

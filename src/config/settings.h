@@ -56,6 +56,12 @@ struct Settings {
   absl::Duration shutdown_delay = absl::ZeroDuration();  // not ready, still serving
   absl::Duration drain_timeout = absl::Seconds(30);      // then finish what is under way
 
+  // WebSocket upgrades on /v1 paths (Realtime, Responses WebSocket mode): relayed, or
+  // refused with 426 so that clients fall back to HTTP at once.
+  bool websocket = true;
+  // A relayed WebSocket with no frame either way for this long is closed.
+  absl::Duration websocket_idle_timeout = absl::Minutes(10);
+
   // Who may call, and how much (limits/admission.h). 0 turns a limit off.
   std::vector<std::string> allow_keys;      // full key fingerprints; empty with no networks: all
   std::vector<std::string> allow_networks;  // CIDR networks or single addresses

@@ -11,6 +11,7 @@
 #include "grpc/call_state.h"
 #include "grpc/downstream.h"
 #include "grpc/message_reader.h"
+#include "grpc/websocket_call.h"
 #include "observe/metrics.h"
 #include "transcode/field_names.h"
 #include "transcode/http_call.h"
@@ -20,6 +21,7 @@ namespace {
 
 namespace asio = net::asio;
 using namespace asio::experimental::awaitable_operators;
+using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using net::Clock;
 
@@ -77,20 +79,30 @@ class CallReactor final : public OrderedReactor {
       Refuse(call::InvalidCall(read));
       return;
     }
-    const bool events =
-        route.method->server_streaming() && !transcode::IsHttpBody(*route.method->output_type());
+    // A WebSocket session's first message need not carry an event: then the upgrade
+    // sends none. (Asked before BuildHttpCall, which makes the body field to set `stream`.)
+    const FieldDescriptor* body = route.websocket ? input->FindFieldByName(route.body) : nullptr;
+    const bool first_frame = body != nullptr && request->GetReflection()->HasField(*request, body);
+    const bool events = route.method->server_streaming() && !route.websocket &&
+                        !transcode::IsHttpBody(*route.method->output_type());
     absl::StatusOr<transcode::HttpCall> call = transcode::BuildHttpCall(route, *request, events);
     if (!call.ok()) {
       Refuse(call::InvalidCall(call.status()));
       return;
     }
+    if (route.websocket && !first_frame) call->body.clear();
     const uint64_t body_bytes = call->body.size() + call->body_tail.size();
     if (!state_->HoldBuffered(body_bytes)) {
       Refuse(call::BuffersFull(body_bytes, state_->context.settings.grpc_max_buffered_bytes));
       return;
     }
     dispatched_ = true;
-    asio::co_spawn(state_->worker.executor, Run(state_, *std::move(call)), asio::detached);
+    if (route.websocket) {
+      asio::co_spawn(state_->worker.executor, RunWebSocket(state_, *std::move(call)),
+                     asio::detached);
+    } else {
+      asio::co_spawn(state_->worker.executor, Run(state_, *std::move(call)), asio::detached);
+    }
   }
 
   void WriteDone(bool ok) override {
@@ -117,11 +129,7 @@ class CallReactor final : public OrderedReactor {
     call::Call call(s.worker, Identify(s, method, target), s.start);
     GrpcDownstream caller(s, std::move(request));
     if (const std::optional<call::CallError> refused = co_await call.Admit()) {
-      const grpc::Status status = ToGrpc(*s.ctx, *refused);
-      call.Record(call::Ending::Grpc(status.error_code()));
-      s.ReleaseBuffered();
-      OrderedReactor* reactor = std::exchange(s.reactor, nullptr);
-      reactor->Finish(status);
+      FinishRefused(s, call, *refused);
       co_return;
     }
     auto result = co_await (call.Forward(caller) || s.cancelled.Wait());
@@ -150,6 +158,41 @@ class CallReactor final : public OrderedReactor {
     } else {
       reactor->Finish(status);
     }
+  }
+
+  // A WebSocket RPC (websocket_call.h): the upgrade, then the session, as one call.
+  static asio::awaitable<void> RunWebSocket(std::shared_ptr<CallState> state,
+                                            transcode::HttpCall request) {
+    CallState& s = *state;
+    const std::string target = request.target;
+    call::Call call(s.worker, Identify(s, "GET", target), s.start);
+    WebSocketCall caller(s, std::move(request));
+    if (const std::optional<call::CallError> refused = co_await call.Admit()) {
+      FinishRefused(s, call, *refused);
+      co_return;
+    }
+    const upstream::ForwardOutcome out = co_await call.Forward(caller);
+    grpc::Status status;
+    if (out.failure) {
+      status = ToGrpc(*s.ctx, call::ForwardFailure(out, s.context.settings.max_body_bytes));
+    } else if (out.client_gone) {
+      status = Gone(*s.ctx);
+    } else {
+      status = caller.Finish(out);
+    }
+    call::Ending ending = call::Ending::Grpc(status.error_code(), caller.http_status(), &out);
+    ending.websocket = caller.tally();
+    call.Record(ending);
+    s.ReleaseBuffered();
+    std::exchange(s.reactor, nullptr)->Finish(status);
+  }
+
+  // Ends a call that admission refused.
+  static void FinishRefused(CallState& s, const call::Call& call, const call::CallError& refused) {
+    const grpc::Status status = ToGrpc(*s.ctx, refused);
+    call.Record(call::Ending::Grpc(status.error_code()));
+    s.ReleaseBuffered();
+    std::exchange(s.reactor, nullptr)->Finish(status);
   }
 
   // Ends a call the gateway refuses before it reaches a worker.

@@ -18,6 +18,13 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+grpc::Status UpstreamErrorStatus(grpc::GenericCallbackServerContext& ctx, int http_status,
+                                 const std::string& body) {
+  ctx.AddTrailingMetadata("openai-http-status", StrCat(http_status));
+  if (!body.empty()) ctx.AddTrailingMetadata("openai-error-bin", body);
+  return ToGrpc(ctx, call::UpstreamAnswer(http_status, body));
+}
+
 grpc::Status ToGrpc(grpc::GenericCallbackServerContext& ctx, const call::CallError& error) {
   if (error.retry_after_seconds > 0) {
     ctx.AddTrailingMetadata("retry-after", StrCat(error.retry_after_seconds));

@@ -78,6 +78,11 @@ grpc::Status Gone(const grpc::ServerContextBase& ctx);
 // A status of the gateway's own, code for code.
 grpc::Status ToGrpc(const absl::Status& status);
 
+// The upstream's error answer: its status mapped (call/errors.h), and OpenAI's error
+// whole, with its HTTP status, as trailing metadata (openai-http-status, openai-error-bin).
+grpc::Status UpstreamErrorStatus(grpc::GenericCallbackServerContext& ctx, int http_status,
+                                 const std::string& body);
+
 // An error of call/errors.h as a status; a caller told when to try again gets Retry-After
 // (seconds) as trailing metadata, as a REST caller gets the header.
 grpc::Status ToGrpc(grpc::GenericCallbackServerContext& ctx, const call::CallError& error);

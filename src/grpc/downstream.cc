@@ -32,6 +32,15 @@ bool PrintableAscii(std::string_view s) {
 
 }  // namespace
 
+void AddAnswerMetadata(grpc::GenericCallbackServerContext& ctx, const net::MessageHead& head) {
+  for (const net::HeadField field : head.fields()) {
+    if (call::Crosses(call::Crossing::kGrpcAnswer, call::Classify(field.code, field.name)) &&
+        PrintableAscii(field.value)) {
+      ctx.AddInitialMetadata(AsciiLower(field.name), std::string(field.value));
+    }
+  }
+}
+
 GrpcDownstream::GrpcDownstream(CallState& state, transcode::HttpCall call)
     : state_(state),
       call_(std::move(call)),
@@ -101,13 +110,7 @@ asio::awaitable<absl::StatusOr<size_t>> GrpcDownstream::ReadRequestBody(char* pi
 asio::awaitable<bool> GrpcDownstream::WriteHead(const upstream::ResponseStart& start) {
   http_status_ = static_cast<int>(start.head.status());
   const std::string_view content_type = start.head.Value(bhttp::field::content_type);
-  // Which headers come back as metadata: call/headers.h.
-  for (const net::HeadField field : start.head.fields()) {
-    if (call::Crosses(call::Crossing::kGrpcAnswer, call::Classify(field.code, field.name)) &&
-        PrintableAscii(field.value)) {
-      state_.ctx->AddInitialMetadata(AsciiLower(field.name), std::string(field.value));
-    }
-  }
+  AddAnswerMetadata(*state_.ctx, start.head);
   answer_.Start(http_status_, content_type);
   // gRPC owns content-type; the answer's own travels under another name too.
   if (answer_.kind() == transcode::AnswerReader::Kind::kBytes && PrintableAscii(content_type)) {
@@ -147,10 +150,7 @@ asio::awaitable<grpc::Status> GrpcDownstream::Finish(const upstream::ForwardOutc
 }
 
 grpc::Status GrpcDownstream::ErrorStatus() {
-  const std::string& body = answer_.error_body();
-  state_.ctx->AddTrailingMetadata("openai-http-status", StrCat(http_status_));
-  if (!body.empty()) state_.ctx->AddTrailingMetadata("openai-error-bin", body);
-  return ToGrpc(*state_.ctx, call::UpstreamAnswer(http_status_, body));
+  return UpstreamErrorStatus(*state_.ctx, http_status_, answer_.error_body());
 }
 
 void GrpcDownstream::NoteMismatches() {

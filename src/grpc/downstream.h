@@ -17,6 +17,10 @@
 
 namespace oa::grpc_front {
 
+// The headers of an answer that come back to a gRPC caller as initial metadata (which:
+// call/headers.h). REQUIRES: before the first message is written.
+void AddAnswerMetadata(grpc::GenericCallbackServerContext& ctx, const net::MessageHead& head);
+
 class GrpcDownstream final : public upstream::Downstream {
  public:
   GrpcDownstream(CallState& state, transcode::HttpCall call);
@@ -50,8 +54,7 @@ class GrpcDownstream final : public upstream::Downstream {
   net::asio::awaitable<absl::StatusOr<bool>> NextFileData();
   // Writes the messages in pending_ and waits until gRPC took each (backpressure).
   net::asio::awaitable<bool> WritePending();
-  // The upstream's error answer: its status mapped (call/errors.h), and OpenAI's error
-  // whole, with its HTTP status, as trailing metadata.
+  // The upstream's error answer (UpstreamErrorStatus).
   grpc::Status ErrorStatus();
   void NoteMismatches();
 

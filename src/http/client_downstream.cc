@@ -26,6 +26,7 @@ upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head
       [&](std::string_view name, std::string_view value) { head.AddParsed(name, value); });
   upstream::RequestStart start;
   start.head_method = in.method() == bhttp::verb::head;
+  if (relay_ != nullptr) start.upgrade = in.Value(bhttp::field::upgrade);
   if (const auto length = request_.content_length()) {
     start.content_length = *length;
   } else {
@@ -271,6 +272,27 @@ asio::awaitable<void> ClientDownstream::StopWatching() {
     buffer_.commit(n);
   }
   if (watch->gone) reusable_ = false;
+}
+
+// The upstream's 101 goes to the client as it came, with the hop-by-hop headers that
+// make it one (Connection and Upgrade), then the relay carries the session.
+asio::awaitable<void> ClientDownstream::Switched(const upstream::ResponseStart& start,
+                                                 upstream::Connection& upstream) {
+  const net::MessageHead& head = start.head;
+  head_.StatusLine(request_.head().version(), head.status(), head.reason());
+  call::ForEachCrossing(
+      head, call::Crossing::kRestAnswer,
+      [&](std::string_view name, std::string_view value) { head_.AddParsed(name, value); });
+  head_.Add(bhttp::field::connection, "Upgrade");
+  head_.Add(bhttp::field::upgrade, head.Value(bhttp::field::upgrade));
+  head_.End();
+  head_written_ = true;
+  reusable_ = false;
+  deadline_.Expire(io_timeout_);
+  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(head_.text()), kNoThrow);
+  deadline_.Clear();
+  if (ec) co_return;
+  co_await relay_->Run(upstream.stream, upstream.buffer);
 }
 
 // Closing the connection without the final chunk (or short of Content-Length) is how

@@ -4,6 +4,10 @@
 // go up unchanged; the answer's status, reason, end-to-end headers and body framing come
 // back unchanged. Nothing is parsed beyond HTTP framing.
 //
+// A WebSocket upgrade is relayed the same way, with `relay` given: the upgrade goes
+// upstream, and once the upstream switches protocols its 101 goes to the client and the
+// relay carries the session (websocket_relay.h).
+//
 // Usage (in a session):
 //   ClientDownstream caller({stream, buffer, deadline, deadline_cancels}, parser, base_url,
 //                           settings, connections, cors);
@@ -18,6 +22,7 @@
 #include "config/settings.h"
 #include "http/cors.h"
 #include "http/session.h"
+#include "http/websocket_relay.h"
 #include "net/http1_parser.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
@@ -46,9 +51,11 @@ class ClientDownstream final : public upstream::Downstream {
   // (--client-body-timeout, --client-body-min-rate).
   // `connections` says whether the worker drains: then the answer ends the connection.
   // `cors` decorates the answer for the request's Origin.
+  // `relay`, set for a WebSocket upgrade, outlives the object.
   ClientDownstream(ClientConnection client, net::RequestParser& request,
                    const upstream::BaseUrl& upstream, const config::Settings& settings,
-                   const Connections& connections, const Cors& cors)
+                   const Connections& connections, const Cors& cors,
+                   WebSocketRelay* relay = nullptr)
       : client_(client.stream),
         buffer_(client.buffer),
         request_(request),
@@ -58,7 +65,8 @@ class ClientDownstream final : public upstream::Downstream {
         settings_(settings),
         io_timeout_(settings.client_io_timeout),
         connections_(connections),
-        cors_(cors) {}
+        cors_(cors),
+        relay_(relay) {}
 
   ~ClientDownstream() override;
 
@@ -76,6 +84,8 @@ class ClientDownstream final : public upstream::Downstream {
   void StartWatching(std::function<void()> on_gone) override;
   net::asio::awaitable<void> StopWatching() override;
   void Cut() override;
+  net::asio::awaitable<void> Switched(const upstream::ResponseStart& start,
+                                      upstream::Connection& upstream) override;
 
  private:
   struct Watch;
@@ -99,6 +109,7 @@ class ClientDownstream final : public upstream::Downstream {
   uint64_t body_received_ = 0;
   const Connections& connections_;
   const Cors& cors_;
+  WebSocketRelay* relay_;
 
   upstream::WireHead head_;       // the answer's head, once known
   bool head_written_ = false;     // ... and sent

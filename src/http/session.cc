@@ -7,6 +7,7 @@
 #include "call/call.h"
 #include "http/client_downstream.h"
 #include "http/request_head.h"
+#include "http/websocket_relay.h"
 #include "net/client_hello.h"
 #include "net/http_read.h"
 #include "net/watchdog.h"
@@ -67,7 +68,11 @@ class Session final : public OpenConnection {
   }
 
   void CloseWhenIdle() override {
-    if (idle_) stream_.Close();  // else the loop in Serve() ends after this answer
+    if (relay_ != nullptr) {
+      relay_->GoAway();  // a WebSocket session ends with Close 1001 both ways
+    } else if (idle_) {
+      stream_.Close();  // else the loop in Serve() ends after this answer
+    }
   }
 
   asio::awaitable<void> Run() {
@@ -207,9 +212,9 @@ class Session final : public OpenConnection {
   // GET, would take its bytes for the next request on the connection, and its answer
   // would go to another caller. A route of proto/ says whether it has one; for a path it
   // does not describe, only POST, PUT and PATCH (as spelled, case and all) may, the
-  // methods whose bodies every server reads.
+  // methods whose bodies every server reads. (A WebSocket route's body is its frames.)
   static bool TakesBody(bhttp::verb method, const std::optional<route::RouteMatch>& match) {
-    if (match) return !match->route->body.empty();
+    if (match) return !match->route->body.empty() && !match->route->websocket;
     return method == bhttp::verb::post || method == bhttp::verb::put ||
            method == bhttp::verb::patch;
   }
@@ -247,30 +252,83 @@ class Session final : public OpenConnection {
     const std::optional<route::RouteMatch> match =
         context_.routes.MatchHttp(parser.head().method_string(), path);
     const std::string_view rpc = match ? std::string_view(match->route->rpc) : "unmodelled";
+    const bool upgrade = IsWebSocketUpgrade(parser.head());
+    if (upgrade) websocket_authorization_ = SubprotocolKey(parser.head());
     call_.emplace(context_.resources, Identify(parser, rpc), start);
     std::optional<bool> refused;
-    if (call_->MustAdmit() || Refusal(parser, match)) refused = co_await Admit(parser, match);
+    if (upgrade || call_->MustAdmit() || Refusal(parser, match)) {
+      refused = co_await Admit(parser, match, upgrade);
+    }
     bool keep_alive = false;
     if (refused) {
       keep_alive = *refused;
+    } else if (upgrade) {
+      keep_alive = co_await RelayWebSocket(parser);
     } else {
       keep_alive = co_await Relay(parser);
     }
     call_.reset();  // gives back the call's places in the limits
+    websocket_authorization_.clear();
     co_return keep_alive;
   }
 
-  // Who calls what, for the call's admission and its record.
+  // Who calls what, for the call's admission and its record. A browser's WebSocket, which
+  // cannot send Authorization, may send the key as a subprotocol (SubprotocolKey).
   call::Identity Identify(const net::RequestParser& parser, std::string_view rpc) const {
     const net::MessageHead& request = parser.head();
-    return {observe::Front::kRest,
-            peer_,
-            peer_address_,
-            request.method_string(),
-            request.target(),
-            rpc,
-            request.Value(bhttp::field::authorization),
-            request.Value("x-request-id")};
+    std::string_view authorization = request.Value(bhttp::field::authorization);
+    if (authorization.empty()) authorization = websocket_authorization_;
+    return {observe::Front::kRest, peer_, peer_address_, request.method_string(),
+            request.target(),      rpc,   authorization, request.Value("x-request-id")};
+  }
+
+  // An upgrade to WebSocket: Upgrade names websocket and Connection names upgrade (RFC
+  // 6455, 4.2.1). Whether it is a valid one is BadUpgrade's business.
+  static bool IsWebSocketUpgrade(const net::MessageHead& request) {
+    const auto names = [&](bhttp::field field, std::string_view token) {
+      for (const net::HeadField f : request.fields()) {
+        if (f.code != field) continue;
+        for (std::string_view item : Split(f.value, ',')) {
+          if (EqualsIgnoreCase(TrimAscii(item), token)) return true;
+        }
+      }
+      return false;
+    };
+    return names(bhttp::field::upgrade, "websocket") && names(bhttp::field::connection, "upgrade");
+  }
+
+  // The key a browser sends as the subprotocol "openai-insecure-api-key.<key>", as the
+  // Authorization value it stands for ("Bearer <key>"); empty when there is none. It is
+  // fingerprinted like Authorization, and goes upstream inside the subprotocol header,
+  // unchanged.
+  static std::string SubprotocolKey(const net::MessageHead& request) {
+    constexpr std::string_view kPrefix = "openai-insecure-api-key.";
+    for (const net::HeadField f : request.fields()) {
+      if (f.code != bhttp::field::sec_websocket_protocol) continue;
+      for (std::string_view item : Split(f.value, ',')) {
+        item = TrimAscii(item);
+        if (item.size() > kPrefix.size() && item.starts_with(kPrefix)) {
+          return StrCat("Bearer ", item.substr(kPrefix.size()));
+        }
+      }
+    }
+    return {};
+  }
+
+  // Why the gateway refuses a WebSocket upgrade before admitting it, or nullopt.
+  std::optional<call::CallError> UpgradeRefusal(const net::MessageHead& request) const {
+    if (!context_.settings.websocket) return call::WebSocketsOff();
+    if (request.method() != bhttp::verb::get) {
+      return call::BadUpgrade(StrCat("a WebSocket opens with GET, not ", request.method_string()));
+    }
+    if (request.version() < 11) return call::BadUpgrade("a WebSocket opens over HTTP/1.1");
+    if (request.Value(bhttp::field::sec_websocket_key).empty()) {
+      return call::BadUpgrade("Sec-WebSocket-Key is missing");
+    }
+    if (request.Value(bhttp::field::sec_websocket_version) != "13") {
+      return call::BadUpgrade("Sec-WebSocket-Version must be 13");
+    }
+    return std::nullopt;
   }
 
   asio::awaitable<bool> AnswerItself(net::RequestParser& parser, OwnAnswer own,
@@ -301,8 +359,14 @@ class Session final : public OpenConnection {
   // Admits call_ and gives nullopt; or answers the refusal itself and gives whether the
   // connection may carry another request.
   asio::awaitable<std::optional<bool>> Admit(net::RequestParser& parser,
-                                             const std::optional<route::RouteMatch>& match) {
-    std::optional<call::CallError> refusal = Refusal(parser, match);
+                                             const std::optional<route::RouteMatch>& match,
+                                             bool upgrade) {
+    std::optional<call::CallError> refusal;
+    if (upgrade) {
+      closing_ = true;  // whatever comes of an upgrade, the connection ends with it
+      refusal = UpgradeRefusal(parser.head());
+    }
+    if (!refusal) refusal = Refusal(parser, match);
     if (!refusal) refusal = co_await call_->Admit();
     if (!refusal) co_return std::nullopt;
     const bool keep_alive = co_await Reply(parser, *refusal);
@@ -328,6 +392,28 @@ class Session final : public OpenConnection {
     }
     call_->Record(ending);
     co_return keep_alive;
+  }
+
+  // Relays an admitted WebSocket upgrade, and then the session if the upstream switches
+  // protocols (websocket_relay.h); the upstream's refusal goes to the client as it came.
+  // The call, and its places in the limits, last as long as the session.
+  asio::awaitable<bool> RelayWebSocket(net::RequestParser& parser) {
+    WebSocketRelay relay(stream_, buffer_, context_.settings);
+    if (context_.connections.draining()) relay.GoAway();
+    relay_ = &relay;
+    ClientDownstream downstream({stream_, buffer_, deadline_, deadline_cancels_}, parser,
+                                context_.resources.pool.url(), context_.settings,
+                                context_.connections, context_.cors, &relay);
+    upstream::ForwardOutcome out = co_await call_->Forward(downstream);
+    relay_ = nullptr;
+    call::Ending ending = call::Ending::Http(out.status, 0, &out);
+    if (out.switched) ending.websocket = &relay.tally();
+    if (out.failure) {
+      co_await ReplyFailure(parser, out, ending.http_status);
+      ending.own_bytes_out = own_body_bytes_;
+    }
+    call_->Record(ending);
+    co_return false;
   }
 
   // The gateway's own answer when the relay failed before anything reached the client;
@@ -402,12 +488,14 @@ class Session final : public OpenConnection {
   net::Watchdog deadline_;
   std::string peer_ = "-";
   std::string peer_address_;
-  bool deadline_cancels_ = false;   // see DeadlinePassed()
-  bool idle_ = false;               // waiting for a request of which no byte has arrived
-  bool closing_ = false;            // the answer under way is the connection's last
-  bool linger_ = false;             // ... and the client may still be sending (Linger())
-  size_t own_body_bytes_ = 0;       // of the last answer of the gateway's own, once written
-  std::optional<call::Call> call_;  // the call under way, from its head to its record
+  bool deadline_cancels_ = false;        // see DeadlinePassed()
+  bool idle_ = false;                    // waiting for a request of which no byte has arrived
+  bool closing_ = false;                 // the answer under way is the connection's last
+  bool linger_ = false;                  // ... and the client may still be sending (Linger())
+  size_t own_body_bytes_ = 0;            // of the last answer of the gateway's own, once written
+  std::optional<call::Call> call_;       // the call under way, from its head to its record
+  std::string websocket_authorization_;  // SubprotocolKey() of the upgrade under way
+  WebSocketRelay* relay_ = nullptr;      // the WebSocket session under way
 };
 
 }  // namespace

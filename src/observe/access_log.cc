@@ -23,6 +23,7 @@ void CountCall(const AccessRecord& r) {
   call.bytes_in = r.bytes_in;
   call.bytes_out = r.bytes_out;
   metrics().CallEnded(call);
+  if (const WebSocketTally* ws = r.websocket) metrics().WebSocketEnded(r.front, *ws);
 }
 
 // Formats a number into a buffer of its own, for a LogField to view. It keeps a length,
@@ -61,7 +62,7 @@ void LogAccess(const AccessRecord& r) {
   const Number bytes_in(r.bytes_in);
   const Number bytes_out(r.bytes_out);
   const std::string key = ShortFingerprint(r.authorization);
-  std::array<LogField, 16> fields;
+  std::array<LogField, 20> fields;
   size_t n = 0;
   fields[n++] = text("front", InfoOf(r.front).name);
   fields[n++] = text("client", r.client);
@@ -83,6 +84,20 @@ void LogAccess(const AccessRecord& r) {
   if (r.retried) fields[n++] = {"retried", "1", true};
   if (r.client_gone) fields[n++] = text("ended", "client_gone");
   if (r.upstream_cut && !r.client_gone) fields[n++] = text("ended", "upstream_cut");
+  std::optional<Number> frames_in, frames_out, close_code;
+  if (const WebSocketTally* ws = r.websocket) {
+    frames_in.emplace(ws->frames_in);
+    frames_out.emplace(ws->frames_out);
+    fields[n++] = number("frames_in", *frames_in);
+    fields[n++] = number("frames_out", *frames_out);
+    fields[n++] = text("closed_by", ws->closed_by);
+    if (ws->close_code) {
+      close_code.emplace(*ws->close_code);
+      fields[n++] = number("close_code", *close_code);
+    } else {
+      fields[n++] = text("close_code", "-");
+    }
+  }
   WriteLog(LogLevel::kInfo, "access", absl::MakeConstSpan(fields.data(), n));
 }
 

@@ -5,6 +5,10 @@
 //     bytes_in=312 bytes_out=2048 key=1a2b3c4d request_id=req_abc [retried=1]
 //     [ended=client_gone|upstream_cut]
 //
+// A WebSocket session is one call, recorded when it ends (status=101): its bytes are the
+// frames' bytes each way, and it adds frames_in=N frames_out=N closed_by=client|upstream|
+// gateway close_code=N (or -).
+//
 // gRPC calls add grpc_status=N right after rpc=; their status= is the upstream's HTTP
 // status (0 when there was no upstream call). request_id is the upstream's x-request-id,
 // else the caller's X-Request-Id, else "-". The key is written only as its short fingerprint;
@@ -20,6 +24,19 @@
 #include "observe/front.h"
 
 namespace oa::observe {
+
+// A WebSocket session's traffic, counted by the relay: bytes and frames each way (in:
+// from the client), and how it ended.
+struct WebSocketTally {
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  // Who sent the first Close frame, or else whose connection ended first: "client",
+  // "upstream" or "gateway" (idle, drain, or bytes that were not WebSocket).
+  std::string_view closed_by = "-";
+  std::optional<uint16_t> close_code;  // of that Close frame, when it had one
+};
 
 // Views only: everything it points at must outlive the LogAccess() call.
 struct AccessRecord {
@@ -41,6 +58,9 @@ struct AccessRecord {
   bool retried = false;       // a pooled connection failed and a new one was used
   bool client_gone = false;   // the caller left before the answer was complete
   bool upstream_cut = false;  // the upstream failed after the answer had started
+  // A WebSocket session, once the upstream switched protocols: its bytes are bytes_in and
+  // bytes_out.
+  const WebSocketTally* websocket = nullptr;
 };
 
 // Counts the call in metrics() and writes its line at info level (no line when info is

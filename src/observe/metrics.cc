@@ -159,6 +159,34 @@ void Metrics::CallEnded(const CallSummary& call) {
   bytes_out_[front].Add(call.bytes_out);
 }
 
+namespace {
+
+// The close codes that label WebSocket sessions: a fixed set, so that no peer can add
+// series. RFC 6455's own codes one by one, registered (3xxx) and private ones (4xxx,
+// OpenAI's) as one label each.
+constexpr std::array<std::string_view, 20> kCloseCodeLabels = {
+    "none", "1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008",
+    "1009", "1010", "1011", "1012", "1013", "1014", "1015", "3xxx", "4xxx", "other"};
+
+size_t CloseCodeIndex(std::optional<uint16_t> code) {
+  if (!code) return 0;
+  if (*code >= 1000 && *code <= 1015) return 1 + (*code - 1000);
+  if (*code >= 3000 && *code <= 3999) return 17;
+  if (*code >= 4000 && *code <= 4999) return 18;
+  return 19;
+}
+
+}  // namespace
+
+void Metrics::WebSocketEnded(Front front, const WebSocketTally& session) {
+  const int f = static_cast<int>(front);
+  websockets_[f][CloseCodeIndex(session.close_code)].Add();
+  websocket_frames_[f][0].Add(session.frames_in);
+  websocket_frames_[f][1].Add(session.frames_out);
+  websocket_bytes_[f][0].Add(session.bytes_in);
+  websocket_bytes_[f][1].Add(session.bytes_out);
+}
+
 std::string Metrics::Render() const {
   Exposition e;
   e.Family("oa_requests_total", "counter",
@@ -199,6 +227,30 @@ std::string Metrics::Render() const {
   for (int f = 0; f < kFronts; ++f) e.Sample(FrontLabel(f), in_flight_[f].value());
   e.Family("oa_open_streams", "gauge", "Event streams (SSE answers) being relayed now.");
   e.Sample("", open_streams.value());
+  e.Family("oa_websockets_open", "gauge", "WebSocket sessions under way.");
+  for (int f = 0; f < kFronts; ++f) e.Sample(FrontLabel(f), open_websockets_[f].value());
+  e.Family("oa_websockets_total", "counter",
+           "WebSocket sessions ended, by the code of the first Close frame (none: no Close).");
+  for (int f = 0; f < kFronts; ++f) {
+    for (size_t i = 0; i < kCloseCodeLabels.size(); ++i) {
+      if (const uint64_t n = websockets_[f][i].value()) {
+        e.Sample(StrCat(FrontLabel(f), ",close_code=\"", kCloseCodeLabels[i], "\""), n);
+      }
+    }
+  }
+  e.Family("oa_websocket_frames_total", "counter",
+           "WebSocket frames relayed, by direction (in: from the client), counted as each "
+           "session ends.");
+  for (int f = 0; f < kFronts; ++f) {
+    e.Sample(StrCat(FrontLabel(f), ",direction=\"in\""), websocket_frames_[f][0].value());
+    e.Sample(StrCat(FrontLabel(f), ",direction=\"out\""), websocket_frames_[f][1].value());
+  }
+  e.Family("oa_websocket_bytes_total", "counter",
+           "WebSocket bytes relayed, by direction, counted as each session ends.");
+  for (int f = 0; f < kFronts; ++f) {
+    e.Sample(StrCat(FrontLabel(f), ",direction=\"in\""), websocket_bytes_[f][0].value());
+    e.Sample(StrCat(FrontLabel(f), ",direction=\"out\""), websocket_bytes_[f][1].value());
+  }
 
   e.Family("oa_upstream_connections", "gauge", "Connections open to the upstream, by state.");
   const int64_t idle = upstream_idle.value();

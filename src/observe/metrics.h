@@ -26,6 +26,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "observe/access_log.h"
 #include "observe/front.h"
 
 namespace oa::observe {
@@ -113,12 +114,15 @@ class Metrics {
   void SetRpcs(const std::vector<std::string>& rpcs);
 
   void CallEnded(const CallSummary& call);
+  // A WebSocket session ended (it was counted as a call too).
+  void WebSocketEnded(Front front, const WebSocketTally& session);
 
   // The exposition text of every series.
   std::string Render() const;
 
   Gauge& in_flight(Front front) { return in_flight_[static_cast<int>(front)]; }
-  Gauge open_streams;          // SSE answers being relayed, either front
+  Gauge open_streams;  // SSE answers being relayed, either front
+  Gauge& open_websockets(Front front) { return open_websockets_[static_cast<int>(front)]; }
   Gauge upstream_connections;  // open to the upstream, idle or busy
   Gauge upstream_idle;         // of those, idle in a pool
   Counter upstream_connects;
@@ -158,6 +162,12 @@ class Metrics {
   std::array<Counter, kFronts> bytes_out_;
   std::array<Counter, kUpstreamErrorKinds> upstream_errors_;
   std::array<Counter, 4> rate_limited_;  // requests/key, requests/client, concurrency/...
+  std::array<Gauge, kFronts> open_websockets_;
+  // WebSocket sessions by front and close code: kCloseCodeLabels says which index is which.
+  std::array<std::array<Counter, 20>, kFronts> websockets_;
+  // Frames and bytes by front and direction (0: from the client, 1: to it).
+  std::array<std::array<Counter, 2>, kFronts> websocket_frames_;
+  std::array<std::array<Counter, 2>, kFronts> websocket_bytes_;
 };
 
 // The process's metrics.

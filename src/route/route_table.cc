@@ -48,6 +48,8 @@ absl::Status AddRule(const google::protobuf::MethodDescriptor& method,
     return absl::InvalidArgumentError(StrCat(route.rpc, ": ", tmpl.status().message()));
   }
   route.tmpl = *std::move(tmpl);
+  route.websocket =
+      method.client_streaming() && method.server_streaming() && route.http_method == "GET";
   routes.push_back(std::move(route));
   return absl::OkStatus();
 }

@@ -31,6 +31,11 @@ struct Route {
   HttpTemplate tmpl;
   std::string body;  // the rule's body: "*", a field name, or empty for none
   const google::protobuf::MethodDescriptor* method = nullptr;
+  // A WebSocket session (Realtime, Responses WebSocket mode): a bidirectional RPC on a
+  // GET rule. Its HTTP call is the upgrade, which has no body; the body field is what each
+  // message carries as one text frame, and the other fields of the first message make
+  // the upgrade's query string.
+  bool websocket = false;
 };
 
 struct RouteMatch {

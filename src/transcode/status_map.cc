@@ -55,6 +55,60 @@ absl::StatusCode GrpcCodeForHttp(int http_status) {
 
 namespace {
 
+// OpenAI's error types (the "type" of an error object), as codes.
+absl::StatusCode GrpcCodeForErrorType(std::string_view type) {
+  using C = absl::StatusCode;
+  if (type == "invalid_request_error") return C::kInvalidArgument;
+  if (type == "authentication_error") return C::kUnauthenticated;
+  if (type == "permission_error") return C::kPermissionDenied;
+  if (type == "not_found_error") return C::kNotFound;
+  if (type == "rate_limit_error" || type == "insufficient_quota") return C::kResourceExhausted;
+  if (type == "server_error" || type == "api_error") return C::kInternal;
+  return C::kUnknown;
+}
+
+// The "type" of the error object in an error event's data ({"type":"error","error":{...}}).
+std::string ErrorType(std::string_view json) {
+  boost::system::error_code ec;
+  const boost::json::value v =
+      boost::json::parse(boost::json::string_view(json.data(), json.size()), ec);
+  if (ec || !v.is_object()) return "";
+  const boost::json::value* error = v.get_object().if_contains("error");
+  if (error == nullptr || !error->is_object()) return "";
+  const boost::json::value* type = error->get_object().if_contains("type");
+  if (type == nullptr || !type->is_string()) return "";
+  return std::string(type->get_string());
+}
+
+}  // namespace
+
+absl::StatusCode GrpcCodeForClose(int close_code, std::string_view error_event) {
+  using C = absl::StatusCode;
+  switch (close_code) {
+    case 1000:
+      return C::kOk;
+    case 1001:
+    case 1012:
+    case 1013:
+      return C::kUnavailable;
+    case 1008:
+      return C::kPermissionDenied;
+    case 1009:
+      return C::kResourceExhausted;
+    case 1002:
+    case 1003:
+    case 1007:
+    case 1011:
+      return C::kInternal;
+    default:
+      break;
+  }
+  if (!error_event.empty()) return GrpcCodeForErrorType(ErrorType(error_event));
+  return C::kUnknown;
+}
+
+namespace {
+
 // The text of an error OpenAI's way, or "" if there is none or it is blank. Answers
 // carry {"error":{"message":...}} (or, from some compatible servers, {"error":"..."});
 // the error events of the Responses and Assistants streams carry the error object

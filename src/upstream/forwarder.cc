@@ -42,8 +42,8 @@ constexpr size_t kFirstPieceBytes = 1024;
 // this many is taken as a broken upstream, not a slow one.
 constexpr int kMaxInterim = 8;
 
-// 100 Continue, 102 Processing, 103 Early Hints and the like; not 101, whose switch of
-// protocols no request through the gateway asks for.
+// 100 Continue, 102 Processing, 103 Early Hints and the like; not 101, which ends the
+// HTTP exchange when it was asked for (RequestStart::upgrade) and is refused otherwise.
 bool IsInterim(unsigned status) { return status / 100 == 1 && status != 101; }
 
 // The state of one Forwarder::Run call. Member coroutines capture `this`; the object
@@ -61,6 +61,10 @@ class Exchange {
       request_head_.ContentLength(*request_.content_length);
     } else if (request_.chunked) {
       request_head_.Add(bhttp::field::transfer_encoding, "chunked");
+    }
+    if (!request_.upgrade.empty()) {
+      request_head_.Add(bhttp::field::connection, "Upgrade");
+      request_head_.Add(bhttp::field::upgrade, request_.upgrade);
     }
     request_head_.End();
     SizePiece(request_.content_length);
@@ -183,17 +187,21 @@ class Exchange {
                  "'; the gateway relays chunked answers, and no other transfer coding"));
       co_return Attempt::kDone;
     }
-    if (const unsigned status = parser->head().status(); status / 100 == 1) {
+    const unsigned status = parser->head().status();
+    if (status / 100 == 1 && (status != 101 || request_.upgrade.empty())) {
       observe::metrics().upstream_error(observe::UpstreamError::kProtocol).Add();
       out_.failure = absl::UnavailableError(
           status == 101
-              ? StrCat("the upstream switched protocols (101), which no request "
-                       "through the gateway asks for")
+              ? StrCat("the upstream switched protocols (101) on a request that did not ask to")
               : StrCat("the upstream sent more than ", kMaxInterim, " interim (1xx) answers"));
       co_return Attempt::kDone;
     }
     out_.upstream_first_byte = absl::FromChrono(Clock::now() - started_);
-    co_await RelayResponse(conn, *parser, sent);
+    if (status == 101) {
+      co_await SwitchProtocols(conn, *parser, sent);
+    } else {
+      co_await RelayResponse(conn, *parser, sent);
+    }
     co_return Attempt::kDone;
   }
 
@@ -318,6 +326,25 @@ class Exchange {
     connection_reusable_ = keep_alive && after == Connection::IdleState::kQuiet;
   }
 
+  // The upstream agreed to the switch of protocols the request asked for: the connection
+  // is the Downstream's for the rest of its life (Downstream::Switched), and closed after.
+  asio::awaitable<void> SwitchProtocols(Connection& conn, net::ResponseParser& upstream,
+                                        bool request_sent) {
+    const net::MessageHead& head = upstream.head();
+    out_.status = static_cast<int>(head.status());
+    out_.request_id = std::string(head.Value("x-request-id"));
+    out_.switched = true;
+    response_started_ = true;
+    std::string().swap(replay_);
+    std::vector<char>().swap(piece_);  // the Downstream moves the bytes from now on
+    const ResponseStart start{.head = head,
+                              .content_length = std::nullopt,
+                              .body_follows = false,
+                              .request_sent = request_sent,
+                              .body_at_hand = conn.buffer.size() > 0};
+    co_await caller_.Switched(start, conn);
+  }
+
   // Moves the body piece by piece. False if either side failed (out_ says which).
   asio::awaitable<bool> RelayBody(Connection& conn, net::ResponseParser& upstream) {
     waiting_for_ = "data";
@@ -407,6 +434,11 @@ class Exchange {
 };
 
 }  // namespace
+
+asio::awaitable<void> Downstream::Switched(const ResponseStart& /*start*/,
+                                           Connection& /*upstream*/) {
+  co_return;
+}
 
 asio::awaitable<ForwardOutcome> Forwarder::Run(Downstream& downstream) {
   ForwardOutcome out;

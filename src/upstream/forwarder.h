@@ -22,6 +22,9 @@
 //   delay is over (the caller is watched only from then on). If the upstream fails
 //   mid-answer, the Downstream is told to Cut().
 // - Connect, first-byte and idle timeouts bound every wait on the upstream.
+// - A request that asks to switch protocols (a WebSocket upgrade) is an exchange like any
+//   other until the upstream's answer; a 101 then hands the connection to the Downstream
+//   for the rest of its life.
 #pragma once
 
 #include <functional>
@@ -53,6 +56,9 @@ struct RequestStart {
   std::optional<uint64_t> content_length;  // a body of this many bytes,
   bool chunked = false;                    // or a body in chunks; neither: no body
   bool head_method = false;                // a HEAD request, whose answer has no body
+  // The protocol the caller asks to switch to (an Upgrade value: "websocket"), or empty.
+  // The Forwarder sends it with Connection: Upgrade, and accepts a 101 answer only then.
+  std::string_view upgrade;
 };
 
 // The start of the upstream's answer, as the Downstream needs it to frame its own.
@@ -99,6 +105,12 @@ class Downstream {
   virtual net::asio::awaitable<void> StopWatching() = 0;
   // The answer started but cannot finish: the caller must see a cut, not a clean end.
   virtual void Cut() = 0;
+  // The upstream switched protocols (101) as PrepareRequest asked (RequestStart::upgrade;
+  // never called otherwise, hence the empty default). The exchange goes on over
+  // `upstream`, whose buffer may already hold the new protocol's first bytes, until this
+  // returns; the connection is closed then, never pooled. No deadline of the Forwarder's
+  // runs meanwhile: the Downstream bounds its own waits.
+  virtual net::asio::awaitable<void> Switched(const ResponseStart& start, Connection& upstream);
 };
 
 struct ForwardOutcome {
@@ -117,6 +129,7 @@ struct ForwardOutcome {
   bool client_gone = false;   // the caller left before the answer was complete
   bool upstream_cut = false;  // the upstream failed after the answer had started
   bool retried = false;       // a pooled connection failed and a new one was used
+  bool switched = false;      // the upstream switched protocols (Downstream::Switched)
 };
 
 // True for a message that broke HTTP's rules, as opposed to a connection that ended
