@@ -14,8 +14,9 @@ namespace ws = net::ws;
 using net::kNoThrow;
 
 namespace {
-// After the idle timeout, how long the sides have to answer the gateway's Close.
-constexpr absl::Duration kIdleCloseWait = absl::Seconds(5);
+// How long a side has to answer a Close: the gateway's after the idle timeout, or the
+// other side's when that side's connection ended right after it.
+constexpr absl::Duration kCloseWait = absl::Seconds(5);
 }  // namespace
 
 WebSocketRelay::WebSocketRelay(net::Stream& client, boost::beast::flat_buffer& client_buffer,
@@ -25,7 +26,7 @@ WebSocketRelay::WebSocketRelay(net::Stream& client, boost::beast::flat_buffer& c
             [this] {
               BeginClose(
                   StrCat("no traffic for ", absl::FormatDuration(settings_.websocket_idle_timeout)),
-                  kIdleCloseWait);
+                  kCloseWait);
             }),
       close_wait_(client.get_executor(), [this] { CloseBoth("gateway"); }),
       wake_(client.get_executor()) {
@@ -87,8 +88,10 @@ asio::awaitable<void> WebSocketRelay::Pump(Direction& d) {
       co_await SendClose(d);
     }
     if (d.close_sent) d.buffer->consume(d.buffer->size());  // nothing more goes to `to`
-    if (closing_ && up_.close_sent && down_.close_sent && up_.closed && down_.closed) {
-      CloseBoth("gateway");  // both sides answered the gateway's Close
+    if (up_.closed && down_.closed) {
+      // Each side has sent its Close and what came with it is out: the handshake is
+      // over, and the gateway, the client's server, closes the connections first.
+      CloseBoth("gateway");
       break;
     }
     d.idle_reading = d.remaining == 0 && d.buffer->size() == 0;
@@ -96,7 +99,16 @@ asio::awaitable<void> WebSocketRelay::Pump(Direction& d) {
         d.buffer->prepare(kPieceBytes - std::min(kPieceBytes - 1, d.buffer->size())), kNoThrow);
     d.idle_reading = false;
     if (ec) {
-      CloseBoth(d.from_name);
+      Direction& other = &d == &up_ ? down_ : up_;
+      if (d.closed && !other.closed && !other.from_gone) {
+        // `from` left after its Close, which the other side has yet to answer (or has
+        // answered, its Close still on the way): closing that side now would reset its
+        // connection and lose the answer. It has the close's wait to send it.
+        d.from_gone = true;
+        if (!closing_) close_wait_.Expire(kCloseWait);  // else the gateway's wait runs
+      } else {
+        CloseBoth(d.from_name);
+      }
       break;
     }
     d.buffer->commit(n);

@@ -17,6 +17,9 @@
 //   a Close 1001 goes to each side at its next frame boundary (never inside a frame),
 //   whatever either side sends after that is dropped, and the session ends when both
 //   sides have answered with their Close, or after --drain-timeout (idle: 5 s).
+// - Once both sides have sent a Close (whoever began), the relay closes both connections,
+//   as the client's server should. A side that leaves after its Close, before the other
+//   answered, leaves the other 5 s to send its answer (closing it at once would reset it).
 // - A stream that is not WebSocket (a length no frame can have, a control frame that is
 //   fragmented or too long) ends the session: the relay could no longer find boundaries.
 #pragma once
@@ -79,7 +82,8 @@ class WebSocketRelay {
     net::ws::FrameHeader close_header;
     uint64_t close_offset = 0;
     char close_code[2] = {};
-    bool closed = false;  // `from` sent its Close
+    bool closed = false;     // `from` sent its Close
+    bool from_gone = false;  // ... and then its connection ended
 
     bool close_due = false;   // the gateway's Close goes to `to` at the next boundary
     bool close_sent = false;  // ... and has gone (or is going): nothing more goes to `to`
