@@ -36,7 +36,7 @@ for arg in "$@"; do
   esac
 done
 all=(http_template_fuzz route_match_fuzz sse_fuzz transcode_fuzz http_front_fuzz http1_parser_fuzz
-     upstream_fuzz)
+     upstream_fuzz websocket_fuzz)
 ((${#targets[@]})) || targets=("${all[@]}")
 seconds=${FUZZ_SECONDS:-$((smoke ? 5 : 60))}
 parallel=${FUZZ_JOBS:-1}

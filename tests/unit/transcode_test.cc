@@ -526,6 +526,29 @@ TEST(StatusMap, HttpStatusesMapByTheGoogleRpcTable) {
   for (const auto& [http, code] : table) EXPECT_EQ(GrpcCodeForHttp(http), code) << http;
 }
 
+TEST(StatusMap, WebSocketClosesMapByCodeThenByTheLastErrorEvent) {
+  using C = absl::StatusCode;
+  const std::string invalid =
+      R"({"type":"error","error":{"type":"invalid_request_error","message":"bad"}})";
+  const std::string quota = R"({"type":"error","error":{"type":"insufficient_quota"}})";
+  const std::tuple<int, std::string, C> table[] = {
+      {1000, "", C::kOk},
+      {1000, invalid, C::kOk},  // an error that did not end the session was only an event
+      {1001, "", C::kUnavailable},
+      {1008, "", C::kPermissionDenied},
+      {1009, "", C::kResourceExhausted},
+      {1011, "", C::kInternal},
+      {4000, invalid, C::kInvalidArgument},
+      {4000, quota, C::kResourceExhausted},
+      {4000, "", C::kUnknown},
+      {1005, "", C::kUnknown},
+      {4000, "not json", C::kUnknown},
+  };
+  for (const auto& [close, event, code] : table) {
+    EXPECT_EQ(GrpcCodeForClose(close, event), code) << close << " " << event;
+  }
+}
+
 TEST(StatusMap, ErrorMessageIsOpenAisOrNamesTheStatus) {
   EXPECT_EQ(ErrorMessage(429, R"({"error":{"message":"Rate limit reached","type":"requests"}})"),
             "Rate limit reached");
