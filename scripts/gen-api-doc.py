@@ -21,6 +21,8 @@ def short(type_name, package):
 
 
 def kind(rpc):
+    if rpc.client_streaming and rpc.server_streaming:
+        return "bidirectional WebSocket events"
     if rpc.client_streaming:
         return "client-streaming"
     if not rpc.server_streaming:
@@ -219,6 +221,10 @@ def main(argv):
         "and answer one message per server-sent event. RPCs ending in `Upload` take",
         "the request as a client stream, for large files: the first message sets the",
         "fields, each later one only more bytes of the file (sent on as one multipart body).",
+        "RPCs named `Connect` are OpenAI's WebSocket APIs as bidirectional streams: their",
+        "GET rule is the upgrade, whose query string the first message's other fields give;",
+        "each message's `event` is one client event (one text frame), each answer one",
+        "server event.",
         "",
     ]
     out += ["## Services", ""]

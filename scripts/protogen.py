@@ -41,6 +41,17 @@ Operations
     client-streaming twin <Rpc>Upload(stream <Rpc>Request) with the same rule, for
     files too large for one message (the first message sets the fields, the rest carry
     more bytes of the file).
+  * WebSockets: the spec describes OpenAI's WebSocket APIs by their event unions only,
+    so the curation file's `websockets` names each one's service, path, upgrade query
+    parameters and client/server unions. Each is a bidirectional RPC in that service,
+    `rpc Connect(stream <Request>) returns (stream <ServerUnion>)` ruled
+    `get: "/v1<path>" body: "event"`, whose request holds the query parameters
+    (optional strings), `<ClientUnion> event` and extra_fields. Both unions are unions by
+    tag even with one variant; variant components named <Union><Rest> take the curated
+    variant_names pattern (RealtimeClientEventSessionUpdate ->
+    RealtimeSessionUpdateEvent). Their messages are built after the dedup of everything
+    else and join those messages as they are (see dedup), so they rename, move or
+    renumber nothing released.
 Schemas
   * object with properties, allOf of objects -> one message with the union of the
     properties in spec order; it ends with `google.protobuf.Struct extra_fields = 2047
@@ -58,6 +69,10 @@ Schemas
     flag, a list message (`{list: true}`, `repeated <item> items = 1`, named after its
     item: StringList, IntegerList, <Message>List), or the object's message; then
     `other`. Unions of objects that share no key -> one merged message, as objects.
+  * A union variant that is a component plus properties beside it (allOf [$ref, object]:
+    the Responses WebSocket's events, SSE events plus stream_id) is the component's
+    message with those properties added (after its released fields), unless a curated
+    bytes field is in it: then it is a message of its own named by its title.
   * string/enum/const -> string; integer -> int32, or int64 [jstype = JS_NUMBER] for
     times, sizes, limits and declared int64 (Schemas.int_type); number -> double; boolean ->
     bool; all scalars are `optional` (explicit presence). format: binary ->
@@ -66,11 +81,15 @@ Schemas
     mixed things -> Value, of free-form objects -> Struct). nullable -> the non-null
     type. object without properties -> Struct, with only string additionalProperties
     -> map<string, string>. Anything else (string-or-array, ...) -> Value.
+  * The curation file's `bytes` properties (base64 in OpenAI's JSON: WebSocket audio)
+    -> bytes, which the gateway's JSON reader and writer decode and encode.
   * Field names that are not lower_snake identifiers are sanitized and keep the
     original as json_name (`include[]` -> include [json_name = "include[]"]).
   * One message per concept: messages with the same name (a "Beta" prefix aside) and the
     same structure are merged wherever they were generated (dedup): a nested copy found
     under several parents becomes one top-level message. RPC requests stay their own.
+    Messages added later (the WebSocket events) join an existing one of their class where
+    it is, nested or not (a nested one is then referred to by its full name).
   * An operation whose `response_format` can be "text" (transcriptions, translations)
     answers plain text then: its response's string field `text` carries
     `[(openai.v1.text_answer) = true]` and receives that text.
@@ -82,7 +101,9 @@ Schemas
 Files
   * A component message reachable from the RPCs of one service lives in that
     service's file; one reachable from several lives in types.proto. Shared types
-    only reach shared types, so there are no import cycles.
+    only reach shared types, so there are no import cycles. A released message stays in
+    the file it was released in.
+  * Comments on fields come from the curation file's `fields` ("Message.field").
 """
 import collections
 import json
@@ -165,6 +186,7 @@ class Field:
         self.name, self.label, self.type, self.number = name, label, type_, number
         self.json_name = json_name
         self.options = []  # proto text of field options besides json_name
+        self.comment = None
 
 
 class Message:
@@ -221,7 +243,7 @@ class Message:
 class Schemas:
     """Resolves $refs, classifies schemas and turns them into messages and field types."""
 
-    def __init__(self, spec, reserved):
+    def __init__(self, spec, reserved, curation=None):
         self.comp = spec["components"]["schemas"]
         self.messages = {}  # component name -> Message
         self.lists = {}     # item type -> list message
@@ -234,6 +256,61 @@ class Schemas:
                 name += "Body"
             taken.add(name)
             self.names[cname] = name
+        curation = curation or {}
+        for ws in (curation.get("websockets") or {}).values():
+            for union in (ws["client"], ws["server"]):
+                self.name_variants(union, ws.get("variant_names", "{}"), taken)
+        # Properties that are bytes (base64 in OpenAI's JSON): id of the property's
+        # schema -> its curated path; those of inline variants named by their title
+        # apply to that variant's own message only (self.titled_bytes).
+        self.bytes_ids, self.titled_bytes, self.bytes_used = {}, {}, set()
+        titled = {v["title"]: v for ws in (curation.get("websockets") or {}).values()
+                  for union in (ws["client"], ws["server"])
+                  for v in self.comp[union].get("anyOf") or self.comp[union].get("oneOf") or []
+                  if "title" in v}
+        for path in curation.get("bytes") or []:
+            owner, *names = path.split(".")
+            s = self.comp.get(owner, titled.get(owner))
+            for n in names:
+                s = self.find_prop(s, n) if s is not None else None
+            if s is None or not names:
+                sys.exit(f"protogen: curated bytes field {path} is not in the spec")
+            if owner in self.comp:
+                self.bytes_ids[id(s)] = path
+            else:
+                self.titled_bytes.setdefault(owner, {})[id(s)] = path
+
+    def name_variants(self, union, pattern, taken):
+        """Names the variant components of `union` that are called <union><Rest> in the
+        spec `pattern` with Rest in it (RealtimeClientEventSessionUpdate ->
+        RealtimeSessionUpdateEvent for "Realtime{}Event")."""
+        for v in self.comp[union].get("anyOf") or self.comp[union].get("oneOf") or []:
+            cname = v.get("$ref", "").rsplit("/", 1)[-1]
+            if not cname.startswith(union) or cname == union:
+                continue
+            name = pattern.format(pascal(cname[len(union):]))
+            if name in taken:
+                sys.exit(f"protogen: {cname} would be named {name}, a name already taken")
+            taken.discard(self.names[cname])
+            taken.add(name)
+            self.names[cname] = name
+
+    def find_prop(self, s, name, depth=0):
+        """The schema of property `name` of object (or list of objects) s, looking
+        through $refs, allOf parts and union variants; None if it has none."""
+        if depth > 10:
+            return None
+        _, s = self.deref(s)
+        if "items" in s:
+            s = self.deref(s["items"])[1]
+        if name in (s.get("properties") or {}):
+            return s["properties"][name]
+        for key in ("allOf", "anyOf", "oneOf"):
+            for part in s.get(key) or []:
+                found = self.find_prop(part, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def deref(self, s):
         ref = None
@@ -360,11 +437,52 @@ class Schemas:
                 unique.append(s)
         return unique[0] if len(unique) == 1 else {"anyOf": unique}
 
-    def fill(self, msg, props):
+    def fill(self, msg, props, scoped=None):
+        """Fields of msg from {property: [schemas]}; the curated bytes fields (and those
+        in `scoped`, {schema id: path}, for this message only) are `bytes`."""
         for name, schemas in props.items():
             label, type_ = self.field_type(self.merge(schemas), msg, name)
+            marked = [self.bytes_ids.get(id(s)) or (scoped or {}).get(id(s)) for s in schemas]
+            if any(marked):
+                if not all(marked) or type_ != "string":
+                    sys.exit(f"protogen: curated bytes field {[m for m in marked if m]} is "
+                             f"{type_} in {msg.name}, or merged with a field that is not bytes")
+                type_ = "bytes"
+                self.bytes_used.update(marked)
             msg.add_field(name, label, type_)
         msg.add_extra()
+
+    def extend(self, msg, props):
+        """Adds the properties msg lacks, before its extra_fields (numbered after its
+        other fields)."""
+        for name, s in props.items():
+            if any(name in (f.name, f.json_name) for f in msg.fields):
+                continue
+            label, type_ = self.field_type(s, msg, name)
+            number = max([f.number for f in msg.fields if f.number != EXTRA_NUMBER] + [0]) + 1
+            f = msg.add_field(name, label, type_, number)
+            msg.fields.remove(f)
+            at = next((i for i, g in enumerate(msg.fields) if g.number == EXTRA_NUMBER),
+                      len(msg.fields))
+            msg.fields.insert(at, f)
+
+    def envelope(self, v, key):
+        """(component, {property: schema}) when union variant v is a component with
+        properties added beside it (allOf [$ref, object]: the Responses WebSocket's events
+        are its SSE events plus `stream_id`), else None."""
+        if "$ref" in v or "allOf" not in v:
+            return None
+        refs = [p for p in v["allOf"] if "$ref" in p]
+        rest = [p for p in v["allOf"] if "$ref" not in p and not self.is_annotation(p)]
+        if len(refs) != 1 or any(set(p) - {"type", "properties", "required", "description"}
+                                  or p.get("type", "object") != "object" for p in rest):
+            return None
+        added = collections.OrderedDict()
+        for p in rest:
+            added.update(p.get("properties") or {})
+        if key in added:
+            return None
+        return refs[0]["$ref"].rsplit("/", 1)[1], added
 
     # ---- unions ----
     def variants_of(self, s):
@@ -458,7 +576,18 @@ class Schemas:
         for tag, vs in by_tag.items():
             unique = self.merge(vs)
             ref, vs_schema = self.unwrap(unique)
-            if ref and "anyOf" not in unique:
+            env = self.envelope(unique, key)
+            if env and unique.get("title") in self.titled_bytes:
+                # Its own message, named by its title: a bytes field must not retype the
+                # component's (released) message.
+                type_ = Message(pascal(unique["title"]))
+                if type_.name in self.names.values():
+                    sys.exit(f"protogen: variant title {type_.name} is a component's name")
+                self.fill(type_, self.props(unique), self.titled_bytes[unique["title"]])
+            elif env:  # the component's message, with the added properties
+                type_ = self.component(env[0])
+                self.extend(type_, env[1])
+            elif ref and "anyOf" not in unique:
                 type_ = self.component(ref)
             else:  # an inline variant, or several schemas for one tag: merged
                 type_ = msg.add_nested(pascal(tag) or "Variant")
@@ -528,6 +657,20 @@ class Schemas:
         wide = (s.get("format") in ("int64", "unixtime") or WIDE_NAMES.search(fname or "")
                 or any(abs(s.get(b) or 0) > 2**31 - 1 for b in ("minimum", "maximum")))
         return "int64" if wide else "int32"
+
+    def event_union(self, cname):
+        """The message of a union of WebSocket events, by the key its variants name
+        themselves by, even with a single variant (which unwrap() would open up)."""
+        if cname not in self.messages:
+            tagged = self.tagged(self.comp[cname])
+            if not tagged:
+                sys.exit(f"protogen: {cname} is no union whose variants have a tag")
+            msg = Message(self.names[cname])
+            self.messages[cname] = msg
+            self.building.append(cname)
+            self.union_message(msg, *tagged)
+            self.building.pop()
+        return self.messages[cname]
 
     def component(self, cname):
         if cname not in self.messages:
@@ -788,6 +931,35 @@ def build_response(schemas, op):
         sys.exit(f"protogen: {op.op_id} can stream but has no event type: add it to SSE_EVENTS")
 
 
+def websocket_ops(schemas, ops, websockets):
+    """The bidirectional RPCs of OpenAI's WebSocket APIs (curation `websockets`), as ops
+    of their services: `rpc Connect(stream <request>) returns (stream <server union>)`,
+    ruled `get: "/v1<path>" body: "event"`. The request has the upgrade's query
+    parameters, then `event` (the client union), then extra_fields."""
+    out = []
+    for service, ws in (websockets or {}).items():
+        like = next((op for op in ops if op.service == service), None)
+        if like is None:
+            sys.exit(f"protogen: curated websocket of a service that does not exist: {service}")
+        op = Op()
+        op.method, op.spec_path, op.raw = "get", ws["path"], {}
+        op.op_id = f"websocket {ws['path']}"
+        op.base_path, op.fixed_query, op.path_params, op.query_params = ws["path"], [], [], []
+        op.tag, op.group, op.file, op.service = None, like.group, like.file, service
+        op.rpc = ws.get("rpc", "Connect")
+        op.bidi, op.comment = True, ws.get("comment")
+        op.body_props, op.body_ref, op.body_mode = None, None, "body"
+        msg = Message(ws["request"])
+        for q in ws.get("query") or []:
+            msg.add_field(q, "optional", "string")
+        op.body_field = msg.add_field("event", "", schemas.event_union(ws["client"])).name
+        msg.add_extra()
+        op.request = msg
+        op.response, op.binary, op.event = schemas.event_union(ws["server"]), False, None
+        out.append(op)
+    return out
+
+
 def mark_text_answers(schemas, ops):
     """An operation that can be asked for a text answer (`response_format: "text"`, as
     transcriptions are) answers text/plain then: its response's `text` field takes it."""
@@ -815,9 +987,11 @@ def field_messages(t):
 
 # ---- one message per concept --------------------------------------------------------------
 def base_name(m):
-    """A message's concept name: OpenAI's beta twins (BetaResponse) and the request forms
-    of its resources (InputTextContentParam, AgentTagResource) are the same concept."""
-    name = m.name[4:] if re.match(r"Beta[A-Z]", m.name) else m.name
+    """A message's (or a name's) concept name: OpenAI's beta twins (BetaResponse) and the
+    request forms of its resources (InputTextContentParam, AgentTagResource) are the same
+    concept."""
+    name = m if isinstance(m, str) else m.name
+    name = name[4:] if re.match(r"Beta[A-Z]", name) else name
     return re.sub(r"(?<=[a-z])(Param|Resource)$", "", name)
 
 
@@ -826,10 +1000,14 @@ def path_of(m):
     return f"{path_of(m.parent)}.{m.name}" if m.parent else m.name
 
 
-def dedup(ops):
+def dedup(ops, old=None):
     """Merges messages that are one concept (the same name, beta prefix aside) with the
     same structure, wherever they were generated: nested copies under many parents become
-    one top-level message. RPC requests keep their own (each RPC names its request)."""
+    one top-level message. RPC requests keep their own (each RPC names its request).
+    With `old` (ids of messages deduplicated before), a group holding an old message
+    keeps that one where and as it is and only the new members join it, so messages
+    added later (the WebSocket events) never rename or move what was released.
+    Returns {id of a merged message: the message it became}."""
     msgs = seen_messages(t for op in ops for t in (op.request, op.response, op.event)
                          if isinstance(t, Message))
     requests = {id(op.request) for op in ops}
@@ -837,7 +1015,8 @@ def dedup(ops):
     def shallow(m):
         if id(m) in requests:
             return ("request", id(m))
-        return (base_name(m), m.form, m.oneof, tuple(
+        # A message hoisted before (dedup's `old`) is compared by the name it was made with.
+        return (base_name(getattr(m, "born", m.name)), m.form, m.oneof, tuple(
             (f.name, f.label, f.number, f.json_name, tuple(f.options),
              None if isinstance(f.type, Message) else f.type) for f in m.fields))
 
@@ -860,8 +1039,16 @@ def dedup(ops):
     for group in members.values():
         if len(group) == 1:
             continue
-        keep = min(group, key=lambda m: (m.parent is not None, m.name.startswith("Beta"),
-                                         len(m.name), m.name, path_of(m)))
+        olds = [m for m in group if old is not None and id(m) in old]
+        keep = min(olds or group, key=lambda m: (m.parent is not None, m.name.startswith("Beta"),
+                                                 len(m.name), m.name, path_of(m)))
+        if olds:
+            for m in group:
+                if id(m) not in old:
+                    rep[id(m)] = keep
+                    if m.parent is not None:
+                        m.parent.nested.remove(m)
+            continue
         for m in group:
             rep[id(m)] = keep
         for m in group:
@@ -873,7 +1060,11 @@ def dedup(ops):
                 name = base_name(keep.parent) + keep.name
             if name in top_names:
                 name = path_of(keep).replace(".", "")
+            base, n = name, 2
+            while name in top_names:  # a parent hoisted before it may share its name
+                name, n = f"{base}{n}", n + 1
             keep.parent.nested.remove(keep)
+            keep.born = keep.name
             keep.parent, keep.name = None, name
             top_names.add(name)
     for m in msgs:
@@ -885,7 +1076,7 @@ def dedup(ops):
     for op in ops:
         op.response = rep.get(id(op.response), op.response)
         op.event = rep.get(id(op.event), op.event)
-    return sum(len(g) - 1 for g in members.values())
+    return rep
 
 
 def merge_concepts(ops, merges):
@@ -971,6 +1162,20 @@ def load_released(path):
     return out
 
 
+def released_files(path, cache={}):
+    """{top-level message name: its file ("audio.proto")} in the last release."""
+    if path not in cache:
+        cache[path] = {}
+        if os.path.exists(path):
+            from google.protobuf import descriptor_pb2
+            image = descriptor_pb2.FileDescriptorSet()
+            with open(path, "rb") as fh:
+                image.ParseFromString(fh.read())
+            cache[path] = {m.name: f.name.rsplit("/", 1)[-1] for f in image.file
+                           if f.package == PACKAGE for m in f.message_type}
+    return cache[path]
+
+
 def stabilize_numbers(tops, released):
     """Keeps the field numbers of the last release: a field released before keeps its
     number, a new one takes the next number never used, and a released field that is
@@ -981,7 +1186,7 @@ def stabilize_numbers(tops, released):
         old = released.get(path)
         if old is not None:
             used = {n for k, n in old.items() if k not in ("", "-")} | set(old[""])
-            next_number = max(used | {0}) + 1
+            next_number = max(used - {EXTRA_NUMBER} | {0}) + 1
             for f in m.fields:
                 if f.number == EXTRA_NUMBER:
                     continue
@@ -1035,7 +1240,12 @@ def type_name(type_, scope):
     if not isinstance(type_, Message):
         return type_
     if type_.parent:
-        return type_.name  # inline messages are always children of the field's scope
+        s = scope
+        while s is not None and s is not type_.parent:
+            s = s.parent
+        if s is not None:
+            return type_.name  # an inline message, a child of the field's scope
+        return f"{PACKAGE}.{path_of(type_)}"  # one a later message joined (dedup's `old`)
     s = scope
     while s is not None:  # a nested or enclosing name would shadow the top-level one
         if s.name == type_.name or any(n.name == type_.name for n in s.nested):
@@ -1069,12 +1279,17 @@ def render_message(msg, indent):
         if msg.reserved_names:
             names = ", ".join('"%s"' % n for n in msg.reserved_names)
             out.append(f"{pad}  reserved {names};")
+
+    def lines(f, fpad):  # a field, after its curated comment
+        return [f"{fpad}// {line}" for line in wrap(f.comment, 88 - len(fpad))] + [
+            field_line(f, msg, fpad)]
+
     if msg.oneof:
         out.append(f"{pad}  oneof {msg.oneof} {{")
-        out += [field_line(f, msg, pad + "    ") for f in msg.fields]
+        out += [x for f in msg.fields for x in lines(f, pad + "    ")]
         out.append(f"{pad}  }}")
     else:
-        out += [field_line(f, msg, pad + "  ") for f in msg.fields]
+        out += [x for f in msg.fields for x in lines(f, pad + "  ")]
     for n in msg.nested:
         if msg.fields or n is not msg.nested[0]:
             out.append("")
@@ -1098,7 +1313,8 @@ def http_rule(op):
 
 def render_rpc(name, op, response, stream, comment, twin=False, client_stream=False):
     out = [f"  // {line}" for line in wrap(comment, 86)]
-    if twin:  # the twin shares its request message with the unary RPC
+    if twin:  # a twin shares its request message with the unary RPC; a WebSocket
+        # Connect's is named for what it carries (RealtimeClientMessage)
         out.append("  // buf:lint:ignore RPC_REQUEST_STANDARD_NAME")
     ret = f"stream {type_name(response, None)}" if stream else type_name(response, None)
     arg = ("stream " if client_stream else "") + type_name(op.request, None)
@@ -1154,6 +1370,10 @@ def render_file(file, ops, messages):
         for i, op in enumerate(ops):
             if i:
                 out.append("")
+            if getattr(op, "bidi", False):
+                out += render_rpc(op.rpc, op, op.response, True, op.comment or rpc_comment(op),
+                                  True, client_stream=True)
+                continue
             comment = rpc_comment(op) + (" The body comes in chunks." if op.binary else "")
             out += render_rpc(op.rpc, op, op.response, op.binary, comment)
             if op.event:
@@ -1187,7 +1407,9 @@ def generate(spec, out_dir, curation):
     for op in ops:  # unique RPC names within the whole package
         if op.rpc in dup:
             op.rpc += pascal(op.method)
-    schemas = Schemas(spec, {op.rpc + "Request" for op in ops})
+    websockets = curation.get("websockets") or {}
+    schemas = Schemas(spec, {op.rpc + "Request" for op in ops}
+                      | {ws["request"] for ws in websockets.values()}, curation)
     for op in ops:
         plan_body(schemas, op)
     for op in ops:  # a body component named <Rpc>Request is that RPC's request
@@ -1198,7 +1420,20 @@ def generate(spec, out_dir, curation):
         op.request = build_request(schemas, op)
         build_response(schemas, op)
     mark_text_answers(schemas, ops)
-    dedup(ops)
+    rep = dedup(ops)
+    # The WebSocket RPCs come after: what they add joins the messages above as they are.
+    schemas.messages = {k: rep.get(id(m), m) for k, m in schemas.messages.items()}
+    schemas.lists = {k: rep.get(id(m), m) for k, m in schemas.lists.items()}
+    old = {id(m) for m in seen_messages(t for op in ops
+                                        for t in (op.request, op.response, op.event)
+                                        if isinstance(t, Message))}
+    ops += websocket_ops(schemas, ops, websockets)
+    unused = set(schemas.bytes_ids.values()) | {
+        p for paths in schemas.titled_bytes.values() for p in paths.values()}
+    unused -= schemas.bytes_used
+    if unused:
+        sys.exit(f"protogen: curated bytes fields that no message has: {sorted(unused)}")
+    dedup(ops, old)
     merge_concepts(ops, curation.get("merge", {}))
     assign_files(ops)
     files = collections.defaultdict(list)
@@ -1220,12 +1455,20 @@ def generate(spec, out_dir, curation):
         sys.exit(f"protogen: curated renames of messages that do not exist: {sorted(unknown)}")
     for m in tops:
         m.name = renames.get(m.name, m.name)
+    for m in tops:  # a released message stays in its file, whoever else uses it now
+        m.file = released_files(RELEASED).get(m.name, m.file)
     comments = curation.get("messages", {})
     unknown = set(comments) - {m.name for m in tops}
     if unknown:
         sys.exit(f"protogen: curated messages that do not exist: {sorted(unknown)}")
     for m in tops:
         m.comment = comments.get(m.name)
+    field_comments = curation.get("fields") or {}
+    for m in tops:
+        for f in m.fields:
+            f.comment = field_comments.pop(f"{m.name}.{f.name}", None)
+    if field_comments:
+        sys.exit(f"protogen: curated fields that do not exist: {sorted(field_comments)}")
     stabilize_numbers(tops, load_released(RELEASED))
     clash = [n for n, c in collections.Counter(m.name for m in tops).items() if c > 1]
     if clash:
@@ -1265,9 +1508,10 @@ def main(argv):
     ops, tops = generate(spec, argv[2], curation)
     twins = sum(1 for op in ops if op.event)
     uploads = sum(1 for op in ops if uploads_file(op))
+    sockets = sum(1 for op in ops if getattr(op, "bidi", False))
     print(f"protogen: {len({op.service for op in ops})} services, "
-          f"{len(ops) + twins + uploads} RPCs ({len(ops)} operations, {twins} streaming twins, "
-          f"{uploads} upload twins, "
+          f"{len(ops) + twins + uploads} RPCs ({len(ops) - sockets} operations, "
+          f"{twins} streaming twins, {uploads} upload twins, {sockets} WebSocket streams, "
           f"{sum(op.binary for op in ops)} binary), {len(tops)} top-level messages",
           file=sys.stderr)
 

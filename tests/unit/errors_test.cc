@@ -55,7 +55,8 @@ TEST(CallErrors, MissingKeyGolden) {
   EXPECT_EQ(e.http_status, 401);
   EXPECT_EQ(e.ToJson(),
             R"({"error":{"message":"No API key provided. Send your OpenAI key as )"
-            R"('Authorization: Bearer <key>' (over gRPC, as 'authorization' metadata); the )"
+            R"('Authorization: Bearer <key>' (over gRPC, as 'authorization' metadata; from a )"
+            R"(browser's WebSocket, as the subprotocol 'openai-insecure-api-key.<key>'); the )"
             R"(gateway forwards it to the upstream with each call.","type":)"
             R"("invalid_request_error","param":null,"code":"missing_api_key"}})");
   ExpectOpenAiShape(e);
