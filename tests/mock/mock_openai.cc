@@ -2,7 +2,9 @@
 // with its body streamed through (counted, SHA-256 hashed, only its ends kept), records it,
 // and writes the Plan that mock_replies.cc chose, generating large bodies piece by piece.
 // While it answers, a read stays pending on the connection so that a peer that goes away
-// is noticed at once, even between the events of a slow stream.
+// is noticed at once, even between the events of a slow stream. A request to upgrade to
+// WebSocket is recorded too, then refused or handed to mock_websocket.cc for the rest of
+// the connection.
 
 #include "mock_openai.h"
 
@@ -32,6 +34,7 @@
 
 #include "mock_replies.h"
 #include "mock_text.h"
+#include "mock_websocket.h"
 #include "support/wait_until.h"
 
 namespace oa::mock {
@@ -51,6 +54,8 @@ constexpr size_t kTailLimit = 64 << 10;
 constexpr size_t kPieceSize = 64 << 10;
 constexpr uint32_t kHeaderLimit = 1 << 20;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// How long Stop() waits for open WebSockets to finish the closing handshake it started.
+constexpr auto kWebSocketCloseWait = std::chrono::seconds(1);
 constexpr std::string_view kControlPrefix = "/__mock/";
 
 // ---- request bodies ---------------------------------------------------------------------
@@ -145,25 +150,47 @@ class Ledger {
     return plan;
   }
 
+  // Records `request`, which asks for a WebSocket, and decides how to answer it. Armed
+  // overrides apply to it as to any request (x-mock-ws can be armed).
+  WebSocketPlan Upgrade(RecordedRequest request) {
+    WebSocketPlan plan = PlanWebSocket(state_.overrides.Apply(request));
+    std::lock_guard lock(mutex_);
+    requests_.push_back(std::move(request));
+    return plan;
+  }
+
   std::vector<RecordedRequest> Snapshot() const {
     std::lock_guard lock(mutex_);
     return requests_;
   }
 
+  // The WebSocket sessions' records go too.
   void ClearRequests() {
-    std::lock_guard lock(mutex_);
-    requests_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      requests_.clear();
+    }
+    websockets_.Clear();
   }
 
+  WebSocketBook& websockets() { return websockets_; }
+  const WebSocketBook& websockets() const { return websockets_; }
+
  private:
+  // GET /__mock/requests, GET /__mock/websockets, GET /__mock/stats, POST /__mock/reset
+  // (recordings, files, objects and overrides forgotten), POST /__mock/override.
   Plan Control(const RecordedRequest& request) {
     std::string_view path = std::string_view(request.target).substr(kControlPrefix.size());
     path = path.substr(0, path.find('?'));
     if (request.method == "GET" && path == "requests") {
       return JsonPlan(RecordedRequestsJson(Snapshot()));
     }
+    if (request.method == "GET" && path == "websockets") {
+      return JsonPlan(RecordedWebSocketsJson(websockets_.Snapshot()));
+    }
     if (request.method == "GET" && path == "stats") {
-      return JsonPlan(StatsJson(counters_.accepted, counters_.open, counters_.aborted));
+      return JsonPlan(
+          StatsJson(counters_.accepted, counters_.open, counters_.aborted, websockets_.open()));
     }
     if (request.method == "POST" && path == "reset") {
       ClearRequests();
@@ -180,6 +207,7 @@ class Ledger {
   Counters counters_;
   mutable std::mutex mutex_;
   std::vector<RecordedRequest> requests_;  // guarded by mutex_
+  WebSocketBook websockets_;               // thread-safe
   MockState state_;                        // the server's thread only
   uint64_t responses_ = 0;                 // the server's thread only
 };
@@ -254,12 +282,30 @@ class Connection {
     RecordedRequest request = Describe(parser.get());
     body.Finish(request);
     request.request_id = ledger_.NextRequestId();
+    if (WantsWebSocket(request) && !request.target.starts_with(kControlPrefix)) {
+      co_return co_await ServeUpgrade(parser.get(), std::move(request));
+    }
     std::string request_id = request.request_id;
     Plan plan = ledger_.Answer(std::move(request), body.tail());
 
     Outcome outcome = co_await Respond(plan, request_id, parser.get().keep_alive());
     if (outcome == Outcome::kAborted) ++ledger_.counters().aborted;
     co_return outcome == Outcome::kKeepAlive;
+  }
+
+  // Refuses the upgrade the request asked to be refused, as plain HTTP, or runs the
+  // WebSocket session. Either ends the connection.
+  net::awaitable<bool> ServeUpgrade(const UpgradeRequest& upgrade, RecordedRequest request) {
+    WebSocketPlan plan = ledger_.Upgrade(request);
+    if (plan.refuse != 0) {
+      const Plan refusal = ErrorPlan(plan.refuse);
+      Outcome outcome = co_await Respond(refusal, request.request_id, false);
+      if (outcome == Outcome::kAborted) ++ledger_.counters().aborted;
+      co_return false;
+    }
+    co_await ServeWebSocket(stream_, upgrade, std::move(plan), std::move(request),
+                            ledger_.websockets());
+    co_return false;
   }
 
   // Waits for the next request's header, for at most idle_close_ when that is set.
@@ -533,8 +579,10 @@ class MockOpenAI::Server {
   }
 
   // Stopping the io_context and then destroying it destroys every pending coroutine, which
-  // closes every connection.
+  // closes every connection. Open WebSockets are asked to close first, so that their
+  // clients see a closing handshake where they answer it in time.
   void Stop() {
+    CloseWebSockets();
     if (io_) io_->stop();
     if (thread_.joinable()) thread_.join();
     acceptor_.reset();
@@ -560,6 +608,13 @@ class MockOpenAI::Server {
       ++ledger_.counters().accepted;
       Spawn(std::move(socket));
     }
+  }
+
+  void CloseWebSockets() {
+    WebSocketBook& book = ledger_.websockets();
+    if (!thread_.joinable() || book.open() == 0) return;
+    net::post(*io_, [&book] { book.CloseAll(); });
+    oa::testing::WaitUntil([&] { return book.open() == 0; }, kWebSocketCloseWait);
   }
 
   void Spawn(tcp::socket socket) {
@@ -616,6 +671,12 @@ std::string MockOpenAI::base_url() const {
 std::vector<RecordedRequest> MockOpenAI::requests() const { return server_->ledger().Snapshot(); }
 
 void MockOpenAI::ClearRequests() { server_->ledger().ClearRequests(); }
+
+std::vector<RecordedWebSocket> MockOpenAI::websockets() const {
+  return server_->ledger().websockets().Snapshot();
+}
+
+int MockOpenAI::open_websockets() const { return server_->ledger().websockets().open(); }
 
 int MockOpenAI::accepted_connections() const { return server_->ledger().counters().accepted; }
 

@@ -2,6 +2,8 @@
 // stands where api.openai.com would be, answers OpenAI-shaped responses, records what it
 // received and counts connections. Request headers named x-mock-* choose odd behaviour
 // (errors, delays, broken responses, streaming pace); see mock_replies.cc for the list.
+// A request with Upgrade: websocket becomes a WebSocket session that plays a script (echo,
+// Realtime or Responses events) and obeys control messages; see mock_websocket.cc.
 //
 //   oa::mock::MockOpenAI mock;
 //   mock.Start();
@@ -36,6 +38,34 @@ struct RecordedRequest {
   std::string request_id;   // the x-request-id the mock answered it with, "req_mock_<n>"
 };
 
+// One message a WebSocket client sent to the mock.
+struct RecordedWebSocketMessage {
+  bool text = false;   // a text message, else a binary one
+  uint64_t bytes = 0;  // payload size (after permessage-deflate inflated it)
+  std::string sha256;  // lowercase hex of the whole payload
+  std::string prefix;  // first 4 KiB of the payload
+};
+
+// One WebSocket session the mock accepted, as far as it has gone.
+struct RecordedWebSocket {
+  RecordedRequest request;  // the upgrade request, which requests() lists too
+  std::string target;       // request.target
+  std::string script;       // what the mock plays: "echo", "realtime" or "responses"
+  std::string subprotocol;  // the Sec-WebSocket-Protocol the mock chose, "" for none
+  bool deflate = false;     // permessage-deflate was negotiated
+  std::vector<RecordedWebSocketMessage> messages;  // in arrival order, control ones included
+  uint64_t audio_bytes = 0;        // decoded audio of the input_audio_buffer.append events
+  std::vector<std::string> pongs;  // payloads of the pongs received, in order
+  // The client's close frame: -1 and "" when none came, 1005 when it had no code.
+  int close_code = -1;
+  std::string close_reason;
+  bool ended = false;  // the session is over
+  // Once ended: "client_close" (the client closed first), "server_close" (the mock did:
+  // mock.close, mock.error_then_close or Stop()), "tcp_gone" (the connection broke or
+  // timed out without a closing handshake), "vanished" (mock.vanish).
+  std::string ending;
+};
+
 struct MockOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;               // 0 = pick a free port
@@ -57,7 +87,8 @@ class MockOpenAI {
   // std::exception when it cannot bind or load the TLS certificate and key.
   void Start();
   // Closes the listener and every connection, and joins the thread. Idempotent. Recordings
-  // and counters stay; Start() serves again, on a new port when options.port is 0.
+  // and counters stay; Start() serves again, on a new port when options.port is 0. Open
+  // WebSockets get a close frame (1001) first, and up to a second to answer it.
   void Stop();
 
   uint16_t port() const;
@@ -67,7 +98,13 @@ class MockOpenAI {
   // Thread-safe snapshot of the requests received, in arrival order. A request is recorded
   // once its body is complete. The control paths /__mock/* are not recorded.
   std::vector<RecordedRequest> requests() const;
+  // Forgets the requests and the WebSocket sessions recorded so far (open sessions go on,
+  // unrecorded).
   void ClearRequests();
+
+  // Thread-safe snapshot of the WebSocket sessions accepted, in order of their handshakes.
+  std::vector<RecordedWebSocket> websockets() const;
+  int open_websockets() const;  // sessions not ended yet
 
   int accepted_connections() const;  // TCP connections accepted so far
   int open_connections() const;      // currently open

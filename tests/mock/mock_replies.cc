@@ -69,22 +69,6 @@ int64_t IntHeaderOr(const RecordedRequest& request, std::string_view name, int64
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  for (size_t pos = 0; pos < text.size(); ++pos) {
-    unsigned char byte = 0;
-    const char* digits = text.data() + pos + 1;
-    if (text[pos] == '%' && pos + 2 < text.size() &&
-        std::from_chars(digits, digits + 2, byte, 16).ptr == digits + 2) {
-      out += static_cast<char>(byte);
-      pos += 2;
-    } else {
-      out += text[pos];
-    }
-  }
-  return out;
-}
-
 // The raw value of a top-level member of the JSON request body. Bodies larger than what the
 // mock keeps are searched in their tail too.
 std::optional<std::string_view> Member(const BodySample& body, std::string_view key) {
@@ -985,8 +969,9 @@ std::string RecordedRequestsJson(const std::vector<RecordedRequest>& requests) {
   return out + "]";
 }
 
-std::string StatsJson(int accepted, int open, int aborted) {
-  return Cat(R"({"accepted":)", accepted, R"(,"open":)", open, R"(,"aborted":)", aborted, "}");
+std::string StatsJson(int accepted, int open, int aborted, int open_websockets) {
+  return Cat(R"({"accepted":)", accepted, R"(,"open":)", open, R"(,"aborted":)", aborted,
+             R"(,"open_websockets":)", open_websockets, "}");
 }
 
 }  // namespace oa::mock

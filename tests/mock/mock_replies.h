@@ -196,9 +196,9 @@ char PatternByte(uint64_t index);
 void FillPattern(uint64_t offset, std::span<char> out);
 
 // Control-path bodies: the recorded requests as a JSON array (each body's first 1 MiB as
-// body_base64), and the connection counters.
+// body_base64), and the connection and WebSocket counters.
 std::string RecordedRequestsJson(const std::vector<RecordedRequest>& requests);
-std::string StatsJson(int accepted, int open, int aborted);
+std::string StatsJson(int accepted, int open, int aborted, int open_websockets);
 
 }  // namespace oa::mock
 

@@ -57,6 +57,23 @@ inline std::string_view StripWhitespace(std::string_view text) {
   return text.substr(begin, text.find_last_not_of(" \t\r\n") + 1 - begin);
 }
 
+// `text` with each %XX escape replaced by the byte it stands for; malformed escapes stay.
+inline std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    unsigned char byte = 0;
+    const char* digits = text.data() + pos + 1;
+    if (text[pos] == '%' && pos + 2 < text.size() &&
+        std::from_chars(digits, digits + 2, byte, 16).ptr == digits + 2) {
+      out += static_cast<char>(byte);
+      pos += 2;
+    } else {
+      out += text[pos];
+    }
+  }
+  return out;
+}
+
 // The whole of `text` (surrounding whitespace aside) as a decimal integer.
 inline std::optional<int64_t> ParseInt(std::string_view text) {
   text = StripWhitespace(text);
