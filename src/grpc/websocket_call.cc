@@ -41,6 +41,7 @@ constexpr size_t kMaxErrorBody = 64 * 1024;
 // to go out, before the connection is closed regardless.
 constexpr absl::Duration kCloseWait = absl::Seconds(5);
 constexpr absl::Duration kCancelWait = absl::Seconds(1);
+constexpr absl::Duration kNow = absl::ZeroDuration();  // no wait: the connection closes
 
 // Whether `event`, a server event read from JSON, is OpenAI's error event ("type":
 // "error"), kept to explain a close that follows it.
@@ -176,8 +177,17 @@ asio::awaitable<void> WebSocketCall::Upward(Session& session) {
     state_.reactor->StartRead(&state_.request_buffer);
     auto got = co_await (state_.read_done.Wait() || session.over.Wait());
     if (got.index() == 1 || !std::get<0>(got)) co_return;  // the session is over
-    if (!state_.read_ok) {  // the client is done: so is the session, once the upstream agrees
-      co_await End(session, ws::kCloseNormal, "", /*now=*/false, "client");
+    if (!state_.read_ok) {
+      // A read fails when the client half-closes, and when the call is cancelled or its
+      // deadline passes (which may come before the news of the cancellation does).
+      if (state_.ctx->IsCancelled()) {
+        SetStatus(Gone(*state_.ctx));
+        co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", kCancelWait,
+                     "client");
+        co_return;
+      }
+      // The client is done: so is the session, once the upstream agrees.
+      co_await End(session, ws::kCloseNormal, "", kCloseWait, "client");
       co_return;
     }
     std::unique_ptr<Message> message(state_.context.messages.GetPrototype(&input)->New());
@@ -195,7 +205,7 @@ asio::awaitable<void> WebSocketCall::Upward(Session& session) {
     if (!read.ok()) {
       SetStatus(ToGrpc(read));
       co_await End(session, ws::kCloseGoingAway, "the gateway's caller sent an invalid message",
-                   /*now=*/true, "client");
+                   kNow, "client");
       co_return;
     }
     if (body == nullptr || set.empty()) continue;  // nothing to send
@@ -227,8 +237,7 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
       SetStatus(grpc::Status(
           grpc::StatusCode::INTERNAL,
           StrCat("the upstream sent an event that is not a JSON object: ", read.status.message())));
-      co_await End(session, ws::kCloseProtocolError, "an event that is not JSON", /*now=*/true,
-                   "gateway");
+      co_await End(session, ws::kCloseProtocolError, "an event that is not JSON", kNow, "gateway");
       break;
     }
     if (IsErrorEvent(*event)) last_error_event_ = text;
@@ -240,8 +249,7 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
     if (!written) break;  // cancelled: WatchCancel ends the call
     if (!state_.write_ok) {
       SetStatus(Gone(*state_.ctx));
-      co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", /*now=*/true,
-                   "client");
+      co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", kNow, "client");
       break;
     }
   }
@@ -251,10 +259,11 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
 asio::awaitable<void> WebSocketCall::WatchCancel(Session& session) {
   const bool cancelled = co_await state_.cancelled.Wait();
   if (!cancelled) co_return;  // the session ended first
-  session.idle.Expire(kCancelWait);
   SetStatus(Gone(*state_.ctx));
-  co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", /*now=*/true,
+  co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", kCancelWait,
                "client");
+  // Downward() reads the upstream's answering Close, or the wait ends the connection.
+  co_await session.over.Wait();
 }
 
 asio::awaitable<bool> WebSocketCall::ReadMessage(Session& session, std::string& message,
@@ -287,7 +296,7 @@ asio::awaitable<bool> WebSocketCall::ReadMessage(Session& session, std::string& 
       if (parsed == ws::HeaderParse::kFrame) break;
       if (parsed == ws::HeaderParse::kInvalid) {
         broken(grpc::StatusCode::INTERNAL, "sent bytes that are not a WebSocket frame");
-        co_await End(session, ws::kCloseProtocolError, "", /*now=*/true, "gateway");
+        co_await End(session, ws::kCloseProtocolError, "", kNow, "gateway");
         co_return false;
       }
       const bool more = co_await fill();
@@ -299,13 +308,13 @@ asio::awaitable<bool> WebSocketCall::ReadMessage(Session& session, std::string& 
     if (header.rsv != 0) {  // the gateway asked for no extension
       broken(grpc::StatusCode::INTERNAL,
              "sent a frame with RSV bits set, which no extension agreed on allows");
-      co_await End(session, ws::kCloseProtocolError, "", /*now=*/true, "gateway");
+      co_await End(session, ws::kCloseProtocolError, "", kNow, "gateway");
       co_return false;
     }
     if (!control && message.size() + header.payload_bytes > kMaxUpstreamMessageBytes) {
       broken(grpc::StatusCode::RESOURCE_EXHAUSTED,
              StrCat("sent a message larger than ", kMaxUpstreamMessageBytes, " bytes"));
-      co_await End(session, ws::kCloseTooBig, "", /*now=*/true, "gateway");
+      co_await End(session, ws::kCloseTooBig, "", kNow, "gateway");
       co_return false;
     }
     std::string control_payload;
@@ -340,14 +349,14 @@ asio::awaitable<bool> WebSocketCall::ReadMessage(Session& session, std::string& 
           tally_.close_code = code;
         }
         // The Close is answered with its own code (RFC 6455, 5.5.1).
-        co_await End(session, code.value_or(ws::kCloseNormal), "", /*now=*/true, "upstream");
+        co_await End(session, code.value_or(ws::kCloseNormal), "", kNow, "upstream");
         co_return false;
       }
       case ws::Opcode::kText:
       case ws::Opcode::kBinary:
         if (started) {
           broken(grpc::StatusCode::INTERNAL, "began a message inside a fragmented one");
-          co_await End(session, ws::kCloseProtocolError, "", /*now=*/true, "gateway");
+          co_await End(session, ws::kCloseProtocolError, "", kNow, "gateway");
           co_return false;
         }
         started = true;
@@ -356,14 +365,14 @@ asio::awaitable<bool> WebSocketCall::ReadMessage(Session& session, std::string& 
       case ws::Opcode::kContinuation:
         if (!started) {
           broken(grpc::StatusCode::INTERNAL, "continued a message it had not begun");
-          co_await End(session, ws::kCloseProtocolError, "", /*now=*/true, "gateway");
+          co_await End(session, ws::kCloseProtocolError, "", kNow, "gateway");
           co_return false;
         }
         break;
       default:
         broken(grpc::StatusCode::INTERNAL,
                StrCat("sent a frame of unknown opcode ", header.opcode));
-        co_await End(session, ws::kCloseProtocolError, "", /*now=*/true, "gateway");
+        co_await End(session, ws::kCloseProtocolError, "", kNow, "gateway");
         co_return false;
     }
     if (header.fin) co_return true;
@@ -392,7 +401,7 @@ void WebSocketCall::SetStatus(grpc::Status status) {
 }
 
 asio::awaitable<void> WebSocketCall::End(Session& session, uint16_t code, std::string_view reason,
-                                         bool now, std::string_view by) {
+                                         absl::Duration wait, std::string_view by) {
   if (tally_.closed_by == "-") {
     tally_.closed_by = by;
     tally_.close_code = code;
@@ -400,11 +409,21 @@ asio::awaitable<void> WebSocketCall::End(Session& session, uint16_t code, std::s
   if (!close_sent_) {
     close_sent_ = true;
     session.closing = true;
-    session.idle.Expire(now ? kCancelWait : kCloseWait);
+    // The upstream's answering Close is awaited this long; the Close itself, when the
+    // connection closes at once, a second.
+    session.idle.Expire(wait == kNow ? kCancelWait : wait);
     ++tally_.frames_in;
     co_await WriteFrame(session, ws::Opcode::kClose, ws::ClosePayload(code, reason));
   }
-  if (now) session.conn.stream.Close();
+  if (wait == kNow) {
+    // A Close under way (another coroutine's) goes out whole first; the idle watchdog,
+    // set short above, bounds the wait.
+    while (session.writing) {
+      const bool free = co_await session.write_free.Wait();
+      if (!free) break;
+    }
+    session.conn.stream.Close();
+  }
 }
 
 grpc::Status WebSocketCall::Finish(const upstream::ForwardOutcome& /*out*/) {

@@ -13,8 +13,8 @@
 // Once switched, the gateway is the WebSocket client: it masks its frames, answers pings,
 // puts fragmented messages together, and ends the session:
 // - the client half-closes: Close 1000 to the upstream; its Close ends the call, OK;
-// - the client cancels or its deadline passes: Close 1001 and the connection closed at
-//   once; the call ends CANCELLED or DEADLINE_EXCEEDED;
+// - the client cancels or its deadline passes: Close 1001, the connection closed when the
+//   upstream answers it or a second later; the call ends CANCELLED or DEADLINE_EXCEEDED;
 // - the upstream closes: 1000 is OK; any other code is a status (transcode::
 //   GrpcCodeForClose), whose message is OpenAI's error event sent before the close, if
 //   any; an error event that does not close the session is only a message;
@@ -87,11 +87,11 @@ class WebSocketCall final : public upstream::Downstream {
                                         std::string_view payload);
   // The call's status, unless one was set already (the first cause wins).
   void SetStatus(grpc::Status status);
-  // Sends Close `code` (once). `now` also closes the connection, without waiting for the
-  // upstream's Close. `by` ("client", "upstream", "gateway") ended the session, unless
-  // someone did already.
-  net::asio::awaitable<void> End(Session& session, uint16_t code, std::string_view reason, bool now,
-                                 std::string_view by);
+  // Sends Close `code` (once), then closes the connection at once (`wait` zero), or leaves
+  // the upstream `wait` to answer with its Close (Downward() reads it and closes). `by`
+  // ("client", "upstream", "gateway") ended the session, unless someone did already.
+  net::asio::awaitable<void> End(Session& session, uint16_t code, std::string_view reason,
+                                 absl::Duration wait, std::string_view by);
 
   CallState& state_;
   transcode::HttpCall first_;

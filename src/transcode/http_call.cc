@@ -111,6 +111,26 @@ absl::StatusOr<std::string> ExpandPath(const route::Route& route, const Message&
 void AppendQuery(const Message& message, const FieldDescriptor& field, const std::string& key,
                  std::string& query);
 
+// The keys of `object`'s extra field (json.proto's openai.v1.extra) as `key[name]=...`, or
+// as `name=...` at the top (`key` empty), less those a set field or `elsewhere` (the URL
+// path, the body) sends and the one named `skip_key`.
+void AppendExtraQuery(const Message& object, const std::string& key, std::string_view skip_key,
+                      const std::vector<const FieldDescriptor*>& elsewhere, std::string& query) {
+  const JsonShape& shape = ShapeOf(*object.GetDescriptor());
+  const auto& r = *object.GetReflection();
+  if (shape.extra == nullptr || !r.HasField(object, shape.extra)) return;
+  const Message& extra = r.GetMessage(object, shape.extra);
+  const FieldDescriptor& fields = *extra.GetDescriptor()->FindFieldByName("fields");
+  for (int i = 0, n = extra.GetReflection()->FieldSize(extra, &fields); i < n; ++i) {
+    const Message& entry = extra.GetReflection()->GetRepeatedMessage(extra, &fields, i);
+    const auto& e = *entry.GetDescriptor();
+    const std::string name = entry.GetReflection()->GetString(entry, e.FindFieldByNumber(1));
+    if (name == skip_key || ExtraKeyTaken(object, name, elsewhere)) continue;
+    AppendQuery(entry, *e.FindFieldByNumber(2), key.empty() ? name : StrCat(key, "[", name, "]"),
+                query);
+  }
+}
+
 // An object's set fields as `key[name]=...`, then its extra keys no set field writes; a
 // field or extra key named `skip_key` (a union's tag, written already) is left out.
 void AppendObjectQuery(const Message& object, const std::string& key, std::string_view skip_key,
@@ -123,16 +143,7 @@ void AppendObjectQuery(const Message& object, const std::string& key, std::strin
     if (f == shape.extra || WireName(*f) == skip_key) continue;
     AppendQuery(object, *f, StrCat(key, "[", WireName(*f), "]"), query);
   }
-  if (shape.extra == nullptr || !r.HasField(object, shape.extra)) return;
-  const Message& extra = r.GetMessage(object, shape.extra);
-  const FieldDescriptor& fields = *extra.GetDescriptor()->FindFieldByName("fields");
-  for (int i = 0, n = extra.GetReflection()->FieldSize(extra, &fields); i < n; ++i) {
-    const Message& entry = extra.GetReflection()->GetRepeatedMessage(extra, &fields, i);
-    const auto& e = *entry.GetDescriptor();
-    const std::string name = entry.GetReflection()->GetString(entry, e.FindFieldByNumber(1));
-    if (name == skip_key || ExtraKeyTaken(object, name, {})) continue;
-    AppendQuery(entry, *e.FindFieldByNumber(2), StrCat(key, "[", name, "]"), query);
-  }
+  AppendExtraQuery(object, key, skip_key, {}, query);
 }
 
 void AppendQuery(const Message& message, const FieldDescriptor& field, const std::string& key,
@@ -303,10 +314,15 @@ absl::StatusOr<HttpCall> BuildHttpCall(const route::Route& route, Message& reque
   } else {
     const FieldDescriptor* body_field =
         route.body.empty() ? nullptr : d.FindFieldByName(route.body);
+    const FieldDescriptor* extra = ShapeOf(d).extra;
     for (const FieldDescriptor* field : set) {
-      if (field == body_field || bound(field)) continue;
+      if (field == body_field || field == extra || bound(field)) continue;
       AppendQuery(request, *field, std::string(WireName(*field)), query);
     }
+    // Query parameters newer than the protos: the request's own extra keys, as they are.
+    std::vector<const FieldDescriptor*> elsewhere = in_path;
+    if (body_field != nullptr) elsewhere.push_back(body_field);
+    AppendExtraQuery(request, "", "", elsewhere, query);
     if (body_field != nullptr) {
       const bool is_message = body_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
       const auto& r = *request.GetReflection();

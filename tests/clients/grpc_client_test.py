@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -496,6 +497,144 @@ class GatewayGrpcTest(unittest.TestCase):
         self.assertEqual(self.json_body(seen[1]), dict(sent, stream=True))
 
     # ---- 6. errors ---------------------------------------------------------------------------
+
+    # -- WebSocket sessions as bidirectional RPCs --
+
+    def connect(self, service, messages, metadata=AUTH, timeout=CALL_TIMEOUT_S):
+        """Calls `service`.Connect with the request messages `messages` yields; returns the
+        call (an iterator of response messages, with code() and trailing_metadata())."""
+        full = f"/openai.v1.{service}/Connect"
+        request_class, response_class, _ = self.messages.method(full)
+        stub = self.channel.stream_stream(full, request_serializer=lambda m: m.SerializeToString(),
+                                          response_deserializer=response_class.FromString)
+        return stub(messages(request_class), metadata=metadata, timeout=timeout)
+
+    def mock_websockets(self, count):
+        for _ in range(100):
+            sessions = self.mock_call("GET", "/__mock/websockets")
+            if len(sessions) >= count and sessions[count - 1]["ended"]:
+                return sessions
+            time.sleep(0.05)
+        self.fail(f"the mock did not record {count} ended sessions")
+
+    def test_realtime_connect_is_a_typed_bidirectional_stream(self):
+        audio = bytes(range(256)) * 10
+        responded = threading.Event()
+
+        def messages(Request):
+            yield Request(model="gpt-realtime-mini")
+            append = Request()
+            append.event.input_audio_buffer_append.audio = audio  # bytes, not base64
+            yield append
+            create = Request()
+            create.event.response_create.SetInParent()
+            yield create
+            future = Request()  # an event type the protos do not know goes as it is
+            future.event.other.struct_value.update({"type": "session.future_thing"})
+            yield future
+            responded.wait(CALL_TIMEOUT_S)
+
+        call = self.connect("RealtimeService", messages)
+        kinds = []
+        for event in call:
+            kind = event.WhichOneof("variant")
+            kinds.append(kind)
+            if kind == "response_done":
+                self.assertEqual(event.response_done.response.usage.output_tokens, 20)
+            if kind == "response_output_audio_delta":
+                self.assertIsInstance(event.response_output_audio_delta.delta, bytes)
+            if kind == "error":  # the unknown event's answer: a message, not a status
+                self.assertEqual(event.error.error.code, "unknown_event")
+                responded.set()
+        self.assertEqual(call.code(), grpc.StatusCode.OK)
+        self.assertEqual(kinds[0], "session_created")
+        self.assertIn("response_done", kinds)
+
+        session = self.mock_websockets(1)[0]
+        self.assertEqual(session["target"], "/v1/realtime?model=gpt-realtime-mini")
+        headers = {name.lower(): value for name, value in session["headers"]}
+        self.assertEqual(headers["authorization"], f"Bearer {KEY}")
+        self.assertNotIn("openai-beta", headers)
+        self.assertEqual(session["audio_bytes"], len(audio))
+        sent = session["messages"]
+        append = '{"type":"input_audio_buffer.append","audio":"%s"}' % base64.b64encode(audio).decode()
+        self.assertEqual(sent[0]["sha256"], hashlib.sha256(append.encode()).hexdigest())
+        self.assertEqual(json.loads(sent[1]["prefix"]), {"type": "response.create"})
+        self.assertEqual(json.loads(sent[2]["prefix"]), {"type": "session.future_thing"})
+        self.assertEqual(session["close_code"], 1000)  # the client's half-close
+        self.assertRegex(self.gateway.output(),
+                         r"front=grpc .*rpc=openai\.v1\.RealtimeService/Connect grpc_status=0 "
+                         r"status=101 .*frames_in=4 ")
+
+    def test_responses_connect_streams_the_events_of_each_response(self):
+        def messages(Request):
+            first = Request()
+            create = first.event.response_create
+            create.model = "gpt-5-mini"
+            create.input.text = "Say hello."
+            create.stream_id = "lane_1"
+            yield first
+
+        call = self.connect("ResponsesService", messages)
+        events = list(call)
+        self.assertEqual(call.code(), grpc.StatusCode.OK)
+        kinds = [e.WhichOneof("variant") for e in events]
+        self.assertEqual(kinds[0], "response_created")
+        self.assertEqual(kinds[-1], "response_completed")
+        deltas = [e.response_output_text_delta for e in events
+                  if e.WhichOneof("variant") == "response_output_text_delta"]
+        self.assertEqual("".join(d.delta for d in deltas), "Hello!")
+        self.assertEqual({d.stream_id for d in deltas}, {"lane_1"})
+        self.assertEqual(events[-1].response_completed.response.usage.total_tokens, 8)
+        sent = json.loads(self.mock_websockets(1)[0]["messages"][0]["prefix"])
+        self.assertEqual(sent, {"type": "response.create", "model": "gpt-5-mini",
+                                "input": "Say hello.", "stream_id": "lane_1"})
+
+    def test_an_upstream_close_after_an_error_is_the_status(self):
+        def messages(Request):
+            yield Request(model="gpt-realtime")
+            close = Request()
+            close.event.other.struct_value.update({"type": "mock.error_then_close", "code": 4000})
+            yield close
+            time.sleep(CALL_TIMEOUT_S)
+
+        call = self.connect("RealtimeService", messages)
+        kinds = []
+        with self.assertRaises(grpc.RpcError) as raised:
+            for event in call:
+                kinds.append(event.WhichOneof("variant"))
+        self.assertEqual(kinds[-1], "error")  # delivered as a message first
+        # The error event's type (server_error) gives the code, its message the details.
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.INTERNAL)
+        self.assertIn("mock failure", raised.exception.details())
+        self.assertIn("code 4000", raised.exception.details())
+        trailers = dict(raised.exception.trailing_metadata())
+        self.assertEqual(trailers["openai-close-code"], "4000")
+        self.assertIn(b"mock_error", trailers["openai-error-bin"])
+
+    def test_a_deadline_closes_the_upstream_with_1001(self):
+        def messages(Request):
+            yield Request(model="gpt-realtime")
+            time.sleep(CALL_TIMEOUT_S)
+
+        call = self.connect("RealtimeService", messages, timeout=1)
+        with self.assertRaises(grpc.RpcError) as raised:
+            list(call)
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        session = self.mock_websockets(1)[0]
+        self.assertEqual(session["close_code"], 1001)
+
+    def test_a_refused_upgrade_is_the_upstreams_error(self):
+        def messages(Request):
+            first = Request(model="gpt-realtime")
+            first.extra_fields.update({"mock_ws_refuse": "401"})  # a query parameter
+            yield first
+
+        call = self.connect("RealtimeService", messages)
+        with self.assertRaises(grpc.RpcError) as raised:
+            list(call)
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertEqual(dict(raised.exception.trailing_metadata())["openai-http-status"], "401")
 
     def test_missing_authorization_is_unauthenticated(self):
         error = self.expect_error(grpc.StatusCode.UNAUTHENTICATED,
