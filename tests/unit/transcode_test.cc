@@ -168,6 +168,16 @@ TEST(HttpCall, NoBodyPutsSetFieldsInTheQuery) {
   EXPECT_EQ(call.target, "/v1/files?purpose=batch&limit=0&after=a%20b%26c");
 }
 
+// Query parameters newer than the protos, in the request's extra_fields, go as they are
+// (a WebSocket session's first message: its upgrade's query).
+TEST(HttpCall, ExtraKeysOfAQueryRequestAreQueryParameters) {
+  const HttpCall call = Build("openai.v1.RealtimeService/Connect",
+                              R"(model: "m" extra_fields { fields { key: "new_option"
+                                 value { string_value: "a b" } } fields { key: "model"
+                                 value { string_value: "other" } } })");
+  EXPECT_EQ(call.target, "/v1/realtime?model=m&new_option=a%20b");  // a set field wins
+}
+
 TEST(HttpCall, QueryKeysKeepOpenAiBracketsAndRepeat) {
   const HttpCall call = Build("openai.v1.AuditLogsService/ListAuditLogs",
                               R"(effective_at { gt: 10 } project_ids: "p1" project_ids: "p2")");
