@@ -35,8 +35,10 @@ using net::kNoThrow;
 
 namespace {
 
+// Bytes asked of the upstream's connection at a time.
+constexpr size_t kReadBytes = size_t{64} * 1024;
 // What of a refused upgrade's answer is kept for the status (OpenAI's errors are small).
-constexpr size_t kMaxErrorBody = 64 * 1024;
+constexpr size_t kMaxErrorBody = size_t{64} * 1024;
 // How long the upstream has to answer the gateway's Close, and a cancelled call's Close
 // to go out, before the connection is closed regardless.
 constexpr absl::Duration kCloseWait = absl::Seconds(5);
@@ -271,7 +273,7 @@ asio::awaitable<bool> WebSocketCall::ReadMessage(Session& session, std::string& 
   upstream::Connection& conn = session.conn;
   // Reads more from the upstream; false when it is gone.
   const auto fill = [&]() -> asio::awaitable<bool> {
-    auto [ec, n] = co_await conn.stream.async_read_some(conn.buffer.prepare(64 * 1024), kNoThrow);
+    auto [ec, n] = co_await conn.stream.async_read_some(conn.buffer.prepare(kReadBytes), kNoThrow);
     if (ec) {
       if (tally_.closed_by == "-") tally_.closed_by = "upstream";  // it left without a Close
       co_return false;

@@ -142,7 +142,7 @@ bool WebSocketRelay::Scan(Direction& d, size_t& ready) {
     } else {
       const size_t take = static_cast<size_t>(std::min<uint64_t>(d.remaining, bytes.size() - at));
       for (size_t i = 0; d.in_close && i < take && d.close_offset + i < 2; ++i) {
-        uint8_t c = static_cast<uint8_t>(bytes[at + i]);
+        auto c = static_cast<uint8_t>(bytes[at + i]);
         if (d.close_header.masked) c ^= d.close_header.mask[(d.close_offset + i) % 4];
         d.close_code[d.close_offset + i] = static_cast<char>(c);
       }

@@ -84,7 +84,9 @@ void LogAccess(const AccessRecord& r) {
   if (r.retried) fields[n++] = {"retried", "1", true};
   if (r.client_gone) fields[n++] = text("ended", "client_gone");
   if (r.upstream_cut && !r.client_gone) fields[n++] = text("ended", "upstream_cut");
-  std::optional<Number> frames_in, frames_out, close_code;
+  std::optional<Number> frames_in;
+  std::optional<Number> frames_out;
+  std::optional<Number> close_code;
   if (const WebSocketTally* ws = r.websocket) {
     frames_in.emplace(ws->frames_in);
     frames_out.emplace(ws->frames_out);
