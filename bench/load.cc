@@ -1,5 +1,5 @@
-// bench_load: the benchmark's own HTTP/1.1 load generator, for the two measures wrk cannot
-// take. Prints one JSON object with its figures on stdout.
+// bench_load: the benchmark's own HTTP/1.1 and WebSocket load generator, for the measures
+// wrk cannot take. Prints one JSON object with its figures on stdout.
 //
 //   --mode rate   open-loop: requests scheduled at a fixed --rate over --connections
 //                 keep-alive connections; each latency counts from the request's scheduled
@@ -10,6 +10,16 @@
 //                 it: both ends read the same monotonic clock). When every stream has had
 //                 its first event it creates --ready-file, so the caller can measure the
 //                 target while all of them are open.
+//   --mode ws-echo  --connections WebSockets (Beast, no compression) to --path, each sending
+//                 a --frame-bytes frame (text, or --binary) and waiting for its echo from
+//                 bench_upstream, over and over: at --rate frames/s over all of them (each
+//                 round trip timed from its scheduled send, as in rate), or with --rate 0
+//                 back to back for --seconds or --frames each; whatever has not ended 30 s
+//                 after --seconds fails
+//   --mode ws-idle  --streams WebSockets opened over --ramp-ms, each carrying one echo of
+//                 --frame-bytes; once all have had theirs it creates --ready-file, holds
+//                 them idle for --seconds, then closes them (a socket lost meanwhile fails
+//                 its close). An upgrade or close with no answer in 10 s fails.
 
 #include <sys/resource.h>
 
@@ -25,9 +35,11 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -43,6 +55,7 @@ using oa::bench::MonotonicNs;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using asio::ip::tcp;
 using oa::net::Clock;
 using oa::net::error_code;
@@ -61,6 +74,9 @@ struct Options {
   int streams = 1;
   int ramp_ms = 0;
   std::string ready_file;
+  size_t frame_bytes = 1024;
+  bool binary = false;
+  uint64_t frames = 0;
 };
 
 std::string BuildRequest(const Options& options, const std::string& body) {
@@ -285,6 +301,226 @@ int RunSse(const Options& options, const std::string& body) {
   return run.errors == 0 ? 0 : 1;
 }
 
+// ---- ws ---------------------------------------------------------------------------------
+
+using WebSocket = websocket::stream<tcp::socket>;
+
+struct WsRun {
+  const Options& options;
+  tcp::endpoint endpoint;
+  std::string payload = {};  // what every frame carries
+  Clock::time_point start = {};
+  uint64_t total = 0;  // ws-echo at a rate: frames scheduled over all connections
+  uint64_t next = 0;
+  int opened = 0;     // upgraded (ws-idle: and echoed once)
+  int settled = 0;    // ws-idle: opened or failed before the hold
+  int completed = 0;  // closed cleanly at the end
+  int ended = 0;      // sockets done with, either way
+  int errors = 0;
+  std::string first_error = {};  // what the first failed socket saw
+  uint64_t frames = 0;
+  std::vector<double> round_trip_us = {};
+
+  void Fail(std::string what) {
+    if (errors++ == 0) first_error = std::move(what);
+  }
+};
+
+// Connects and upgrades, with the --header headers on the upgrade request; what failed, or
+// empty.
+asio::awaitable<std::string> OpenWebSocket(WebSocket& ws, const WsRun& run) {
+  if (!co_await Connect(ws.next_layer(), run.endpoint)) co_return "connect failed";
+  ws.auto_fragment(false);  // a message goes as one frame
+  ws.read_message_max(0);   // of any size
+  // An upgrade, or a close, that gets no answer fails instead of holding the run.
+  ws.set_option(websocket::stream_base::timeout{.handshake_timeout = std::chrono::seconds(10),
+                                                .idle_timeout = websocket::stream_base::none(),
+                                                .keep_alive_pings = false});
+  // A client masks what it sends through this buffer, and writes a piece of this size at a
+  // time (4 KiB by default: 5,120 writes for 20 MiB).
+  if (run.payload.size() > (64 << 10)) ws.write_buffer_bytes(256 << 10);
+  ws.set_option(websocket::stream_base::decorator([&run](websocket::request_type& request) {
+    for (const std::string& header : run.options.headers) {
+      const size_t colon = header.find(':');
+      if (colon == std::string::npos) continue;
+      const size_t value = header.find_first_not_of(' ', colon + 1);
+      request.set(std::string_view(header).substr(0, colon),
+                  value == std::string::npos ? "" : std::string_view(header).substr(value));
+    }
+  }));
+  websocket::response_type response;
+  const std::string host = run.options.host + ":" + std::to_string(run.options.port);
+  auto [ec] = co_await ws.async_handshake(response, host, run.options.path, kNoThrow);
+  if (ec == websocket::error::upgrade_declined) {
+    co_return "HTTP " + std::to_string(response.result_int());
+  }
+  if (ec == beast::error::timeout) co_return "no answer to the upgrade within 10 s";
+  co_return ec ? ec.message() : "";
+}
+
+// Sends the payload and reads its echo; the round trip counts from `from`.
+asio::awaitable<bool> Echo(WebSocket& ws, WsRun& run, beast::flat_buffer& buffer,
+                           Clock::time_point from) {
+  ws.text(!run.options.binary);
+  if (auto [ec, n] = co_await ws.async_write(asio::buffer(run.payload), kNoThrow); ec) {
+    run.Fail("write: " + ec.message());
+    co_return false;
+  }
+  if (auto [ec, n] = co_await ws.async_read(buffer, kNoThrow); ec) {
+    run.Fail("read: " + ec.message());
+    co_return false;
+  }
+  run.round_trip_us.push_back(
+      std::chrono::duration<double, std::micro>(Clock::now() - from).count());
+  const auto echoed = buffer.cdata();
+  if (echoed.size() != run.payload.size() ||
+      std::memcmp(echoed.data(), run.payload.data(), echoed.size()) != 0) {
+    run.Fail("the echo differs from the frame sent");
+    co_return false;
+  }
+  buffer.consume(buffer.size());
+  ++run.frames;
+  co_return true;
+}
+
+// Runs one socket's coroutine, then counts it as ended.
+asio::awaitable<void> Counted(asio::awaitable<void> socket, WsRun& run) {
+  co_await std::move(socket);
+  ++run.ended;
+}
+
+// Runs the sockets for at most `limit`; those still under way then count as failed.
+void RunAtMost(asio::io_context& io, WsRun& run, int sockets, std::chrono::duration<double> limit) {
+  io.run_for(std::chrono::duration_cast<Clock::duration>(limit));
+  if (run.ended < sockets) {
+    run.Fail("no answer within " + std::to_string(int(limit.count())) + " s");
+    run.errors += sockets - run.ended - 1;
+  }
+}
+
+asio::awaitable<void> EchoConnection(WsRun& run) {
+  auto executor = co_await asio::this_coro::executor;
+  WebSocket ws(executor);
+  if (std::string error = co_await OpenWebSocket(ws, run); !error.empty()) {
+    run.Fail(std::move(error));
+    co_return;
+  }
+  ++run.opened;
+  asio::steady_timer timer(executor);
+  beast::flat_buffer buffer;
+  const Options& options = run.options;
+  const auto period = std::chrono::duration<double>(options.rate > 0 ? 1.0 / options.rate : 0);
+  const Clock::time_point end = run.start + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(options.seconds));
+  timer.expires_at(run.start);
+  co_await timer.async_wait(kNoThrow);
+  for (uint64_t sent = 0; options.frames == 0 || sent < options.frames; ++sent) {
+    Clock::time_point due = Clock::now();
+    if (options.rate > 0) {
+      if (run.next >= run.total) break;
+      due = run.start + std::chrono::duration_cast<Clock::duration>(period * double(run.next++));
+      timer.expires_at(due);
+      co_await timer.async_wait(kNoThrow);
+    } else if (due >= end) {
+      break;
+    }
+    if (!co_await Echo(ws, run, buffer, due)) co_return;
+  }
+  if (auto [ec] = co_await ws.async_close(websocket::close_code::normal, kNoThrow); ec) {
+    run.Fail("close: " + ec.message());
+  } else {
+    ++run.completed;
+  }
+}
+
+int RunWsEcho(const Options& options) {
+  // The run outlives the context: sockets cut off by RunAtMost end with the context.
+  WsRun run{.options = options,
+            .endpoint = tcp::endpoint(asio::ip::make_address(options.host), options.port)};
+  asio::io_context io(1);
+  run.payload.resize(options.frame_bytes);
+  for (size_t i = 0; i < run.payload.size(); ++i) run.payload[i] = char('a' + i % 26);
+  run.total = uint64_t(options.rate * options.seconds);
+  run.round_trip_us.reserve(options.rate > 0 ? run.total : 1 << 16);
+  run.start = Clock::now() + std::chrono::milliseconds(200);  // the upgrades happen before
+  for (int i = 0; i < options.connections; ++i)
+    asio::co_spawn(io, Counted(EchoConnection(run), run), asio::detached);
+  RunAtMost(io, run, options.connections, std::chrono::duration<double>(options.seconds + 30));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - run.start).count();
+  std::printf(
+      "{\"mode\":\"ws-echo\",\"connections\":%d,\"opened\":%d,\"completed\":%d,\"errors\":%d,"
+      "\"first_error\":\"%s\",\"frame_bytes\":%zu,\"frames\":%llu,\"achieved_fps\":%.1f,"
+      "%s\"seconds\":%.2f}\n",
+      options.connections, run.opened, run.completed, run.errors, run.first_error.c_str(),
+      options.frame_bytes, (unsigned long long)run.frames, double(run.frames) / elapsed,
+      Percentiles("", run.round_trip_us).c_str(), elapsed);
+  std::fflush(stdout);
+  return run.errors == 0 ? 0 : 1;
+}
+
+// Opens one socket, echoes once, and waits for `release` to end (it never expires: it is
+// cancelled) before closing.
+asio::awaitable<void> IdleSocket(WsRun& run, int index, asio::steady_timer& release) {
+  auto executor = co_await asio::this_coro::executor;
+  const Options& options = run.options;
+  if (options.ramp_ms > 0) {
+    asio::steady_timer timer(executor);
+    timer.expires_after(
+        std::chrono::microseconds(int64_t(options.ramp_ms) * 1000 * index / options.streams));
+    co_await timer.async_wait(kNoThrow);
+  }
+  WebSocket ws(executor);
+  beast::flat_buffer buffer;
+  bool open = false;
+  if (std::string error = co_await OpenWebSocket(ws, run); !error.empty()) {
+    run.Fail(std::move(error));
+  } else {
+    open = co_await Echo(ws, run, buffer, Clock::now());
+  }
+  if (open) ++run.opened;
+  if (++run.settled == options.streams) {
+    // The last to settle: all are open (or failed), so the hold starts.
+    if (run.opened == options.streams && !options.ready_file.empty())
+      std::ofstream(options.ready_file) << "ready\n";
+    asio::steady_timer hold(executor);
+    hold.expires_after(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options.seconds)));
+    co_await hold.async_wait(kNoThrow);
+    oa::net::CancelWaits(release);
+  } else {
+    co_await release.async_wait(kNoThrow);
+  }
+  if (!open) co_return;
+  if (auto [ec] = co_await ws.async_close(websocket::close_code::normal, kNoThrow); ec) {
+    run.Fail("lost while idle: " + ec.message());
+  } else {
+    ++run.completed;
+  }
+}
+
+int RunWsIdle(const Options& options) {
+  // The run outlives the context: sockets cut off by RunAtMost end with the context.
+  WsRun run{.options = options,
+            .endpoint = tcp::endpoint(asio::ip::make_address(options.host), options.port)};
+  asio::io_context io(1);
+  run.payload.resize(options.frame_bytes);
+  for (size_t i = 0; i < run.payload.size(); ++i) run.payload[i] = char('a' + i % 26);
+  asio::steady_timer release(io, Clock::time_point::max());
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < options.streams; ++i)
+    asio::co_spawn(io, Counted(IdleSocket(run, i, release), run), asio::detached);
+  RunAtMost(io, run, options.streams,
+            std::chrono::duration<double>(options.ramp_ms / 1000.0 + options.seconds + 60));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "{\"mode\":\"ws-idle\",\"streams\":%d,\"opened\":%d,\"completed\":%d,\"errors\":%d,"
+      "\"first_error\":\"%s\",%s\"seconds\":%.2f}\n",
+      options.streams, run.opened, run.completed, run.errors, run.first_error.c_str(),
+      Percentiles("first_echo_", run.round_trip_us).c_str(), elapsed);
+  std::fflush(stdout);
+  return run.errors == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,21 +529,30 @@ int main(int argc, char** argv) {
   po::options_description description("bench_load options");
   auto add = description.add_options();
   add("help", "show this help");
-  add("mode", po::value(&options.mode)->required(), "rate or sse");
+  add("mode", po::value(&options.mode)->required(), "rate, sse, ws-echo or ws-idle");
   add("host", po::value(&options.host)->default_value(options.host), "target address");
   add("port", po::value(&options.port)->required(), "target port");
-  add("path", po::value(&options.path)->default_value(options.path), "request path (POST)");
-  add("body-file", po::value(&options.body_file)->required(), "file holding the JSON body");
+  add("path", po::value(&options.path)->default_value(options.path),
+      "request path (POST; for ws-*, the upgrade's GET)");
+  add("body-file", po::value(&options.body_file), "rate and sse: file holding the JSON body");
   add("header", po::value(&options.headers)->composing(), "extra 'name: value' header");
-  add("rate", po::value(&options.rate)->default_value(options.rate), "rate: requests per second");
-  add("seconds", po::value(&options.seconds)->default_value(options.seconds), "rate: duration");
+  add("rate", po::value(&options.rate)->default_value(options.rate),
+      "rate: requests per second; ws-echo: frames per second, 0 for back to back");
+  add("seconds", po::value(&options.seconds)->default_value(options.seconds),
+      "rate, ws-echo: duration; ws-idle: how long the sockets are held once all are open");
   add("connections", po::value(&options.connections)->default_value(options.connections),
-      "rate: keep-alive connections");
+      "rate: keep-alive connections; ws-echo: WebSockets");
   add("streams", po::value(&options.streams)->default_value(options.streams),
-      "sse: concurrent streams");
+      "sse: concurrent streams; ws-idle: WebSockets held open");
   add("ramp-ms", po::value(&options.ramp_ms)->default_value(options.ramp_ms),
-      "sse: spread the stream starts over this long");
-  add("ready-file", po::value(&options.ready_file), "sse: created once every stream is open");
+      "sse, ws-idle: spread the starts over this long");
+  add("ready-file", po::value(&options.ready_file),
+      "sse, ws-idle: created once every stream is open");
+  add("frame-bytes", po::value(&options.frame_bytes)->default_value(options.frame_bytes),
+      "ws-*: payload of each frame");
+  add("binary", po::bool_switch(&options.binary), "ws-*: binary frames instead of text");
+  add("frames", po::value(&options.frames)->default_value(options.frames),
+      "ws-echo: at most this many frames a connection, 0 for no limit");
   try {
     po::variables_map values;
     po::store(po::parse_command_line(argc, argv, description), values);
@@ -320,20 +565,24 @@ int main(int argc, char** argv) {
     std::cerr << "bench_load: " << e.what() << "\n";
     return 2;
   }
-  std::ifstream file(options.body_file, std::ios::binary);
-  if (!file.is_open()) {
-    std::cerr << "bench_load: cannot read " << options.body_file << "\n";
-    return 2;
-  }
-  const std::string body((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   // Ten thousand streams are ten thousand descriptors.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  if (options.mode == "ws-echo") return RunWsEcho(options);
+  if (options.mode == "ws-idle") return RunWsIdle(options);
+  if (options.mode != "rate" && options.mode != "sse") {
+    std::cerr << "bench_load: --mode is rate, sse, ws-echo or ws-idle\n";
+    return 2;
+  }
+  std::ifstream file(options.body_file, std::ios::binary);
+  if (!file.is_open()) {
+    std::cerr << "bench_load: cannot read " << options.body_file << "\n";
+    return 2;
+  }
+  const std::string body((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (options.mode == "rate") return RunRate(options, body);
-  if (options.mode == "sse") return RunSse(options, body);
-  std::cerr << "bench_load: --mode is rate or sse\n";
-  return 2;
+  return RunSse(options, body);
 }

@@ -8,6 +8,10 @@ Targets, all on loopback and all relaying to the same bench_upstream:
   nginx     Debian's nginx as a reverse proxy, tuned: upstream keep-alive, no buffering
   portkey   the Portkey AI gateway from npm, pointed at the upstream as a custom host
 
+Scenarios (--scenarios, all by default): json, rate, sse, transfer, streams, grpc,
+websocket. A run of some of them merges its figures into results/latest.json, beside those
+of the last run of the others, and the report says which run each section comes from.
+
 Run through bench/run.sh, which builds and installs what this needs. Uses Debian's
 python3 (for python3-protobuf, to encode the gRPC requests).
 """
@@ -16,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -34,6 +39,18 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"
 GRPC_UNARY = "/openai.v1.ChatService/CreateChatCompletion"
 GRPC_STREAM = "/openai.v1.ChatService/CreateChatCompletionStream"
 MiB = 1 << 20
+# The path of the WebSocket upgrades: the Realtime API's, which the gateway models.
+WS_PATH = "/v1/realtime?model=gpt-4o-realtime-preview"
+# Each scenario's keys in the results, and how its failures begin.
+SCENARIOS = {
+    "json": (["json"], ["json on"]),
+    "rate": (["rate"], ["rate on"]),
+    "sse": (["sse"], ["sse on"]),
+    "transfer": (["upload", "download"], ["upload on", "download on"]),
+    "streams": (["streams"], ["streams"]),
+    "grpc": (["grpc"], ["grpc"]),
+    "websocket": (["ws_echo", "ws_idle", "ws_large"], ["websocket"]),
+}
 
 
 def log(*parts):
@@ -105,6 +122,20 @@ def cpu_ticks(pids):
             continue
         user, kernel = user + int(fields[11]), kernel + int(fields[12])
     return user, kernel
+
+
+def settled_rss(pids, most_s=20):
+    """rss_kib() once it has stopped falling (by less than 512 KiB in 2 s), or after most_s:
+    an allocator gives back what was freed before over some seconds (jemalloc's decay, 10 s),
+    and what it still holds would take in the next sockets unseen."""
+    last, deadline = rss_kib(pids), time.monotonic() + most_s
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = rss_kib(pids)
+        if last - now < 512:
+            return now
+        last = now
+    return last
 
 
 class PeakRss:
@@ -363,6 +394,74 @@ def transfer(fleet, target, direction, megabytes):
             "rss_before_mib": before / 1024, "rss_peak_mib": rss.peak / 1024}
 
 
+def ws_load(fleet, target, mode, extra):
+    """bench_load in a WebSocket mode against the target; its JSON figures."""
+    argv = [str(fleet.build / "bench/bench_load"), f"--mode={mode}", f"--port={target.port}",
+            f"--path={WS_PATH}", f"--header=authorization: Bearer {KEY}", *extra]
+    argv += [f"--header={h}" for h in target.headers]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if not proc.stdout.strip():
+        raise RuntimeError(f"bench_load failed: {proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def ws_round_trip(fleet, target, rate, seconds, connections):
+    """1 KiB text frames echoed through the target at a fixed rate over all connections."""
+    r = ws_load(fleet, target, "ws-echo", [f"--rate={rate}", f"--seconds={seconds}",
+                                          f"--connections={connections}", "--frame-bytes=1024"])
+    if not r["frames"]:
+        raise RuntimeError(r["first_error"] or "no frame came back")
+    return {"p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+            "achieved_fps": r["achieved_fps"], "frames": r["frames"], "errors": r["errors"],
+            "first_error": r["first_error"]}
+
+
+def ws_large(fleet, target, mib, frames):
+    """One connection echoing binary frames of `mib` MiB, one at a time: the frame's size
+    over its round trip, and the target's RSS before and at its peak."""
+    with PeakRss(target.pids) as rss:
+        before = rss.peak
+        r = ws_load(fleet, target, "ws-echo", ["--rate=0", "--connections=1", "--binary",
+                                               f"--frame-bytes={mib * MiB}", f"--frames={frames}",
+                                               "--seconds=120"])
+    if not r["frames"]:
+        raise RuntimeError(r["first_error"] or "no frame came back")
+    return {"mib_s": mib / (r["p50_us"] / 1e6), "round_trip_ms": r["p50_us"] / 1000,
+            "frames": r["frames"], "errors": r["errors"], "first_error": r["first_error"],
+            "rss_before_mib": before / 1024, "rss_peak_mib": rss.peak / 1024}
+
+
+def ws_idle(fleet, target, count, hold_s):
+    """count WebSockets open at once, each after one 1 KiB echo; the target's RSS once all
+    are open, less its RSS before, per socket."""
+    ready = fleet.workdir / f"ready-ws-{target.name}-{count}"
+    ready.unlink(missing_ok=True)
+    before = settled_rss(target.pids)
+    ramp_ms = max(1000, count // 2)
+    argv = [str(fleet.build / "bench/bench_load"), "--mode=ws-idle", f"--port={target.port}",
+            f"--path={WS_PATH}", f"--streams={count}", f"--ramp-ms={ramp_ms}",
+            f"--seconds={hold_s}", f"--ready-file={ready}", f"--header=authorization: Bearer {KEY}"]
+    argv += [f"--header={h}" for h in target.headers]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = before
+    while proc.poll() is None and not ready.exists():
+        peak = max(peak, rss_kib(target.pids))
+        time.sleep(0.05)
+    all_open = ready.exists()
+    during = rss_kib(target.pids) if all_open else peak
+    try:
+        out, err = proc.communicate(timeout=max(60, hold_s * 4 + ramp_ms / 1000 * 4))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    r = json.loads(out) if out.strip() else {"opened": 0, "completed": 0, "errors": count}
+    return {"sockets": count, "all_open": all_open, "opened": r["opened"],
+            "completed": r["completed"], "errors": r["errors"],
+            "first_error": r.get("first_error", err.strip()[-200:]),
+            "rss_before_mib": before / 1024, "rss_open_mib": during / 1024,
+            "kib_per_socket": (during - before) / count if all_open else None}
+
+
 def grpc_message(stream):
     """A gRPC-framed CreateChatCompletionRequest, encoded from the committed descriptors."""
     from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -479,87 +578,162 @@ def cpu_per_call(rows):
     return f"{user:.1f} + {kernel:.1f}"
 
 
+def scenarios_of(results):
+    """The scenarios whose figures the results hold (older results name none)."""
+    return results.get("scenarios", [s for s in SCENARIOS if SCENARIOS[s][0][0] in results])
+
+
 def report(results, args):
     m = results["machine"]
     names = results["targets"]
-    out = [f"Run of {results['date']} at commit {m['gateway_commit']}, `bench/run.sh"
-           f"{' --quick' if args.quick else ''}`: {m['cpu']}, {m['cores']} cores, "
+    ran = scenarios_of(results)
+    out = [f"Run of {results['date']} at commit {m['gateway_commit']}, "
+           f"`{results.get('command', 'bench/run.sh' + (' --quick' if args.quick else ''))}`: "
+           f"{m['cpu']}, {m['cores']} cores, "
            f"{m['memory_gib']} GiB, Linux {m['kernel']}; {m['nginx']}, Node {m['node']}, "
            f"Portkey gateway {m['portkey']}, {m['wrk']}. Load generator, upstream and target "
-           f"share the same cores. Figures are medians of {args.rounds} rounds, taken in turn "
-           f"(small chat completions: {args.json_rounds} rounds; open streams: one round). "
-           f"oa-bypass ran as {results.get('gateway_processes', 1)} process(es) sharing the "
-           f"port.", ""]
-    json_rows = results["json"]
-    base = {n: median_of(json_rows.get(n, []), "rps") for n in names}
-    out += ["### Small chat completions, 64 connections (wrk)", "",
-            "Paired: the median, over rounds, of the target's requests/s over nginx's in the "
-            "same round (rounds run the targets one after the other, so drift in the machine "
-            "touches both alike), and in brackets the lowest and highest of those ratios. CPU "
-            "a call: the target's own time, user + kernel, in µs (for direct, the mock's).", "",
-            "| target | requests/s | p50 ms | p99 ms | vs direct | vs nginx | vs nginx, paired | "
-            "CPU µs a call |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for n in names:
-        rows = json_rows.get(n, [])
-        out.append(f"| {n} | {fmt(base[n], 0)} | {fmt(median_of(rows, 'p50_ms'), 2)} | "
-                   f"{fmt(median_of(rows, 'p99_ms'), 2)} | {ratio(base[n], base.get('direct'))}"
-                   f" | {ratio(base[n], base.get('nginx'))} | "
-                   f"{paired_ratio(rows, json_rows.get('nginx', []))} | {cpu_per_call(rows)} |")
-    out += ["", f"### Added latency at {args.rate} requests/s (bench_load, open loop)", "",
-            "| target | achieved rps | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-    rate = results["rate"]
-    d50, d99 = median_of(rate.get("direct", []), "p50_ms"), median_of(rate.get("direct", []), "p99_ms")
-    for n in names:
-        rows = rate.get(n, [])
-        p50, p99 = median_of(rows, "p50_ms"), median_of(rows, "p99_ms")
-        out.append(f"| {n} | {fmt(median_of(rows, 'achieved_rps'), 0)} | {fmt(p50, 3)} | "
-                   f"{fmt(p99, 3)} | "
-                   f"{fmt(p50 - d50 if p50 is not None else None, 3)} | "
-                   f"{fmt(p99 - d99 if p99 is not None else None, 3)} | "
-                   f"{sum(r.get('errors', 0) for r in rows)} |")
-    out += ["", "### SSE: 10 streams of 100 events, 10 ms apart", "",
-            "| target | first event p50 ms | first event p99 ms | relay delay p50 ms | "
-            "relay delay p99 ms | events received |",
-            "|---|---:|---:|---:|---:|---:|"]
-    for n in names:
-        rows = results["sse"].get(n, [])
-        got = sum(r["events"] for r in rows)
-        want = sum(r["expected_events"] for r in rows)
-        out.append(f"| {n} | {fmt(median_of(rows, 'first_event_p50_ms'), 2)} | "
-                   f"{fmt(median_of(rows, 'first_event_p99_ms'), 2)} | "
-                   f"{fmt(median_of(rows, 'relay_delay_p50_ms'), 3)} | "
-                   f"{fmt(median_of(rows, 'relay_delay_p99_ms'), 3)} | {got:,} of {want:,} |")
-    out += ["", "### Concurrent open SSE streams", "",
-            "| target | streams | all open | completed | RSS idle MiB | RSS all open MiB | "
-            "KiB per stream |", "|---|---:|---|---:|---:|---:|---:|"]
-    for n in names:
-        for r in results["streams"].get(n, []):
-            out.append(f"| {n} | {r['streams']:,} | {'yes' if r['all_open'] else 'no'} | "
-                       f"{r['completed']:,} | {fmt(r['rss_before_mib'])} | "
-                       f"{fmt(r['rss_open_mib'])} | {fmt(r['kib_per_stream'])} |")
-    out += ["", f"### {args.transfer_mib} MiB bodies (curl)", "",
-            "| target | upload MiB/s | download MiB/s | RSS idle MiB | RSS peak upload | "
-            "RSS peak download |", "|---|---:|---:|---:|---:|---:|"]
-    for n in names:
-        up, down = results["upload"].get(n, []), results["download"].get(n, [])
-        out.append(f"| {n} | {transfer_rate(up)} | {transfer_rate(down)} | "
-                   f"{fmt(median_of(up, 'rss_before_mib'))} | {fmt(median_of(up, 'rss_peak_mib'))}"
-                   f" | {fmt(median_of(down, 'rss_peak_mib'))} |")
-    out += ["", "### gRPC front of oa-bypass (h2load, 16 connections × 8 streams)", "",
-            "| call | calls/s | mean ms | max ms | succeeded | reached the upstream |",
-            "|---|---:|---:|---:|---:|---:|"]
-    for name, rows in results["grpc"].items():
-        out.append(f"| {name} | {fmt(median_of(rows, 'rps'), 0)} | "
-                   f"{fmt(median_of(rows, 'mean_ms'), 2)} | {fmt(median_of(rows, 'max_ms'), 2)}"
-                   f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
-                   f"{sum(r['requests'] for r in rows):,} | "
-                   f"{sum(r['upstream_calls'] for r in rows):,} |")
+           f"share the same cores. Figures are medians of {results.get('rounds', args.rounds)} "
+           f"rounds, taken in turn (small chat completions: "
+           f"{results.get('json_rounds', args.json_rounds)} rounds; open streams and idle "
+           f"WebSockets: one round). oa-bypass ran as {results.get('gateway_processes', 1)} "
+           f"process(es) sharing the port."]
+    for part in results.get("partial_runs", []):
+        pm = part["machine"]
+        same = all(pm[k] == m[k] for k in ("cpu", "cores", "memory_gib", "kernel", "nginx"))
+        out[-1] += (f" The {', '.join(part['scenarios'])} rows come from a later run: "
+                    f"{part['date']} at commit {pm['gateway_commit']}, `{part['command']}`, "
+                    f"medians of {part['rounds']} rounds, "
+                    f"{'on the same machine' if same else pm['cpu'] + ', Linux ' + pm['kernel']}"
+                    f", oa-bypass as {part['gateway_processes']} process(es).")
+    out.append("")
+    if "json" in ran:
+        json_rows = results["json"]
+        base = {n: median_of(json_rows.get(n, []), "rps") for n in names}
+        out += ["### Small chat completions, 64 connections (wrk)", "",
+                "Paired: the median, over rounds, of the target's requests/s over nginx's in the "
+                "same round (rounds run the targets one after the other, so drift in the machine "
+                "touches both alike), and in brackets the lowest and highest of those ratios. CPU "
+                "a call: the target's own time, user + kernel, in µs (for direct, the "
+                "mock's).", "",
+                "| target | requests/s | p50 ms | p99 ms | vs direct | vs nginx | "
+                "vs nginx, paired | CPU µs a call |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for n in names:
+            rows = json_rows.get(n, [])
+            out.append(f"| {n} | {fmt(base[n], 0)} | {fmt(median_of(rows, 'p50_ms'), 2)} | "
+                       f"{fmt(median_of(rows, 'p99_ms'), 2)} | {ratio(base[n], base.get('direct'))}"
+                       f" | {ratio(base[n], base.get('nginx'))} | "
+                       f"{paired_ratio(rows, json_rows.get('nginx', []))} | {cpu_per_call(rows)} |")
+    if "rate" in ran:
+        out += ["", f"### Added latency at {args.rate} requests/s (bench_load, open loop)", "",
+                "| target | achieved rps | p50 ms | p99 ms | added p50 ms | added p99 ms | "
+                "errors |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        rate = results["rate"]
+        d50 = median_of(rate.get("direct", []), "p50_ms")
+        d99 = median_of(rate.get("direct", []), "p99_ms")
+        for n in names:
+            rows = rate.get(n, [])
+            p50, p99 = median_of(rows, "p50_ms"), median_of(rows, "p99_ms")
+            out.append(f"| {n} | {fmt(median_of(rows, 'achieved_rps'), 0)} | {fmt(p50, 3)} | "
+                       f"{fmt(p99, 3)} | "
+                       f"{fmt(p50 - d50 if p50 is not None else None, 3)} | "
+                       f"{fmt(p99 - d99 if p99 is not None else None, 3)} | "
+                       f"{sum(r.get('errors', 0) for r in rows)} |")
+    if "sse" in ran:
+        out += ["", "### SSE: 10 streams of 100 events, 10 ms apart", "",
+                "| target | first event p50 ms | first event p99 ms | relay delay p50 ms | "
+                "relay delay p99 ms | events received |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for n in names:
+            rows = results["sse"].get(n, [])
+            got = sum(r["events"] for r in rows)
+            want = sum(r["expected_events"] for r in rows)
+            out.append(f"| {n} | {fmt(median_of(rows, 'first_event_p50_ms'), 2)} | "
+                       f"{fmt(median_of(rows, 'first_event_p99_ms'), 2)} | "
+                       f"{fmt(median_of(rows, 'relay_delay_p50_ms'), 3)} | "
+                       f"{fmt(median_of(rows, 'relay_delay_p99_ms'), 3)} | {got:,} of {want:,} |")
+    if "streams" in ran:
+        out += ["", "### Concurrent open SSE streams", "",
+                "| target | streams | all open | completed | RSS idle MiB | RSS all open MiB | "
+                "KiB per stream |", "|---|---:|---|---:|---:|---:|---:|"]
+        for n in names:
+            for r in results["streams"].get(n, []):
+                out.append(f"| {n} | {r['streams']:,} | {'yes' if r['all_open'] else 'no'} | "
+                           f"{r['completed']:,} | {fmt(r['rss_before_mib'])} | "
+                           f"{fmt(r['rss_open_mib'])} | {fmt(r['kib_per_stream'])} |")
+    if "transfer" in ran:
+        out += ["", f"### {args.transfer_mib} MiB bodies (curl)", "",
+                "| target | upload MiB/s | download MiB/s | RSS idle MiB | RSS peak upload | "
+                "RSS peak download |", "|---|---:|---:|---:|---:|---:|"]
+        for n in names:
+            up, down = results["upload"].get(n, []), results["download"].get(n, [])
+            out.append(f"| {n} | {transfer_rate(up)} | {transfer_rate(down)} | "
+                       f"{fmt(median_of(up, 'rss_before_mib'))} | "
+                       f"{fmt(median_of(up, 'rss_peak_mib'))} | "
+                       f"{fmt(median_of(down, 'rss_peak_mib'))} |")
+    if "grpc" in ran:
+        out += ["", "### gRPC front of oa-bypass (h2load, 16 connections × 8 streams)", "",
+                "| call | calls/s | mean ms | max ms | succeeded | reached the upstream |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for name, rows in results["grpc"].items():
+            out.append(f"| {name} | {fmt(median_of(rows, 'rps'), 0)} | "
+                       f"{fmt(median_of(rows, 'mean_ms'), 2)} | {fmt(median_of(rows, 'max_ms'), 2)}"
+                       f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
+                       f"{sum(r['requests'] for r in rows):,} | "
+                       f"{sum(r['upstream_calls'] for r in rows):,} |")
+    if "websocket" in ran:
+        out += websocket_report(results)
     if results["failures"]:
         out += ["", "### What did not work", ""]
-        out += [f"- {f}" for f in results["failures"]]
-    return "\n".join(out) + "\n"
+        out += [f"- {f}" for f in dict.fromkeys(results["failures"])]  # once, not per round
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)) + "\n"
+
+
+def websocket_report(results):
+    meta = results.get("ws_meta")
+    if meta is None:  # the run ended before the scenario did
+        return []
+    names = meta["targets"]
+    echo, large, idle = results["ws_echo"], results["ws_large"], results["ws_idle"]
+    out = ["", f"### WebSocket: 1 KiB text frames echoed, {meta['rate']:,} frames/s over "
+           f"{meta['connections']} connections (bench_load --mode ws-echo)", "",
+           "Each round trip counts from the frame's scheduled send to its echo's arrival; "
+           "added: minus the direct path's.", "",
+           "| target | frames/s | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    d50 = median_of(echo.get("direct", []), "p50_ms")
+    d99 = median_of(echo.get("direct", []), "p99_ms")
+    for n in names:
+        rows = echo.get(n, [])
+        p50, p99 = median_of(rows, "p50_ms"), median_of(rows, "p99_ms")
+        out.append(f"| {n} | {fmt(median_of(rows, 'achieved_fps'), 0)} | {fmt(p50, 3)} | "
+                   f"{fmt(p99, 3)} | {fmt(p50 - d50 if None not in (p50, d50) else None, 3)} | "
+                   f"{fmt(p99 - d99 if None not in (p99, d99) else None, 3)} | "
+                   f"{sum(r.get('errors', 0) for r in rows)} |")
+    out += ["", "### WebSocket: idle open sockets (bench_load --mode ws-idle)", "",
+            "Each socket carried one 1 KiB echo, then stays open; RSS of the target's "
+            "processes once all are open, less before, per socket.", "",
+            "| target | sockets | all open | closed cleanly | RSS idle MiB | RSS all open MiB | "
+            "KiB per socket |", "|---|---:|---|---:|---:|---:|---:|"]
+    for n in names:
+        for r in idle.get(n, []):
+            out.append(f"| {n} | {r['sockets']:,} | {'yes' if r['all_open'] else 'no'} | "
+                       f"{r['completed']:,} | {fmt(r['rss_before_mib'])} | "
+                       f"{fmt(r['rss_open_mib'])} | {fmt(r['kib_per_socket'])} |")
+    out += ["", f"### WebSocket: a {meta['frame_mib']} MiB binary frame echoed, one at a time "
+            f"({meta['frames']} a round)", "",
+            "MiB/s: the frame's size over its round trip (it crosses the target both ways, the "
+            "echo once the upstream has it whole).", "",
+            "| target | MiB/s | round trip ms | RSS idle MiB | RSS peak MiB |",
+            "|---|---:|---:|---:|---:|"]
+    for n in names:
+        rows = large.get(n, [])
+        out.append(f"| {n} | {fmt(median_of(rows, 'mib_s'), 0)} | "
+                   f"{fmt(median_of(rows, 'round_trip_ms'), 1)} | "
+                   f"{fmt(median_of(rows, 'rss_before_mib'))} | "
+                   f"{fmt(median_of(rows, 'rss_peak_mib'))} |")
+    return out
 
 
 def plot(results, out_png, workdir):
@@ -602,14 +776,44 @@ def update_readme(table):
     readme.write_text(f"{head}{begin}\n## Latest results\n\n{plot}{table}{end}{tail}")
 
 
+def merge_partial(results, previous):
+    """The previous full run's results with the scenarios of this partial run replaced,
+    and a note of where those came from."""
+    merged = dict(previous)
+    ran = results["scenarios"]
+    prefixes = tuple(prefix for s in ran for prefix in SCENARIOS[s][1])
+    for s in ran:
+        for key in SCENARIOS[s][0]:
+            merged[key] = results.get(key, {})
+    if "websocket" in ran and "ws_meta" in results:
+        merged["ws_meta"] = results["ws_meta"]
+    merged["failures"] = [f for f in previous.get("failures", []) if not f.startswith(prefixes)]
+    merged["failures"] += [f for f in results["failures"] if f not in merged["failures"]]
+    parts = []
+    for part in previous.get("partial_runs", []):
+        part = dict(part, scenarios=[s for s in part["scenarios"] if s not in ran])
+        if part["scenarios"]:
+            parts.append(part)
+    parts.append({key: results[key] for key in ("scenarios", "date", "machine", "command",
+                                                "rounds", "gateway_processes")})
+    merged["partial_runs"] = parts
+    merged["scenarios"] = [s for s in SCENARIOS if s in ran or s in scenarios_of(previous)]
+    return merged
+
+
 def write_results(results, args, workdir):
     out_dir = BENCH / "results"
     out_dir.mkdir(exist_ok=True)
     name = "quick" if args.quick else "latest"  # a trial never replaces the committed run
+    previous = out_dir / "latest.json"
+    ran = set(scenarios_of(results))
+    plotted = "json" in ran  # a run without it leaves the plot of the run that had it
+    if not args.quick and not args.report_only and ran != set(SCENARIOS) and previous.exists():
+        results = merge_partial(results, json.loads(previous.read_text()))
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     table = report(results, args)
     (out_dir / f"{name}.md").write_text(table)
-    if shutil.which("gnuplot"):
+    if shutil.which("gnuplot") and plotted:
         plot(results, out_dir / f"{name}.png", workdir)
     if not args.no_readme and not args.quick:
         update_readme(table)
@@ -625,6 +829,9 @@ def main():
     parser.add_argument("--build-dir", default=str(ROOT / "build"))
     parser.add_argument("--quick", action="store_true", help="short runs, to try the harness")
     parser.add_argument("--targets", default="direct,oa-bypass,nginx,portkey")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help="the scenarios to run, of " + ", ".join(SCENARIOS) + "; a run of "
+                             "some merges them into results/latest.json (not with --quick)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json-rounds", type=int, default=7,
                         help="rounds of the small-JSON scenario, whose ratio to nginx is the "
@@ -633,6 +840,12 @@ def main():
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--streams", default="1000,10000")
     parser.add_argument("--transfer-mib", type=int, default=100)
+    parser.add_argument("--ws-connections", type=int, default=64,
+                        help="WebSockets carrying the 1 KiB echoes, at --rate frames/s in all")
+    parser.add_argument("--ws-sockets", default="1000,10000", help="idle WebSockets held open")
+    parser.add_argument("--ws-frame-mib", type=int, default=20, help="the large frame's size")
+    parser.add_argument("--ws-frames", type=int, default=10,
+                        help="large frames echoed a round, one at a time")
     parser.add_argument("--upstream-threads", type=int, default=1)
     parser.add_argument("--gateway-processes", type=int, default=1,
                         help="oa-bypass processes sharing the port (run.sh: 2 when one "
@@ -652,13 +865,22 @@ def main():
         return
     if args.quick:
         args.rounds, args.json_rounds, args.seconds, args.streams = 1, 1, 2, "200"
+        args.ws_sockets, args.ws_frames = "200", 3
     wanted = args.targets.split(",")
+    ran = args.scenarios.split(",")
+    unknown = [s for s in ran if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"no scenario {', '.join(unknown)}; there are {', '.join(SCENARIOS)}")
 
     workdir = Path(tempfile.mkdtemp(prefix="oa-bench-"))
     fleet = Fleet(args, workdir)
+    command = "bench/run.sh" + (" --quick" if args.quick else "")
+    if set(ran) != set(SCENARIOS):
+        command += f" --scenarios {args.scenarios}"
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "targets": [],
+               "command": command, "scenarios": [s for s in SCENARIOS if s in ran],
                "json": {}, "rate": {}, "sse": {}, "streams": {}, "upload": {}, "download": {},
-               "grpc": {}, "failures": []}
+               "grpc": {}, "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
     try:
         targets = [fleet.upstream()]
         starters = {"oa-bypass": fleet.oa_bypass, "nginx": fleet.nginx, "portkey": fleet.portkey}
@@ -672,9 +894,9 @@ def main():
         results["targets"] = [t.name for t in targets]
         log("workdir", workdir, "targets", results["targets"])
 
-        def each(scenario, key, fn, rounds=args.rounds):
+        def each(scenario, key, fn, rounds=args.rounds, among=targets):
             for round_ in range(rounds):
-                for t in targets:
+                for t in among:
                     try:
                         r = fn(t)
                     except Exception as e:  # one target's failure must not end the run
@@ -685,19 +907,25 @@ def main():
                     results[scenario].setdefault(key if scenario == "grpc" else t.name,
                                                  []).append(r)
 
-        each("json", "json", lambda t: wrk_json(t, args.seconds, 64, workdir),
-             rounds=args.json_rounds)
-        each("rate", "rate", lambda t: fixed_rate(fleet, t, args.rate, args.seconds))
-        each("sse", "sse", lambda t: sse(fleet, t, 100, 10, 10))
+        if "json" in ran:
+            each("json", "json", lambda t: wrk_json(t, args.seconds, 64, workdir),
+                 rounds=args.json_rounds)
+        if "rate" in ran:
+            each("rate", "rate", lambda t: fixed_rate(fleet, t, args.rate, args.seconds))
+        if "sse" in ran:
+            each("sse", "sse", lambda t: sse(fleet, t, 100, 10, 10))
         # Before the open streams: allocators keep what ten thousand streams took, and the
         # RSS a large body adds would hide under it.
-        each("upload", "upload", lambda t: transfer(fleet, t, "upload", args.transfer_mib))
-        each("download", "download", lambda t: transfer(fleet, t, "download", args.transfer_mib))
-        for count in map(int, args.streams.split(",")):
-            each("streams", f"streams-{count}",
-                 lambda t: open_streams(fleet, t, count, 3 if args.quick else 10), rounds=1)
+        if "transfer" in ran:
+            each("upload", "upload", lambda t: transfer(fleet, t, "upload", args.transfer_mib))
+            each("download", "download",
+                 lambda t: transfer(fleet, t, "download", args.transfer_mib))
+        if "streams" in ran:
+            for count in map(int, args.streams.split(",")):
+                each("streams", f"streams-{count}",
+                     lambda t: open_streams(fleet, t, count, 3 if args.quick else 10), rounds=1)
         gateway = [t for t in targets if t.name == "oa-bypass"]
-        if gateway:
+        if gateway and "grpc" in ran:
             n = 2000 if args.quick else 20000
             for _ in range(args.rounds):
                 for key, path, stream, count in (("unary", GRPC_UNARY, False, n),
@@ -706,6 +934,21 @@ def main():
                     r = h2load(fleet, gateway[0], path, stream, count, 16, 8)
                     log("grpc", key, json.dumps(r))
                     results["grpc"].setdefault(key, []).append(r)
+        if "websocket" in ran:
+            # Last: its idle sockets wait for the memory of what ran before to settle.
+            each("ws_echo", "websocket round trip",
+                 lambda t: ws_round_trip(fleet, t, args.rate, args.seconds, args.ws_connections))
+            # A target that relays no WebSocket is not asked to hold ten thousand.
+            relaying = [t for t in targets if results["ws_echo"].get(t.name)]
+            each("ws_large", "websocket large frame",
+                 lambda t: ws_large(fleet, t, args.ws_frame_mib, args.ws_frames), among=relaying)
+            for count in map(int, args.ws_sockets.split(",")):
+                each("ws_idle", f"websocket idle {count}",
+                     lambda t: ws_idle(fleet, t, count, 1 if args.quick else 2), rounds=1,
+                     among=relaying)
+            results["ws_meta"] = {"targets": [t.name for t in relaying], "rate": args.rate,
+                                  "connections": args.ws_connections,
+                                  "frame_mib": args.ws_frame_mib, "frames": args.ws_frames}
         for scenario in ("sse", "streams"):
             for name, rows in results[scenario].items():
                 for r in rows:
@@ -713,6 +956,15 @@ def main():
                         results["failures"].append(
                             f"{scenario} on {name}: {r['errors']} streams failed, the first "
                             f"with {r['first_error'] or 'no answer'}")
+                        break
+        for scenario, what in (("ws_echo", "round trip"), ("ws_large", "large frame"),
+                               ("ws_idle", "idle sockets")):
+            for name, rows in results[scenario].items():
+                for r in rows:
+                    if r["errors"]:
+                        results["failures"].append(
+                            f"websocket {what} on {name}: {r['errors']} sockets failed, the "
+                            f"first with {r['first_error'] or 'no answer'}")
                         break
     finally:
         fleet.stop()

@@ -3,7 +3,8 @@
 # gnuplot; the Portkey gateway from npm), builds the gateway and the bench programs, then
 # runs bench/run.py, which writes bench/results/ and the results section of
 # bench/README.md. Arguments go to run.py (--quick for a short trial, --help for more).
-# Not part of the tests: it takes about 12 minutes and measures, it does not assert.
+# Not part of the tests: it takes about 15 minutes (the WebSocket scenario
+# about 3 of them) and measures, it does not assert.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

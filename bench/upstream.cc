@@ -10,11 +10,15 @@
 //   POST …/files                       reads and discards the upload, answers its size
 //   GET  …/files/<id>/content          x-bench-megabytes MiB of bytes (default 100)
 //   GET  /__bench/stats                requests (other than these) and body bytes so far
+//   any WebSocket upgrade              a WebSocket echo (Beast, no compression): each message
+//                                      comes back as one frame of the same kind, whatever
+//                                      its size
 //
 // Request headers x-bench-events and x-bench-gap-ms override --sse-events and --sse-gap-ms
 // for one stream. Prints "listening on 127.0.0.1:<port>" once bound; stops on SIGTERM or
 // SIGINT, or when its parent dies.
 
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -30,6 +34,8 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <csignal>
@@ -49,6 +55,7 @@ using oa::bench::MonotonicNs;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using asio::ip::tcp;
 using oa::net::error_code;
 using oa::net::kNoThrow;
@@ -163,6 +170,30 @@ asio::awaitable<bool> SendBytes(tcp::socket& socket, uint64_t total) {
   co_return true;
 }
 
+// Answers the upgrade, then sends each message back as it came, until the client closes.
+// The client waits for the 101 before its first frame, so nothing of the session is in
+// Serve's buffer yet.
+asio::awaitable<void> EchoWebSocket(tcp::socket socket,
+                                    const http::request_parser<http::buffer_body>& parser) {
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  ws.auto_fragment(false);  // a message goes back as one frame
+  ws.read_message_max(0);   // of any size
+  if (auto [ec] = co_await ws.async_accept(parser.get(), kNoThrow); ec) co_return;
+  beast::flat_buffer message;
+  for (;;) {
+    if (auto [ec, n] = co_await ws.async_read(message, kNoThrow); ec) co_return;
+    ws.text(ws.got_text());
+    if (auto [ec, n] = co_await ws.async_write(message.data(), kNoThrow); ec) co_return;
+    message.consume(message.size());
+    // The memory of a large message goes back to the system, so that the sockets opened
+    // after it show their own (glibc keeps a freed block this size in its heap).
+    if (message.capacity() > (64 << 10)) {
+      message.shrink_to_fit();
+      malloc_trim(0);
+    }
+  }
+}
+
 asio::awaitable<void> Serve(tcp::socket socket, const Options& options, Stats& stats) {
   socket.set_option(tcp::no_delay(true));
   beast::flat_buffer buffer;
@@ -194,6 +225,11 @@ asio::awaitable<void> Serve(tcp::socket socket, const Options& options, Stats& s
       body_bytes += got;
     }
     const auto& request = parser.get();
+    if (websocket::is_upgrade(request)) {
+      stats.requests.fetch_add(1, std::memory_order_relaxed);
+      co_await EchoWebSocket(std::move(socket), parser);
+      co_return;
+    }
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     if (path != "/__bench/stats") {
