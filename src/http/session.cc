@@ -503,6 +503,7 @@ class Session final : public OpenConnection {
 asio::awaitable<void> ServeConnection(net::tcp::socket socket, FrontContext& context,
                                       std::string already_read) {
   Session session(std::move(socket), context, already_read);
+  std::string().swap(already_read);  // copied: not held for the connection's life
   co_await session.Run();
 }
 

@@ -94,10 +94,17 @@ asio::awaitable<void> WebSocketRelay::Pump(Direction& d) {
       CloseBoth("gateway");
       break;
     }
-    d.idle_reading = d.remaining == 0 && d.buffer->size() == 0;
-    auto [ec, n] = co_await d.from->async_read_some(
-        d.buffer->prepare(kPieceBytes - std::min(kPieceBytes - 1, d.buffer->size())), kNoThrow);
+    // Reads take kSmallPiece, or kPieceBytes after one that brought that much (bulk
+    // traffic); a direction that waits with nothing held after a smaller read gives its
+    // buffer back, so that a quiet session holds none (sessions are long and
+    // mostly quiet: bench/README.md, memory per socket).
+    const size_t held = d.buffer->size();
+    if (held == 0 && !d.bulk && d.buffer->capacity() > 0) d.buffer->shrink_to_fit();
+    const size_t want = (d.bulk ? kPieceBytes : kSmallPiece) - std::min(kSmallPiece / 2, held);
+    d.idle_reading = d.remaining == 0 && held == 0;
+    auto [ec, n] = co_await d.from->async_read_some(d.buffer->prepare(want), kNoThrow);
     d.idle_reading = false;
+    d.bulk = n >= kSmallPiece;
     if (ec) {
       Direction& other = &d == &up_ ? down_ : up_;
       if (d.closed && !other.closed && !other.from_gone) {

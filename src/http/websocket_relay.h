@@ -9,9 +9,10 @@
 //   relay.tally();                                          // for the access line
 //
 // What it guarantees:
-// - Bounded memory whatever the frame size: each direction moves through one buffer of
-//   kPieceBytes (plus a frame header held back), read, written, read again, so a side that
-//   does not read stalls the other side's reads (backpressure both ways).
+// - Bounded memory whatever the frame size: each direction moves through one buffer of at
+//   most kPieceBytes (plus a frame header held back), read, written, read again, so a side
+//   that does not read stalls the other side's reads (backpressure both ways); a quiet
+//   direction holds no buffer at all.
 // - Either side closing or failing closes the other at once.
 // - --websocket-idle-timeout with no byte either way, or GoAway() (the worker drains):
 //   a Close 1001 goes to each side at its next frame boundary (never inside a frame),
@@ -42,8 +43,10 @@ namespace oa::http {
 
 class WebSocketRelay {
  public:
-  // Each direction's buffer: the most that one side's bytes occupy in the gateway.
+  // Each direction's buffer: the most that one side's bytes occupy in the gateway, while
+  // they come in bulk; kSmallPiece otherwise, and none while the direction is quiet.
   static constexpr size_t kPieceBytes = size_t{64} * 1024;
+  static constexpr size_t kSmallPiece = size_t{4} * 1024;
 
   // `client` and `client_buffer` (bytes already read from the client: the start of its
   // first frames) outlive the relay.
@@ -76,6 +79,7 @@ class WebSocketRelay {
     uint64_t frames = 0;        // frames whose header passed
     uint64_t bytes = 0;         // bytes written to `to`
     bool idle_reading = false;  // awaiting a read at a frame boundary, nothing held
+    bool bulk = false;          // the last read brought kSmallPiece or more
 
     // The Close frame passing now: its mask and the first two bytes of its payload.
     bool in_close = false;
