@@ -47,7 +47,7 @@ class Walker {
       const std::string_view rest = std::string_view(held_).substr(at);
       const HeaderParse parsed = net::ws::ParseFrameHeader(rest, header);
       if (parsed == HeaderParse::kNeedMore) {
-        FUZZ_CHECK(rest.size() < net::ws::kMaxHeaderBytes, "no header in %d bytes", rest.size());
+        FUZZ_CHECK(rest.size() < net::ws::kMaxHeaderBytes, "no header in %zu bytes", rest.size());
         break;
       }
       if (parsed == HeaderParse::kInvalid) {
@@ -55,7 +55,7 @@ class Walker {
         break;
       }
       FUZZ_CHECK(header.header_bytes <= rest.size() && header.header_bytes <= 14,
-                 "a header of %d bytes in %d", header.header_bytes, rest.size());
+                 "a header of %zu bytes in %zu", header.header_bytes, rest.size());
       walk_.frames.push_back(header);
       at += header.header_bytes;
       remaining_ = header.payload_bytes;
@@ -95,10 +95,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Walk& a = whole.walk();
   const Walk& b = pieces.walk();
   FUZZ_CHECK(a.invalid == b.invalid && a.frames.size() == b.frames.size(),
-             "the cut changed the walk: %d frames%s, %d frames%s", a.frames.size(),
+             "the cut changed the walk: %zu frames%s, %zu frames%s", a.frames.size(),
              a.invalid ? " then invalid" : "", b.frames.size(), b.invalid ? " then invalid" : "");
   for (size_t i = 0; i < a.frames.size(); ++i) {
-    FUZZ_CHECK(SameHeader(a.frames[i], b.frames[i]), "frame %d differs", i);
+    FUZZ_CHECK(SameHeader(a.frames[i], b.frames[i]), "frame %zu differs", i);
     const FrameHeader& h = a.frames[i];
     if (h.payload_bytes > 4096 || h.rsv != 0 || h.opcode > 0xF) continue;
     const std::string payload(h.payload_bytes, 'z');
@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(oa::net::ws::ParseFrameHeader(frame, back) == HeaderParse::kFrame &&
                    back.fin == h.fin && back.opcode == h.opcode && back.masked == h.masked &&
                    back.mask == h.mask && back.payload_bytes == h.payload_bytes,
-               "frame %d does not encode back", i);
+               "frame %zu does not encode back", i);
   }
   return 0;
 }
