@@ -231,6 +231,7 @@ TEST_F(WebSocketRelay, LargeFramesPingsAndFragmentsPassWhole) {
   StartAll({"--workers", "1"});
   WsClient client(gateway_->port());
   ASSERT_FALSE(client.Open("/v1/anything/echo", kAuth));  // echo: any path is relayed
+  const long rss_before = gateway_->PeakRssKib();
   std::string big(20 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 31 + 7) % 251);
   client.SendBinary(big);
@@ -248,8 +249,13 @@ TEST_F(WebSocketRelay, LargeFramesPingsAndFragmentsPassWhole) {
   EXPECT_EQ(session.pongs[0], "are you there");
   ASSERT_FALSE(session.messages.empty());
   EXPECT_EQ(session.messages[0].bytes, big.size());
-  // The gateway held each side's bytes in pieces, never a whole 20 MiB frame.
-  EXPECT_LT(gateway_->PeakRssKib(), 60 * 1024);
+  // The gateway held each side's bytes in pieces, never a whole 20 MiB frame: its peak RSS
+  // grew by far less than one. (A sanitizer's allocator holds freed pieces back.)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  const long growth = gateway_->PeakRssKib() - rss_before;
+  EXPECT_LT(growth, 8 * 1024) << "before " << rss_before << " KiB, peak " << gateway_->PeakRssKib()
+                              << " KiB";
+#endif
 }
 
 TEST_F(WebSocketRelay, TheGatewayRefusesBadUpgradesItselfAsOpenAIErrors) {
