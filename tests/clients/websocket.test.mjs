@@ -73,6 +73,15 @@ async function sessions(count) {
   throw new Error(`the mock did not record ${count} ended sessions`);
 }
 
+// The gateway's log, once it has a line matching `pattern` (a session's access line is
+// written as it ends, just after its client saw the end).
+async function logMatching(pattern) {
+  for (let i = 0; i < 100 && !pattern.test(gatewayLog); ++i) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return gatewayLog;
+}
+
 const header = (session, name) =>
   session.headers.find(([n]) => n.toLowerCase() === name)?.[1];
 
@@ -98,7 +107,9 @@ test('the openai Realtime client over wss', async () => {
   assert.equal(header(session, 'openai-beta'), undefined);  // the gateway adds nothing
   assert.equal(session.audio_bytes, 4800);
   assert.equal(session.close_code, 1000);
-  assert.match(gatewayLog, /path=\/v1\/realtime rpc=openai\.v1\.RealtimeService\/Connect status=101 .*closed_by=client close_code=1000/);
+  const realtimeLine =
+    /path=\/v1\/realtime rpc=openai\.v1\.RealtimeService\/Connect status=101 .*closed_by=client close_code=1000/;
+  assert.match(await logMatching(realtimeLine), realtimeLine);
 });
 
 test('the openai Responses WebSocket-mode client', async () => {
@@ -121,7 +132,8 @@ test('the openai Responses WebSocket-mode client', async () => {
   const sent = JSON.parse(session.messages[0].prefix);
   assert.equal(sent.type, 'response.create');
   assert.equal(sent.input, 'Say hello.');
-  assert.match(gatewayLog, /path=\/v1\/responses rpc=openai\.v1\.ResponsesService\/Connect status=101/);
+  const responsesLine = /path=\/v1\/responses rpc=openai\.v1\.ResponsesService\/Connect status=101/;
+  assert.match(await logMatching(responsesLine), responsesLine);
 });
 
 test('a browser sends the key as a subprotocol', async () => {
