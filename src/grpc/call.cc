@@ -167,7 +167,10 @@ class CallReactor final : public OrderedReactor {
     const std::string target = request.target;
     call::Call call(s.worker, Identify(s, "GET", target), s.start);
     WebSocketCall caller(s, std::move(request));
-    if (const std::optional<call::CallError> refused = co_await call.Admit()) {
+    std::optional<call::CallError> refused;
+    if (!s.context.settings.websocket) refused = call::WebSocketsOff();  // UNIMPLEMENTED
+    if (!refused) refused = co_await call.Admit();
+    if (refused) {
       FinishRefused(s, call, *refused);
       co_return;
     }

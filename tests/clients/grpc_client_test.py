@@ -636,6 +636,20 @@ class GatewayGrpcTest(unittest.TestCase):
         self.assertEqual(raised.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
         self.assertEqual(dict(raised.exception.trailing_metadata())["openai-http-status"], "401")
 
+    def test_websockets_off_is_unimplemented_at_once(self):
+        start_mock_and_gateway(self, "--websocket", "off")
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}",
+                                             options=[("grpc.enable_http_proxy", 0)])
+
+        def messages(Request):
+            yield Request(model="gpt-realtime")
+
+        with self.assertRaises(grpc.RpcError) as raised:
+            list(self.connect("RealtimeService", messages))
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        self.assertIn("--websocket=off", raised.exception.details())
+        self.assertEqual(self.mock_requests(), [])
+
     def test_missing_authorization_is_unauthenticated(self):
         error = self.expect_error(grpc.StatusCode.UNAUTHENTICATED,
                                   "/openai.v1.ChatService/CreateChatCompletion",
