@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   int answers = 0;
   int requests = 0;
   int events = 0;  // WebSocket events, read into their union
-  int kept = 0;  // values the typed fields did not take, kept in extra fields
+  int kept = 0;    // values the typed fields did not take, kept in extra fields
   int kept_examples = 0;
   std::string line;
   while (std::getline(in, line)) {
