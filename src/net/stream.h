@@ -10,6 +10,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <cstddef>
 #include <variant>
@@ -32,6 +33,9 @@ class Stream {
 
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
+  // The stream moved from is left closed: Close() and destruction are all it takes.
+  Stream(Stream&&) = default;
+  Stream& operator=(Stream&&) = delete;
 
   executor_type get_executor() { return socket().get_executor(); }
 
@@ -64,6 +68,23 @@ class Stream {
           std::visit([&](auto& s) { s.async_read_some(b, std::move(handler)); }, stream_);
         },
         token, buffers);
+  }
+
+  // Completes once a read would find bytes (or the peer's end, or an error) without
+  // taking any: a reader that waits long with nothing to hold, such as a quiet WebSocket,
+  // holds no buffer meanwhile. Over TLS it completes at once, since bytes may wait
+  // inside the TLS layer where the socket cannot tell: such a reader reads as usual.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return asio::async_initiate<Token, void(error_code)>(
+        [this](auto handler) {
+          if (tls() != nullptr) {
+            asio::post(get_executor(), [h = std::move(handler)]() mutable { h(error_code()); });
+          } else {
+            std::get<tcp::socket>(stream_).async_wait(tcp::socket::wait_read, std::move(handler));
+          }
+        },
+        token);
   }
 
   template <class ConstBuffers, class Token>
