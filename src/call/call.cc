@@ -1,5 +1,7 @@
 #include "call/call.h"
 
+#include <algorithm>
+
 #include "observe/access_log.h"
 #include "observe/fingerprint.h"
 
@@ -33,6 +35,21 @@ void RecordCall(const Identity& who, absl::Duration elapsed, const Ending& endin
     record.bytes_out += websocket->bytes_out;
   }
   observe::RecordCall(record);
+}
+
+void Call::KeepIdentity() {
+  std::string_view* const views[] = {
+      &who_.client, &who_.client_address, &who_.method,           &who_.target,
+      &who_.rpc,    &who_.authorization,  &who_.client_request_id};
+  size_t size = 0;
+  for (const std::string_view* v : views) size += v->size();
+  kept_ = std::make_unique<char[]>(size);
+  char* at = kept_.get();
+  for (std::string_view* v : views) {
+    std::copy(v->begin(), v->end(), at);
+    *v = std::string_view(at, v->size());
+    at += v->size();
+  }
 }
 
 net::asio::awaitable<std::optional<CallError>> Call::Admit() {

@@ -14,6 +14,7 @@
 //   call.Record(call::Ending::Http(out.status, 0, &out));
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -37,7 +38,8 @@ struct Resources {
   limits::WorkerAdmission& admission;
 };
 
-// Who calls what, as the front read it. Views: what they point at outlives the Call.
+// Who calls what, as the front read it. Views: what they point at outlives the Call,
+// unless the Call keeps its own copy (Call::KeepIdentity).
 struct Identity {
   observe::Front front = observe::Front::kRest;
   std::string_view client;          // the peer as the access line shows it
@@ -81,6 +83,11 @@ class Call {
 
   const Identity& who() const { return who_; }
 
+  // Copies what who()'s views point at into the call, so that it may outlive what its
+  // front read and move elsewhere: a WebSocket session's call, once the upgrade is over,
+  // lives on in its relay (http/websocket_relay.h).
+  void KeepIdentity();
+
   // False when Admit() would admit the call at once: it has a key and no allow-list or
   // limit is set (the fast path skips the coroutine).
   bool MustAdmit() const { return who_.authorization.empty() || on_.admission.enabled(); }
@@ -104,6 +111,7 @@ class Call {
  private:
   const Resources& on_;
   Identity who_;
+  std::unique_ptr<char[]> kept_;  // what who_ points at, after KeepIdentity()
   net::Clock::time_point start_;
   limits::Verdict verdict_;  // its lease holds the call's places in the limits
   upstream::Forwarder forwarder_{on_.pool, on_.limits, on_.caller_watches};

@@ -143,7 +143,7 @@ asio::awaitable<void> WebSocketCall::StopWatching() {
 }
 
 asio::awaitable<void> WebSocketCall::Switched(const upstream::ResponseStart& start,
-                                              upstream::Connection& upstream) {
+                                              std::unique_ptr<upstream::Connection>& upstream) {
   http_status_ = static_cast<int>(start.head.status());
   if (start.head.Value(bhttp::field::sec_websocket_accept) != ws::HandshakeAccept(key_)) {
     status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -154,7 +154,7 @@ asio::awaitable<void> WebSocketCall::Switched(const upstream::ResponseStart& sta
   switched_ = true;
   AddAnswerMetadata(*state_.ctx, start.head);
   const observe::GaugeHold open(observe::metrics().open_websockets(observe::Front::kGrpc));
-  Session session(upstream, state_.context.settings.websocket_idle_timeout);
+  Session session(*upstream, state_.context.settings.websocket_idle_timeout);
   session.idle.Expire(session.idle_timeout);
   if (!first_.body.empty()) {
     ++tally_.frames_in;

@@ -60,7 +60,7 @@ class WebSocketCall final : public upstream::Downstream {
   net::asio::awaitable<void> StopWatching() override;
   void Cut() override {}
   net::asio::awaitable<void> Switched(const upstream::ResponseStart& start,
-                                      upstream::Connection& upstream) override;
+                                      std::unique_ptr<upstream::Connection>& upstream) override;
 
   // The call's status once the exchange is over (`out` has no failure).
   grpc::Status Finish(const upstream::ForwardOutcome& out);

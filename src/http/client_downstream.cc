@@ -26,7 +26,7 @@ upstream::RequestStart ClientDownstream::PrepareRequest(upstream::WireHead& head
       [&](std::string_view name, std::string_view value) { head.AddParsed(name, value); });
   upstream::RequestStart start;
   start.head_method = in.method() == bhttp::verb::head;
-  if (relay_ != nullptr) start.upgrade = in.Value(bhttp::field::upgrade);
+  if (upgrade_) start.upgrade = in.Value(bhttp::field::upgrade);
   if (const auto length = request_.content_length()) {
     start.content_length = *length;
   } else {
@@ -275,9 +275,9 @@ asio::awaitable<void> ClientDownstream::StopWatching() {
 }
 
 // The upstream's 101 goes to the client as it came, with the hop-by-hop headers that
-// make it one (Connection and Upgrade), then the relay carries the session.
+// make it one (Connection and Upgrade); the upstream connection is kept for the relay.
 asio::awaitable<void> ClientDownstream::Switched(const upstream::ResponseStart& start,
-                                                 upstream::Connection& upstream) {
+                                                 std::unique_ptr<upstream::Connection>& upstream) {
   const net::MessageHead& head = start.head;
   head_.StatusLine(request_.head().version(), head.status(), head.reason());
   call::ForEachCrossing(
@@ -291,8 +291,7 @@ asio::awaitable<void> ClientDownstream::Switched(const upstream::ResponseStart& 
   deadline_.Expire(io_timeout_);
   auto [ec, n] = co_await asio::async_write(client_, asio::buffer(head_.text()), kNoThrow);
   deadline_.Clear();
-  if (ec) co_return;
-  co_await relay_->Run(upstream.stream, upstream.buffer);
+  if (!ec) switched_ = std::move(upstream);
 }
 
 // Closing the connection without the final chunk (or short of Content-Length) is how

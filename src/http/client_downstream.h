@@ -4,9 +4,9 @@
 // go up unchanged; the answer's status, reason, end-to-end headers and body framing come
 // back unchanged. Nothing is parsed beyond HTTP framing.
 //
-// A WebSocket upgrade is relayed the same way, with `relay` given: the upgrade goes
-// upstream, and once the upstream switches protocols its 101 goes to the client and the
-// relay carries the session (websocket_relay.h).
+// A WebSocket upgrade is relayed the same way, with `upgrade` set: the upgrade goes
+// upstream, and once the upstream switches protocols its 101 goes to the client, and
+// TakeSwitched() gives the upstream connection for the relay (websocket_relay.h).
 //
 // Usage (in a session):
 //   ClientDownstream caller({stream, buffer, deadline, deadline_cancels}, parser, base_url,
@@ -22,7 +22,6 @@
 #include "config/settings.h"
 #include "http/cors.h"
 #include "http/session.h"
-#include "http/websocket_relay.h"
 #include "net/http1_parser.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
@@ -51,11 +50,10 @@ class ClientDownstream final : public upstream::Downstream {
   // (--client-body-timeout, --client-body-min-rate).
   // `connections` says whether the worker drains: then the answer ends the connection.
   // `cors` decorates the answer for the request's Origin.
-  // `relay`, set for a WebSocket upgrade, outlives the object.
+  // `upgrade`: the request is a WebSocket upgrade, to be relayed as one.
   ClientDownstream(ClientConnection client, net::RequestParser& request,
                    const upstream::BaseUrl& upstream, const config::Settings& settings,
-                   const Connections& connections, const Cors& cors,
-                   WebSocketRelay* relay = nullptr)
+                   const Connections& connections, const Cors& cors, bool upgrade = false)
       : client_(client.stream),
         buffer_(client.buffer),
         request_(request),
@@ -66,12 +64,16 @@ class ClientDownstream final : public upstream::Downstream {
         io_timeout_(settings.client_io_timeout),
         connections_(connections),
         cors_(cors),
-        relay_(relay) {}
+        upgrade_(upgrade) {}
 
   ~ClientDownstream() override;
 
   // The client connection may carry another request once the call is over.
   bool reusable() const { return reusable_; }
+
+  // Once the call is over: the upstream connection of a WebSocket session whose 101
+  // reached the client, or null.
+  std::unique_ptr<upstream::Connection> TakeSwitched() { return std::move(switched_); }
 
   upstream::RequestStart PrepareRequest(upstream::WireHead& head) override;
   net::asio::awaitable<bool> BeforeSend() override;
@@ -85,7 +87,7 @@ class ClientDownstream final : public upstream::Downstream {
   net::asio::awaitable<void> StopWatching() override;
   void Cut() override;
   net::asio::awaitable<void> Switched(const upstream::ResponseStart& start,
-                                      upstream::Connection& upstream) override;
+                                      std::unique_ptr<upstream::Connection>& upstream) override;
 
  private:
   struct Watch;
@@ -109,13 +111,14 @@ class ClientDownstream final : public upstream::Downstream {
   uint64_t body_received_ = 0;
   const Connections& connections_;
   const Cors& cors_;
-  WebSocketRelay* relay_;
+  bool upgrade_;
 
   upstream::WireHead head_;       // the answer's head, once known
   bool head_written_ = false;     // ... and sent
   bool chunked_ = false;          // the answer's body goes in chunks
   std::shared_ptr<Watch> watch_;  // between StartWatching and StopWatching
   bool reusable_ = false;
+  std::unique_ptr<upstream::Connection> switched_;  // see TakeSwitched()
 };
 
 }  // namespace oa::http

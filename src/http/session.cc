@@ -68,11 +68,7 @@ class Session final : public OpenConnection {
   }
 
   void CloseWhenIdle() override {
-    if (relay_ != nullptr) {
-      relay_->GoAway();  // a WebSocket session ends with Close 1001 both ways
-    } else if (idle_) {
-      stream_.Close();  // else the loop in Serve() ends after this answer
-    }
+    if (idle_) stream_.Close();  // else the loop in Serve() ends after this answer
   }
 
   asio::awaitable<void> Run() {
@@ -394,20 +390,23 @@ class Session final : public OpenConnection {
     co_return keep_alive;
   }
 
-  // Relays an admitted WebSocket upgrade, and then the session if the upstream switches
-  // protocols (websocket_relay.h); the upstream's refusal goes to the client as it came.
-  // The call, and its places in the limits, last as long as the session.
+  // Relays an admitted WebSocket upgrade; the upstream's refusal goes to the client as it
+  // came. If the upstream switches protocols and its 101 reaches the client, the relay
+  // takes the two connections and the call, with its places in the limits, for the rest
+  // of the session (websocket_relay.h), and this connection's session is over.
   asio::awaitable<bool> RelayWebSocket(net::RequestParser& parser) {
-    WebSocketRelay relay(stream_, buffer_, context_.settings);
-    if (context_.connections.draining()) relay.GoAway();
-    relay_ = &relay;
     ClientDownstream downstream({stream_, buffer_, deadline_, deadline_cancels_}, parser,
                                 context_.resources.pool.url(), context_.settings,
-                                context_.connections, context_.cors, &relay);
+                                context_.connections, context_.cors, /*upgrade=*/true);
     upstream::ForwardOutcome out = co_await call_->Forward(downstream);
-    relay_ = nullptr;
+    if (std::unique_ptr<upstream::Connection> upstream = downstream.TakeSwitched()) {
+      call_->KeepIdentity();
+      WebSocketRelay::Start({std::move(stream_), std::move(buffer_), std::move(upstream)},
+                            *std::move(call_), std::move(out), context_);
+      co_return false;
+    }
+    if (out.switched) out.client_gone = true;  // the upstream's 101 did not reach the client
     call::Ending ending = call::Ending::Http(out.status, 0, &out);
-    if (out.switched) ending.websocket = &relay.tally();
     if (out.failure) {
       co_await ReplyFailure(parser, out, ending.http_status);
       ending.own_bytes_out = own_body_bytes_;
@@ -495,7 +494,6 @@ class Session final : public OpenConnection {
   size_t own_body_bytes_ = 0;            // of the last answer of the gateway's own, once written
   std::optional<call::Call> call_;       // the call under way, from its head to its record
   std::string websocket_authorization_;  // SubprotocolKey() of the upgrade under way
-  WebSocketRelay* relay_ = nullptr;      // the WebSocket session under way
 };
 
 }  // namespace

@@ -6,7 +6,9 @@
 //
 // The session is a coroutine whose frame owns the socket and every buffer, so it lives
 // exactly as long as its pending operations (the self-owning session of Beast's
-// examples, written as a coroutine). A watched deadline bounds every read and write.
+// examples, written as a coroutine). A watched deadline bounds every read and write. A
+// WebSocket upgrade the upstream accepts hands the socket on to the relay
+// (websocket_relay.h), which owns itself for the rest of the session.
 #pragma once
 
 #include <atomic>

@@ -1,17 +1,14 @@
 #include "http/websocket_relay.h"
 
 #include <algorithm>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 
 #include "base/strings.h"
 #include "observe/log.h"
-#include "observe/metrics.h"
 
 namespace oa::http {
 namespace asio = net::asio;
 namespace ws = net::ws;
-using net::kNoThrow;
 
 namespace {
 // How long a side has to answer a Close: the gateway's after the idle timeout, or the
@@ -19,109 +16,172 @@ namespace {
 constexpr absl::Duration kCloseWait = absl::Seconds(5);
 }  // namespace
 
-WebSocketRelay::WebSocketRelay(net::Stream& client, boost::beast::flat_buffer& client_buffer,
-                               const config::Settings& settings)
-    : settings_(settings),
-      idle_(client.get_executor(),
-            [this] {
-              BeginClose(
-                  StrCat("no traffic for ", absl::FormatDuration(settings_.websocket_idle_timeout)),
-                  kCloseWait);
-            }),
-      close_wait_(client.get_executor(), [this] { CloseBoth("gateway"); }),
-      wake_(client.get_executor()) {
-  up_.from = &client;
-  up_.buffer = &client_buffer;
+void WebSocketRelay::Start(Ends ends, call::Call call, upstream::ForwardOutcome handshake,
+                           FrontContext& context) {
+  auto relay = std::make_shared<WebSocketRelay>(Key(), std::move(ends), std::move(call),
+                                                std::move(handshake), context);
+  context.connections.Add(relay.get());
+  relay->registered_ = true;
+  relay->Traffic();
+  // Either side's first frames may have come with the handshake: they pass first.
+  relay->Pass(relay->up_);
+  relay->Pass(relay->down_);
+  if (context.connections.draining()) relay->CloseWhenIdle();
+}
+
+WebSocketRelay::WebSocketRelay(Key /*key*/, Ends ends, call::Call call,
+                               upstream::ForwardOutcome handshake, FrontContext& context)
+    : context_(context),
+      client_(std::move(ends.client)),
+      client_buffer_(std::move(ends.client_buffer)),
+      upstream_(std::move(ends.upstream)),
+      call_(std::move(call)),
+      handshake_(std::move(handshake)),
+      in_flight_(observe::metrics().in_flight(observe::Front::kRest)),
+      open_(observe::metrics().open_websockets(observe::Front::kRest)),
+      timer_(client_.get_executor(), [this] {
+        if (closing_ || answer_wait_) {
+          CloseBoth("gateway");  // the sides' answers did not come in time
+        } else {
+          BeginClose(StrCat("no traffic for ",
+                            absl::FormatDuration(context_.settings.websocket_idle_timeout)),
+                     kCloseWait);
+        }
+      }) {
+  up_.from = &client_;
+  up_.buffer = &client_buffer_;
+  up_.to = &upstream_->stream;
   up_.from_name = "client";
   up_.to_upstream = true;
-  down_.to = &client;
+  down_.from = &upstream_->stream;
+  down_.buffer = &upstream_->buffer;
+  down_.to = &client_;
   down_.from_name = "upstream";
 }
 
-asio::awaitable<void> WebSocketRelay::Run(net::Stream& upstream,
-                                          boost::beast::flat_buffer& upstream_buffer) {
-  up_.to = &upstream;
-  down_.from = &upstream;
-  down_.buffer = &upstream_buffer;
-  pumps_ = 2;
+WebSocketRelay::~WebSocketRelay() {
+  // Finish() has run, unless the worker's io_context went with the session under way.
+  if (registered_) context_.connections.Remove(this);
+}
+
+// Reads take kSmallPiece, or kPieceBytes after one that brought that much (bulk traffic).
+// After a smaller read, a direction with nothing held gives its buffer back and waits for
+// bytes before it takes another, so that a quiet session holds none.
+void WebSocketRelay::Read(Direction& d) {
+  const size_t held = d.buffer->size();
+  d.idle_reading = d.remaining == 0 && held == 0;
+  const auto read = [this, self = shared_from_this(), &d, held] {
+    const size_t want = (d.bulk ? kPieceBytes : kSmallPiece) - std::min(kSmallPiece / 2, held);
+    d.from->async_read_some(
+        d.buffer->prepare(want),
+        [this, self, &d](const net::error_code& ec, size_t n) { Received(d, ec, n); });
+  };
+  if (held > 0 || d.bulk) {
+    read();
+    return;
+  }
+  d.buffer->shrink_to_fit();
+  d.from->async_wait_readable([this, read, &d](const net::error_code& ec) {
+    if (ec) {
+      Received(d, ec, 0);
+    } else {
+      read();
+    }
+  });
+}
+
+void WebSocketRelay::Received(Direction& d, const net::error_code& ec, size_t n) {
+  d.idle_reading = false;
+  d.bulk = n >= kSmallPiece;
+  if (ec) {
+    Direction& other = &d == &up_ ? down_ : up_;
+    if (d.closed && !other.closed && !other.from_gone) {
+      // `from` left after its Close, which the other side has yet to answer (or has
+      // answered, its Close still on the way): closing that side now would reset its
+      // connection and lose the answer. It has the close's wait to send it.
+      d.from_gone = true;
+      if (!closing_) {  // else the gateway's wait runs
+        answer_wait_ = true;
+        timer_.Expire(kCloseWait);
+      }
+    } else {
+      CloseBoth(d.from_name);
+    }
+    Stop(d);
+    return;
+  }
+  d.buffer->commit(n);
   Traffic();
-  if (going_away_) GoAway();
-  const observe::GaugeHold open(observe::metrics().open_websockets(observe::Front::kRest));
-  using asio::experimental::awaitable_operators::operator&&;
-  // (Nested operators in one co_await line make a temporary that GCC 12 destroys twice.)
-  co_await (BothWays() && Closer());
-  idle_.Clear();
-  close_wait_.Clear();
+  Pass(d);
+}
+
+void WebSocketRelay::Pass(Direction& d) {
+  size_t ready = 0;
+  const bool broken = Scan(d, ready);
+  if (ready == 0 || d.close_sent) {
+    d.buffer->consume(ready);
+    Passed(d, broken);
+    return;
+  }
+  const auto held = d.buffer->cdata();
+  asio::async_write(
+      *d.to, asio::buffer(held.data(), ready),
+      [this, self = shared_from_this(), &d, ready, broken](const net::error_code& ec, size_t n) {
+        if (ec) {
+          CloseBoth(&d == &up_ ? "upstream" : "client");  // `to` is gone
+          Stop(d);
+          return;
+        }
+        d.bytes += n;
+        Traffic();
+        d.buffer->consume(ready);
+        Passed(d, broken);
+      });
+}
+
+void WebSocketRelay::Passed(Direction& d, bool broken) {
+  if (broken) {
+    OA_LOG(kDebug, "websocket: the %s sent bytes that are not WebSocket frames; closing",
+           d.from_name);
+    CloseBoth("gateway");
+    Stop(d);
+    return;
+  }
+  if (d.close_due && !d.close_sent && d.remaining == 0) {
+    SendClose(d, /*then_read=*/true);
+    return;
+  }
+  if (d.close_sent) d.buffer->consume(d.buffer->size());  // nothing more goes to `to`
+  if (up_.closed && down_.closed) {
+    // Each side has sent its Close and what came with it is out: the handshake is over,
+    // and the gateway, the client's server, closes the connections first.
+    CloseBoth("gateway");
+    Stop(d);
+    return;
+  }
+  Read(d);
+}
+
+void WebSocketRelay::Stop(Direction& d) {
+  d.over = true;
+  if (up_.over && down_.over) Finish();
+}
+
+void WebSocketRelay::Finish() {
+  timer_.Clear();
+  client_.Close();
+  upstream_->stream.Close();
   tally_.frames_in = up_.frames;
   tally_.frames_out = down_.frames;
   tally_.bytes_in = up_.bytes;
   tally_.bytes_out = down_.bytes;
-}
-
-asio::awaitable<void> WebSocketRelay::BothWays() {
-  using asio::experimental::awaitable_operators::operator&&;
-  co_await (Pump(up_) && Pump(down_));
-}
-
-asio::awaitable<void> WebSocketRelay::Pump(Direction& d) {
-  for (;;) {
-    size_t ready = 0;
-    const bool broken = Scan(d, ready);
-    if (ready > 0 && !d.close_sent) {
-      const auto held = d.buffer->cdata();
-      auto [ec, n] = co_await asio::async_write(*d.to, asio::buffer(held.data(), ready), kNoThrow);
-      if (ec) {
-        CloseBoth(&d == &up_ ? "upstream" : "client");  // `to` is gone
-        break;
-      }
-      d.bytes += n;
-      Traffic();
-    }
-    d.buffer->consume(ready);
-    if (broken) {
-      OA_LOG(kDebug, "websocket: the %s sent bytes that are not WebSocket frames; closing",
-             d.from_name);
-      CloseBoth("gateway");
-      break;
-    }
-    if (d.close_due && !d.close_sent && d.remaining == 0) {
-      co_await SendClose(d);
-    }
-    if (d.close_sent) d.buffer->consume(d.buffer->size());  // nothing more goes to `to`
-    if (up_.closed && down_.closed) {
-      // Each side has sent its Close and what came with it is out: the handshake is
-      // over, and the gateway, the client's server, closes the connections first.
-      CloseBoth("gateway");
-      break;
-    }
-    // Reads take kSmallPiece, or kPieceBytes after one that brought that much (bulk
-    // traffic); a direction that waits with nothing held after a smaller read gives its
-    // buffer back, so that a quiet session holds none (sessions are long and
-    // mostly quiet: bench/README.md, memory per socket).
-    const size_t held = d.buffer->size();
-    if (held == 0 && !d.bulk && d.buffer->capacity() > 0) d.buffer->shrink_to_fit();
-    const size_t want = (d.bulk ? kPieceBytes : kSmallPiece) - std::min(kSmallPiece / 2, held);
-    d.idle_reading = d.remaining == 0 && held == 0;
-    auto [ec, n] = co_await d.from->async_read_some(d.buffer->prepare(want), kNoThrow);
-    d.idle_reading = false;
-    d.bulk = n >= kSmallPiece;
-    if (ec) {
-      Direction& other = &d == &up_ ? down_ : up_;
-      if (d.closed && !other.closed && !other.from_gone) {
-        // `from` left after its Close, which the other side has yet to answer (or has
-        // answered, its Close still on the way): closing that side now would reset its
-        // connection and lose the answer. It has the close's wait to send it.
-        d.from_gone = true;
-        if (!closing_) close_wait_.Expire(kCloseWait);  // else the gateway's wait runs
-      } else {
-        CloseBoth(d.from_name);
-      }
-      break;
-    }
-    d.buffer->commit(n);
-    Traffic();
-  }
-  if (--pumps_ == 0) wake_.Notify();
+  call::Ending ending = call::Ending::Http(handshake_.status, 0, &handshake_);
+  ending.websocket = &tally_;
+  call_.Record(ending);
+  in_flight_.Release();
+  open_.Release();
+  context_.connections.Remove(this);
+  registered_ = false;
 }
 
 bool WebSocketRelay::Scan(Direction& d, size_t& ready) {
@@ -172,17 +232,25 @@ bool WebSocketRelay::Scan(Direction& d, size_t& ready) {
   return false;
 }
 
-asio::awaitable<void> WebSocketRelay::SendClose(Direction& d) {
+void WebSocketRelay::SendClose(Direction& d, bool then_read) {
   d.close_sent = true;
   const std::string payload = ws::ClosePayload(ws::kCloseGoingAway, close_reason_);
   d.close_frame = ws::EncodeFrame(ws::Opcode::kClose, true, payload,
                                   d.to_upstream ? std::optional(ws::RandomMask()) : std::nullopt);
-  auto [ec, n] = co_await asio::async_write(*d.to, asio::buffer(d.close_frame), kNoThrow);
-  if (!ec) d.bytes += n;
+  asio::async_write(
+      *d.to, asio::buffer(d.close_frame),
+      [this, self = shared_from_this(), &d, then_read](const net::error_code& ec, size_t n) {
+        if (!ec) d.bytes += n;
+        if (then_read) {
+          Passed(d, /*broken=*/false);
+        } else if (up_.close_sent && down_.close_sent && up_.closed && down_.closed) {
+          CloseBoth("gateway");
+        }
+      });
 }
 
 void WebSocketRelay::BeginClose(std::string_view reason, absl::Duration wait) {
-  if (closing_ || pumps_ == 0) return;
+  if (closing_ || (up_.over && down_.over)) return;
   closing_ = true;
   close_reason_ = std::string(reason);
   if (tally_.closed_by == "-") {
@@ -191,30 +259,22 @@ void WebSocketRelay::BeginClose(std::string_view reason, absl::Duration wait) {
   }
   up_.close_due = true;
   down_.close_due = true;
-  close_wait_.Expire(wait);
-  wake_.Notify();
-}
-
-asio::awaitable<void> WebSocketRelay::Closer() {
-  while (pumps_ > 0) {
-    co_await wake_.Wait();
-    if (pumps_ == 0) break;
-    // A pump waiting at a boundary for its side to send sends no Close itself.
-    for (Direction* d : {&up_, &down_}) {
-      if (d->close_due && !d->close_sent && d->idle_reading) co_await SendClose(*d);
-    }
-    if (up_.close_sent && down_.close_sent && up_.closed && down_.closed) CloseBoth("gateway");
+  timer_.Expire(wait);
+  // A direction waiting at a boundary for its side to send gets its Close now; the
+  // others get theirs when they reach one (Passed).
+  for (Direction* d : {&up_, &down_}) {
+    if (!d->over && d->idle_reading) SendClose(*d, /*then_read=*/false);
   }
 }
 
 void WebSocketRelay::Traffic() {
-  if (!closing_) idle_.Expire(settings_.websocket_idle_timeout);
+  if (!closing_ && !answer_wait_) timer_.Expire(context_.settings.websocket_idle_timeout);
 }
 
 void WebSocketRelay::CloseBoth(std::string_view by) {
   if (tally_.closed_by == "-") tally_.closed_by = by;
-  up_.from->Close();
-  down_.from->Close();
+  client_.Close();
+  upstream_->stream.Close();
 }
 
 }  // namespace oa::http

@@ -1,73 +1,97 @@
-// The REST front's WebSocket relay: once the upstream has switched protocols (101), the
-// bytes of the session pass both ways unchanged, so that ping/pong, fragmentation,
-// permessage-deflate and frame sizes stay end to end. The relay reads frame headers only:
-// it counts frames, notes the first Close frame's code, and knows where frames begin, so
-// that it can end a session cleanly.
+// The REST front's WebSocket relay: once the upstream has switched protocols (101) and
+// its answer is out to the client, the bytes of the session pass both ways unchanged, so
+// that ping/pong, fragmentation, permessage-deflate and frame sizes stay end to end. The
+// relay reads frame headers only: it counts frames, notes the first Close frame's code,
+// and knows where frames begin, so that it can end a session cleanly.
 //
-//   WebSocketRelay relay(client_stream, client_buffer, settings);
-//   co_await relay.Run(upstream_stream, upstream_buffer);   // until the session is over
-//   relay.tally();                                          // for the access line
+//   WebSocketRelay::Start({std::move(client_stream), std::move(client_buffer),
+//                          std::move(upstream_connection)},
+//                         std::move(call), std::move(handshake_outcome), context);
+//
+// The relay takes the session's two connections and its call from the front, which is
+// then done with the client connection: a session, long and mostly quiet, holds the two
+// connections, the relay's state and the call's record, and nothing of the HTTP exchange
+// that opened it (bench/README.md, memory per socket). It owns itself, as Beast's
+// examples' sessions do: each pending operation holds it, and when the session is over
+// it records the call (its access line and metrics) and goes.
 //
 // What it guarantees:
 // - Bounded memory whatever the frame size: each direction moves through one buffer of at
 //   most kPieceBytes (plus a frame header held back), read, written, read again, so a side
-//   that does not read stalls the other side's reads (backpressure both ways); a quiet
-//   direction holds no buffer at all.
+//   that does not read stalls the other side's reads (backpressure both ways). A quiet
+//   direction of a plain connection holds no buffer at all: it waits for bytes before it
+//   takes one (over TLS, it holds kSmallPiece).
 // - Either side closing or failing closes the other at once.
-// - --websocket-idle-timeout with no byte either way, or GoAway() (the worker drains):
-//   a Close 1001 goes to each side at its next frame boundary (never inside a frame),
-//   whatever either side sends after that is dropped, and the session ends when both
-//   sides have answered with their Close, or after --drain-timeout (idle: 5 s).
+// - --websocket-idle-timeout with no byte either way, or the worker's drain: a Close
+//   1001 goes to each side at its next frame boundary (never inside a frame), whatever
+//   either side sends after that is dropped, and the session ends when both sides have
+//   answered with their Close, or after --drain-timeout (idle: 5 s).
 // - Once both sides have sent a Close (whoever began), the relay closes both connections,
 //   as the client's server should. A side that leaves after its Close, before the other
 //   answered, leaves the other 5 s to send its answer (closing it at once would reset it).
 // - A stream that is not WebSocket (a length no frame can have, a control frame that is
 //   fragmented or too long) ends the session: the relay could no longer find boundaries.
+// - The session holds its call's places in the limits (--rate-limit-concurrent) until it
+//   ends, and counts in the open calls and open sessions gauges.
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 
-#include "config/settings.h"
-#include "net/asio.h"
-#include "net/notification.h"
+#include "call/call.h"
+#include "http/session.h"
 #include "net/stream.h"
 #include "net/watchdog.h"
 #include "net/websocket.h"
 #include "observe/access_log.h"
+#include "observe/metrics.h"
+#include "upstream/connection.h"
+#include "upstream/forwarder.h"
 
 namespace oa::http {
 
-class WebSocketRelay {
+class WebSocketRelay final : public OpenConnection,
+                             public std::enable_shared_from_this<WebSocketRelay> {
  public:
   // Each direction's buffer: the most that one side's bytes occupy in the gateway, while
   // they come in bulk; kSmallPiece otherwise, and none while the direction is quiet.
   static constexpr size_t kPieceBytes = size_t{64} * 1024;
   static constexpr size_t kSmallPiece = size_t{4} * 1024;
 
-  // `client` and `client_buffer` (bytes already read from the client: the start of its
-  // first frames) outlive the relay.
-  WebSocketRelay(net::Stream& client, boost::beast::flat_buffer& client_buffer,
-                 const config::Settings& settings);
+  // The session's two connections, as the handshake left them.
+  struct Ends {
+    net::Stream client;
+    boost::beast::flat_buffer client_buffer;         // read from the client: its first frames
+    std::unique_ptr<upstream::Connection> upstream;  // its buffer likewise
+  };
 
-  // Relays until the session is over; both streams are closed then.
-  // REQUIRES: once; on the executor of both streams.
-  net::asio::awaitable<void> Run(net::Stream& upstream, boost::beast::flat_buffer& upstream_buffer);
+  // Relays the session until it is over, then records `call` with `handshake`, the
+  // upgrade's exchange, and the session's tally. REQUIRES: on the worker of `context`,
+  // the executor of both connections; `call` was admitted and keeps its identity
+  // (call::Call::KeepIdentity).
+  static void Start(Ends ends, call::Call call, upstream::ForwardOutcome handshake,
+                    FrontContext& context);
 
-  // Ends the session cleanly (see above); before Run(), as soon as it runs. Any time, on
-  // the streams' executor.
-  void GoAway() {
-    going_away_ = true;
-    BeginClose("the gateway is shutting down", settings_.drain_timeout);
+  // For Start() only (std::make_shared needs a public constructor).
+  struct Key {
+    explicit Key() = default;
+  };
+  WebSocketRelay(Key, Ends ends, call::Call call, upstream::ForwardOutcome handshake,
+                 FrontContext& context);
+  ~WebSocketRelay() override;
+
+  // The worker drains: the session ends cleanly (see above).
+  void CloseWhenIdle() override {
+    BeginClose("the gateway is shutting down", context_.settings.drain_timeout);
   }
 
-  const observe::WebSocketTally& tally() const { return tally_; }
-
  private:
-  // One direction of the session: bytes read from `from` go to `to`.
+  // One direction of the session: bytes read from `from` go to `to`. Each direction is a
+  // loop of asynchronous steps, Read -> Received -> Pass -> Passed -> Read, whose handlers
+  // hold the relay.
   struct Direction {
     net::Stream* from = nullptr;
     boost::beast::flat_buffer* buffer = nullptr;  // read from `from`, not yet written
@@ -78,8 +102,9 @@ class WebSocketRelay {
     uint64_t remaining = 0;     // payload bytes of the current frame still to pass
     uint64_t frames = 0;        // frames whose header passed
     uint64_t bytes = 0;         // bytes written to `to`
-    bool idle_reading = false;  // awaiting a read at a frame boundary, nothing held
+    bool idle_reading = false;  // awaiting bytes at a frame boundary, nothing held
     bool bulk = false;          // the last read brought kSmallPiece or more
+    bool over = false;          // the loop has ended
 
     // The Close frame passing now: its mask and the first two bytes of its payload.
     bool in_close = false;
@@ -94,32 +119,44 @@ class WebSocketRelay {
     std::string close_frame;  // ... as written
   };
 
-  net::asio::awaitable<void> BothWays();  // Pump() each way at once
-  net::asio::awaitable<void> Pump(Direction& d);
+  void Read(Direction& d);
+  void Received(Direction& d, const net::error_code& ec, size_t n);
+  void Pass(Direction& d);
+  void Passed(Direction& d, bool broken);
+  // Ends `d`'s loop; the session is over when both have ended.
+  void Stop(Direction& d);
+  void Finish();
+
   // Whether to end the session at once: `from` sent what cannot be WebSocket.
   // `ready` is set to the bytes of the buffer that may go to `to` now.
   bool Scan(Direction& d, size_t& ready);
-  net::asio::awaitable<void> SendClose(Direction& d);
+  // Writes the gateway's Close to `d.to`; then, if `then_read`, `d` reads on.
+  void SendClose(Direction& d, bool then_read);
   // The gateway's part in ending the session: Close frames at the boundaries, and the
   // sides' Close answers awaited for at most `wait`.
   void BeginClose(std::string_view reason, absl::Duration wait);
-  // Sends the Close to each direction that waits at a boundary with nothing held (the
-  // pumps send the others'). Runs while the pumps do.
-  net::asio::awaitable<void> Closer();
   // Bytes passed: the idle timeout starts again.
   void Traffic();
   // Ends the session now; `by` is who ended it, unless the tally names someone already.
   void CloseBoth(std::string_view by);
 
-  const config::Settings& settings_;
-  Direction up_;              // client to upstream
-  Direction down_;            // upstream to client
-  net::Watchdog idle_;        // --websocket-idle-timeout
-  net::Watchdog close_wait_;  // the sides' answers to the gateway's Close
-  net::Notification wake_;    // for Closer(): a close began, or the pumps ended
-  int pumps_ = 0;             // running
-  bool going_away_ = false;   // GoAway() was called
+  FrontContext& context_;
+  net::Stream client_;
+  boost::beast::flat_buffer client_buffer_;
+  std::unique_ptr<upstream::Connection> upstream_;
+  call::Call call_;
+  upstream::ForwardOutcome handshake_;
+  observe::GaugeHold in_flight_;
+  observe::GaugeHold open_;
+
+  Direction up_;    // client to upstream
+  Direction down_;  // upstream to client
+  // --websocket-idle-timeout; once the session is closing (closing_ or answer_wait_), the
+  // wait for the sides' Close answers, which ends the session when it passes.
+  net::Watchdog timer_;
   bool closing_ = false;      // BeginClose() ran
+  bool answer_wait_ = false;  // a side left after its Close: the other has kCloseWait
+  bool registered_ = false;   // in context_.connections
   std::string close_reason_;
   observe::WebSocketTally tally_;
 };

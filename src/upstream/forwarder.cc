@@ -73,33 +73,34 @@ class Exchange {
       co_return;
     }
     started_ = Clock::now();
-    std::unique_ptr<Connection> conn = pool_.TakeIdle();
-    bool reused = conn != nullptr;
+    conn_ = pool_.TakeIdle();
+    bool reused = conn_ != nullptr;
     for (;;) {
-      if (!conn) {
+      if (!conn_) {
         absl::StatusOr<std::unique_ptr<Connection>> fresh = co_await pool_.ConnectNew();
         if (!fresh.ok()) {
           out_.failure = fresh.status();
           co_return;
         }
-        conn = *std::move(fresh);
+        conn_ = *std::move(fresh);
         reused = false;
       }
       const bool may_retry = reused && !out_.retried;
       connection_reusable_ = false;
-      const Attempt attempted = co_await AttemptOn(*conn, may_retry);
-      const Attempt result = Settle(*conn, attempted);
+      const Attempt attempted = co_await AttemptOn(*conn_, may_retry);
+      if (!conn_) co_return;  // the Downstream kept it (Switched)
+      const Attempt result = Settle(*conn_, attempted);
       if (result == Attempt::kRetryable) {
-        conn->stream.Close();
-        conn.reset();
+        conn_->stream.Close();
+        conn_.reset();
         out_.retried = true;
         observe::metrics().upstream_retries.Add();
         continue;
       }
       if (connection_reusable_) {
-        pool_.Release(std::move(conn));
+        pool_.Release(std::move(conn_));
       } else {
-        conn->stream.Close();
+        conn_->stream.Close();
       }
       co_return;
     }
@@ -327,7 +328,8 @@ class Exchange {
   }
 
   // The upstream agreed to the switch of protocols the request asked for: the connection
-  // is the Downstream's for the rest of its life (Downstream::Switched), and closed after.
+  // (conn_) is the Downstream's for the rest of its life (Downstream::Switched), and
+  // closed after unless the Downstream kept it.
   asio::awaitable<void> SwitchProtocols(Connection& conn, net::ResponseParser& upstream,
                                         bool request_sent) {
     const net::MessageHead& head = upstream.head();
@@ -342,7 +344,7 @@ class Exchange {
                               .body_follows = false,
                               .request_sent = request_sent,
                               .body_at_hand = conn.buffer.size() > 0};
-    co_await caller_.Switched(start, conn);
+    co_await caller_.Switched(start, conn_);
   }
 
   // Moves the body piece by piece. False if either side failed (out_ says which).
@@ -425,8 +427,9 @@ class Exchange {
   std::vector<char> piece_;  // what moves between the two sides, one piece at a time (SizePiece)
   RequestStart request_;
   WireHead request_head_;
-  std::string replay_;           // every request body byte read so far, while it fits
-  bool replay_complete_ = true;  // replay_ holds all of them
+  std::string replay_;                // every request body byte read so far, while it fits
+  bool replay_complete_ = true;       // replay_ holds all of them
+  std::unique_ptr<Connection> conn_;  // the attempt's
   Clock::time_point started_{};
   std::string_view waiting_for_ = "response";  // names the timeout in messages
   bool response_started_ = false;
@@ -436,7 +439,7 @@ class Exchange {
 }  // namespace
 
 asio::awaitable<void> Downstream::Switched(const ResponseStart& /*start*/,
-                                           Connection& /*upstream*/) {
+                                           std::unique_ptr<Connection>& /*upstream*/) {
   co_return;
 }
 

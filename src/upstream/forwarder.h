@@ -28,6 +28,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -108,9 +109,12 @@ class Downstream {
   // The upstream switched protocols (101) as PrepareRequest asked (RequestStart::upgrade;
   // never called otherwise, hence the empty default). The exchange goes on over
   // `upstream`, whose buffer may already hold the new protocol's first bytes, until this
-  // returns; the connection is closed then, never pooled. No deadline of the Forwarder's
-  // runs meanwhile: the Downstream bounds its own waits.
-  virtual net::asio::awaitable<void> Switched(const ResponseStart& start, Connection& upstream);
+  // returns; the connection is closed then, never pooled, unless the Downstream moved it
+  // out to keep it past the call (the REST front's relay does, so that the session holds
+  // nothing of the exchange). No deadline of the Forwarder's runs meanwhile: the
+  // Downstream bounds its own waits.
+  virtual net::asio::awaitable<void> Switched(const ResponseStart& start,
+                                              std::unique_ptr<Connection>& upstream);
 };
 
 struct ForwardOutcome {

@@ -237,6 +237,27 @@ TEST_F(HostileUpstream, BytesThatCameWithAnAnswerCloseItsConnection) {
   EXPECT_EQ(MetricValue(Metrics(), "oa_upstream_unsolicited_total"), 2);  // one each
 }
 
+// An upstream may send its first frames in the same write as its 101: they reach the
+// client at once, not when the upstream next sends.
+TEST_F(HostileUpstream, FramesSentWithTheSwitchReachTheClientAtOnce) {
+  Start([](const SeenRequest&) {
+    return std::vector<Write>{
+        {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+         "Connection: Upgrade\r\n"
+         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+         "\x81\x05hello"}};
+  });
+  TestClient client(gateway_->port());
+  client.SetReadTimeout(milliseconds(5000));
+  client.SendRaw(
+      "GET /v1/realtime?model=m HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+      "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer key-ws-0001\r\n\r\n");
+  const Reply head = client.Read();
+  ASSERT_EQ(head.status, 101) << head.error;
+  EXPECT_EQ(client.ReadBytes(7), "\x81\x05hello");
+}
+
 // An answer to HEAD, or a 204, has no body; bytes after it answer nothing.
 TEST_F(HostileUpstream, ABodyAfterAnAnswerToHeadOrA204ReachesNoOtherCaller) {
   Start([](const SeenRequest& r) {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -159,6 +160,22 @@ void TestClient::SendGenerated(uint64_t size,
     asio::write(socket_, asio::buffer(chunk));
     offset += chunk.size();
   }
+}
+
+std::string TestClient::ReadBytes(size_t n) {
+  while (buffer_.size() < n) {
+    pollfd pfd{socket_.native_handle(), POLLIN, 0};
+    const int wait = read_timeout_.count() > 0 ? static_cast<int>(read_timeout_.count()) : -1;
+    if (poll(&pfd, 1, wait) <= 0) break;
+    boost::system::error_code ec;
+    const size_t got = socket_.read_some(buffer_.prepare(n - buffer_.size()), ec);
+    buffer_.commit(got);
+    if (ec) break;
+  }
+  std::string bytes = boost::beast::buffers_to_string(buffer_.data());
+  bytes.resize(std::min(bytes.size(), n));
+  buffer_.consume(bytes.size());
+  return bytes;
 }
 
 void TestClient::SetReadTimeout(std::chrono::milliseconds timeout) { read_timeout_ = timeout; }

@@ -49,6 +49,11 @@ class TestClient {
   Reply Call(std::string_view method, std::string_view target, const Headers& headers,
              std::string_view body = {});
 
+  // The next `n` bytes after an answer read with Read() (a WebSocket's frames after its
+  // 101, say); fewer if the connection ends first or, with a read timeout, nothing comes
+  // in time.
+  std::string ReadBytes(size_t n);
+
   // Reads a response body piece by piece as it arrives; `on_piece` may return false to
   // stop early (the connection then stays open for the caller to close).
   Reply ReadPieces(std::vector<Piece>& pieces,

@@ -1,6 +1,8 @@
 // The REST front's WebSocket relay (http/websocket_relay.h), with Beast's WebSocket client
 // on one side and the mock's WebSocket sessions (tests/mock/mock_websocket.h) on the other:
 // what passes, what the gateway refuses itself, and how sessions end.
+#include "net/websocket.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -256,6 +258,23 @@ TEST_F(WebSocketRelay, LargeFramesPingsAndFragmentsPassWhole) {
   EXPECT_LT(growth, 8 * 1024) << "before " << rss_before << " KiB, peak " << gateway_->PeakRssKib()
                               << " KiB";
 #endif
+}
+
+// A client may send its first frames with its upgrade, before any 101: they wait in the
+// gateway, and pass first once the session opens.
+TEST_F(WebSocketRelay, FramesSentWithTheUpgradePassFirst) {
+  StartAll();
+  TestClient client(gateway_->port());
+  client.SetReadTimeout(std::chrono::milliseconds(5000));
+  const std::string frame =
+      net::ws::EncodeFrame(net::ws::Opcode::kText, true, "early", net::ws::RandomMask());
+  client.SendRaw(Upgrade("GET", "/v1/echo", kAuth) + frame);  // one write
+  const Reply head = client.Read();
+  ASSERT_EQ(head.status, 101) << head.error;
+  // The mock's echo script sends the message back, unmasked as a server's.
+  EXPECT_EQ(client.ReadBytes(7), std::string("\x81\x05"
+                                             "early",
+                                             7));
 }
 
 TEST_F(WebSocketRelay, TheGatewayRefusesBadUpgradesItselfAsOpenAIErrors) {
