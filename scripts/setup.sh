@@ -33,6 +33,7 @@ test_packages=(
   nginx-light                                        # the isolation test's peer proxy
   python3-grpcio python3-protobuf python3-yaml       # gRPC client tests; proto/ checks
   python3-h2                                         # hostile gRPC clients, frame by frame
+  chromium-headless-shell                            # a browser's WebSocket, in a page
   golang-go protoc-gen-go protoc-gen-go-grpc         # typed Go clients (gen-clients.sh):
   golang-google-grpc-dev golang-google-protobuf-dev  # Go's gRPC and protobuf libraries,
   golang-google-genproto-dev                         # google/api annotations for Go, and

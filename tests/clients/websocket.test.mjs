@@ -1,13 +1,15 @@
 // OpenAI's WebSocket APIs through oa-bypass with the clients users have: the official
 // openai package's Realtime client (over wss, which it insists on: the TLS front with the
-// test CA) and its Responses WebSocket-mode client, a browser-style client that sends the
-// key as a subprotocol (the `ws` package with a browser's headers), and a Codex-style
+// test CA) and its Responses WebSocket-mode client, a page in headless Chromium whose
+// WebSocket sends the key as a subprotocol (as browsers must), and a Codex-style
 // fallback on --websocket=off. Each is checked against what the mock received.
 // Run by CTest with OA_BYPASS_BINARY, OA_MOCK_BINARY and OA_TEST_CERT_DIR set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { ResponsesWS } from 'openai/resources/responses/ws';
@@ -18,15 +20,17 @@ const certs = process.env.OA_TEST_CERT_DIR;
 let mockUrl, gatewayPort, tlsPort, gatewayLog = '';
 const children = [];
 
-// Starts a binary and resolves with the first match of `pattern` in its output stream.
-function startProcess(binary, args, stream, pattern) {
+// Starts a binary and resolves with the first match of `pattern` in its output stream;
+// what a gateway writes there goes to gatewayLog. `group`: in a process group of its own,
+// for a binary that starts processes of its own (kill it with killGroup).
+function startProcess(binary, args, stream, pattern, { gateway = false, group = false } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: group });
     children.push(child);
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`${binary} did not start: ${seen}`)), 10000);
     child[stream].on('data', (data) => {
-      if (stream === 'stderr') gatewayLog += data.toString();
+      if (gateway) gatewayLog += data.toString();
       seen += data.toString();
       const m = seen.match(pattern);
       if (m) {
@@ -42,7 +46,7 @@ function startGateway(extra = []) {
   return startProcess(process.env.OA_BYPASS_BINARY,
                       ['--listen', '127.0.0.1:0', '--upstream', `${mockUrl}/v1`,
                        '--log-level', 'debug', ...extra],
-                      'stderr', /listening on 127\.0\.0\.1:(\d+)/);
+                      'stderr', /listening on 127\.0\.0\.1:(\d+)/, { gateway: true });
 }
 
 before(async () => {
@@ -73,12 +77,14 @@ async function sessions(count) {
   throw new Error(`the mock did not record ${count} ended sessions`);
 }
 
-// The gateway's log, once it has a line matching `pattern` (a session's access line is
-// written as it ends, just after its client saw the end).
-async function logMatching(pattern) {
-  for (let i = 0; i < 100 && !pattern.test(gatewayLog); ++i) {
+// The gateway's log, once it has `count` lines matching `pattern` (a session's access
+// line is written as it ends, just after its client saw the end).
+async function logMatching(pattern, count = 1) {
+  const lines = () => gatewayLog.split('\n').filter((l) => pattern.test(l)).length;
+  for (let i = 0; i < 100 && lines() < count; ++i) {
     await new Promise((r) => setTimeout(r, 50));
   }
+  assert.ok(lines() >= count, `fewer than ${count} log lines match ${pattern}`);
   return gatewayLog;
 }
 
@@ -136,25 +142,67 @@ test('the openai Responses WebSocket-mode client', async () => {
   assert.match(await logMatching(responsesLine), responsesLine);
 });
 
-test('a browser sends the key as a subprotocol', async () => {
-  const ws = new WebSocket(`ws://127.0.0.1:${gatewayPort}/v1/realtime?model=gpt-realtime`,
-                           ['realtime', `openai-insecure-api-key.${KEY}`],
-                           { headers: { Origin: 'https://app.example' } });
-  const first = await new Promise((resolve, reject) => {
-    ws.once('message', (data) => resolve(JSON.parse(data.toString())));
-    ws.once('error', reject);
-  });
-  assert.equal(first.type, 'session.created');
-  assert.equal(ws.protocol, 'realtime');
-  ws.close(1000);
-  await next(ws, 'close');
+// Evaluates `expression` in a page of headless Chromium (Debian's chromium-headless-shell),
+// driven over the DevTools protocol, and resolves with the value its promise resolved to.
+async function inChromium(expression) {
+  const dir = mkdtempSync(join(tmpdir(), 'oa-chromium-'));
+  const { child, match } = await startProcess(
+      process.env.OA_CHROMIUM ?? 'chromium-headless-shell',
+      ['--no-sandbox', `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'],
+      'stderr', /DevTools listening on (ws:\S+)/, { group: true });
+  const cdp = new WebSocket(match[1]);
+  try {
+    await new Promise((resolve, reject) => { cdp.once('open', resolve); cdp.once('error', reject); });
+    const answers = new Map();
+    cdp.on('message', (data) => {
+      const m = JSON.parse(data.toString());
+      answers.get(m.id)?.(m);
+    });
+    let id = 0;
+    const send = (method, params, sessionId) => new Promise((resolve) => {
+      answers.set(++id, resolve);
+      cdp.send(JSON.stringify({ id, method, params, sessionId }));
+    });
+    const page = await send('Target.createTarget', { url: 'about:blank' });
+    const attached = await send('Target.attachToTarget',
+                                { targetId: page.result.targetId, flatten: true });
+    const evaluated = await send('Runtime.evaluate',
+                                 { expression, awaitPromise: true, returnByValue: true },
+                                 attached.result.sessionId);
+    assert.equal(evaluated.result.exceptionDetails, undefined,
+                 JSON.stringify(evaluated.result.exceptionDetails));
+    return evaluated.result.result.value;
+  } finally {
+    cdp.close();
+    process.kill(-child.pid, 'SIGKILL');  // the browser and its renderer, GPU, ... processes
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a page in headless Chromium sends the key as a subprotocol', async () => {
+  // What a browser app does: it cannot set Authorization on a WebSocket.
+  const seen = await inChromium(`new Promise((resolve, reject) => {
+    const ws = new WebSocket('ws://127.0.0.1:${gatewayPort}/v1/realtime?model=gpt-realtime',
+                             ['realtime', 'openai-insecure-api-key.${KEY}']);
+    ws.onmessage = (e) => {
+      ws.onclose = (c) => resolve({ first: JSON.parse(e.data).type, protocol: ws.protocol,
+                                    code: c.code });
+      ws.close(1000);
+    };
+    ws.onerror = () => reject(new Error('the WebSocket failed'));
+    setTimeout(() => reject(new Error('no message within 10 s')), 10000);
+  })`);
+  assert.deepEqual(seen, { first: 'session.created', protocol: 'realtime', code: 1000 });
 
   const all = await sessions(3);
   const session = all[all.length - 1];
   assert.equal(header(session, 'authorization'), undefined);
   assert.equal(header(session, 'sec-websocket-protocol'),
-               `realtime,openai-insecure-api-key.${KEY}`);
+               `realtime, openai-insecure-api-key.${KEY}`);
   assert.equal(session.subprotocol, 'realtime');
+  assert.equal(session.close_code, 1000);
+  // The first test's session, over TLS, and this one.
+  await logMatching(/path=\/v1\/realtime rpc=openai\.v1\.RealtimeService\/Connect status=101 .*closed_by=client close_code=1000/, 2);
 });
 
 test('--websocket=off answers 426, so that a client falls back to HTTP at once', async () => {
