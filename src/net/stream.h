@@ -7,6 +7,7 @@
 // asynchronous operation. Only what it does not take is awaited.
 #pragma once
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -79,7 +80,7 @@ class Stream {
     return asio::async_initiate<Token, void(error_code)>(
         [this](auto handler) {
           if (tls() != nullptr) {
-            asio::post(get_executor(), [h = std::move(handler)]() mutable { h(error_code()); });
+            asio::post(get_executor(), asio::append(std::move(handler), error_code()));
           } else {
             std::get<tcp::socket>(stream_).async_wait(tcp::socket::wait_read, std::move(handler));
           }
