@@ -36,6 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 KEY = "sk-bench-not-a-real-key-0000000000000000"
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
+# The same request as the typed API's message, in proto3's JSON mapping: a union is a
+# oneof, here the user message's variant and its content's text.
+CHAT_GRPC = {"model": "gpt-4o-mini", "messages": [{"user": {"content": {"text": "Hello"}}}]}
 GRPC_UNARY = "/openai.v1.ChatService/CreateChatCompletion"
 GRPC_STREAM = "/openai.v1.ChatService/CreateChatCompletionStream"
 MiB = 1 << 20
@@ -472,8 +475,8 @@ def grpc_message(stream):
         pool.Add(f)
     cls = message_factory.MessageFactory(pool).GetPrototype(
         pool.FindMessageTypeByName("openai.v1.CreateChatCompletionRequest"))
-    payload = json_format.ParseDict(dict(CHAT, stream=True) if stream else CHAT, cls()
-                                    ).SerializeToString()
+    payload = json_format.ParseDict(dict(CHAT_GRPC, stream=True) if stream else CHAT_GRPC,
+                                    cls()).SerializeToString()
     return b"\x00" + len(payload).to_bytes(4, "big") + payload
 
 
