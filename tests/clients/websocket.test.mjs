@@ -145,9 +145,12 @@ test('the openai Responses WebSocket-mode client', async () => {
 // Evaluates `expression` in a page of headless Chromium (Debian's chromium-headless-shell),
 // driven over the DevTools protocol, and resolves with the value its promise resolved to.
 async function inChromium(expression) {
+  const chromium = process.env.OA_CHROMIUM ?? 'chromium-headless-shell';
+  assert.ok(!chromium.endsWith('NOTFOUND'),
+            'chromium-headless-shell is not installed: scripts/setup.sh installs it');
   const dir = mkdtempSync(join(tmpdir(), 'oa-chromium-'));
   const { child, match } = await startProcess(
-      process.env.OA_CHROMIUM ?? 'chromium-headless-shell',
+      chromium,
       ['--no-sandbox', `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'],
       'stderr', /DevTools listening on (ws:\S+)/, { group: true });
   const cdp = new WebSocket(match[1]);
