@@ -306,9 +306,15 @@ int RunSse(const Options& options, const std::string& body) {
 using WebSocket = websocket::stream<tcp::socket>;
 
 struct WsRun {
+  // A run of `options`, its frames' payload filled.
+  explicit WsRun(const Options& o)
+      : options(o), endpoint(asio::ip::make_address(o.host), o.port), payload(o.frame_bytes, 0) {
+    for (size_t i = 0; i < payload.size(); ++i) payload[i] = char('a' + i % 26);
+  }
+
   const Options& options;
   tcp::endpoint endpoint;
-  std::string payload = {};  // what every frame carries
+  std::string payload;  // what every frame carries
   Clock::time_point start = {};
   uint64_t total = 0;  // ws-echo at a rate: frames scheduled over all connections
   uint64_t next = 0;
@@ -325,6 +331,16 @@ struct WsRun {
     if (errors++ == 0) first_error = std::move(what);
   }
 };
+
+// Closes `ws` with 1000 and counts the socket completed, or failed with `failure` and the
+// error.
+asio::awaitable<void> CloseCounted(WebSocket& ws, WsRun& run, std::string_view failure) {
+  if (auto [ec] = co_await ws.async_close(websocket::close_code::normal, kNoThrow); ec) {
+    run.Fail(std::string(failure) + ec.message());
+  } else {
+    ++run.completed;
+  }
+}
 
 // Connects and upgrades, with the --header headers on the upgrade request; what failed, or
 // empty.
@@ -426,20 +442,13 @@ asio::awaitable<void> EchoConnection(WsRun& run) {
     }
     if (!co_await Echo(ws, run, buffer, due)) co_return;
   }
-  if (auto [ec] = co_await ws.async_close(websocket::close_code::normal, kNoThrow); ec) {
-    run.Fail("close: " + ec.message());
-  } else {
-    ++run.completed;
-  }
+  co_await CloseCounted(ws, run, "close: ");
 }
 
 int RunWsEcho(const Options& options) {
   // The run outlives the context: sockets cut off by RunAtMost end with the context.
-  WsRun run{.options = options,
-            .endpoint = tcp::endpoint(asio::ip::make_address(options.host), options.port)};
+  WsRun run(options);
   asio::io_context io(1);
-  run.payload.resize(options.frame_bytes);
-  for (size_t i = 0; i < run.payload.size(); ++i) run.payload[i] = char('a' + i % 26);
   run.total = uint64_t(options.rate * options.seconds);
   run.round_trip_us.reserve(options.rate > 0 ? run.total : 1 << 16);
   run.start = Clock::now() + std::chrono::milliseconds(200);  // the upgrades happen before
@@ -491,20 +500,13 @@ asio::awaitable<void> IdleSocket(WsRun& run, int index, asio::steady_timer& rele
     co_await release.async_wait(kNoThrow);
   }
   if (!open) co_return;
-  if (auto [ec] = co_await ws.async_close(websocket::close_code::normal, kNoThrow); ec) {
-    run.Fail("lost while idle: " + ec.message());
-  } else {
-    ++run.completed;
-  }
+  co_await CloseCounted(ws, run, "lost while idle: ");
 }
 
 int RunWsIdle(const Options& options) {
   // The run outlives the context: sockets cut off by RunAtMost end with the context.
-  WsRun run{.options = options,
-            .endpoint = tcp::endpoint(asio::ip::make_address(options.host), options.port)};
+  WsRun run(options);
   asio::io_context io(1);
-  run.payload.resize(options.frame_bytes);
-  for (size_t i = 0; i < run.payload.size(); ++i) run.payload[i] = char('a' + i % 26);
   asio::steady_timer release(io, Clock::time_point::max());
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < options.streams; ++i)

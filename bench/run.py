@@ -339,6 +339,26 @@ def sse(fleet, target, events, gap_ms, streams):
             "completed": r["completed"], "errors": r["errors"], "first_error": r["first_error"]}
 
 
+def hold_open(target, argv, ready, before, hold_s, ramp_ms):
+    """Runs bench_load (argv, plus the target's headers) until it writes `ready` (all its
+    connections open) or ends: whether all opened, the target's RSS then (else its peak
+    from `before`), and bench_load's output once it ends."""
+    argv = argv + [f"--header={h}" for h in target.headers]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = before
+    while proc.poll() is None and not ready.exists():
+        peak = max(peak, rss_kib(target.pids))
+        time.sleep(0.05)
+    all_open = ready.exists()
+    during = rss_kib(target.pids) if all_open else peak
+    try:
+        out, err = proc.communicate(timeout=max(60, hold_s * 4 + ramp_ms / 1000 * 4))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return all_open, during, out, err
+
+
 def open_streams(fleet, target, count, hold_s):
     """count streams open at once; the target's RSS once all have had their first event."""
     ready = fleet.workdir / f"ready-{target.name}-{count}"
@@ -353,19 +373,7 @@ def open_streams(fleet, target, count, hold_s):
             f"--body-file={body_file}", f"--streams={count}", f"--ramp-ms={ramp_ms}",
             f"--ready-file={ready}", f"--header=authorization: Bearer {KEY}",
             f"--header=x-bench-events: {events}", "--header=x-bench-gap-ms: 500"]
-    argv += [f"--header={h}" for h in target.headers]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = before
-    while proc.poll() is None and not ready.exists():
-        peak = max(peak, rss_kib(target.pids))
-        time.sleep(0.05)
-    all_open = ready.exists()
-    during = rss_kib(target.pids) if all_open else peak
-    try:
-        out, err = proc.communicate(timeout=max(60, hold_s * 4 + ramp_ms / 1000 * 4))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
+    all_open, during, out, err = hold_open(target, argv, ready, before, hold_s, ramp_ms)
     r = json.loads(out) if out.strip() else {"completed": 0, "errors": count}
     return {"streams": count, "all_open": all_open, "completed": r["completed"],
             "errors": r["errors"], "first_error": r.get("first_error", ""),
@@ -444,19 +452,7 @@ def ws_idle(fleet, target, count, hold_s):
     argv = [str(fleet.build / "bench/bench_load"), "--mode=ws-idle", f"--port={target.port}",
             f"--path={WS_PATH}", f"--streams={count}", f"--ramp-ms={ramp_ms}",
             f"--seconds={hold_s}", f"--ready-file={ready}", f"--header=authorization: Bearer {KEY}"]
-    argv += [f"--header={h}" for h in target.headers]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = before
-    while proc.poll() is None and not ready.exists():
-        peak = max(peak, rss_kib(target.pids))
-        time.sleep(0.05)
-    all_open = ready.exists()
-    during = rss_kib(target.pids) if all_open else peak
-    try:
-        out, err = proc.communicate(timeout=max(60, hold_s * 4 + ramp_ms / 1000 * 4))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
+    all_open, during, out, err = hold_open(target, argv, ready, before, hold_s, ramp_ms)
     r = json.loads(out) if out.strip() else {"opened": 0, "completed": 0, "errors": count}
     return {"sockets": count, "all_open": all_open, "opened": r["opened"],
             "completed": r["completed"], "errors": r["errors"],

@@ -53,6 +53,7 @@ void Call::KeepIdentity() {
 }
 
 net::asio::awaitable<std::optional<CallError>> Call::Admit() {
+  if (who_.websocket && !on_.websockets) co_return WebSocketsOff();
   if (who_.authorization.empty()) co_return MissingKey();
   if (!on_.admission.enabled()) co_return std::nullopt;
   const std::string fingerprint = observe::KeyFingerprint(who_.authorization);

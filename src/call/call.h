@@ -36,6 +36,7 @@ struct Resources {
   const upstream::ForwardLimits& limits;
   net::DelayQueue& caller_watches;  // the Forwarder's
   limits::WorkerAdmission& admission;
+  bool websockets = true;  // --websocket: WebSocket sessions may be opened upstream
 };
 
 // Who calls what, as the front read it. Views: what they point at outlives the Call,
@@ -49,6 +50,7 @@ struct Identity {
   std::string_view rpc;             // "pkg.Service/Method", "unmodelled" or "-"
   std::string_view authorization;   // the caller's Authorization value; only hashed
   std::string_view client_request_id;
+  bool websocket = false;  // a WebSocket session: a REST upgrade or a gRPC Connect RPC
 };
 
 // How a call ended, for its record.
@@ -88,12 +90,15 @@ class Call {
   // lives on in its relay (http/websocket_relay.h).
   void KeepIdentity();
 
-  // False when Admit() would admit the call at once: it has a key and no allow-list or
-  // limit is set (the fast path skips the coroutine).
-  bool MustAdmit() const { return who_.authorization.empty() || on_.admission.enabled(); }
+  // False when Admit() would admit the call at once: it has a key, is no WebSocket
+  // session, and no allow-list or limit is set (the fast path skips the coroutine).
+  bool MustAdmit() const {
+    return who_.authorization.empty() || who_.websocket || on_.admission.enabled();
+  }
 
-  // The key, then the allow-list and the limits: nullopt when the call may go on, which
-  // then holds its places in the limits until the Call ends; else the refusal to answer.
+  // --websocket=off for a WebSocket session, then the key, the allow-list and the limits:
+  // nullopt when the call may go on, which then holds its places in the limits until the
+  // Call ends; else the refusal to answer.
   // REQUIRES: on the worker's thread.
   net::asio::awaitable<std::optional<CallError>> Admit();
 

@@ -165,11 +165,11 @@ class CallReactor final : public OrderedReactor {
                                             transcode::HttpCall request) {
     CallState& s = *state;
     const std::string target = request.target;
-    call::Call call(s.worker, Identify(s, "GET", target), s.start);
+    call::Identity who = Identify(s, "GET", target);
+    who.websocket = true;
+    call::Call call(s.worker, who, s.start);
     WebSocketCall caller(s, std::move(request));
-    std::optional<call::CallError> refused;
-    if (!s.context.settings.websocket) refused = call::WebSocketsOff();  // UNIMPLEMENTED
-    if (!refused) refused = co_await call.Admit();
+    const std::optional<call::CallError> refused = co_await call.Admit();
     if (refused) {
       FinishRefused(s, call, *refused);
       co_return;

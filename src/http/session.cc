@@ -250,9 +250,9 @@ class Session final : public OpenConnection {
     const std::string_view rpc = match ? std::string_view(match->route->rpc) : "unmodelled";
     const bool upgrade = IsWebSocketUpgrade(parser.head());
     if (upgrade) websocket_authorization_ = SubprotocolKey(parser.head());
-    call_.emplace(context_.resources, Identify(parser, rpc), start);
+    call_.emplace(context_.resources, Identify(parser, rpc, upgrade), start);
     std::optional<bool> refused;
-    if (upgrade || call_->MustAdmit() || Refusal(parser, match)) {
+    if (call_->MustAdmit() || Refusal(parser, match)) {
       refused = co_await Admit(parser, match, upgrade);
     }
     bool keep_alive = false;
@@ -270,12 +270,20 @@ class Session final : public OpenConnection {
 
   // Who calls what, for the call's admission and its record. A browser's WebSocket, which
   // cannot send Authorization, may send the key as a subprotocol (SubprotocolKey).
-  call::Identity Identify(const net::RequestParser& parser, std::string_view rpc) const {
+  call::Identity Identify(const net::RequestParser& parser, std::string_view rpc,
+                          bool websocket = false) const {
     const net::MessageHead& request = parser.head();
     std::string_view authorization = request.Value(bhttp::field::authorization);
     if (authorization.empty()) authorization = websocket_authorization_;
-    return {observe::Front::kRest, peer_, peer_address_, request.method_string(),
-            request.target(),      rpc,   authorization, request.Value("x-request-id")};
+    return {observe::Front::kRest,
+            peer_,
+            peer_address_,
+            request.method_string(),
+            request.target(),
+            rpc,
+            authorization,
+            request.Value("x-request-id"),
+            websocket};
   }
 
   // An upgrade to WebSocket: Upgrade names websocket and Connection names upgrade (RFC
@@ -311,9 +319,9 @@ class Session final : public OpenConnection {
     return {};
   }
 
-  // Why the gateway refuses a WebSocket upgrade before admitting it, or nullopt.
-  std::optional<call::CallError> UpgradeRefusal(const net::MessageHead& request) const {
-    if (!context_.settings.websocket) return call::WebSocketsOff();
+  // Why an upgrade is not a valid WebSocket one, or nullopt. (--websocket=off is the call
+  // core's refusal: call::Call::Admit.)
+  static std::optional<call::CallError> UpgradeRefusal(const net::MessageHead& request) {
     if (request.method() != bhttp::verb::get) {
       return call::BadUpgrade(StrCat("a WebSocket opens with GET, not ", request.method_string()));
     }

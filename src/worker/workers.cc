@@ -64,6 +64,7 @@ absl::Status PortIsFree(asio::io_context& context, const tcp::endpoint& endpoint
 struct Workers::Worker {
   Worker(const config::Settings& settings, Shared& shared, limits::Admission& limits)
       : first_bytes_timeout(settings.client_header_timeout),
+        websockets(settings.websocket),
         admission(limits),
         context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
@@ -151,10 +152,11 @@ struct Workers::Worker {
   }
 
   WorkerHandle handle() {
-    return {{pool, forward_limits, caller_watches, admission}, context.get_executor()};
+    return {{pool, forward_limits, caller_watches, admission, websockets}, context.get_executor()};
   }
 
   const absl::Duration first_bytes_timeout;  // --client-header-timeout
+  const bool websockets;                     // --websocket
   // Declared first, destroyed last: the connections that the io_context's destruction
   // destroys still remove themselves from it. Set by Run().
   std::unique_ptr<ConnectionServer> front;
