@@ -18,6 +18,7 @@
 #   REQUESTS=3000 bench/profile.sh
 #   OA_BYPASS_BINARY=/tmp/old/oa-bypass bench/profile.sh   # another build of the gateway
 #   FRONT=grpc bench/profile.sh # the same calls over gRPC
+#   GATEWAY_ARGS=--grpc-server=workers FRONT=grpc bench/profile.sh  # more gateway flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 front=${FRONT:-rest}
@@ -40,7 +41,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --instr-atstart=no \
   "${OA_BYPASS_BINARY:-$build/oa-bypass}" --workers=1 --listen="127.0.0.1:$port" \
-  --upstream="http://127.0.0.1:$upstream_port/v1" > "$work/gateway.log" 2>&1 &
+  --upstream="http://127.0.0.1:$upstream_port/v1" ${GATEWAY_ARGS:-} > "$work/gateway.log" 2>&1 &
 gateway=$!
 until curl -fs -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.5; done
 

@@ -22,6 +22,7 @@ packages=(
   libssl-dev openssl                                 # upstream TLS; test certificates
   libprotobuf-dev protobuf-compiler                  # descriptors for the route table
   libgrpc++-dev protobuf-compiler-grpc grpc-proto    # gRPC front
+  libnghttp2-dev                                     # gRPC front: HTTP/2 on the workers
   golang-github-gogo-googleapis-dev                  # google/api/http.proto, annotations.proto
   libabsl-dev                                        # status, formatting, durations
   libjemalloc-dev                                    # the gateway's allocator

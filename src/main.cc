@@ -168,7 +168,7 @@ int Main(int argc, char** argv) {
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
 
   rest.emplace(settings, *routes, tls ? &tls->context() : nullptr);
-  (*workers)->Run(*rest, grpc->get(), tls != nullptr);
+  (*workers)->Run(*rest, (*grpc)->http2(), tls != nullptr);
   // "listening on" is the last line of start-up: whoever waits for it (a supervisor, the
   // tests) finds everything else in place, including the line before it.
   if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());

@@ -36,6 +36,7 @@ struct Settings {
   // max_body_bytes applies).
   uint64_t grpc_max_message_bytes = uint64_t{4} * 1024 * 1024;
   int grpc_max_concurrent_streams = 100;  // per HTTP/2 connection of the gRPC front
+  bool grpc_on_workers = false;           // --grpc-server=workers: HTTP/2 served by nghttp2
   // Request bodies the gRPC front holds at once, transcoded from messages, in all calls.
   uint64_t grpc_max_buffered_bytes = uint64_t{256} * 1024 * 1024;
 

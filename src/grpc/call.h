@@ -6,18 +6,20 @@
 //        --(Forwarder, on a worker)--> upstream --> JSON | SSE events | bytes
 //        --> response message(s) --> status (HTTP status mapped, OpenAI's error text)
 //
-// gRPC's threads call the reactor; the upstream exchange runs on one of the gateway's
-// workers (worker/: its pool, its thread); the two meet through notifications posted to
-// that worker.
+// The call is written against its transport (transport.h), whichever server carries it.
+// The upstream exchange runs on one of the gateway's workers (worker/: its pool, its
+// thread); the transport meets it there through the CallState's notifications.
 #pragma once
 
 #include <google/protobuf/dynamic_message.h>
-#include <grpcpp/generic/async_generic_service.h>
 
 #include <atomic>
+#include <memory>
+#include <string_view>
 
 #include "call/errors.h"
 #include "config/settings.h"
+#include "grpc/transport.h"
 #include "route/route_table.h"
 #include "worker/front.h"
 
@@ -39,12 +41,19 @@ struct CallContext {
   std::atomic<uint64_t> buffered_bytes{0};
 };
 
-// A reactor serving `route` for the call `ctx`. It deletes itself when the call is done.
-grpc::ServerGenericBidiReactor* NewCallReactor(grpc::GenericCallbackServerContext* ctx,
-                                               const route::Route& route, CallContext& context);
+struct CallState;
 
-// A reactor that ends the call `ctx` at once with `error` (and logs it).
-grpc::ServerGenericBidiReactor* NewFailedReactor(grpc::GenericCallbackServerContext* ctx,
-                                                 const call::CallError& error);
+// Starts the call of `state` once its transport has read the first message (`got`: false
+// when the client sent none): transcodes it and runs the call on state->worker, or ends
+// the call at once when it cannot be made. Any thread.
+void BeginCall(const std::shared_ptr<CallState>& state, bool got);
+
+// The address in a grpc++ peer string: "ipv4:10.0.0.7:5000" -> "10.0.0.7",
+// "ipv6:[::1]:5000" (or with the brackets percent-encoded) -> "::1".
+std::string PeerAddress(std::string_view peer);
+
+// Ends `transport`'s call to a method the gateway does not serve (`error`), and records it.
+void RefuseUnknown(CallTransport& transport, std::string_view peer, std::string_view key,
+                   std::string_view method, const call::CallError& error);
 
 }  // namespace oa::grpc_front

@@ -1,9 +1,8 @@
-// What one gRPC call's two sides share: the reactor, on gRPC's threads, and the
-// coroutine that runs the call on a worker (call.cc); and the status helpers both use.
+// What one gRPC call's two sides share: the server that carries it (transport.h), and
+// the coroutine that runs the call on a worker (call.cc); and the status helpers both use.
 #pragma once
 
-#include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/status.h>
 
 #include <memory>
 #include <string>
@@ -13,42 +12,48 @@
 #include "absl/status/status.h"
 #include "call/errors.h"
 #include "grpc/call.h"
-#include "grpc/ordered_reactor.h"
+#include "grpc/transport.h"
 #include "net/notification.h"
 
 namespace oa::grpc_front {
 
-// Everything one call's two sides share. Owned jointly by the reactor (gRPC's threads)
-// and the coroutine (the worker), so whichever finishes last frees it.
-struct CallState {
-  CallState(grpc::GenericCallbackServerContext* c, const route::Route& r, CallContext& cc,
-            worker::WorkerHandle w)
-      : ctx(c),
-        route(r),
-        context(cc),
+// What a transport and the code that serves its call on a worker share: the transport,
+// and its completions (transport.h). Owned jointly by the transport (which may run on
+// another thread: grpc++'s) and the coroutine (the worker), so whichever finishes last
+// frees it.
+struct CallSignals {
+  CallSignals(CallTransport* t, worker::WorkerHandle w)
+      : transport(t),
         worker(std::move(w)),
         write_done(worker.executor),
         read_done(worker.executor),
         cancelled(worker.executor, /*sticky=*/true) {}
 
-  grpc::GenericCallbackServerContext* ctx;
-  const route::Route& route;
-  CallContext& context;
+  CallTransport* transport;  // valid until its Finish is called
+  // What keeps the transport alive until then, when its server does not (grpc++ keeps
+  // its reactors itself; an HTTP/2 stream may close before its call ends).
+  std::shared_ptr<void> transport_keeper;
   worker::WorkerHandle worker;
-  OrderedReactor* reactor = nullptr;  // valid until Finish is called
 
-  grpc::ByteBuffer request_buffer;
-  grpc::ByteBuffer response_buffer;  // the one write in flight
   bool write_ok = false;
   net::Notification write_done;
-  bool read_ok = false;  // client-streaming: a later message arrived (false: no more)
+  bool read_ok = false;  // a later message arrived (false: no more)
   net::Notification read_done;
   net::Notification cancelled;
+};
+
+// Everything one call of the route table shares between its transport and the worker.
+struct CallState : CallSignals {
+  CallState(CallTransport* t, const route::Route& r, CallContext& cc, worker::WorkerHandle w)
+      : CallSignals(t, std::move(w)), route(r), context(cc) {}
+
+  const route::Route& route;
+  CallContext& context;
 
   // Read once, from the reactor, before the call moves to the worker.
   std::string authorization;
   std::vector<std::pair<std::string, std::string>> forwarded;
-  std::string peer;          // as gRPC gives it: "ipv4:10.0.0.7:5000"
+  std::string peer;          // as grpc++ writes it: "ipv4:10.0.0.7:5000"
   std::string peer_address;  // "10.0.0.7"
   net::Clock::time_point start = net::Clock::now();
 
@@ -73,18 +78,17 @@ struct CallState {
 };
 
 // The status of a call its client ended: by its deadline, or by cancelling it.
-grpc::Status Gone(const grpc::ServerContextBase& ctx);
+grpc::Status Gone(const CallTransport& call);
 
 // A status of the gateway's own, code for code.
 grpc::Status ToGrpc(const absl::Status& status);
 
 // The upstream's error answer: its status mapped (call/errors.h), and OpenAI's error
 // whole, with its HTTP status, as trailing metadata (openai-http-status, openai-error-bin).
-grpc::Status UpstreamErrorStatus(grpc::GenericCallbackServerContext& ctx, int http_status,
-                                 const std::string& body);
+grpc::Status UpstreamErrorStatus(CallTransport& call, int http_status, const std::string& body);
 
 // An error of call/errors.h as a status; a caller told when to try again gets Retry-After
 // (seconds) as trailing metadata, as a REST caller gets the header.
-grpc::Status ToGrpc(grpc::GenericCallbackServerContext& ctx, const call::CallError& error);
+grpc::Status ToGrpc(CallTransport& call, const call::CallError& error);
 
 }  // namespace oa::grpc_front

@@ -8,8 +8,6 @@
 
 #include "base/strings.h"
 #include "call/headers.h"
-#include "grpc/byte_buffers.h"
-#include "grpc/message_reader.h"
 #include "observe/log.h"
 #include "transcode/field_names.h"
 
@@ -32,11 +30,11 @@ bool PrintableAscii(std::string_view s) {
 
 }  // namespace
 
-void AddAnswerMetadata(grpc::GenericCallbackServerContext& ctx, const net::MessageHead& head) {
+void AddAnswerMetadata(CallTransport& call, const net::MessageHead& head) {
   for (const net::HeadField field : head.fields()) {
     if (call::Crosses(call::Crossing::kGrpcAnswer, call::Classify(field.code, field.name)) &&
         PrintableAscii(field.value)) {
-      ctx.AddInitialMetadata(AsciiLower(field.name), std::string(field.value));
+      call.AddInitialMetadata(AsciiLower(field.name), std::string(field.value));
     }
   }
 }
@@ -110,11 +108,11 @@ asio::awaitable<absl::StatusOr<size_t>> GrpcDownstream::ReadRequestBody(char* pi
 asio::awaitable<bool> GrpcDownstream::WriteHead(const upstream::ResponseStart& start) {
   http_status_ = static_cast<int>(start.head.status());
   const std::string_view content_type = start.head.Value(bhttp::field::content_type);
-  AddAnswerMetadata(*state_.ctx, start.head);
+  AddAnswerMetadata(*state_.transport, start.head);
   answer_.Start(http_status_, content_type);
   // gRPC owns content-type; the answer's own travels under another name too.
   if (answer_.kind() == transcode::AnswerReader::Kind::kBytes && PrintableAscii(content_type)) {
-    state_.ctx->AddInitialMetadata("x-content-type", std::string(content_type));
+    state_.transport->AddInitialMetadata("x-content-type", std::string(content_type));
   }
   co_return true;
 }
@@ -125,7 +123,7 @@ asio::awaitable<bool> GrpcDownstream::WriteBody(const char* data, size_t size, b
   if (!pending_.empty() && !co_await WritePending()) co_return false;
   if (!readable && !answer_.error_event().empty()) {
     // As with an error answer (ErrorStatus), OpenAI's error goes along whole.
-    state_.ctx->AddTrailingMetadata("openai-error-bin", answer_.error_event());
+    state_.transport->AddTrailingMetadata("openai-error-bin", answer_.error_event());
   }
   co_return readable;
 }
@@ -145,12 +143,12 @@ asio::awaitable<grpc::Status> GrpcDownstream::Finish(const upstream::ForwardOutc
     if (!pending_.empty()) final_message_ = std::move(pending_.back());
     co_return grpc::Status::OK;
   }
-  if (!co_await WritePending()) co_return Gone(*state_.ctx);
+  if (!co_await WritePending()) co_return Gone(*state_.transport);
   co_return grpc::Status::OK;
 }
 
 grpc::Status GrpcDownstream::ErrorStatus() {
-  return UpstreamErrorStatus(*state_.ctx, http_status_, answer_.error_body());
+  return UpstreamErrorStatus(*state_.transport, http_status_, answer_.error_body());
 }
 
 void GrpcDownstream::NoteMismatches() {
@@ -171,7 +169,7 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
                         static_cast<double>(std::max<uint64_t>(settings.client_body_min_rate, 1));
   const absl::Duration left = std::max(
       settings.client_body_timeout + absl::Seconds(earned) - waited_, absl::ZeroDuration());
-  state_.reactor->StartRead(&state_.request_buffer);
+  state_.transport->StartRead();
   asio::steady_timer budget(co_await asio::this_coro::executor);
   budget.expires_after(absl::ToChronoNanoseconds(left));
   const Clock::time_point started = Clock::now();
@@ -190,8 +188,7 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
   const auto* input = state_.route.method->input_type();
   std::unique_ptr<Message> message(state_.context.messages.GetPrototype(input)->New());
   const absl::Status read =
-      ReadMessage(state_.request_buffer, *message, state_.context.max_message_bytes);
-  state_.request_buffer.Clear();
+      state_.transport->TakeRequest(*message, state_.context.max_message_bytes);
   if (!read.ok()) co_return read;
   // Only more bytes of the file may follow the first message.
   const auto& r = *message->GetReflection();
@@ -217,9 +214,8 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
 }
 
 asio::awaitable<bool> GrpcDownstream::WritePending() {
-  for (const std::string& message : pending_) {
-    state_.response_buffer = ToBuffer(message);
-    state_.reactor->StartWrite(&state_.response_buffer);
+  for (std::string& message : pending_) {
+    state_.transport->StartWrite(std::move(message));
     const bool done = co_await state_.write_done.Wait();
     if (!done || !state_.write_ok) co_return false;
   }

@@ -19,7 +19,7 @@ namespace oa::grpc_front {
 
 // The headers of an answer that come back to a gRPC caller as initial metadata (which:
 // call/headers.h). REQUIRES: before the first message is written.
-void AddAnswerMetadata(grpc::GenericCallbackServerContext& ctx, const net::MessageHead& head);
+void AddAnswerMetadata(CallTransport& call, const net::MessageHead& head);
 
 class GrpcDownstream final : public upstream::Downstream {
  public:

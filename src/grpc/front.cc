@@ -9,7 +9,9 @@
 
 #include "base/strings.h"
 #include "grpc/call.h"
+#include "grpc/http2_session.h"
 #include "grpc/reflection.h"
+#include "grpc/server_reactor.h"
 #include "observe/log.h"
 
 namespace oa::grpc_front {
@@ -35,15 +37,18 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
       const std::string& service = route.method->service()->full_name();
       if (services_.empty() || services_.back() != service) services_.push_back(service);
     }
-    std::sort(services_.begin(), services_.end());
-    services_.erase(std::unique(services_.begin(), services_.end()), services_.end());
     for (const char* infra : {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                               "grpc.reflection.v1alpha.ServerReflection"}) {
       services_.emplace_back(infra);
     }
+    std::sort(services_.begin(), services_.end());
+    services_.erase(std::unique(services_.begin(), services_.end()), services_.end());
   }
 
   int active_calls() const { return context_.active_calls.load(); }
+  CallContext& context() { return context_; }
+  const LocalServices& local() const { return local_; }
+  void SetServing(bool serving) { serving_.store(serving); }
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     const std::string& method = ctx->method();
@@ -60,6 +65,8 @@ class GrpcFront::Service final : public grpc::CallbackGenericService {
   google::protobuf::DynamicMessageFactory messages_{descriptors_.pool};
   CallContext context_;
   std::vector<std::string> services_;
+  std::atomic<bool> serving_{true};
+  const LocalServices local_{descriptors_, services_, serving_};
 };
 
 namespace {
@@ -85,9 +92,11 @@ absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const config::Settin
                                                             const route::RouteTable& routes,
                                                             const route::Descriptors& descriptors,
                                                             worker::WorkerSource& workers,
-                                                            const net::ServerTls* tls) {
+                                                            net::ServerTls* tls) {
   std::unique_ptr<GrpcFront> front(new GrpcFront());
   front->service_ = std::make_unique<Service>(settings, routes, descriptors, workers);
+  front->tls_ = tls;
+  if (settings.grpc_on_workers) return front;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -116,6 +125,16 @@ absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const config::Settin
   return front;
 }
 
+worker::Http2Front GrpcFront::http2() {
+  if (server_) return static_cast<worker::Http2Handoff*>(this);
+  return static_cast<worker::ConnectionFront*>(this);
+}
+
+std::unique_ptr<worker::ConnectionServer> GrpcFront::ForWorker(const worker::WorkerHandle& worker,
+                                                               const std::atomic<bool>& /*ready*/) {
+  return NewHttp2Server(service_->context(), service_->local(), worker, tls_);
+}
+
 void GrpcFront::Adopt(int listener_fd, int fd, std::string_view already_read) {
   grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
   p.listener_fd = listener_fd;
@@ -126,6 +145,7 @@ void GrpcFront::Adopt(int listener_fd, int fd, std::string_view already_read) {
 }
 
 void GrpcFront::SetServing(bool serving) {
+  service_->SetServing(serving);
   if (auto* health = server_ ? server_->GetHealthCheckService() : nullptr) {
     health->SetServingStatus(serving);
   }

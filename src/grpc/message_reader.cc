@@ -132,24 +132,18 @@ class InflatingStream final : public google::protobuf::io::ZeroCopyInputStream {
 
 }  // namespace
 
-absl::Status ReadMessage(grpc::ByteBuffer& buffer, google::protobuf::Message& message,
-                         uint64_t limit) {
+absl::Status ReadMessage(google::protobuf::io::ZeroCopyInputStream& in, Compression compression,
+                         google::protobuf::Message& message, uint64_t limit) {
   const std::string& type = message.GetDescriptor()->full_name();
   message.Clear();
-  if (!buffer.Valid() || buffer.Length() == 0) return absl::OkStatus();  // the empty message
-  SliceReader slices(&buffer);
-  if (!slices.status().ok()) return absl::InvalidArgumentError(StrCat("unreadable ", type));
-  const grpc_compression_algorithm compression = slices.compression();
-  if (compression == GRPC_COMPRESS_NONE) {
-    if (!message.ParseFromZeroCopyStream(&slices)) {
+  if (compression == Compression::kNone) {
+    if (!message.ParseFromZeroCopyStream(&in)) {
       return absl::InvalidArgumentError(StrCat("the request is not a valid ", type));
     }
     return absl::OkStatus();
   }
-  if (compression != GRPC_COMPRESS_GZIP && compression != GRPC_COMPRESS_DEFLATE) {
-    return absl::UnimplementedError("the request's compression is not gzip or deflate");
-  }
-  InflatingStream inflated(slices, compression == GRPC_COMPRESS_GZIP, limit);
+  const bool gzip = compression == Compression::kGzip;
+  InflatingStream inflated(in, gzip, limit);
   const bool parsed = message.ParseFromZeroCopyStream(&inflated);
   if (inflated.state() == InflatingStream::State::kTooLarge) {
     return absl::ResourceExhaustedError(
@@ -158,12 +152,33 @@ absl::Status ReadMessage(grpc::ByteBuffer& buffer, google::protobuf::Message& me
                "<Rpc>Upload client stream)"));
   }
   if (inflated.state() == InflatingStream::State::kCorrupt) {
-    return absl::InvalidArgumentError(StrCat("the request's ",
-                                             compression == GRPC_COMPRESS_GZIP ? "gzip" : "deflate",
-                                             " data is corrupt or cut short"));
+    return absl::InvalidArgumentError(
+        StrCat("the request's ", gzip ? "gzip" : "deflate", " data is corrupt or cut short"));
   }
   if (!parsed) return absl::InvalidArgumentError(StrCat("the request is not a valid ", type));
   return absl::OkStatus();
+}
+
+absl::Status ReadMessage(grpc::ByteBuffer& buffer, google::protobuf::Message& message,
+                         uint64_t limit) {
+  if (!buffer.Valid() || buffer.Length() == 0) {  // the empty message
+    message.Clear();
+    return absl::OkStatus();
+  }
+  SliceReader slices(&buffer);
+  if (!slices.status().ok()) {
+    return absl::InvalidArgumentError(StrCat("unreadable ", message.GetDescriptor()->full_name()));
+  }
+  switch (slices.compression()) {
+    case GRPC_COMPRESS_NONE:
+      return ReadMessage(slices, Compression::kNone, message, limit);
+    case GRPC_COMPRESS_GZIP:
+      return ReadMessage(slices, Compression::kGzip, message, limit);
+    case GRPC_COMPRESS_DEFLATE:
+      return ReadMessage(slices, Compression::kDeflate, message, limit);
+    default:
+      return absl::UnimplementedError("the request's compression is not gzip or deflate");
+  }
 }
 
 }  // namespace oa::grpc_front

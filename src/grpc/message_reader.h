@@ -12,6 +12,7 @@
 //   // RESOURCE_EXHAUSTED: inflated past the limit; INVALID_ARGUMENT: not the message
 #pragma once
 
+#include <google/protobuf/io/zero_copy_stream.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/support/byte_buffer.h>
 
@@ -20,6 +21,15 @@
 #include "absl/status/status.h"
 
 namespace oa::grpc_front {
+
+// How a message's bytes were compressed: gRPC's "gzip" is gzip's framing, its "deflate"
+// zlib's.
+enum class Compression { kNone, kGzip, kDeflate };
+
+// Parses the bytes `in` gives, compressed as `compression`, into `message` (cleared
+// first). `limit` bounds the message's size once inflated.
+absl::Status ReadMessage(google::protobuf::io::ZeroCopyInputStream& in, Compression compression,
+                         google::protobuf::Message& message, uint64_t limit);
 
 // Parses `buffer` into `message` (cleared first). `limit` bounds the message's size once
 // inflated; an uncompressed one is bounded by gRPC's receive limit already.

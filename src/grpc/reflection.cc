@@ -2,9 +2,6 @@
 
 #include <google/protobuf/descriptor.pb.h>
 
-#include <mutex>
-#include <set>
-
 #include "base/strings.h"
 #include "grpc/byte_buffers.h"
 #include "grpc/health/v1/health.pb.h"
@@ -14,9 +11,11 @@
 #include "grpc/reflection/v1alpha/reflection.pb.h"
 
 namespace oa::grpc_front {
-namespace {
 
 namespace pb = grpc::reflection::v1alpha;
+
+namespace {
+
 using google::protobuf::FileDescriptor;
 
 // Answers each request as it arrives; one write in flight at a time, so requests wait
@@ -24,7 +23,7 @@ using google::protobuf::FileDescriptor;
 class ReflectionReactor final : public OrderedReactor {
  public:
   ReflectionReactor(const route::Descriptors& descriptors, const std::vector<std::string>& services)
-      : descriptors_(descriptors), services_(services) {
+      : answers_(descriptors, services) {
     StartRead(&in_);
   }
 
@@ -33,16 +32,13 @@ class ReflectionReactor final : public OrderedReactor {
       Finish(grpc::Status::OK);  // the client has no more questions
       return;
     }
-    // A question names a symbol or a file: a few hundred bytes. Compressed, it may inflate
-    // to this much; as sent, the server's receive limit bounds it.
-    constexpr uint64_t kMaxRequestBytes = uint64_t{64} * 1024;
     pb::ServerReflectionRequest request;
-    if (const absl::Status read = ReadMessage(in_, request, kMaxRequestBytes); !read.ok()) {
+    const absl::Status read = ReadMessage(in_, request, ReflectionAnswers::kMaxRequestBytes);
+    if (!read.ok()) {
       Finish(grpc::Status(static_cast<grpc::StatusCode>(read.code()), std::string(read.message())));
       return;
     }
-    const pb::ServerReflectionResponse response = Answer(request);
-    out_ = ToBuffer(response.SerializeAsString());
+    out_ = ToBuffer(answers_.Answer(request).SerializeAsString());
     StartWrite(&out_);
   }
 
@@ -57,96 +53,93 @@ class ReflectionReactor final : public OrderedReactor {
   void Done() override { delete this; }
 
  private:
-  pb::ServerReflectionResponse Answer(const pb::ServerReflectionRequest& request) {
-    pb::ServerReflectionResponse response;
-    response.set_valid_host(request.host());
-    *response.mutable_original_request() = request;
-    // Our API in the gateway's pool; the health service's messages in the pool of the
-    // C++ compiled into the binary.
-    const auto* pool = descriptors_.pool;
-    const auto* builtin = google::protobuf::DescriptorPool::generated_pool();
-    const auto either = [&](auto find) { return find(pool) ? find(pool) : find(builtin); };
-    switch (request.message_request_case()) {
-      case pb::ServerReflectionRequest::kListServices:
-        for (const std::string& name : services_) {
-          response.mutable_list_services_response()->add_service()->set_name(name);
-        }
-        break;
-      case pb::ServerReflectionRequest::kFileByFilename:
-        AddFile(either([&](auto* p) { return p->FindFileByName(request.file_by_filename()); }),
-                response, StrCat("no file named ", request.file_by_filename()));
-        break;
-      case pb::ServerReflectionRequest::kFileContainingSymbol:
-        AddFile(either([&](auto* p) {
-                  return p->FindFileContainingSymbol(request.file_containing_symbol());
-                }),
-                response, StrCat("no symbol named ", request.file_containing_symbol()));
-        break;
-      case pb::ServerReflectionRequest::kFileContainingExtension: {
-        const auto& ask = request.file_containing_extension();
-        const auto* type = pool->FindMessageTypeByName(ask.containing_type());
-        const auto* extension =
-            type == nullptr ? nullptr : pool->FindExtensionByNumber(type, ask.extension_number());
-        AddFile(extension == nullptr ? nullptr : extension->file(), response,
-                StrCat("no extension ", ask.extension_number(), " of ", ask.containing_type()));
-        break;
-      }
-      case pb::ServerReflectionRequest::kAllExtensionNumbersOfType: {
-        const auto* type = pool->FindMessageTypeByName(request.all_extension_numbers_of_type());
-        if (type == nullptr) {
-          NotFound(response, StrCat("no type named ", request.all_extension_numbers_of_type()));
-          break;
-        }
-        std::vector<const google::protobuf::FieldDescriptor*> extensions;
-        pool->FindAllExtensions(type, &extensions);
-        auto* numbers = response.mutable_all_extension_numbers_response();
-        numbers->set_base_type_name(type->full_name());
-        for (const auto* e : extensions) numbers->add_extension_number(e->number());
-        break;
-      }
-      default:
-        response.mutable_error_response()->set_error_code(
-            static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
-        response.mutable_error_response()->set_error_message("unknown reflection request");
-    }
-    return response;
-  }
-
-  // The file and everything it imports, each once per stream (clients cache them).
-  void AddFile(const FileDescriptor* file, pb::ServerReflectionResponse& response,
-               const std::string& missing) {
-    if (file == nullptr) {
-      NotFound(response, missing);
-      return;
-    }
-    auto* files = response.mutable_file_descriptor_response();
-    std::vector<const FileDescriptor*> todo = {file};
-    while (!todo.empty()) {
-      const FileDescriptor* f = todo.back();
-      todo.pop_back();
-      if (!sent_.insert(f->name()).second && f != file) continue;
-      google::protobuf::FileDescriptorProto proto;
-      f->CopyTo(&proto);
-      f->CopyJsonNameTo(&proto);
-      files->add_file_descriptor_proto(proto.SerializeAsString());
-      for (int i = 0; i < f->dependency_count(); ++i) todo.push_back(f->dependency(i));
-    }
-  }
-
-  static void NotFound(pb::ServerReflectionResponse& response, const std::string& message) {
-    response.mutable_error_response()->set_error_code(
-        static_cast<int>(grpc::StatusCode::NOT_FOUND));
-    response.mutable_error_response()->set_error_message(message);
-  }
-
-  const route::Descriptors& descriptors_;
-  const std::vector<std::string>& services_;
+  ReflectionAnswers answers_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
-  std::set<std::string> sent_;
 };
 
 }  // namespace
+
+pb::ServerReflectionResponse ReflectionAnswers::Answer(const pb::ServerReflectionRequest& request) {
+  pb::ServerReflectionResponse response;
+  response.set_valid_host(request.host());
+  *response.mutable_original_request() = request;
+  // Our API in the gateway's pool; the health service's messages in the pool of the
+  // C++ compiled into the binary.
+  const auto* pool = descriptors_.pool;
+  const auto* builtin = google::protobuf::DescriptorPool::generated_pool();
+  const auto either = [&](auto find) { return find(pool) ? find(pool) : find(builtin); };
+  switch (request.message_request_case()) {
+    case pb::ServerReflectionRequest::kListServices:
+      for (const std::string& name : services_) {
+        response.mutable_list_services_response()->add_service()->set_name(name);
+      }
+      break;
+    case pb::ServerReflectionRequest::kFileByFilename:
+      AddFile(either([&](auto* p) { return p->FindFileByName(request.file_by_filename()); }),
+              response, StrCat("no file named ", request.file_by_filename()));
+      break;
+    case pb::ServerReflectionRequest::kFileContainingSymbol:
+      AddFile(either([&](auto* p) {
+                return p->FindFileContainingSymbol(request.file_containing_symbol());
+              }),
+              response, StrCat("no symbol named ", request.file_containing_symbol()));
+      break;
+    case pb::ServerReflectionRequest::kFileContainingExtension: {
+      const auto& ask = request.file_containing_extension();
+      const auto* type = pool->FindMessageTypeByName(ask.containing_type());
+      const auto* extension =
+          type == nullptr ? nullptr : pool->FindExtensionByNumber(type, ask.extension_number());
+      AddFile(extension == nullptr ? nullptr : extension->file(), response,
+              StrCat("no extension ", ask.extension_number(), " of ", ask.containing_type()));
+      break;
+    }
+    case pb::ServerReflectionRequest::kAllExtensionNumbersOfType: {
+      const auto* type = pool->FindMessageTypeByName(request.all_extension_numbers_of_type());
+      if (type == nullptr) {
+        NotFound(response, StrCat("no type named ", request.all_extension_numbers_of_type()));
+        break;
+      }
+      std::vector<const google::protobuf::FieldDescriptor*> extensions;
+      pool->FindAllExtensions(type, &extensions);
+      auto* numbers = response.mutable_all_extension_numbers_response();
+      numbers->set_base_type_name(type->full_name());
+      for (const auto* e : extensions) numbers->add_extension_number(e->number());
+      break;
+    }
+    default:
+      response.mutable_error_response()->set_error_code(
+          static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
+      response.mutable_error_response()->set_error_message("unknown reflection request");
+  }
+  return response;
+}
+
+void ReflectionAnswers::AddFile(const FileDescriptor* file, pb::ServerReflectionResponse& response,
+                                const std::string& missing) {
+  if (file == nullptr) {
+    NotFound(response, missing);
+    return;
+  }
+  auto* files = response.mutable_file_descriptor_response();
+  std::vector<const FileDescriptor*> todo = {file};
+  while (!todo.empty()) {
+    const FileDescriptor* f = todo.back();
+    todo.pop_back();
+    if (!sent_.insert(f->name()).second && f != file) continue;
+    google::protobuf::FileDescriptorProto proto;
+    f->CopyTo(&proto);
+    f->CopyJsonNameTo(&proto);
+    files->add_file_descriptor_proto(proto.SerializeAsString());
+    for (int i = 0; i < f->dependency_count(); ++i) todo.push_back(f->dependency(i));
+  }
+}
+
+void ReflectionAnswers::NotFound(pb::ServerReflectionResponse& response,
+                                 const std::string& message) {
+  response.mutable_error_response()->set_error_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  response.mutable_error_response()->set_error_message(message);
+}
 
 bool IsReflectionMethod(std::string_view method) {
   return method == "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" ||

@@ -8,9 +8,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "base/strings.h"
-#include "grpc/byte_buffers.h"
 #include "grpc/downstream.h"
-#include "grpc/message_reader.h"
 #include "net/notification.h"
 #include "net/watchdog.h"
 #include "observe/log.h"
@@ -152,7 +150,7 @@ asio::awaitable<void> WebSocketCall::Switched(const upstream::ResponseStart& sta
     co_return;
   }
   switched_ = true;
-  AddAnswerMetadata(*state_.ctx, start.head);
+  AddAnswerMetadata(*state_.transport, start.head);
   const observe::GaugeHold open(observe::metrics().open_websockets(observe::Front::kGrpc));
   Session session(*upstream, state_.context.settings.websocket_idle_timeout);
   session.idle.Expire(session.idle_timeout);
@@ -176,14 +174,14 @@ asio::awaitable<void> WebSocketCall::Upward(Session& session) {
   const google::protobuf::Descriptor& input = *state_.route.method->input_type();
   const FieldDescriptor* body = input.FindFieldByName(state_.route.body);
   for (;;) {
-    state_.reactor->StartRead(&state_.request_buffer);
+    state_.transport->StartRead();
     auto got = co_await (state_.read_done.Wait() || session.over.Wait());
     if (got.index() == 1 || !std::get<0>(got)) co_return;  // the session is over
     if (!state_.read_ok) {
       // A read fails when the client half-closes, and when the call is cancelled or its
       // deadline passes (which may come before the news of the cancellation does).
-      if (state_.ctx->IsCancelled()) {
-        SetStatus(Gone(*state_.ctx));
+      if (state_.transport->IsCancelled()) {
+        SetStatus(Gone(*state_.transport));
         co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", kCancelWait,
                      "client");
         co_return;
@@ -193,9 +191,7 @@ asio::awaitable<void> WebSocketCall::Upward(Session& session) {
       co_return;
     }
     std::unique_ptr<Message> message(state_.context.messages.GetPrototype(&input)->New());
-    absl::Status read =
-        grpc_front::ReadMessage(state_.request_buffer, *message, state_.context.max_message_bytes);
-    state_.request_buffer.Clear();
+    absl::Status read = state_.transport->TakeRequest(*message, state_.context.max_message_bytes);
     std::vector<const FieldDescriptor*> set;
     message->GetReflection()->ListFields(*message, &set);
     if (read.ok() &&
@@ -245,12 +241,11 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
     if (IsErrorEvent(*event)) last_error_event_ = text;
     std::string bytes;
     event->SerializeToString(&bytes);
-    state_.response_buffer = ToBuffer(bytes);
-    state_.reactor->StartWrite(&state_.response_buffer);
+    state_.transport->StartWrite(std::move(bytes));
     const bool written = co_await state_.write_done.Wait();
     if (!written) break;  // cancelled: WatchCancel ends the call
     if (!state_.write_ok) {
-      SetStatus(Gone(*state_.ctx));
+      SetStatus(Gone(*state_.transport));
       co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", kNow, "client");
       break;
     }
@@ -261,7 +256,7 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
 asio::awaitable<void> WebSocketCall::WatchCancel(Session& session) {
   const bool cancelled = co_await state_.cancelled.Wait();
   if (!cancelled) co_return;  // the session ended first
-  SetStatus(Gone(*state_.ctx));
+  SetStatus(Gone(*state_.transport));
   co_await End(session, ws::kCloseGoingAway, "the gateway's caller went away", kCancelWait,
                "client");
   // Downward() reads the upstream's answering Close, or the wait ends the connection.
@@ -430,16 +425,16 @@ asio::awaitable<void> WebSocketCall::End(Session& session, uint16_t code, std::s
 
 grpc::Status WebSocketCall::Finish(const upstream::ForwardOutcome& /*out*/) {
   if (status_) return *status_;
-  if (!switched_) return UpstreamErrorStatus(*state_.ctx, http_status_, error_body_);
+  if (!switched_) return UpstreamErrorStatus(*state_.transport, http_status_, error_body_);
   if (upstream_close_) {
     const int code = *upstream_close_;
-    state_.ctx->AddTrailingMetadata("openai-close-code", StrCat(code));
+    state_.transport->AddTrailingMetadata("openai-close-code", StrCat(code));
     // A Close without a code, after the gateway's own 1000, is the end the client asked for.
     if (code == 1005 && close_sent_) return grpc::Status::OK;
     const absl::StatusCode mapped = transcode::GrpcCodeForClose(code, last_error_event_);
     if (mapped == absl::StatusCode::kOk) return grpc::Status::OK;
     if (!last_error_event_.empty())
-      state_.ctx->AddTrailingMetadata("openai-error-bin", last_error_event_);
+      state_.transport->AddTrailingMetadata("openai-error-bin", last_error_event_);
     std::string message = last_error_event_.empty()
                               ? ""
                               : StrCat(transcode::EventErrorMessage(last_error_event_), " ");

@@ -28,18 +28,28 @@ absl::StatusOr<std::string> ReadFile(std::string_view option, const std::string&
   return text.str();
 }
 
-// The REST front's ALPN choice: http/1.1 when the client offers it, else no protocol at
-// all, which RFC 7301 allows. (Clients that offer only h2 are normally given to gRPC's
-// own TLS before this runs: see http/session.cc.)
-int SelectHttp11(SSL*, const unsigned char** out, unsigned char* out_size, const unsigned char* in,
-                 unsigned int in_size, void*) {
-  static constexpr std::string_view kHttp11 = "http/1.1";
+// The protocol a client offers, if it offers it (`in`: ALPN's wire form).
+const unsigned char* Offered(std::string_view protocol, const unsigned char* in,
+                             unsigned int in_size) {
   for (unsigned int i = 0; i < in_size; i += 1 + in[i]) {
     const unsigned int size = in[i];
     if (i + 1 + size > in_size) break;
-    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), size) == kHttp11) {
-      *out = in + i + 1;
-      *out_size = static_cast<unsigned char>(size);
+    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), size) == protocol) {
+      return in + i;
+    }
+  }
+  return nullptr;
+}
+
+// ALPN's choice: http/1.1 when the client offers it (the REST front); else h2, which only
+// a client offering h2 alone reaches (the workers give such clients to the gRPC front:
+// worker/first_bytes.h); else no protocol at all, which RFC 7301 allows.
+int SelectProtocol(SSL*, const unsigned char** out, unsigned char* out_size,
+                   const unsigned char* in, unsigned int in_size, void*) {
+  for (const std::string_view protocol : {"http/1.1", "h2"}) {
+    if (const unsigned char* offered = Offered(protocol, in, in_size)) {
+      *out = offered + 1;
+      *out_size = *offered;
       return SSL_TLSEXT_ERR_OK;
     }
   }
@@ -90,7 +100,7 @@ absl::StatusOr<std::unique_ptr<ServerTls>> ServerTls::Load(const std::string& ce
     ERR_clear_error();
     return Bad("tls-key", mismatch);
   }
-  SSL_CTX_set_alpn_select_cb(native, SelectHttp11, nullptr);
+  SSL_CTX_set_alpn_select_cb(native, SelectProtocol, nullptr);
   tls->cert_chain_pem_ = *std::move(cert);
   tls->private_key_pem_ = *std::move(key);
   return tls;

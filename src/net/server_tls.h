@@ -24,8 +24,8 @@ class ServerTls {
   static absl::StatusOr<std::unique_ptr<ServerTls>> Load(const std::string& cert_file,
                                                          const std::string& key_file);
 
-  // TLS 1.2 and later; ALPN selects http/1.1 when the client offers it and nothing
-  // otherwise. Thread-safe: every worker makes its connections' TLS state from it.
+  // TLS 1.2 and later; ALPN selects http/1.1 when the client offers it, else h2 when it
+  // offers that, else nothing. Thread-safe: every worker makes its connections' TLS state from it.
   asio::ssl::context& context() { return context_; }
 
   const std::string& cert_chain_pem() const { return cert_chain_pem_; }

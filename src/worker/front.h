@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "call/call.h"
 #include "net/asio.h"
@@ -65,5 +66,9 @@ class ConnectionFront {
   virtual std::unique_ptr<ConnectionServer> ForWorker(const WorkerHandle& worker,
                                                       const std::atomic<bool>& ready) = 0;
 };
+
+// Where a worker sends HTTP/2 connections: to a front served on the workers, to another
+// server (handed over), or nowhere (a null pointer: the port speaks HTTP/1 only).
+using Http2Front = std::variant<ConnectionFront*, Http2Handoff*>;
 
 }  // namespace oa::worker

@@ -93,7 +93,7 @@ struct Workers::Worker {
       }
       net::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      if (http2 == nullptr) {
+      if (http2 == nullptr && http2_front == nullptr) {
         front->Serve(std::move(socket), {});  // one protocol: nothing to tell apart
       } else {
         asio::co_spawn(context, Dispatch(std::move(socket)), asio::detached);
@@ -113,7 +113,11 @@ struct Workers::Worker {
         front->Serve(std::move(socket), std::move(first.read));
         co_return;
       case Protocol::kHttp2:
-        HandOff(socket, first.read);
+        if (http2_front) {
+          http2_front->Serve(std::move(socket), std::move(first.read));
+        } else {
+          HandOff(socket, first.read);
+        }
         co_return;
     }
   }
@@ -137,6 +141,7 @@ struct Workers::Worker {
     acceptor.close(ignored);
     for (tcp::socket* socket : arriving) socket->close(ignored);
     if (front) front->BeginDrain();
+    if (http2_front) http2_front->BeginDrain();
   }
 
   // Every second, closes the pool's stale idle connections (Pool::Sweep). Runs until
@@ -160,7 +165,8 @@ struct Workers::Worker {
   // Declared first, destroyed last: the connections that the io_context's destruction
   // destroys still remove themselves from it. Set by Run().
   std::unique_ptr<ConnectionServer> front;
-  Http2Handoff* http2 = nullptr;
+  std::unique_ptr<ConnectionServer> http2_front;  // HTTP/2 served on the worker
+  Http2Handoff* http2 = nullptr;                  // or handed to another server
   bool tls = false;
   // Connections whose first bytes are being read (Dispatch); a frame the io_context's
   // destruction destroys leaves its entry, which nothing reads by then.
@@ -246,10 +252,14 @@ absl::StatusOr<std::unique_ptr<Workers>> Workers::Create(const config::Settings&
   return workers;
 }
 
-void Workers::Run(ConnectionFront& http1, Http2Handoff* http2, bool tls) {
+void Workers::Run(ConnectionFront& http1, Http2Front http2, bool tls) {
   for (auto& worker : workers_) {
     worker->front = http1.ForWorker(worker->handle(), shared_->ready);
-    worker->http2 = http2;
+    if (auto* served = std::get_if<ConnectionFront*>(&http2); served && *served) {
+      worker->http2_front = (*served)->ForWorker(worker->handle(), shared_->ready);
+    } else if (auto* handed = std::get_if<Http2Handoff*>(&http2)) {
+      worker->http2 = *handed;
+    }
     worker->tls = tls;
     asio::co_spawn(worker->context, worker->Accept(), asio::detached);
     asio::co_spawn(worker->context, worker->SweepPool(), asio::detached);
@@ -272,6 +282,7 @@ void Workers::Drain(absl::Duration timeout) {
     size_t open = 0;
     for (auto& worker : workers_) {
       if (worker->front) open += worker->front->open_connections();
+      if (worker->http2_front) open += worker->http2_front->open_connections();
     }
     if (open == 0) return;
     if (net::Clock::now() >= deadline) {

@@ -36,7 +36,7 @@ class Workers final : public WorkerSource {
   // Starts the workers' threads. What they accept goes to `http1`, or to `http2` if set
   // (then the port speaks HTTP/1 and HTTP/2 alike); both outlive the workers. `tls`: the
   // port speaks TLS only (the first bytes are a ClientHello).
-  void Run(ConnectionFront& http1, Http2Handoff* http2, bool tls);
+  void Run(ConnectionFront& http1, Http2Front http2, bool tls);
 
   WorkerHandle NextWorker() override;
 

@@ -124,8 +124,11 @@ class H2Client:
         return stream
 
     def send(self, stream, data, end=True):
-        """Sends `data` on `stream` as flow control allows; False if the server closed."""
+        """Sends `data` on `stream` as flow control allows; False if the server closed the
+        connection, or ended the stream (it may answer before the request is whole)."""
         while data:
+            if self.streams[stream]["ended"]:
+                return False
             window = min(self.conn.local_flow_control_window(stream),
                          self.conn.max_outbound_frame_size)
             if window <= 0:
