@@ -171,7 +171,10 @@ int Main(int argc, char** argv) {
   (*workers)->Run(*rest, (*grpc)->http2(), tls != nullptr);
   // "listening on" is the last line of start-up: whoever waits for it (a supervisor, the
   // tests) finds everything else in place, including the line before it.
-  if ((*grpc)->port() != 0) OA_LOG(kInfo, "gRPC also on port %d", (*grpc)->port());
+  if (const int port = (*grpc)->port() != 0 ? (*grpc)->port() : (*workers)->grpc_port();
+      port != 0) {
+    OA_LOG(kInfo, "gRPC also on port %d", port);
+  }
   OA_LOG(kInfo, "listening on %s:%d (REST and gRPC%s; %d workers, %d routes, upstream %s)",
          settings.listen_host, (*workers)->port(), tls ? " over TLS" : "", (*workers)->count(),
          routes->routes().size(), settings.upstream);

@@ -162,7 +162,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
      "calls a gRPC connection may have open at once (HTTP/2 MAX_CONCURRENT_STREAMS)")
     ("grpc-server", str("grpc++"), "what serves the gRPC front's HTTP/2: grpc++ (gRPC's own "
      "server, on its own threads), or workers (the workers themselves, with nghttp2: no "
-     "thread hop per call; not yet: --grpc-listen, reflection)")
+     "thread hop per call)")
     ("grpc-max-buffered-bytes", str("256MiB"), "request bodies the gRPC front may hold at "
      "once, over all its calls (each call's body is its message as JSON or multipart, held "
      "whole); RESOURCE_EXHAUSTED beyond")
@@ -355,9 +355,6 @@ absl::StatusOr<ParsedArgs> ParseArgs(int argc, const char* const* argv,
   }
   if (const std::string server = get("grpc-server"); server == "grpc++" || server == "workers") {
     s.grpc_on_workers = server == "workers";
-    if (s.grpc_on_workers && !s.grpc_listen.empty()) {
-      return Bad("grpc-listen", "not yet served with --grpc-server=workers");
-    }
   } else {
     return Bad("grpc-server", StrCat("'", server, "' is not grpc++ or workers"));
   }

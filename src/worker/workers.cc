@@ -44,6 +44,48 @@ namespace {
 // with different settings (an old one and its replacement). So, unless --listen-shared
 // says that is meant, a socket without SO_REUSEPORT is bound first: it fails while
 // anyone listens on the port.
+// Opens `acceptor` on `endpoint`, shared with the other workers' (SO_REUSEPORT). Port 0
+// picks a free port: `endpoint` then names it, for the workers after this one.
+absl::Status Listen(tcp::acceptor& acceptor, tcp::endpoint& endpoint, std::string_view setting) {
+  net::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) {
+    using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    acceptor.set_option(ReusePort(true), ec);
+  }
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(StrCat(setting, ": cannot listen on ",
+                                         endpoint.address().to_string(), ":", endpoint.port(), ": ",
+                                         ec.message()));
+  }
+  endpoint = acceptor.local_endpoint(ec);
+  return absl::OkStatus();
+}
+
+// --grpc-listen's HOST:PORT: an IPv4 address, or an IPv6 one in brackets.
+absl::StatusOr<tcp::endpoint> ParseEndpoint(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? "" : text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string_view port = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+  net::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(std::string(host), ec);
+  unsigned number = 0;
+  const bool port_ok = !port.empty() && port.size() <= 5 &&
+                       port.find_first_not_of("0123456789") == std::string_view::npos &&
+                       (number = static_cast<unsigned>(std::stoul(std::string(port)))) <= 65535;
+  if (ec || !port_ok) {
+    return absl::InvalidArgumentError(
+        StrCat("--grpc-listen: '", text, "' is not HOST:PORT with an IP address as HOST"));
+  }
+  return tcp::endpoint(address, static_cast<uint16_t>(number));
+}
+
 absl::Status PortIsFree(asio::io_context& context, const tcp::endpoint& endpoint) {
   tcp::acceptor probe(context);
   net::error_code ec;
@@ -68,6 +110,7 @@ struct Workers::Worker {
         admission(limits),
         context(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         acceptor(context),
+        grpc_acceptor(context),
         caller_watches(context.get_executor(), kCallerWatchDelay),
         pool(shared.upstream, shared.tls ? &*shared.tls : nullptr,
              {.max_idle = settings.upstream_pool_max_idle,
@@ -80,10 +123,12 @@ struct Workers::Worker {
   }
   ~Worker() { admission.Close(); }
 
-  asio::awaitable<void> Accept() {
+  // Takes the connections of `from`: the shared port's, or (`grpc_only`) --grpc-listen's,
+  // which all go to the gRPC front served on the worker.
+  asio::awaitable<void> Accept(tcp::acceptor& from, bool grpc_only) {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-      if (!acceptor.is_open()) co_return;
+      auto [ec, socket] = co_await from.async_accept(kNoThrow);
+      if (!from.is_open()) co_return;
       if (ec) {
         // Out of descriptors and the like: say so, back off briefly, keep serving.
         OA_LOG(kWarn, "accept failed: %s", ec.message());
@@ -93,7 +138,9 @@ struct Workers::Worker {
       }
       net::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      if (http2 == nullptr && http2_front == nullptr) {
+      if (grpc_only) {
+        http2_front->Serve(std::move(socket), {});
+      } else if (http2 == nullptr && http2_front == nullptr) {
         front->Serve(std::move(socket), {});  // one protocol: nothing to tell apart
       } else {
         asio::co_spawn(context, Dispatch(std::move(socket)), asio::detached);
@@ -139,6 +186,7 @@ struct Workers::Worker {
   void BeginDrain() {
     net::error_code ignored;
     acceptor.close(ignored);
+    grpc_acceptor.close(ignored);
     for (tcp::socket* socket : arriving) socket->close(ignored);
     if (front) front->BeginDrain();
     if (http2_front) http2_front->BeginDrain();
@@ -178,6 +226,7 @@ struct Workers::Worker {
   // (other threads only post to it): the reactor needs no lock around each operation.
   asio::io_context context;
   tcp::acceptor acceptor;
+  tcp::acceptor grpc_acceptor;  // --grpc-listen, when the workers serve gRPC themselves
   // Work deferred by kCallerWatchDelay: watching a caller whose upstream is slow, and an
   // idle upstream connection (the pool's). Before the pool, which outlives none of it.
   net::DelayQueue caller_watches;
@@ -226,26 +275,27 @@ absl::StatusOr<std::unique_ptr<Workers>> Workers::Create(const config::Settings&
                         ? settings.workers
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   tcp::endpoint endpoint(address, settings.listen_port);
+  // --grpc-listen is the workers' when they serve gRPC themselves; else gRPC's own server
+  // listens there.
+  std::optional<tcp::endpoint> grpc_endpoint;
+  if (settings.grpc_on_workers && !settings.grpc_listen.empty()) {
+    absl::StatusOr<tcp::endpoint> parsed = ParseEndpoint(settings.grpc_listen);
+    if (!parsed.ok()) return parsed.status();
+    grpc_endpoint = *parsed;
+  }
   for (int i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(settings, shared, admission);
     if (i == 0 && endpoint.port() != 0 && !settings.listen_shared) {
       if (absl::Status free = PortIsFree(worker->context, endpoint); !free.ok()) return free;
     }
-    tcp::acceptor& acceptor = worker->acceptor;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) {
-      using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-      acceptor.set_option(ReusePort(true), ec);
+    if (absl::Status bound = Listen(worker->acceptor, endpoint, "--listen"); !bound.ok()) {
+      return bound;
     }
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return absl::UnavailableError(StrCat("--listen: cannot listen on ", settings.listen_host, ":",
-                                           endpoint.port(), ": ", ec.message()));
+    if (grpc_endpoint) {
+      absl::Status bound = Listen(worker->grpc_acceptor, *grpc_endpoint, "--grpc-listen");
+      if (!bound.ok()) return bound;
+      workers->grpc_port_ = grpc_endpoint->port();
     }
-    // Port 0 picks a free port once; the other workers join that one.
-    endpoint = acceptor.local_endpoint();
     workers->workers_.push_back(std::move(worker));
   }
   workers->port_ = endpoint.port();
@@ -261,7 +311,10 @@ void Workers::Run(ConnectionFront& http1, Http2Front http2, bool tls) {
       worker->http2 = *handed;
     }
     worker->tls = tls;
-    asio::co_spawn(worker->context, worker->Accept(), asio::detached);
+    asio::co_spawn(worker->context, worker->Accept(worker->acceptor, false), asio::detached);
+    if (worker->http2_front && worker->grpc_acceptor.is_open()) {
+      asio::co_spawn(worker->context, worker->Accept(worker->grpc_acceptor, true), asio::detached);
+    }
     asio::co_spawn(worker->context, worker->SweepPool(), asio::detached);
     threads_.emplace_back([w = worker.get()] { w->context.run(); });
   }
@@ -299,6 +352,7 @@ void Workers::Stop() {
     asio::post(worker->context, [w = worker.get()] {
       net::error_code ignored;
       w->acceptor.close(ignored);
+      w->grpc_acceptor.close(ignored);
       w->context.stop();
     });
   }

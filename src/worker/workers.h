@@ -41,6 +41,8 @@ class Workers final : public WorkerSource {
   WorkerHandle NextWorker() override;
 
   uint16_t port() const { return port_; }
+  // The port of --grpc-listen when the workers serve it (--grpc-server=workers), else 0.
+  uint16_t grpc_port() const { return grpc_port_; }
   int count() const { return static_cast<int>(workers_.size()); }
 
   // What the front reads as readiness (REST: GET /ready): true until set false. Any thread.
@@ -64,6 +66,7 @@ class Workers final : public WorkerSource {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
+  uint16_t grpc_port_ = 0;
   std::atomic<size_t> next_worker_{0};
   std::unique_ptr<Shared> shared_;
 };
