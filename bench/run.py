@@ -209,32 +209,33 @@ class Fleet:
         self.upstream_port = port
         return Target("direct", port, [proc.pid])
 
-    def oa_bypass(self):
+    def oa_bypass(self, name="oa-bypass", extra=()):
         """One gateway process, or --gateway-processes of them sharing the port (SO_REUSEPORT),
-        each with its share of the cores, as nginx runs a worker process per core."""
+        each with its share of the cores, as nginx runs a worker process per core. `extra`:
+        more flags (the gRPC scenario's second gateway serves gRPC on its workers)."""
         port = free_port()
         count = self.args.gateway_processes
         workers = max(1, (os.cpu_count() or 1) // count)
         pids = []
         for i in range(count):
-            proc, _ = self.start(f"oa-bypass-{i}", [
+            proc, _ = self.start(f"{name}-{i}", [
                 str(self.build / "oa-bypass"), f"--listen=127.0.0.1:{port}",
                 f"--upstream=http://127.0.0.1:{self.upstream_port}/v1", f"--workers={workers}",
                 # The open-streams scenario holds 10,000 upstream connections, past the
                 # default cap of 4,096 a worker; nginx runs with worker_connections 32768.
-                "--upstream-pool-max-idle=1024", "--upstream-max-connections=16384"]
+                "--upstream-pool-max-idle=1024", "--upstream-max-connections=16384", *extra]
                 + (["--listen-shared"] if count > 1 else []),
                 port=port)
             pids.append(proc.pid)
             # The port answers as soon as the first process listens: wait for each one's line.
-            log_file = self.workdir / f"oa-bypass-{i}.log"
+            log_file = self.workdir / f"{name}-{i}.log"
             deadline = time.monotonic() + 30
             while "listening on" not in log_file.read_text():
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"oa-bypass process {i} did not start: "
                                        f"{log_file.read_text()[-500:]}")
                 time.sleep(0.05)
-        return Target("oa-bypass", port, pids)
+        return Target(name, port, pids)
 
     def nginx(self):
         port = free_port()
@@ -476,17 +477,29 @@ def grpc_message(stream):
     return b"\x00" + len(payload).to_bytes(4, "big") + payload
 
 
-def h2load(fleet, target, path, stream, requests, connections, streams_per_connection):
-    body = fleet.workdir / ("grpc-stream.bin" if stream else "grpc-unary.bin")
-    body.write_bytes(grpc_message(stream))
+def h2load(fleet, target, path, stream, requests, connections, streams_per_connection,
+           rest=False):
+    """`requests` calls of `path` by h2load: gRPC (HTTP/2), or with `rest` the same chat
+    completion as JSON over HTTP/1.1 (--h1; the streams a connection has are then requests
+    pipelined on it). Adds the gateway's CPU time a call, from /proc."""
+    if rest:
+        body = fleet.workdir / ("rest-stream.json" if stream else "rest-unary.json")
+        body.write_text(json.dumps(dict(CHAT, stream=True) if stream else CHAT))
+        kind = ["--h1", "-H", "content-type: application/json"]
+    else:
+        body = fleet.workdir / ("grpc-stream.bin" if stream else "grpc-unary.bin")
+        body.write_bytes(grpc_message(stream))
+        kind = ["-H", "content-type: application/grpc", "-H", "te: trailers"]
     argv = ["h2load", "-n", str(requests), "-c", str(connections), "-m",
-            str(streams_per_connection), "-d", str(body),
-            "-H", "content-type: application/grpc", "-H", "te: trailers",
+            str(streams_per_connection), "-d", str(body), *kind,
             "-H", f"authorization: Bearer {KEY}", target.url(path)]
     before = upstream_requests(fleet)
+    cpu_before = cpu_seconds(target.pids)
     out = subprocess.run(argv, capture_output=True, text=True).stdout
+    cpu = cpu_seconds(target.pids) - cpu_before
     reached = upstream_requests(fleet) - before
-    result = {"upstream_calls": reached, "requests": requests}
+    result = {"upstream_calls": reached, "requests": requests,
+              "cpu_us_per_call": cpu * 1e6 / requests}
     for line in out.splitlines():
         words = line.split()
         if line.startswith("finished in"):
@@ -497,6 +510,16 @@ def h2load(fleet, target, path, stream, requests, connections, streams_per_conne
             result["mean_ms"] = wrk_ms(words[5])
             result["max_ms"] = wrk_ms(words[4])
     return result
+
+
+def cpu_seconds(pids):
+    """User plus system CPU time of `pids` so far, from /proc/<pid>/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
 
 
 def upstream_requests(fleet):
@@ -672,12 +695,18 @@ def report(results, args):
                        f"{fmt(median_of(up, 'rss_peak_mib'))} | "
                        f"{fmt(median_of(down, 'rss_peak_mib'))} |")
     if "grpc" in ran:
-        out += ["", "### gRPC front of oa-bypass (h2load, 16 connections × 8 streams)", "",
-                "| call | calls/s | mean ms | max ms | succeeded | reached the upstream |",
-                "|---|---:|---:|---:|---:|---:|"]
+        out += ["", "### gRPC front of oa-bypass beside its REST front (h2load, 16 connections "
+                "× 8 streams; REST: HTTP/1.1, 8 requests pipelined a connection)", "",
+                "The same chat completion each time: JSON on REST, the typed message on gRPC. "
+                "`grpc++` is `--grpc-server=grpc++`, `workers` is `--grpc-server=workers`; a "
+                "stream is 100 events. CPU is the gateway's, user plus system, from /proc.", "",
+                "| call | calls/s | events/s | mean ms | max ms | CPU µs a call | succeeded | "
+                "reached the upstream |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, rows in results["grpc"].items():
-            out.append(f"| {name} | {fmt(median_of(rows, 'rps'), 0)} | "
+            events = median_of(rows, 'rps') * 100 if "stream" in name and rows else None
+            out.append(f"| {name} | {fmt(median_of(rows, 'rps'), 0)} | {fmt(events, 0)} | "
                        f"{fmt(median_of(rows, 'mean_ms'), 2)} | {fmt(median_of(rows, 'max_ms'), 2)}"
+                       f" | {fmt(median_of(rows, 'cpu_us_per_call'), 1)}"
                        f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
                        f"{sum(r['requests'] for r in rows):,} | "
                        f"{sum(r['upstream_calls'] for r in rows):,} |")
@@ -926,13 +955,28 @@ def main():
         gateway = [t for t in targets if t.name == "oa-bypass"]
         if gateway and "grpc" in ran:
             n = 2000 if args.quick else 20000
+            try:
+                on_workers = fleet.oa_bypass("oa-bypass-grpc-workers", ["--grpc-server=workers"])
+            except (RuntimeError, OSError) as e:
+                results["failures"].append(f"oa-bypass --grpc-server=workers did not start: {e}")
+                on_workers = None
+            fronts = [("REST", gateway[0], True), ("gRPC, grpc++", gateway[0], False)]
+            if on_workers:
+                fronts.append(("gRPC, workers", on_workers, False))
             for _ in range(args.rounds):
-                for key, path, stream, count in (("unary", GRPC_UNARY, False, n),
-                                                 ("server streaming, 100 events", GRPC_STREAM,
-                                                  True, n // 10)):
-                    r = h2load(fleet, gateway[0], path, stream, count, 16, 8)
-                    log("grpc", key, json.dumps(r))
-                    results["grpc"].setdefault(key, []).append(r)
+                for kind, rest_path, grpc_path, stream, count in (
+                        ("unary", "/v1/chat/completions", GRPC_UNARY, False, n),
+                        ("server streaming", "/v1/chat/completions", GRPC_STREAM, True, n // 10)):
+                    for front, target, rest in fronts:
+                        key = f"{kind} · {front}"
+                        try:
+                            r = h2load(fleet, target, rest_path if rest else grpc_path, stream,
+                                       count, 16, 8, rest=rest)
+                        except Exception as e:  # one front's failure must not end the run
+                            results["failures"].append(f"grpc {key}: {e}")
+                            continue
+                        log("grpc", key, json.dumps(r))
+                        results["grpc"].setdefault(key, []).append(r)
         if "websocket" in ran:
             # Last: its idle sockets wait for the memory of what ran before to settle.
             each("ws_echo", "websocket round trip",

@@ -2,7 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "call/call.h"
 #include "grpc/call_state.h"
@@ -15,7 +14,6 @@ namespace oa::grpc_front {
 namespace {
 
 namespace asio = net::asio;
-using namespace asio::experimental::awaitable_operators;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using net::Clock;
@@ -63,14 +61,15 @@ asio::awaitable<void> Run(std::shared_ptr<CallState> state, transcode::HttpCall 
     FinishRefused(s, call, *refused);
     co_return;
   }
-  auto result = co_await (call.Forward(caller) || s.cancelled.Wait());
+  // A cancellation reaches the exchange through the caller's watch (StartWatching), and
+  // every wait of the caller's for its client ends on it.
+  upstream::ForwardOutcome out = co_await call.Forward(caller);
+  s.on_cancel = nullptr;
 
   grpc::Status status;
-  upstream::ForwardOutcome out;
-  if (result.index() == 1 || s.cancelled.given()) {
+  if (s.cancelled.given()) {
     status = Gone(*s.transport);
   } else {
-    out = std::get<0>(std::move(result));
     if (out.failure) {
       status = ToGrpc(*s.transport, call::ForwardFailure(out, s.context.settings.max_body_bytes));
     } else if (out.client_gone && !caller.failed()) {  // not our own refusal to go on

@@ -4,6 +4,12 @@
 
 namespace oa::grpc_front {
 
+net::asio::awaitable<bool> CallSignals::Write(std::string message) {
+  if (transport->StartWrite(std::move(message))) co_return true;
+  const bool done = co_await write_done.Wait();
+  co_return done&& write_ok;
+}
+
 // The client knows which; this is what the log and metrics say. The client's clock starts
 // before ours, so its deadline passes a little before the one we were told: a call that
 // ends within 100 ms of our deadline counts as ended by it.

@@ -4,6 +4,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,6 +41,19 @@ struct CallSignals {
   bool read_ok = false;  // a later message arrived (false: no more)
   net::Notification read_done;
   net::Notification cancelled;
+  // Runs once when the call is cancelled, while set (GrpcDownstream::StartWatching: the
+  // Forwarder's way to end an upstream exchange at once). The worker's thread only.
+  std::function<void()> on_cancel;
+
+  // The transport calls this when the client cancels or its deadline passes.
+  void Cancel() {
+    cancelled.Notify();
+    if (on_cancel) std::exchange(on_cancel, nullptr)();
+  }
+
+  // Sends `message` and waits until it went, if the transport did not take it at once:
+  // false once the call is gone.
+  net::asio::awaitable<bool> Write(std::string message);
 };
 
 // Everything one call of the route table shares between its transport and the worker.

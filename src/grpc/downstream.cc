@@ -67,6 +67,14 @@ upstream::RequestStart GrpcDownstream::PrepareRequest(upstream::WireHead& head) 
   return start;
 }
 
+void GrpcDownstream::StartWatching(std::function<void()> on_gone) {
+  if (state_.cancelled.given()) {
+    on_gone();
+    return;
+  }
+  state_.on_cancel = std::move(on_gone);
+}
+
 bool GrpcDownstream::RequestBodyAtHand() const {
   if (body_done_) return true;
   switch (phase_) {
@@ -183,7 +191,10 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
         " (--client-body-timeout), and a second more for every ", settings.client_body_min_rate,
         " bytes (--client-body-min-rate)"));
   }
-  if (!std::get<0>(result)) co_return absl::CancelledError("the call was cancelled");
+  // A read also fails when the call is cancelled: that is no end of the upload.
+  if (!std::get<0>(result) || state_.transport->IsCancelled()) {
+    co_return absl::CancelledError("the call was cancelled");
+  }
   if (!state_.read_ok) co_return false;
   const auto* input = state_.route.method->input_type();
   std::unique_ptr<Message> message(state_.context.messages.GetPrototype(input)->New());
@@ -215,9 +226,8 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
 
 asio::awaitable<bool> GrpcDownstream::WritePending() {
   for (std::string& message : pending_) {
-    state_.transport->StartWrite(std::move(message));
-    const bool done = co_await state_.write_done.Wait();
-    if (!done || !state_.write_ok) co_return false;
+    const bool written = co_await state_.Write(std::move(message));
+    if (!written) co_return false;
   }
   pending_.clear();
   co_return true;

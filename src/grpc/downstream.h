@@ -32,9 +32,13 @@ class GrpcDownstream final : public upstream::Downstream {
   net::asio::awaitable<absl::StatusOr<size_t>> ReadRequestBody(char* piece, size_t size) override;
   net::asio::awaitable<bool> WriteHead(const upstream::ResponseStart& start) override;
   net::asio::awaitable<bool> WriteBody(const char* data, size_t size, bool more) override;
-  // A cancelled call ends the whole exchange: the forwarder is raced against it.
-  void StartWatching(std::function<void()> /*on_gone*/) override {}
-  net::asio::awaitable<void> StopWatching() override { co_return; }
+  // A call the client cancels (or whose deadline passes) runs `on_gone` then, or at once
+  // if it was cancelled already.
+  void StartWatching(std::function<void()> on_gone) override;
+  net::asio::awaitable<void> StopWatching() override {
+    state_.on_cancel = nullptr;
+    co_return;
+  }
   void Cut() override { cut_ = true; }
 
   // After the exchange: the last messages, if any are due, and the call's status. `out`

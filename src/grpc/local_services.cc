@@ -43,9 +43,7 @@ asio::awaitable<bool> Read(CallSignals& call, google::protobuf::Message& message
 }
 
 asio::awaitable<bool> Write(CallSignals& call, const google::protobuf::Message& message) {
-  call.transport->StartWrite(message.SerializeAsString());
-  const bool done = co_await call.write_done.Wait();
-  co_return done&& call.write_ok;
+  co_return co_await call.Write(message.SerializeAsString());
 }
 
 grpc::Status Cancelled() {

@@ -58,9 +58,10 @@ class CallReactor final : public OrderedReactor, public ContextTransport {
     request_buffer_.Clear();
     return read;
   }
-  void StartWrite(std::string message) override {
+  bool StartWrite(std::string message) override {
     response_buffer_ = ToBuffer(message);
     OrderedReactor::StartWrite(&response_buffer_);
+    return false;  // gRPC's WriteDone tells
   }
   void Finish(grpc::Status status, const std::string* last) override {
     if (last != nullptr) {
@@ -92,7 +93,7 @@ class CallReactor final : public OrderedReactor, public ContextTransport {
   }
 
   void Cancelled() override {
-    asio::post(state_->worker.executor, [state = state_] { state->cancelled.Notify(); });
+    asio::post(state_->worker.executor, [state = state_] { state->Cancel(); });
   }
 
   void Done() override {
@@ -125,7 +126,7 @@ class FailedReactor final : public OrderedReactor, public ContextTransport {
   absl::Status TakeRequest(google::protobuf::Message& /*message*/, uint64_t /*limit*/) override {
     return absl::OkStatus();
   }
-  void StartWrite(std::string /*message*/) override {}
+  bool StartWrite(std::string /*message*/) override { return true; }
   void Finish(grpc::Status status, const std::string* /*last*/) override {
     OrderedReactor::Finish(std::move(status));
   }

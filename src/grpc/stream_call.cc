@@ -17,6 +17,8 @@ namespace {
 using SystemClock = std::chrono::system_clock;
 
 constexpr size_t kPrefixBytes = 5;  // compressed flag, then the length, big-endian
+// Response bytes a call may leave for nghttp2 without waiting (StartWrite).
+constexpr size_t kOutBytes = size_t{16} * 1024;
 
 // grpc-timeout: at most 8 digits and a unit (RFC: gRPC over HTTP/2). nullopt if invalid.
 std::optional<std::chrono::nanoseconds> ParseTimeout(std::string_view text) {
@@ -152,7 +154,8 @@ void StreamCall::OnRequestHead() {
   s.peer = session_->peer();
   s.peer_address = PeerAddress(s.peer);
   state_ = starting_;
-  if (!encoding_.empty() && encoding_ != "identity" && encoding_ != "gzip" && encoding_ != "deflate") {
+  if (!encoding_.empty() && encoding_ != "identity" && encoding_ != "gzip" &&
+      encoding_ != "deflate") {
     broken_ = true;
     Arrived(Unreadable(absl::UnimplementedError(
         StrCat("the request's compression (grpc-encoding: ", encoding_,
@@ -273,7 +276,7 @@ void StreamCall::Cancel() {
   }
   CallSignals* s = state();
   if (s == nullptr) return;
-  s->cancelled.Notify();
+  s->Cancel();
   if (read_wanted_) {
     read_wanted_ = false;
     s->read_ok = false;
@@ -325,24 +328,23 @@ absl::Status StreamCall::TakeRequest(google::protobuf::Message& message, uint64_
   return ReadMessage(in, compression, message, limit);
 }
 
-void StreamCall::StartWrite(std::string message) {
-  CallSignals* s = state();
+bool StreamCall::StartWrite(std::string message) {
   if (session_ == nullptr || cancelled_) {
-    if (s != nullptr) {
+    if (CallSignals* s = state()) {
       s->write_ok = false;
       s->write_done.Notify();
     }
-    return;
+    return false;
   }
   if (!head_sent_) SendHead(nullptr);
-  const auto size = static_cast<uint32_t>(message.size());
-  const char prefix[kPrefixBytes] = {0, static_cast<char>(size >> 24),
-                                     static_cast<char>(size >> 16), static_cast<char>(size >> 8),
-                                     static_cast<char>(size)};
-  out_.append(prefix, kPrefixBytes);
-  out_.append(message);
-  write_pending_ = true;
+  // Taken at once while what waits for nghttp2 is small: a stream of events moves
+  // without a wait per event. Past that, the call waits until nghttp2 has taken it all,
+  // which it does as the socket and the client's flow-control window allow.
+  const bool at_once = out_.size() - out_taken_ < kOutBytes;
+  AppendFramed(message);
+  write_pending_ = !at_once;
   Resume();
+  return at_once;
 }
 
 void StreamCall::Finish(grpc::Status status, const std::string* last) {
@@ -356,17 +358,25 @@ void StreamCall::Finish(grpc::Status status, const std::string* last) {
   if (session_ == nullptr) return;  // the client is gone: nowhere to send it
   if (last != nullptr) {
     if (!head_sent_) SendHead(nullptr);
-    const auto size = static_cast<uint32_t>(last->size());
-    const char prefix[kPrefixBytes] = {0, static_cast<char>(size >> 24),
-                                       static_cast<char>(size >> 16), static_cast<char>(size >> 8),
-                                       static_cast<char>(size)};
-    out_.append(prefix, kPrefixBytes);
-    out_.append(*last);
+    AppendFramed(*last);
   }
   if (!head_sent_) {
     SendHead(&*status_);  // trailers-only
   }
   Resume();
+}
+
+void StreamCall::AppendFramed(std::string_view message) {
+  if (out_taken_ > 0 && out_taken_ == out_.size()) {
+    out_.clear();
+    out_taken_ = 0;
+  }
+  const auto size = static_cast<uint32_t>(message.size());
+  const char prefix[kPrefixBytes] = {0, static_cast<char>(size >> 24),
+                                     static_cast<char>(size >> 16), static_cast<char>(size >> 8),
+                                     static_cast<char>(size)};
+  out_.append(prefix, kPrefixBytes);
+  out_.append(message);
 }
 
 void StreamCall::SendHead(const grpc::Status* end) {

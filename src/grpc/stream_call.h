@@ -59,7 +59,7 @@ class StreamCall final : public CallTransport, public std::enable_shared_from_th
   void AddTrailingMetadata(std::string name, std::string value) override;
   void StartRead() override;
   absl::Status TakeRequest(google::protobuf::Message& message, uint64_t limit) override;
-  void StartWrite(std::string message) override;
+  bool StartWrite(std::string message) override;
   void Finish(grpc::Status status, const std::string* last) override;
   bool IsCancelled() const override { return cancelled_; }
   std::chrono::system_clock::time_point deadline() const override { return deadline_; }
@@ -79,6 +79,8 @@ class StreamCall final : public CallTransport, public std::enable_shared_from_th
   void Arrived(Incoming incoming);
   // The client cancelled, its deadline passed, or the connection went.
   void Cancel();
+  // Adds `message` to out_, framed as gRPC frames a message.
+  void AppendFramed(std::string_view message);
   // Submits the response head (with `end`: the whole answer, trailers-only).
   void SendHead(const grpc::Status* end);
   // Lets nghttp2 send what is queued, now or once the session may.
@@ -126,7 +128,7 @@ class StreamCall final : public CallTransport, public std::enable_shared_from_th
   bool head_sent_ = false;
   std::string out_;  // framed messages not yet taken by nghttp2
   size_t out_taken_ = 0;
-  bool write_pending_ = false;          // StartWrite's message is in out_
+  bool write_pending_ = false;          // a StartWrite that returned false waits for out_ to drain
   std::optional<grpc::Status> status_;  // set by Finish: the trailers follow out_
   bool cancelled_ = false;
   bool counted_ = false;  // in CallContext::active_calls until Finish

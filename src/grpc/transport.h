@@ -37,9 +37,10 @@ class CallTransport {
   // inflated within `limit`), and lets its bytes go.
   virtual absl::Status TakeRequest(google::protobuf::Message& message, uint64_t limit) = 0;
 
-  // Sends `message`; write_done tells when it went (write_ok) or the call is gone.
+  // Sends `message`. True when the transport took it at once, as good as sent (nothing
+  // follows); false when write_done will tell: it went (write_ok), or the call is gone.
   // REQUIRES: no write under way.
-  virtual void StartWrite(std::string message) = 0;
+  virtual bool StartWrite(std::string message) = 0;
 
   // Ends the call with `status`, after the message `last` if there is one. The transport
   // may be gone as soon as this returns.

@@ -241,7 +241,7 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
     if (IsErrorEvent(*event)) last_error_event_ = text;
     std::string bytes;
     event->SerializeToString(&bytes);
-    state_.transport->StartWrite(std::move(bytes));
+    if (state_.transport->StartWrite(std::move(bytes))) continue;
     const bool written = co_await state_.write_done.Wait();
     if (!written) break;  // cancelled: WatchCancel ends the call
     if (!state_.write_ok) {

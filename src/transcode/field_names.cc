@@ -1,7 +1,15 @@
 #include "transcode/field_names.h"
 
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
 namespace oa::transcode {
 namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
 
 // Whether `json_name` is protoc's default for `name`: underscores dropped, the letter
 // after each one upper-cased. Compared in place: this runs for every key of every answer.
@@ -20,26 +28,52 @@ bool IsDefaultJsonName(std::string_view name, std::string_view json_name) {
   return j == json_name.size();
 }
 
-}  // namespace
-
-std::string_view WireName(const google::protobuf::FieldDescriptor& field) {
+std::string_view ComputeWireName(const FieldDescriptor& field) {
   if (field.has_json_name() && !IsDefaultJsonName(field.name(), field.json_name())) {
     return field.json_name();
   }
   return field.name();
 }
 
-const google::protobuf::FieldDescriptor* FindByWireName(const google::protobuf::Descriptor& message,
-                                                        std::string_view name) {
-  // Only OpenAI's name: a second spelling (camelCase, or the proto name where an explicit
-  // one differs) would let two keys of one answer fill, or overwrite, one field.
-  const auto* field = message.FindFieldByName(std::string(name));
-  if (field != nullptr && WireName(*field) == name) return field;
-  for (int i = 0; i < message.field_count(); ++i) {  // explicit names (include[])
-    field = message.field(i);
-    if (field->has_json_name() && WireName(*field) == name) return field;
+// One message's fields by OpenAI's name, and each field's name by its index. Only
+// OpenAI's name: a second spelling (camelCase, or the proto name where an explicit one
+// differs) would let two keys of one answer fill, or overwrite, one field.
+struct MessageNames {
+  explicit MessageNames(const Descriptor& message) {
+    names.reserve(static_cast<size_t>(message.field_count()));
+    for (int i = 0; i < message.field_count(); ++i) {
+      const FieldDescriptor* field = message.field(i);
+      names.push_back(ComputeWireName(*field));
+      fields.emplace(names.back(), field);
+    }
   }
-  return nullptr;
+  std::vector<std::string_view> names;  // views into the descriptors, which outlive them
+  absl::flat_hash_map<std::string_view, const FieldDescriptor*> fields;
+};
+
+// Each thread's names of the messages it met: every key of every answer is looked up,
+// and the descriptor's own lookups (a std::string made per key, the default json_name
+// worked out per field) cost a call more than the rest of reading it. Descriptors are
+// immutable and live as long as the process, so what is found stays true; per thread,
+// it takes no lock.
+const MessageNames& NamesOf(const Descriptor& message) {
+  thread_local absl::flat_hash_map<const Descriptor*, std::unique_ptr<MessageNames>> cache;
+  std::unique_ptr<MessageNames>& names = cache[&message];
+  if (names == nullptr) names = std::make_unique<MessageNames>(message);
+  return *names;
+}
+
+}  // namespace
+
+std::string_view WireName(const FieldDescriptor& field) {
+  if (field.is_extension()) return ComputeWireName(field);
+  return NamesOf(*field.containing_type()).names[static_cast<size_t>(field.index())];
+}
+
+const FieldDescriptor* FindByWireName(const Descriptor& message, std::string_view name) {
+  const MessageNames& names = NamesOf(message);
+  const auto found = names.fields.find(name);
+  return found == names.fields.end() ? nullptr : found->second;
 }
 
 bool IsStruct(const google::protobuf::Descriptor& d) {
