@@ -26,12 +26,12 @@ namespace oa::grpc_front {
 // zlib's.
 enum class Compression { kNone, kGzip, kDeflate };
 
-// Parses the bytes `in` gives, compressed as `compression`, into `message` (cleared
-// first). `limit` bounds the message's size once inflated.
+// Parses the bytes `in` gives, compressed as `compression`, into `message`.
+// REQUIRES: `message` is empty (new). `limit` bounds its size once inflated.
 absl::Status ReadMessage(google::protobuf::io::ZeroCopyInputStream& in, Compression compression,
                          google::protobuf::Message& message, uint64_t limit);
 
-// Parses `buffer` into `message` (cleared first). `limit` bounds the message's size once
+// Parses `buffer` into `message`, which must be empty. `limit` bounds the message's size once
 // inflated; an uncompressed one is bounded by gRPC's receive limit already.
 absl::Status ReadMessage(grpc::ByteBuffer& buffer, google::protobuf::Message& message,
                          uint64_t limit);

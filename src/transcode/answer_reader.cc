@@ -70,7 +70,7 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
               StrCat("the upstream's ", content_type_, " answer is not UTF-8 text"));
         }
         message->GetReflection()->SetString(message.get(), text, std::move(collected_));
-        out.push_back(message->SerializeAsString());
+        out.push_back(message->SerializePartialAsString());
         return absl::OkStatus();
       }
       // OpenAI answers some calls with an empty 200 (accepting a Realtime call, deleting
@@ -82,7 +82,7 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
                                           ": ", read.status.message()));
       }
       Count(read.mismatched, read.first_mismatch);
-      out.push_back(message->SerializeAsString());
+      out.push_back(message->SerializePartialAsString());
       return absl::OkStatus();
     }
     case Kind::kBytes:
@@ -113,7 +113,7 @@ std::string AnswerReader::HttpBodyMessage(std::string_view data) {
     content_type_sent_ = true;
   }
   r.SetString(message.get(), output_.FindFieldByName("data"), std::string(data));
-  return message->SerializeAsString();
+  return message->SerializePartialAsString();
 }
 
 // Holds `piece` for the end. Past `limit`, either fails the answer or keeps its start.
@@ -142,7 +142,7 @@ bool AnswerReader::ReadEvents(std::string_view piece, std::vector<std::string>& 
       return false;
     }
     Count(read.mismatched, read.first_mismatch);
-    out.push_back(message->SerializeAsString());
+    out.push_back(message->SerializePartialAsString());
   }
   if (!events_.status().ok()) {
     failure_ = events_.status();
