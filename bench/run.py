@@ -51,7 +51,7 @@ SCENARIOS = {
     "sse": (["sse"], ["sse on"]),
     "transfer": (["upload", "download"], ["upload on", "download on"]),
     "streams": (["streams"], ["streams"]),
-    "grpc": (["grpc"], ["grpc"]),
+    "grpc": (["grpc", "grpc_streams"], ["grpc"]),
     "websocket": (["ws_echo", "ws_idle", "ws_large"], ["websocket"]),
 }
 
@@ -383,6 +383,46 @@ def open_streams(fleet, target, count, hold_s):
             "kib_per_stream": (during - before) / count if all_open else None}
 
 
+def grpc_streams(fleet, target, count, hold_s):
+    """count gRPC server streams (CreateChatCompletionStream) open at once, by h2load over
+    connections of 100 streams each; the target's RSS once every stream has reached the
+    upstream, less before, per stream."""
+    time.sleep(1)
+    before = rss_kib(target.pids)
+    body = fleet.workdir / "grpc-stream.bin"
+    body.write_bytes(grpc_message(True))
+    events = int(hold_s / 0.5) + 20
+    argv = ["h2load", "-n", str(count), "-c", str(-(-count // 100)), "-m", "100",
+            "-d", str(body), "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "-H", f"authorization: Bearer {KEY}", "-H", f"x-bench-events: {events}",
+            "-H", "x-bench-gap-ms: 500", target.url(GRPC_STREAM)]
+    reached_before = upstream_requests(fleet)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + hold_s + 30
+    peak = before
+    all_open = False
+    while proc.poll() is None and time.monotonic() < deadline:
+        peak = max(peak, rss_kib(target.pids))
+        if upstream_requests(fleet) - reached_before >= count:
+            all_open = True
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # every stream has had its first event
+    during = rss_kib(target.pids) if all_open else peak
+    try:
+        out, _ = proc.communicate(timeout=events * 0.5 + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    succeeded = 0
+    for line in out.splitlines():
+        if line.startswith("requests:"):
+            succeeded = int(line.split()[7])
+    return {"streams": count, "all_open": all_open, "completed": succeeded,
+            "rss_before_mib": before / 1024, "rss_open_mib": during / 1024,
+            "kib_per_stream": (during - before) / count if all_open else None}
+
+
 def transfer(fleet, target, direction, megabytes):
     """One upload to /v1/files or download from /v1/files/<id>/content, through curl."""
     headers = [f"authorization: Bearer {KEY}", *target.headers]
@@ -710,6 +750,16 @@ def report(results, args):
                        f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
                        f"{sum(r['requests'] for r in rows):,} | "
                        f"{sum(r['upstream_calls'] for r in rows):,} |")
+        if results.get("grpc_streams"):
+            out += ["", "Open streams held by each front at once (REST: SSE by bench_load; gRPC: "
+                    "h2load, 100 streams a connection), every one past its first event:", "",
+                    "| streams | all open | completed | RSS before MiB | RSS open MiB | "
+                    "KiB a stream |", "|---|---|---:|---:|---:|---:|"]
+            for name, rows in results["grpc_streams"].items():
+                for r in rows:
+                    out.append(f"| {name} | {'yes' if r['all_open'] else 'no'} | "
+                               f"{r['completed']:,} | {fmt(r['rss_before_mib'])} | "
+                               f"{fmt(r['rss_open_mib'])} | {fmt(r['kib_per_stream'])} |")
     if "websocket" in ran:
         out += websocket_report(results)
     if results["failures"]:
@@ -908,7 +958,7 @@ def main():
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "targets": [],
                "command": command, "scenarios": [s for s in SCENARIOS if s in ran],
                "json": {}, "rate": {}, "sse": {}, "streams": {}, "upload": {}, "download": {},
-               "grpc": {}, "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
+               "grpc": {}, "grpc_streams": {}, "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
     try:
         targets = [fleet.upstream()]
         starters = {"oa-bypass": fleet.oa_bypass, "nginx": fleet.nginx, "portkey": fleet.portkey}
@@ -977,6 +1027,19 @@ def main():
                             continue
                         log("grpc", key, json.dumps(r))
                         results["grpc"].setdefault(key, []).append(r)
+            # Open streams, each front in turn: REST's SSE (bench_load), then gRPC's.
+            count = 1000 if args.quick else 10000
+            hold = 3 if args.quick else 10
+            for front, target, rest in fronts:
+                key = f"{count:,} open streams · {front}"
+                try:
+                    r = (open_streams(fleet, target, count, hold) if rest
+                         else grpc_streams(fleet, target, count, hold))
+                except Exception as e:
+                    results["failures"].append(f"grpc {key}: {e}")
+                    continue
+                log("grpc", key, json.dumps(r))
+                results["grpc_streams"].setdefault(key, []).append(r)
         if "websocket" in ran:
             # Last: its idle sockets wait for the memory of what ran before to settle.
             each("ws_echo", "websocket round trip",

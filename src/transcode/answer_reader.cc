@@ -20,7 +20,10 @@ constexpr size_t kMaxErrorAnswer = size_t{1024} * 1024;
 
 AnswerReader::AnswerReader(const google::protobuf::Descriptor& output, bool streaming,
                            std::string_view rpc, google::protobuf::MessageFactory& factory)
-    : output_(output), streaming_(streaming), rpc_(rpc), factory_(factory) {}
+    : output_(output),
+      streaming_(streaming),
+      rpc_(rpc),
+      prototype_(*factory.GetPrototype(&output)) {}
 
 void AnswerReader::Start(int http_status, std::string_view content_type) {
   content_type_ = std::string(content_type);
@@ -102,7 +105,7 @@ bool AnswerReader::IsJson() const {
 }
 
 std::unique_ptr<google::protobuf::Message> AnswerReader::NewOutput() const {
-  return std::unique_ptr<google::protobuf::Message>(factory_.GetPrototype(&output_)->New());
+  return std::unique_ptr<google::protobuf::Message>(prototype_.New());
 }
 
 std::string AnswerReader::HttpBodyMessage(std::string_view data) {

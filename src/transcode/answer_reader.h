@@ -73,7 +73,9 @@ class AnswerReader {
   const google::protobuf::Descriptor& output_;
   const bool streaming_;
   const std::string_view rpc_;
-  google::protobuf::MessageFactory& factory_;
+  // The output type's, asked for once: a factory shared by the workers takes a lock for
+  // each lookup, and a stream makes a message per event.
+  const google::protobuf::Message& prototype_;
   Kind kind_ = Kind::kError;
   std::string content_type_;
   bool content_type_sent_ = false;

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
@@ -506,7 +507,12 @@ JsonReadResult ReadJson(std::string_view text, Message& message) {
   // may pass, even in a field the protos do not know.
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
-  const json::value v = json::parse(json::string_view(text.data(), text.size()), ec, {}, options);
+  // The tree lives only while it is read: its nodes come from one arena, the first 4 KiB
+  // of it here (an event's or a small answer's whole tree), and go at once.
+  unsigned char first_block[4096];
+  json::monotonic_resource arena(first_block, sizeof(first_block));
+  const json::value v =
+      json::parse(json::string_view(text.data(), text.size()), ec, &arena, options);
   if (ec) {
     result.status = absl::InvalidArgumentError(StrCat("not JSON: ", ec.message()));
     return result;
