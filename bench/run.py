@@ -51,7 +51,7 @@ SCENARIOS = {
     "sse": (["sse"], ["sse on"]),
     "transfer": (["upload", "download"], ["upload on", "download on"]),
     "streams": (["streams"], ["streams"]),
-    "grpc": (["grpc", "grpc_streams"], ["grpc"]),
+    "grpc": (["grpc", "grpc_transfer", "grpc_streams"], ["grpc"]),
     "websocket": (["ws_echo", "ws_idle", "ws_large"], ["websocket"]),
 }
 
@@ -423,6 +423,62 @@ def grpc_streams(fleet, target, count, hold_s):
             "kib_per_stream": (during - before) / count if all_open else None}
 
 
+def pb_field(number, payload):
+    """A length-delimited protobuf field (bytes, string or message), as the wire has it."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def grpc_frame(message):
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def grpc_transfer(fleet, target, direction, megabytes):
+    """A file of `megabytes` MiB over gRPC by h2load: up through FilesService/
+    CreateFileUpload (a client stream of 1 MiB messages, the first with the file's name
+    and purpose), or down through FilesService/DownloadFile (a stream of HttpBody)."""
+    if direction == "upload":
+        body = fleet.workdir / f"grpc-upload-{megabytes}.bin"
+        if not body.exists():
+            chunk = os.urandom(MiB)
+            with open(body, "wb") as f:
+                first = pb_field(1, pb_field(1, chunk) + pb_field(2, b"bench.bin") +
+                                 pb_field(3, b"application/octet-stream"))
+                f.write(grpc_frame(first + pb_field(2, b"assistants")))
+                later = grpc_frame(pb_field(1, pb_field(1, chunk)))
+                for _ in range(megabytes - 1):
+                    f.write(later)
+        path, extra = "/openai.v1.FilesService/CreateFileUpload", []
+    else:
+        body = fleet.workdir / "grpc-download.bin"
+        body.write_bytes(grpc_frame(pb_field(1, b"file-bench")))
+        path, extra = "/openai.v1.FilesService/DownloadFile", [
+            "-H", f"x-bench-megabytes: {megabytes}"]
+    argv = ["h2load", "-n", "1", "-c", "1", "-m", "1", "-d", str(body),
+            "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "-H", f"authorization: Bearer {KEY}", *extra, target.url(path)]
+    with PeakRss(target.pids) as rss:
+        before = rss.peak
+        out = subprocess.run(argv, capture_output=True, text=True).stdout
+    seconds, succeeded = None, 0
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("finished in"):
+            seconds = wrk_ms(words[2].rstrip(",")) / 1000
+        elif line.startswith("requests:"):
+            succeeded = int(words[7])
+    if not succeeded or not seconds:
+        raise RuntimeError(f"h2load: {out[-300:]}")
+    return {"status": 200, "mib_s": megabytes / seconds, "rss_before_mib": before / 1024,
+            "rss_peak_mib": rss.peak / 1024}
+
+
 def transfer(fleet, target, direction, megabytes):
     """One upload to /v1/files or download from /v1/files/<id>/content, through curl."""
     headers = [f"authorization: Bearer {KEY}", *target.headers]
@@ -750,6 +806,14 @@ def report(results, args):
                        f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
                        f"{sum(r['requests'] for r in rows):,} | "
                        f"{sum(r['upstream_calls'] for r in rows):,} |")
+        if results.get("grpc_transfer"):
+            out += ["", "Bodies both ways (REST: curl, as the transfer scenario; gRPC: h2load, "
+                    "`CreateFileUpload` in 1 MiB messages and `DownloadFile`):", "",
+                    "| body | MiB/s | RSS before MiB | RSS peak MiB |", "|---|---:|---:|---:|"]
+            for name, rows in results["grpc_transfer"].items():
+                out.append(f"| {name} | {fmt(median_of(rows, 'mib_s'))} | "
+                           f"{fmt(median_of(rows, 'rss_before_mib'))} | "
+                           f"{fmt(median_of(rows, 'rss_peak_mib'))} |")
         if results.get("grpc_streams"):
             out += ["", "Open streams held by each front at once (REST: SSE by bench_load; gRPC: "
                     "h2load, 100 streams a connection), every one past its first event:", "",
@@ -958,7 +1022,7 @@ def main():
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "targets": [],
                "command": command, "scenarios": [s for s in SCENARIOS if s in ran],
                "json": {}, "rate": {}, "sse": {}, "streams": {}, "upload": {}, "download": {},
-               "grpc": {}, "grpc_streams": {}, "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
+               "grpc": {}, "grpc_streams": {}, "grpc_transfer": {}, "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
     try:
         targets = [fleet.upstream()]
         starters = {"oa-bypass": fleet.oa_bypass, "nginx": fleet.nginx, "portkey": fleet.portkey}
@@ -1027,6 +1091,19 @@ def main():
                             continue
                         log("grpc", key, json.dumps(r))
                         results["grpc"].setdefault(key, []).append(r)
+            # 100 MiB bodies each way, each front in turn: REST by curl, gRPC by h2load.
+            for _ in range(args.rounds):
+                for direction in ("upload", "download"):
+                    for front, target, rest in fronts:
+                        key = f"{args.transfer_mib} MiB {direction} · {front}"
+                        try:
+                            r = (transfer(fleet, target, direction, args.transfer_mib) if rest
+                                 else grpc_transfer(fleet, target, direction, args.transfer_mib))
+                        except Exception as e:
+                            results["failures"].append(f"grpc {key}: {e}")
+                            continue
+                        log("grpc", key, json.dumps(r))
+                        results["grpc_transfer"].setdefault(key, []).append(r)
             # Open streams, each front in turn: REST's SSE (bench_load), then gRPC's.
             count = 1000 if args.quick else 10000
             hold = 3 if args.quick else 10

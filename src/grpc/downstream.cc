@@ -92,9 +92,9 @@ bool GrpcDownstream::RequestBodyAtHand() const {
 // the client sends it, then call_.body_tail.
 asio::awaitable<absl::StatusOr<size_t>> GrpcDownstream::ReadRequestBody(char* piece, size_t size) {
   for (;;) {
-    const std::string& run = phase_ == Phase::kBody   ? call_.body
-                             : phase_ == Phase::kFile ? file_data_
-                                                      : call_.body_tail;
+    const std::string_view run = phase_ == Phase::kBody   ? std::string_view(call_.body)
+                                 : phase_ == Phase::kFile ? file_data_
+                                                          : std::string_view(call_.body_tail);
     if (offset_ < run.size()) {
       const size_t n = std::min(size, run.size() - offset_);
       std::copy_n(run.data() + offset_, n, piece);
@@ -197,20 +197,32 @@ asio::awaitable<absl::StatusOr<bool>> GrpcDownstream::NextFileData() {
   }
   if (!state_.read_ok) co_return false;
   const auto* input = state_.route.method->input_type();
-  std::unique_ptr<Message> message(state_.context.messages.GetPrototype(input)->New());
+  file_message_.reset(state_.context.messages.GetPrototype(input)->New());
+  file_data_ = {};
+  Message& message = *file_message_;
   const absl::Status read =
-      state_.transport->TakeRequest(*message, state_.context.max_message_bytes);
+      state_.transport->TakeRequest(message, state_.context.max_message_bytes);
   if (!read.ok()) co_return read;
-  // Only more bytes of the file may follow the first message.
-  const auto& r = *message->GetReflection();
+  // Only more bytes of the file may follow the first message: nothing set but the file's
+  // data, known or not.
   const google::protobuf::FieldDescriptor& field = *call_.streamed_file;
-  Message* file = r.MutableMessage(message.get(), &field);
-  const auto* data = file->GetDescriptor()->FindFieldByName("data");
-  file_data_ = file->GetReflection()->GetString(*file, data);
-  file->GetReflection()->ClearField(file, data);
-  const bool only_data = file->ByteSizeLong() == 0;
-  r.ClearField(message.get(), &field);
-  if (!only_data || message->ByteSizeLong() != 0) {
+  const auto& r = *message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  r.ListFields(message, &set);
+  bool only_data =
+      r.GetUnknownFields(message).empty() && (set.empty() || (set.size() == 1 && set[0] == &field));
+  if (only_data && !set.empty()) {
+    const Message& file = r.GetMessage(message, &field);
+    const auto& fr = *file.GetReflection();
+    const auto* data = file.GetDescriptor()->FindFieldByName("data");
+    set.clear();
+    fr.ListFields(file, &set);
+    only_data =
+        fr.GetUnknownFields(file).empty() && (set.empty() || (set.size() == 1 && set[0] == data));
+    // The bytes stay in the message, which the next message replaces: no copy.
+    if (only_data && !set.empty()) file_data_ = fr.GetStringReference(file, data, &file_scratch_);
+  }
+  if (!only_data) {
     co_return absl::InvalidArgumentError(StrCat("after the first message of ", state_.route.rpc,
                                                 ", messages may only carry more ", field.name(),
                                                 ".data"));

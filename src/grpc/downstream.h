@@ -66,10 +66,12 @@ class GrpcDownstream final : public upstream::Downstream {
   transcode::HttpCall call_;
   const bool streaming_;
   Phase phase_ = Phase::kBody;
-  size_t offset_ = 0;      // into the current run
-  std::string file_data_;  // the last message's file bytes
-  uint64_t uploaded_ = 0;  // file bytes of later messages so far
-  absl::Duration waited_;  // for them, in all
+  size_t offset_ = 0;                                        // into the current run
+  std::unique_ptr<google::protobuf::Message> file_message_;  // the upload's last message
+  std::string_view file_data_;                               // its file bytes
+  std::string file_scratch_;  // where reflection may put them (GetStringReference)
+  uint64_t uploaded_ = 0;     // file bytes of later messages so far
+  absl::Duration waited_;     // for them, in all
   bool body_done_;
 
   int http_status_ = 0;

@@ -109,14 +109,27 @@ std::unique_ptr<google::protobuf::Message> AnswerReader::NewOutput() const {
 }
 
 std::string AnswerReader::HttpBodyMessage(std::string_view data) {
-  std::unique_ptr<google::protobuf::Message> message = NewOutput();
-  const auto& r = *message->GetReflection();
+  // Written as the wire has it (two length-delimited fields) rather than through a
+  // message: a download's bytes are copied once, into the answer.
+  const auto field = [&](std::string_view name, std::string_view value, std::string& out) {
+    if (value.empty()) return;  // proto3: an empty string is not written
+    uint32_t tag = static_cast<uint32_t>(output_.FindFieldByName(std::string(name))->number())
+                       << 3 |
+                   2;  // length-delimited
+    for (uint64_t n : {uint64_t{tag}, uint64_t{value.size()}}) {
+      for (; n >= 0x80; n >>= 7) out += static_cast<char>((n & 0x7f) | 0x80);
+      out += static_cast<char>(n);
+    }
+    out.append(value);
+  };
+  std::string out;
+  out.reserve(data.size() + content_type_.size() + 16);
   if (!content_type_sent_) {  // the first piece carries the type
-    r.SetString(message.get(), output_.FindFieldByName("content_type"), content_type_);
+    field("content_type", content_type_, out);
     content_type_sent_ = true;
   }
-  r.SetString(message.get(), output_.FindFieldByName("data"), std::string(data));
-  return message->SerializePartialAsString();
+  field("data", data, out);
+  return out;
 }
 
 // Holds `piece` for the end. Past `limit`, either fails the answer or keeps its start.
