@@ -1,6 +1,7 @@
 #include "grpc/stream_call.h"
 
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -19,6 +20,27 @@ using SystemClock = std::chrono::system_clock;
 constexpr size_t kPrefixBytes = 5;  // compressed flag, then the length, big-endian
 // Response bytes a call may leave for nghttp2 without waiting (StartWrite).
 constexpr size_t kOutBytes = size_t{16} * 1024;
+// Smaller answers go uncompressed, whatever the call's encoding: gzip's framing alone is
+// 18 bytes, and the flag says which a message is.
+constexpr size_t kMinCompressedBytes = 1024;
+
+// `in` compressed whole into `out`: gzip's framing, or zlib's (gRPC's "deflate").
+bool Deflate(std::string_view in, bool gzip, std::string& out) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 15 + 16 : 15, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return false;
+  }
+  out.resize(deflateBound(&z, static_cast<uLong>(in.size())) + 32);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int result = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return result == Z_STREAM_END;
+}
 
 // grpc-timeout: at most 8 digits and a unit (RFC: gRPC over HTTP/2). nullopt if invalid.
 std::optional<std::chrono::nanoseconds> ParseTimeout(std::string_view text) {
@@ -97,6 +119,8 @@ bool StreamCall::OnHeader(std::string_view name, std::string_view value, uint32_
     content_type_ = value;
   } else if (name == "grpc-encoding") {
     encoding_ = value;
+  } else if (name == "grpc-accept-encoding") {
+    accept_encoding_ = value;
   } else if (name == "grpc-timeout") {
     timeout_ = value;
   } else if (name == "authorization") {
@@ -119,6 +143,12 @@ void StreamCall::OnRequestHead() {
     return;
   }
   Http2Context& context = session_->context();
+  // Answers are compressed as the client's requests are, if it accepts that.
+  if (encoding_ == "gzip" || encoding_ == "deflate") {
+    for (std::string_view listed : Split(accept_encoding_, ',')) {
+      if (TrimAscii(listed) == encoding_) compress_ = true;
+    }
+  }
   in_flight_ = observe::GaugeHold(observe::metrics().in_flight(observe::Front::kGrpc));
   if (!timeout_.empty()) {
     const std::optional<std::chrono::nanoseconds> timeout = ParseTimeout(timeout_);
@@ -371,10 +401,14 @@ void StreamCall::AppendFramed(std::string_view message) {
     out_.clear();
     out_taken_ = 0;
   }
+  std::string compressed;
+  const bool deflated = compress_ && message.size() >= kMinCompressedBytes &&
+                        Deflate(message, encoding_ == "gzip", compressed);
+  if (deflated) message = compressed;
   const auto size = static_cast<uint32_t>(message.size());
-  const char prefix[kPrefixBytes] = {0, static_cast<char>(size >> 24),
-                                     static_cast<char>(size >> 16), static_cast<char>(size >> 8),
-                                     static_cast<char>(size)};
+  const char prefix[kPrefixBytes] = {static_cast<char>(deflated ? 1 : 0),
+                                     static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                                     static_cast<char>(size >> 8), static_cast<char>(size)};
   out_.append(prefix, kPrefixBytes);
   out_.append(message);
 }
@@ -384,6 +418,7 @@ void StreamCall::SendHead(const grpc::Status* end) {
   std::vector<nghttp2_nv> fields = {Field(":status", "200"),
                                     Field("content-type", "application/grpc"),
                                     Field("grpc-accept-encoding", "identity,deflate,gzip")};
+  if (compress_ && end == nullptr) fields.push_back(Field("grpc-encoding", encoding_));
   for (const auto& [name, value] : initial_) fields.push_back(Field(name, value));
   std::string code;
   std::string message;

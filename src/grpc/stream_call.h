@@ -98,8 +98,10 @@ class StreamCall final : public CallTransport, public std::enable_shared_from_th
   std::string path_;
   std::string method_;
   std::string content_type_;
-  std::string encoding_;  // grpc-encoding
-  std::string timeout_;   // grpc-timeout
+  std::string encoding_;         // grpc-encoding
+  std::string accept_encoding_;  // grpc-accept-encoding
+  bool compress_ = false;        // answers go compressed as encoding_ says
+  std::string timeout_;          // grpc-timeout
   std::string authorization_;
   std::vector<std::pair<std::string, std::string>> forwarded_;
   uint32_t head_bytes_ = 0;

@@ -154,12 +154,12 @@ class H2Client:
         return Answer(got["headers"], got["trailers"], got["data"],
                       int(status) if status is not None else None, fields.get("grpc-message", ""))
 
-    def call(self, path, payload, encoding=None, flag=None, frames=1):
+    def call(self, path, payload, encoding=None, flag=None, frames=1, metadata=()):
         """One unary call whose request is `payload` (already compressed when `encoding`
         is set), framed as gRPC does, sent in `frames` DATA frames."""
         compressed = bool(encoding) if flag is None else flag
         message = bytes([1 if compressed else 0]) + len(payload).to_bytes(4, "big") + payload
-        stream = self.start(path, encoding)
+        stream = self.start(path, encoding, metadata)
         step = -(-len(message) // frames)
         for i in range(frames):
             if not self.send(stream, message[i * step:(i + 1) * step], end=i == frames - 1):
@@ -290,6 +290,24 @@ class GrpcWireTest(unittest.TestCase):
         # A message the client chose not to compress on a call that names gzip.
         self.assert_model(client.call(RETRIEVE_MODEL, retrieve_model_request("m-plain"), "gzip",
                                       flag=False), "m-plain")
+
+    def test_answers_come_compressed_as_the_request_when_the_client_accepts_it(self):
+        model = "m-" + "z" * 4000  # an answer past the 1 KiB below which none is compressed
+        answer = self.client().call(RETRIEVE_MODEL, gzip(retrieve_model_request(model)), "gzip",
+                                    metadata=[("grpc-accept-encoding", "identity,gzip")])
+        self.assertEqual(answer.status, 0, answer)
+        flag, length = answer.data[0], int.from_bytes(answer.data[1:5], "big")
+        body = answer.data[5:5 + length]
+        if os.environ.get("OA_TEST_GRPC_SERVER") == "workers":
+            self.assertEqual(dict(answer.headers).get("grpc-encoding"), "gzip", answer)
+            self.assertEqual(flag, 1, answer)
+            body = zlib.decompress(body, 16 + 15)
+        else:  # grpc++ compresses no answer unless told to
+            self.assertEqual(flag, 0, answer)
+        self.assertIn(model[:64].encode(), body)
+        # Without grpc-accept-encoding, the answer goes as it is.
+        plain = self.client().call(RETRIEVE_MODEL, gzip(retrieve_model_request(model)), "gzip")
+        self.assertEqual(plain.data[0], 0, plain)
 
     def test_corrupt_compressed_messages_are_invalid_argument(self):
         good = gzip(retrieve_model_request("m-1"))
