@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/write.hpp>
+#include <vector>
 
 #include "base/strings.h"
 #include "grpc/stream_call.h"
@@ -71,10 +72,13 @@ struct Http2Callbacks {
   static int OnFrameReceived(nghttp2_session* h2, const nghttp2_frame* frame, void* user_data) {
     Http2Session& session = Of(user_data);
     if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
-      if (!session.PingAllowed()) {
+      if (!session.PingAllowed() && !session.ending_) {
+        // gRPC's words: clients read them to ping less often next time.
+        static constexpr std::string_view kWhy = "too_many_pings";
         nghttp2_submit_goaway(h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h2),
                               NGHTTP2_ENHANCE_YOUR_CALM,
-                              reinterpret_cast<const uint8_t*>("too_many_pings"), 14);
+                              reinterpret_cast<const uint8_t*>(kWhy.data()), kWhy.size());
+        session.ending_ = true;  // closed once the GOAWAY is out
       }
       return 0;
     }
@@ -267,6 +271,7 @@ void Http2Session::OnWritten(const net::error_code& ec) {
     return;
   }
   Flush();
+  if (ending_ && !writing_) Close();  // everything queued, GOAWAY included, is out
 }
 
 void Http2Session::BeginDrain() {
@@ -298,22 +303,20 @@ bool Http2Session::PingAllowed() {
 }
 
 void Http2Sessions::Add(Http2Session* session) {
-  sessions_.push_back(session);
+  sessions_.insert(session);
   size_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
 void Http2Sessions::Remove(Http2Session* session) {
-  const auto found = std::find(sessions_.begin(), sessions_.end(), session);
-  if (found != sessions_.end()) {
-    *found = sessions_.back();
-    sessions_.pop_back();
-  }
+  sessions_.erase(session);
   size_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
 void Http2Sessions::BeginDrain() {
   draining_ = true;
-  for (Http2Session* session : std::vector(sessions_)) session->BeginDrain();
+  for (Http2Session* session : std::vector(sessions_.begin(), sessions_.end())) {
+    session->BeginDrain();
+  }
 }
 
 namespace {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "grpc/call.h"
 #include "grpc/local_services.h"
@@ -93,6 +94,7 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session> {
   std::string out_;  // the write under way
   bool writing_ = false;
   bool receiving_ = false;  // inside nghttp2_session_mem_recv
+  bool ending_ = false;     // a GOAWAY with an error is queued: close once it is written
   bool closed_ = false;
   // Keepalive policy: PINGs closer together than kMinPingInterval with no call under way
   // and no data sent are strikes; the third ends the connection.
@@ -111,7 +113,7 @@ class Http2Sessions {
   size_t size() const { return size_.load(std::memory_order_relaxed); }  // any thread
 
  private:
-  std::vector<Http2Session*> sessions_;
+  std::unordered_set<Http2Session*> sessions_;
   std::atomic<size_t> size_{0};
   bool draining_ = false;
 };

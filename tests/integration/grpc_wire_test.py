@@ -32,6 +32,7 @@ import zlib
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 
@@ -102,6 +103,7 @@ class H2Client:
             elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
                 self.streams[event.stream_id]["ended"] = True
             elif isinstance(event, h2.events.ConnectionTerminated):
+                self.terminated = event
                 self.closed = True
         self._flush()
         return not self.closed
@@ -290,6 +292,24 @@ class GrpcWireTest(unittest.TestCase):
         # A message the client chose not to compress on a call that names gzip.
         self.assert_model(client.call(RETRIEVE_MODEL, retrieve_model_request("m-plain"), "gzip",
                                       flag=False), "m-plain")
+
+    def test_pings_past_the_keepalive_policy_end_the_connection(self):
+        # gRPC's servers allow two pings within 5 minutes while no call is under way; the
+        # third is answered with GOAWAY ENHANCE_YOUR_CALM "too_many_pings", then the end.
+        client = self.client()
+        client.wait_settings()
+        for i in range(4):
+            client.conn.ping(i.to_bytes(8, "big"))
+            client._flush()
+            time.sleep(0.05)
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while client._pump() and time.monotonic() < deadline:
+            pass
+        goaway = getattr(client, "terminated", None)
+        self.assertIsNotNone(goaway, "no GOAWAY came")
+        self.assertEqual(goaway.error_code, h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+        self.assertEqual(goaway.additional_data, b"too_many_pings")
+        self.assertTrue(client.closed)
 
     def test_answers_come_compressed_as_the_request_when_the_client_accepts_it(self):
         model = "m-" + "z" * 4000  # an answer past the 1 KiB below which none is compressed
