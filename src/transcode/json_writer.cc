@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/json_text.h"
 #include "base/strings.h"
 #include "transcode/field_names.h"
@@ -276,12 +277,61 @@ bool ExtraKeyTaken(const Message& message, std::string_view key,
          std::find(elsewhere.begin(), elsewhere.end(), field) != elsewhere.end();
 }
 
+namespace {
+
+bool IsFloating(const FieldDescriptor& field) {
+  return field.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE ||
+         field.cpp_type() == FieldDescriptor::CPPTYPE_FLOAT;
+}
+
+// The fields of a message type that can hold a float or a double, themselves or in a
+// message inside: all FindNonFinite needs to look at. Most of a request's messages hold
+// none (a chat message, its content parts), and walking every set field of each by
+// reflection cost a tenth of a gRPC call. Worked out once per type, per thread.
+class FloatingFields {
+ public:
+  const std::vector<const FieldDescriptor*>& Of(const Descriptor& type) {
+    if (const auto found = fields_.find(&type); found != fields_.end()) return found->second;
+    std::vector<const FieldDescriptor*> fields;
+    for (int i = 0; i < type.field_count(); ++i) {
+      const FieldDescriptor* field = type.field(i);
+      if (IsFloating(*field) || (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+                                 MayHold(*field->message_type()))) {
+        fields.push_back(field);
+      }
+    }
+    return fields_.emplace(&type, std::move(fields)).first->second;
+  }
+
+ private:
+  // Whether `type` holds a float or double anywhere inside. A type met again while its own
+  // answer is being worked out (a recursive type) counts as holding one: never wrong,
+  // only slower.
+  bool MayHold(const Descriptor& type) {
+    if (const auto found = may_hold_.find(&type); found != may_hold_.end()) return found->second;
+    may_hold_[&type] = true;
+    bool holds = false;
+    for (int i = 0; i < type.field_count() && !holds; ++i) {
+      const FieldDescriptor* field = type.field(i);
+      holds = IsFloating(*field) || (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+                                     MayHold(*field->message_type()));
+    }
+    may_hold_[&type] = holds;
+    return holds;
+  }
+
+  absl::flat_hash_map<const Descriptor*, std::vector<const FieldDescriptor*>> fields_;
+  absl::flat_hash_map<const Descriptor*, bool> may_hold_;
+};
+
+}  // namespace
+
 std::optional<std::string> FindNonFinite(const Message& message) {
+  thread_local FloatingFields floating;
   const Reflection& r = *message.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r.ListFields(message, &fields);
-  for (const FieldDescriptor* field : fields) {
+  for (const FieldDescriptor* field : floating.Of(*message.GetDescriptor())) {
     const bool repeated = field->is_repeated();
+    if (repeated ? r.FieldSize(message, field) == 0 : !r.HasField(message, field)) continue;
     const int count = repeated ? r.FieldSize(message, field) : 1;
     for (int i = 0; i < count; ++i) {
       const auto at = [&] { return repeated ? StrCat(field->name(), "[", i, "]") : field->name(); };
