@@ -64,7 +64,6 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
       return absl::InternalError(
           StrCat("the upstream answered ", rpc_, " with an event stream; use its streaming form"));
     case Kind::kJson: {
-      std::unique_ptr<google::protobuf::Message> message = NewOutput();
       // A text answer (a transcription as text, SRT or VTT) goes whole to the field that
       // takes it, if the output type has one.
       if (const auto* text = ShapeOf(output_).text_answer; text != nullptr && !IsJson()) {
@@ -72,6 +71,7 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
           return absl::InternalError(
               StrCat("the upstream's ", content_type_, " answer is not UTF-8 text"));
         }
+        std::unique_ptr<google::protobuf::Message> message = NewOutput();
         message->GetReflection()->SetString(message.get(), text, std::move(collected_));
         out.push_back(message->SerializePartialAsString());
         return absl::OkStatus();
@@ -79,13 +79,15 @@ absl::Status AnswerReader::Finish(std::vector<std::string>& out) {
       // OpenAI answers some calls with an empty 200 (accepting a Realtime call, deleting
       // a response): the RPCs that return google.protobuf.Empty.
       const bool empty = collected_.empty() && output_.full_name() == "google.protobuf.Empty";
-      const JsonReadResult read = empty ? JsonReadResult{} : ReadJson(collected_, *message);
+      std::string wire;
+      const JsonReadResult read =
+          empty ? JsonReadResult{} : ReadJsonWire(collected_, output_, wire);
       if (!read.status.ok()) {
         return absl::InternalError(StrCat("the upstream's answer is not a ", output_.full_name(),
                                           ": ", read.status.message()));
       }
       Count(read.mismatched, read.first_mismatch);
-      out.push_back(message->SerializePartialAsString());
+      out.push_back(std::move(wire));
       return absl::OkStatus();
     }
     case Kind::kBytes:
@@ -149,8 +151,8 @@ bool AnswerReader::ReadEvents(std::string_view piece, std::vector<std::string>& 
   events_.Feed(piece);
   while (std::optional<SseEvent> event = events_.Next()) {
     if (IsEndOfStream(*event)) continue;
-    std::unique_ptr<google::protobuf::Message> message = NewOutput();
-    const JsonReadResult read = ReadEvent(*event, *message);
+    std::string wire;
+    const JsonReadResult read = ReadEventWire(*event, output_, wire);
     if (!read.status.ok()) {
       // As with an error answer, OpenAI's error goes along whole.
       if (IsErrorEvent(*event, output_)) error_event_ = std::move(event->data);
@@ -158,7 +160,7 @@ bool AnswerReader::ReadEvents(std::string_view piece, std::vector<std::string>& 
       return false;
     }
     Count(read.mismatched, read.first_mismatch);
-    out.push_back(message->SerializePartialAsString());
+    out.push_back(std::move(wire));
   }
   if (!events_.status().ok()) {
     failure_ = events_.status();

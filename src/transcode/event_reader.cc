@@ -28,8 +28,8 @@ bool IsErrorEvent(const SseEvent& event, const google::protobuf::Descriptor& d) 
   return !named && d.FindFieldByName("error") == nullptr && event.data.starts_with("{\"error\"");
 }
 
-JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message) {
-  const auto& d = *message.GetDescriptor();
+JsonReadResult ReadEventWire(const SseEvent& event, const google::protobuf::Descriptor& d,
+                             std::string& out) {
   if (IsErrorEvent(event, d)) {
     JsonReadResult result;
     result.status = absl::InternalError(EventErrorMessage(event.data));
@@ -37,21 +37,40 @@ JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& messa
   }
   const bool named = NamedShape(d) && !event.event.empty();
   if (named) {
-    message.GetReflection()->SetString(&message, d.FindFieldByName("event"), event.event);
-    google::protobuf::Message* data =
-        message.GetReflection()->MutableMessage(&message, d.FindFieldByName("data"));
-    JsonReadResult result = ReadJson(event.data, *data);
+    const FieldDescriptor& event_field = *d.FindFieldByName("event");
+    const FieldDescriptor& data_field = *d.FindFieldByName("data");
+    std::string data;
+    JsonReadResult result = ReadJsonWire(event.data, *data_field.message_type(), data);
     if (!result.status.ok()) {
       result.status = absl::InternalError(StrCat("the data of event '", event.event, "' is not a ",
-                                                 data->GetDescriptor()->full_name(), ": ",
+                                                 data_field.message_type()->full_name(), ": ",
                                                  result.status.message()));
+      return result;
+    }
+    for (const auto& [field, bytes] : {std::pair{&event_field, std::string_view(event.event)},
+                                       std::pair{&data_field, std::string_view(data)}}) {
+      // Each a length-delimited field: tag, length, bytes.
+      for (uint64_t n : {uint64_t(field->number()) << 3 | 2, uint64_t{bytes.size()}}) {
+        for (; n >= 0x80; n >>= 7) out += static_cast<char>((n & 0x7f) | 0x80);
+        out += static_cast<char>(n);
+      }
+      out.append(bytes);
     }
     return result;
   }
-  JsonReadResult result = ReadJson(event.data, message);
+  JsonReadResult result = ReadJsonWire(event.data, d, out);
   if (!result.status.ok()) {
     result.status = absl::InternalError(StrCat("an event from the upstream is not a ",
                                                d.full_name(), ": ", result.status.message()));
+  }
+  return result;
+}
+
+JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message) {
+  std::string wire;
+  JsonReadResult result = ReadEventWire(event, *message.GetDescriptor(), wire);
+  if (result.status.ok() && !message.ParsePartialFromString(wire)) {
+    result.status = absl::InternalError("an event's wire form does not parse");
   }
   return result;
 }

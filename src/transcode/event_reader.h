@@ -25,9 +25,13 @@ bool IsEndOfStream(const SseEvent& event);
 // `error` event, or an `{"error":...}` object where `d` has no such field.
 bool IsErrorEvent(const SseEvent& event, const google::protobuf::Descriptor& d);
 
-// REQUIRES: `message` is empty. The status is not OK when the event is an error
-// (IsErrorEvent: INTERNAL with OpenAI's message, EventErrorMessage) or when the data does
-// not fit the message.
+// Appends to `out` the wire form of the message of type `d` that the event is (json_reader.h:
+// ReadJsonWire). The status is not OK when the event is an error (IsErrorEvent: INTERNAL
+// with OpenAI's message, EventErrorMessage) or when the data does not fit the message.
+JsonReadResult ReadEventWire(const SseEvent& event, const google::protobuf::Descriptor& d,
+                             std::string& out);
+
+// The same into `message`. REQUIRES: `message` is empty.
 JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message);
 
 }  // namespace oa::transcode

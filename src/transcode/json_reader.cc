@@ -1,13 +1,18 @@
 #include "transcode/json_reader.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/struct.pb.h>
 #include <openssl/evp.h>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "base/check.h"
 #include "base/strings.h"
@@ -144,6 +149,109 @@ bool KindFits(const FieldDescriptor& field, const json::value& v, int depth) {
   return false;
 }
 
+// Protobuf's wire form, written forward into a string. A message field's length comes
+// before its content: BeginMessage leaves room for the longest length, EndMessage writes
+// the real one and moves the content up behind it. What a value that turned out not to
+// fit wrote is taken back to a mark (Rollback), as a field cleared.
+class WireOut {
+ public:
+  explicit WireOut(std::string& out) : out_(out) {}
+
+  size_t Mark() const { return out_.size(); }
+  void Rollback(size_t mark) { out_.resize(mark); }
+
+  void Tag(const FieldDescriptor& field, int wire_type) {
+    Varint(static_cast<uint64_t>(field.number()) << 3 | static_cast<uint64_t>(wire_type));
+  }
+  void Varint(uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out_ += static_cast<char>((v & 0x7f) | 0x80);
+    out_ += static_cast<char>(v);
+  }
+  void Fixed(uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out_ += static_cast<char>(v >> (8 * i));  // little-endian
+  }
+  void Bytes(const FieldDescriptor& field, std::string_view bytes) {
+    Tag(field, kLengthDelimited);
+    Varint(bytes.size());
+    out_.append(bytes);
+  }
+  size_t BeginMessage(const FieldDescriptor& field) {
+    Tag(field, kLengthDelimited);
+    const size_t at = out_.size();
+    out_.append(kMaxLengthBytes, '\0');
+    return at;
+  }
+  void EndMessage(size_t at) {
+    uint64_t size = out_.size() - at - kMaxLengthBytes;
+    char length[kMaxLengthBytes];
+    size_t n = 0;
+    for (; size >= 0x80; size >>= 7) length[n++] = static_cast<char>((size & 0x7f) | 0x80);
+    length[n++] = static_cast<char>(size);
+    std::memcpy(out_.data() + at, length, n);
+    out_.erase(at + n, kMaxLengthBytes - n);
+  }
+
+  static constexpr int kVarint = 0;
+  static constexpr int kFixed64 = 1;
+  static constexpr int kLengthDelimited = 2;
+  static constexpr int kFixed32 = 5;
+
+ private:
+  static constexpr size_t kMaxLengthBytes = 5;  // a length below 2^35: answers are smaller
+  std::string& out_;
+};
+
+// google.protobuf.Struct, Value and ListValue as the wire has them (struct.proto's field
+// numbers, fixed for good): Struct.fields = 1, its entries' key = 1 and value = 2;
+// Value.null_value = 1, number_value = 2, string_value = 3, bool_value = 4,
+// struct_value = 5, list_value = 6; ListValue.values = 1.
+struct StructWire {
+  const FieldDescriptor* struct_fields;
+  const FieldDescriptor* entry_key;
+  const FieldDescriptor* entry_value;
+  const FieldDescriptor* null_value;
+  const FieldDescriptor* number_value;
+  const FieldDescriptor* string_value;
+  const FieldDescriptor* bool_value;
+  const FieldDescriptor* struct_value;
+  const FieldDescriptor* list_value;
+  const FieldDescriptor* list_values;
+
+  static const StructWire& Get() {
+    static const StructWire wire = [] {
+      const Descriptor& value = *google::protobuf::Value::descriptor();
+      const Descriptor& structure = *google::protobuf::Struct::descriptor();
+      const Descriptor& entry = *structure.FindFieldByName("fields")->message_type();
+      return StructWire{structure.FindFieldByName("fields"),
+                        entry.FindFieldByName("key"),
+                        entry.FindFieldByName("value"),
+                        value.FindFieldByName("null_value"),
+                        value.FindFieldByName("number_value"),
+                        value.FindFieldByName("string_value"),
+                        value.FindFieldByName("bool_value"),
+                        value.FindFieldByName("struct_value"),
+                        value.FindFieldByName("list_value"),
+                        google::protobuf::ListValue::descriptor()->FindFieldByName("values")};
+    }();
+    return wire;
+  }
+};
+
+uint64_t DoubleBits(double d) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &d, sizeof bits);
+  return bits;
+}
+
+uint32_t FloatBits(float f) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+// Reads JSON values into the wire form of the messages they stand for, driven by the
+// descriptors and json.proto's shapes (json_shape.h): no message is built, and nothing
+// is walked twice.
 class Reader {
  public:
   // `budget`: how many more messages may be read for trying union variants; shared by a
@@ -151,51 +259,51 @@ class Reader {
   Reader(JsonReadResult& result, size_t& budget, int trial_depth = 0)
       : result_(result), budget_(budget), trial_depth_(trial_depth) {}
 
-  // Fills `message` from `v`; false if `v` is not of a kind the message takes.
-  bool ReadMessage(const json::value& v, Message& message, const Path& path) {
+  // Writes the fields of the `d` that `v` is; false, `out` as it was, if `v` is not of a
+  // kind `d` takes.
+  bool ReadMessage(const json::value& v, const Descriptor& d, WireOut& out, const Path& path) {
     if (budget_ > 0) --budget_;
-    const Descriptor& d = *message.GetDescriptor();
-    if (IsValue(d)) return ReadValue(v, message);
+    if (IsValue(d)) return ReadValue(v, out);
     if (IsStruct(d)) {
       if (!v.is_object()) return false;
-      ReadStruct(v.get_object(), message);
+      ReadStruct(v.get_object(), out);
       return true;
     }
     if (IsListValue(d)) {
       if (!v.is_array()) return false;
-      ReadList(v.get_array(), message);
+      ReadList(v.get_array(), out);
       return true;
     }
     const JsonShape& shape = ShapeOf(d);
     switch (shape.form) {
       case JsonShape::Form::kList:
-        return ReadListForm(v, message, *shape.items, path);
+        return ReadListForm(v, *shape.items, out, path);
       case JsonShape::Form::kTaggedUnion:
-        return ReadTaggedUnion(v, message, shape, path);
+        return ReadTaggedUnion(v, shape, out, path);
       case JsonShape::Form::kKindUnion:
-        return ReadKindUnion(v, message, shape, path);
+        return ReadKindUnion(v, shape, out, path);
       case JsonShape::Form::kObject:
         break;
     }
     if (!v.is_object()) return false;
-    const Reflection& r = *message.GetReflection();
     for (const auto& [key, item] : v.get_object()) {
       const std::string_view name(key.data(), key.size());
       const Path at{&path, name};
       const FieldDescriptor* field = FindByWireName(d, name);
       if (field == shape.extra) field = nullptr;  // its own name is just another key
       if (field == nullptr) {
-        Keep(message, shape, name, item, at);
+        Keep(shape, name, item, out, at);
         continue;
       }
       if (item.is_null()) continue;
+      const size_t mark = out.Mark();
       bool fits = true;
       if (field->is_map()) {
         fits = item.is_object();
         for (auto it = fits ? item.get_object().begin() : nullptr;
              fits && it != item.get_object().end(); ++it) {
           const std::string_view k(it->key().data(), it->key().size());
-          fits = ReadMapEntry(message, *field, k, it->value(), Path{&at, k});
+          fits = ReadMapEntry(*field, k, it->value(), out, Path{&at, k});
         }
       } else if (field->is_repeated()) {
         fits = item.is_array();
@@ -204,14 +312,14 @@ class Reader {
           // A null element has no place in a list of strings or messages: the list goes
           // whole to the extra field.
           fits = (!(*items)[i].is_null() || IsValueField(*field)) &&
-                 Store(message, *field, (*items)[i], Path{&at, {}, i}, /*add=*/true);
+                 Store(*field, (*items)[i], out, Path{&at, {}, i});
         }
       } else {
-        fits = Store(message, *field, item, at, /*add=*/false);
+        fits = Store(*field, item, out, at);
       }
       if (!fits) {  // the value goes whole to the extra field, not half to each
-        r.ClearField(&message, field);
-        Keep(message, shape, name, item, at);
+        out.Rollback(mark);
+        Keep(shape, name, item, out, at);
       }
     }
     return true;
@@ -229,39 +337,47 @@ class Reader {
   }
 
   // Puts `name: item` in the object's extra field, or counts it dropped when there is none.
-  void Keep(Message& message, const JsonShape& shape, std::string_view name,
-            const json::value& item, const Path& path) {
+  // Each key kept is one more occurrence of the Struct field, with one entry: a parser
+  // merges them into one Struct.
+  void Keep(const JsonShape& shape, std::string_view name, const json::value& item, WireOut& out,
+            const Path& path) {
     if (shape.extra == nullptr) {
       Mismatch(path);
       return;
     }
-    Message& extra = *message.GetReflection()->MutableMessage(&message, shape.extra);
-    const FieldDescriptor* fields = extra.GetDescriptor()->FindFieldByName("fields");
-    Message* entry = extra.GetReflection()->AddMessage(&extra, fields);
-    const Descriptor& e = *entry->GetDescriptor();
-    entry->GetReflection()->SetString(entry, e.FindFieldByNumber(1), std::string(name));
-    ReadValue(item, *entry->GetReflection()->MutableMessage(entry, e.FindFieldByNumber(2)));
+    const StructWire& wire = StructWire::Get();
+    const size_t extra = out.BeginMessage(*shape.extra);
+    const size_t entry = out.BeginMessage(*wire.struct_fields);
+    out.Bytes(*wire.entry_key, name);
+    const size_t value = out.BeginMessage(*wire.entry_value);
+    ReadValue(item, out);
+    out.EndMessage(value);
+    out.EndMessage(entry);
+    out.EndMessage(extra);
     ++result_.kept;
   }
 
   // A value no variant of a union takes, kept untyped in its `other`.
-  bool KeepInOther(const json::value& v, Message& message, const JsonShape& shape) {
+  bool KeepInOther(const json::value& v, const JsonShape& shape, WireOut& out) {
     if (shape.other == nullptr) return false;
-    ReadValue(v, *message.GetReflection()->MutableMessage(&message, shape.other));
+    const size_t at = out.BeginMessage(*shape.other);
+    ReadValue(v, out);
+    out.EndMessage(at);
     ++result_.kept;
     return true;
   }
 
   // False, with nothing kept, if an element does not fit: a list message has no extra
   // field, so the list goes whole to an enclosing one (or a union's `other`) instead.
-  bool ReadListForm(const json::value& v, Message& message, const FieldDescriptor& items,
+  bool ReadListForm(const json::value& v, const FieldDescriptor& items, WireOut& out,
                     const Path& path) {
     if (!v.is_array()) return false;
     const json::array& array = v.get_array();
+    const size_t mark = out.Mark();
     for (size_t i = 0; i < array.size(); ++i) {
       if ((array[i].is_null() && !IsValueField(items)) ||
-          !Store(message, items, array[i], Path{&path, {}, i}, /*add=*/true)) {
-        message.GetReflection()->ClearField(&message, &items);
+          !Store(items, array[i], out, Path{&path, {}, i})) {
+        out.Rollback(mark);
         return false;
       }
     }
@@ -270,9 +386,8 @@ class Reader {
 
   // The variant named by the object's tag; an unknown tag (or a variant that does not
   // take the object, or a value that is no object) goes to `other`.
-  bool ReadTaggedUnion(const json::value& v, Message& message, const JsonShape& shape,
+  bool ReadTaggedUnion(const json::value& v, const JsonShape& shape, WireOut& out,
                        const Path& path) {
-    const Reflection& r = *message.GetReflection();
     if (v.is_object()) {
       const json::value* tag = v.get_object().if_contains(shape.tag_key);
       const FieldDescriptor* variant =
@@ -281,215 +396,268 @@ class Reader {
                     std::string_view(tag->get_string().data(), tag->get_string().size()))
               : nullptr;
       if (variant != nullptr && variant->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        if (ReadMessage(v, *r.MutableMessage(&message, variant), path)) return true;
-        r.ClearField(&message, variant);
+        const size_t mark = out.Mark();
+        const size_t at = out.BeginMessage(*variant);
+        if (ReadMessage(v, *variant->message_type(), out, path)) {
+          out.EndMessage(at);
+          return true;
+        }
+        out.Rollback(mark);
       }
     }
-    return KeepInOther(v, message, shape);
+    return KeepInOther(v, shape, out);
   }
 
   // The variant of the value's kind (a list's kind includes its first element's). Of
   // several, the first that takes the value whole (nothing left for an extra field or an
   // `other`), else the first that drops nothing; a value no variant takes goes to
-  // `other`. Each candidate is read once. Trying more than one reads a value again, so
-  // it stops two ambiguous unions deep (past there the first that drops nothing is
-  // taken) and once the answer's budget of reads is spent (then the value goes to
-  // `other` untried): unions nested in unions cannot multiply the reader's work.
-  bool ReadKindUnion(const json::value& v, Message& message, const JsonShape& shape,
-                     const Path& path) {
-    const Reflection& r = *message.GetReflection();
+  // `other`. Each candidate is read once, into a form of its own. Trying more than one
+  // reads a value again, so it stops two ambiguous unions deep (past there the first that
+  // drops nothing is taken) and once the answer's budget of reads is spent (then the
+  // value goes to `other` untried): unions nested in unions cannot multiply the reader's
+  // work.
+  bool ReadKindUnion(const json::value& v, const JsonShape& shape, WireOut& out, const Path& path) {
     std::vector<const FieldDescriptor*> candidates;
     for (const auto& [tag, variant] : shape.variants) {
       if (KindFits(*variant, v)) candidates.push_back(variant);
     }
     const bool ambiguous = candidates.size() > 1;
     const FieldDescriptor* fallback = nullptr;
-    std::unique_ptr<Message> fallback_message;
+    std::string fallback_form;
     int fallback_kept = 0;
     for (const FieldDescriptor* variant : candidates) {
       if (variant->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
-        if (Store(message, *variant, v, path, /*add=*/false)) return true;
+        if (Store(*variant, v, out, path)) return true;
         continue;
       }
       if (budget_ == 0) break;
       JsonReadResult read;
       Reader reader(read, budget_, trial_depth_ + (ambiguous ? 1 : 0));
-      std::unique_ptr<Message> sub(r.GetMessage(message, variant).New());
-      if (!reader.ReadMessage(v, *sub, path) || read.mismatched > 0) continue;
+      std::string form;
+      WireOut trial(form);
+      if (!reader.ReadMessage(v, *variant->message_type(), trial, path) || read.mismatched > 0) {
+        continue;
+      }
       if (read.kept == 0) {
-        r.SetAllocatedMessage(&message, sub.release(), variant);
+        out.Bytes(*variant, form);
         return true;
       }
       if (fallback == nullptr) {
         fallback = variant;
-        fallback_message = std::move(sub);
+        fallback_form = std::move(form);
         fallback_kept = read.kept;
         if (trial_depth_ >= kMaxTrialDepth) break;
       }
     }
     if (fallback != nullptr) {
-      r.SetAllocatedMessage(&message, fallback_message.release(), fallback);
+      out.Bytes(*fallback, fallback_form);
       result_.kept += fallback_kept;
       return true;
     }
-    return KeepInOther(v, message, shape);
+    return KeepInOther(v, shape, out);
   }
 
-  bool ReadValue(const json::value& v, Message& value) {
-    const Descriptor& d = *value.GetDescriptor();
-    const Reflection& r = *value.GetReflection();
+  // The fields of the google.protobuf.Value that `v` is.
+  bool ReadValue(const json::value& v, WireOut& out) {
+    const StructWire& wire = StructWire::Get();
     switch (v.kind()) {
       case json::kind::null:
-        r.SetEnumValue(&value, d.FindFieldByName("null_value"), 0);
+        out.Tag(*wire.null_value, WireOut::kVarint);
+        out.Varint(0);
         break;
       case json::kind::bool_:
-        r.SetBool(&value, d.FindFieldByName("bool_value"), v.get_bool());
+        out.Tag(*wire.bool_value, WireOut::kVarint);
+        out.Varint(v.get_bool() ? 1 : 0);
         break;
       case json::kind::int64:
       case json::kind::uint64:
       case json::kind::double_:
-        r.SetDouble(&value, d.FindFieldByName("number_value"), v.to_number<double>());
+        out.Tag(*wire.number_value, WireOut::kFixed64);
+        out.Fixed(DoubleBits(v.to_number<double>()), 8);
         break;
       case json::kind::string:
-        r.SetString(&value, d.FindFieldByName("string_value"), std::string(v.get_string()));
+        out.Bytes(*wire.string_value,
+                  std::string_view(v.get_string().data(), v.get_string().size()));
         break;
-      case json::kind::object:
-        ReadStruct(v.get_object(), *r.MutableMessage(&value, d.FindFieldByName("struct_value")));
+      case json::kind::object: {
+        const size_t at = out.BeginMessage(*wire.struct_value);
+        ReadStruct(v.get_object(), out);
+        out.EndMessage(at);
         break;
-      case json::kind::array:
-        ReadList(v.get_array(), *r.MutableMessage(&value, d.FindFieldByName("list_value")));
+      }
+      case json::kind::array: {
+        const size_t at = out.BeginMessage(*wire.list_value);
+        ReadList(v.get_array(), out);
+        out.EndMessage(at);
         break;
+      }
     }
     return true;
   }
 
-  void ReadStruct(const json::object& object, Message& message) {
-    const FieldDescriptor* fields = message.GetDescriptor()->FindFieldByName("fields");
+  void ReadStruct(const json::object& object, WireOut& out) {
+    const StructWire& wire = StructWire::Get();
     for (const auto& [key, item] : object) {
-      Message* entry = message.GetReflection()->AddMessage(&message, fields);
-      const Descriptor& e = *entry->GetDescriptor();
-      entry->GetReflection()->SetString(entry, e.FindFieldByNumber(1), std::string(key));
-      ReadValue(item, *entry->GetReflection()->MutableMessage(entry, e.FindFieldByNumber(2)));
+      const size_t entry = out.BeginMessage(*wire.struct_fields);
+      out.Bytes(*wire.entry_key, std::string_view(key.data(), key.size()));
+      const size_t value = out.BeginMessage(*wire.entry_value);
+      ReadValue(item, out);
+      out.EndMessage(value);
+      out.EndMessage(entry);
     }
   }
 
-  void ReadList(const json::array& array, Message& message) {
-    const FieldDescriptor* values = message.GetDescriptor()->FindFieldByName("values");
+  void ReadList(const json::array& array, WireOut& out) {
+    const StructWire& wire = StructWire::Get();
     for (const json::value& item : array) {
-      ReadValue(item, *message.GetReflection()->AddMessage(&message, values));
+      const size_t at = out.BeginMessage(*wire.list_values);
+      ReadValue(item, out);
+      out.EndMessage(at);
     }
   }
 
-  // False when the entry's value does not fit, null included (the entry is then left
-  // out, and the map goes whole to the extra field).
-  bool ReadMapEntry(Message& message, const FieldDescriptor& field, std::string_view key,
-                    const json::value& v, const Path& path) {
+  // False, nothing written, when the entry's value does not fit, null included (the map
+  // then goes whole to the extra field).
+  bool ReadMapEntry(const FieldDescriptor& field, std::string_view key, const json::value& v,
+                    WireOut& out, const Path& path) {
     const Descriptor& entry_type = *field.message_type();
     const FieldDescriptor& key_field = *entry_type.map_key();
     const FieldDescriptor& value_field = *entry_type.map_value();
     if (key_field.cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
     if (v.is_null() && !IsValueField(value_field)) return false;
-    Message* entry = message.GetReflection()->AddMessage(&message, &field);
-    entry->GetReflection()->SetString(entry, &key_field, std::string(key));
-    if (!Store(*entry, value_field, v, path, /*add=*/false)) {
-      message.GetReflection()->RemoveLast(&message, &field);
+    const size_t mark = out.Mark();
+    const size_t at = out.BeginMessage(field);
+    out.Bytes(key_field, key);
+    if (!Store(value_field, v, out, path, /*in_entry=*/true)) {
+      out.Rollback(mark);
       return false;
     }
+    out.EndMessage(at);
     return true;
   }
 
-  // Sets a singular field or appends to a repeated one; false, storing nothing, when the
-  // value does not fit.
-  bool Store(Message& message, const FieldDescriptor& field, const json::value& v, const Path& path,
-             bool add) {
-    const Reflection& r = *message.GetReflection();
-    bool ok = false;
+  // Writes one value of `field` (a singular field's, or one element of a repeated one);
+  // false, writing nothing, when the value does not fit. A singular field without
+  // presence is not written at its default, as protobuf's own serializers leave it out;
+  // a map entry's value always is (`in_entry`).
+  bool Store(const FieldDescriptor& field, const json::value& v, WireOut& out, const Path& path,
+             bool in_entry = false) {
+    const bool implicit = !in_entry && !field.is_repeated() && !field.has_presence();
     switch (field.cpp_type()) {
       case FieldDescriptor::CPPTYPE_MESSAGE: {
-        // Read into a new message, kept only if the value fits.
-        Message* sub = add ? r.AddMessage(&message, &field) : r.GetMessage(message, &field).New();
-        ok = ReadMessage(v, *sub, path);
-        if (add && !ok) r.RemoveLast(&message, &field);
-        if (!add && ok) r.SetAllocatedMessage(&message, sub, &field);
-        if (!add && !ok) delete sub;
-        break;
+        const size_t mark = out.Mark();
+        const size_t at = out.BeginMessage(field);
+        if (!ReadMessage(v, *field.message_type(), out, path)) {
+          out.Rollback(mark);
+          return false;
+        }
+        out.EndMessage(at);
+        return true;
       }
       case FieldDescriptor::CPPTYPE_STRING: {
-        std::string text;
-        if (!v.is_string()) break;
+        if (!v.is_string()) return false;
+        const std::string_view text(v.get_string().data(), v.get_string().size());
         if (field.type() == FieldDescriptor::TYPE_BYTES) {
-          if (!DecodeBase64(std::string_view(v.get_string().data(), v.get_string().size()), text)) {
-            break;
-          }
-        } else {
-          text = std::string(v.get_string());
+          std::string bytes;
+          if (!DecodeBase64(text, bytes)) return false;
+          if (!(implicit && bytes.empty())) out.Bytes(field, bytes);
+        } else if (!(implicit && text.empty())) {
+          out.Bytes(field, text);
         }
-        add ? r.AddString(&message, &field, std::move(text))
-            : r.SetString(&message, &field, std::move(text));
-        ok = true;
-        break;
+        return true;
       }
-      case FieldDescriptor::CPPTYPE_INT32:
-        ok = StoreNumber<int32_t>(v, [&](int32_t x) {
-          add ? r.AddInt32(&message, &field, x) : r.SetInt32(&message, &field, x);
-        });
-        break;
-      case FieldDescriptor::CPPTYPE_INT64:
-        ok = StoreNumber<int64_t>(v, [&](int64_t x) {
-          add ? r.AddInt64(&message, &field, x) : r.SetInt64(&message, &field, x);
-        });
-        break;
-      case FieldDescriptor::CPPTYPE_UINT32:
-        ok = StoreNumber<uint32_t>(v, [&](uint32_t x) {
-          add ? r.AddUInt32(&message, &field, x) : r.SetUInt32(&message, &field, x);
-        });
-        break;
-      case FieldDescriptor::CPPTYPE_UINT64:
-        ok = StoreNumber<uint64_t>(v, [&](uint64_t x) {
-          add ? r.AddUInt64(&message, &field, x) : r.SetUInt64(&message, &field, x);
-        });
-        break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        ok = StoreNumber<double>(v, [&](double x) {
-          add ? r.AddDouble(&message, &field, x) : r.SetDouble(&message, &field, x);
-        });
-        break;
-      case FieldDescriptor::CPPTYPE_FLOAT:
-        ok = StoreNumber<double>(v, [&](double x) {
-          const auto f = static_cast<float>(x);
-          add ? r.AddFloat(&message, &field, f) : r.SetFloat(&message, &field, f);
-        });
-        break;
+      case FieldDescriptor::CPPTYPE_INT32: {
+        int32_t x = 0;
+        if (!AsInteger(v, x)) return false;
+        if (implicit && x == 0) return true;
+        if (field.type() == FieldDescriptor::TYPE_SFIXED32) {
+          out.Tag(field, WireOut::kFixed32);
+          out.Fixed(static_cast<uint32_t>(x), 4);
+        } else {
+          out.Tag(field, WireOut::kVarint);
+          out.Varint(field.type() == FieldDescriptor::TYPE_SINT32
+                         ? (static_cast<uint32_t>(x) << 1) ^ static_cast<uint32_t>(x >> 31)
+                         : static_cast<uint64_t>(static_cast<int64_t>(x)));
+        }
+        return true;
+      }
+      case FieldDescriptor::CPPTYPE_INT64: {
+        int64_t x = 0;
+        if (!AsInteger(v, x)) return false;
+        if (implicit && x == 0) return true;
+        if (field.type() == FieldDescriptor::TYPE_SFIXED64) {
+          out.Tag(field, WireOut::kFixed64);
+          out.Fixed(static_cast<uint64_t>(x), 8);
+        } else {
+          out.Tag(field, WireOut::kVarint);
+          out.Varint(field.type() == FieldDescriptor::TYPE_SINT64
+                         ? (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63)
+                         : static_cast<uint64_t>(x));
+        }
+        return true;
+      }
+      case FieldDescriptor::CPPTYPE_UINT32: {
+        uint32_t x = 0;
+        if (!AsInteger(v, x)) return false;
+        if (implicit && x == 0) return true;
+        if (field.type() == FieldDescriptor::TYPE_FIXED32) {
+          out.Tag(field, WireOut::kFixed32);
+          out.Fixed(x, 4);
+        } else {
+          out.Tag(field, WireOut::kVarint);
+          out.Varint(x);
+        }
+        return true;
+      }
+      case FieldDescriptor::CPPTYPE_UINT64: {
+        uint64_t x = 0;
+        if (!AsInteger(v, x)) return false;
+        if (implicit && x == 0) return true;
+        if (field.type() == FieldDescriptor::TYPE_FIXED64) {
+          out.Tag(field, WireOut::kFixed64);
+          out.Fixed(x, 8);
+        } else {
+          out.Tag(field, WireOut::kVarint);
+          out.Varint(x);
+        }
+        return true;
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE: {
+        double x = 0;
+        if (!AsDouble(v, x)) return false;
+        if (implicit && DoubleBits(x) == 0) return true;
+        out.Tag(field, WireOut::kFixed64);
+        out.Fixed(DoubleBits(x), 8);
+        return true;
+      }
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        double x = 0;
+        if (!AsDouble(v, x)) return false;
+        const auto f = static_cast<float>(x);
+        if (implicit && FloatBits(f) == 0) return true;
+        out.Tag(field, WireOut::kFixed32);
+        out.Fixed(FloatBits(f), 4);
+        return true;
+      }
       case FieldDescriptor::CPPTYPE_BOOL:
-        if (!v.is_bool()) break;
-        add ? r.AddBool(&message, &field, v.get_bool()) : r.SetBool(&message, &field, v.get_bool());
-        ok = true;
-        break;
+        if (!v.is_bool()) return false;
+        if (implicit && !v.get_bool()) return true;
+        out.Tag(field, WireOut::kVarint);
+        out.Varint(v.get_bool() ? 1 : 0);
+        return true;
       case FieldDescriptor::CPPTYPE_ENUM: {
         const google::protobuf::EnumValueDescriptor* e = nullptr;
         if (v.is_string()) e = field.enum_type()->FindValueByName(std::string(v.get_string()));
         int32_t number = 0;
         if (e == nullptr && AsInteger(v, number)) e = field.enum_type()->FindValueByNumber(number);
-        if (e == nullptr) break;
-        add ? r.AddEnum(&message, &field, e) : r.SetEnum(&message, &field, e);
-        ok = true;
-        break;
+        if (e == nullptr) return false;
+        if (implicit && e->number() == 0) return true;
+        out.Tag(field, WireOut::kVarint);
+        out.Varint(static_cast<uint64_t>(static_cast<int64_t>(e->number())));
+        return true;
       }
     }
-    return ok;
-  }
-
-  // Converts `v` to T (an integer in range, or any number for double) and stores it.
-  template <class T, class Put>
-  static bool StoreNumber(const json::value& v, Put put) {
-    T x{};
-    if constexpr (std::is_same_v<T, double>) {
-      if (!AsDouble(v, x)) return false;
-    } else {
-      if (!AsInteger(v, x)) return false;
-    }
-    put(x);
-    return true;
+    return false;
   }
 
   JsonReadResult& result_;
@@ -499,8 +667,7 @@ class Reader {
 
 }  // namespace
 
-JsonReadResult ReadJson(std::string_view text, Message& message) {
-  OA_DCHECK(message.ByteSizeLong() == 0, "JSON read into a message that holds fields");
+JsonReadResult ReadJsonWire(std::string_view text, const Descriptor& type, std::string& out) {
   JsonReadResult result;
   boost::system::error_code ec;
   // Boost.JSON stops at 32 levels by default, which a JSON schema echoed in an answer
@@ -521,9 +688,27 @@ JsonReadResult ReadJson(std::string_view text, Message& message) {
   // take, whatever the nesting.
   size_t budget = 4 * text.size() + 4096;
   Reader reader(result, budget);
-  if (!reader.ReadMessage(v, message, Path{})) {
-    result.status = absl::InvalidArgumentError(
-        StrCat("the JSON does not fit ", message.GetDescriptor()->full_name()));
+  const size_t start = out.size();
+  WireOut wire(out);
+  if (!reader.ReadMessage(v, type, wire, Path{})) {
+    out.resize(start);
+    result.status = absl::InvalidArgumentError(StrCat("the JSON does not fit ", type.full_name()));
+  }
+  return result;
+}
+
+JsonReadResult ReadJson(std::string_view text, Message& message) {
+  OA_DCHECK(message.ByteSizeLong() == 0, "JSON read into a message that holds fields");
+  std::string wire;
+  JsonReadResult result = ReadJsonWire(text, *message.GetDescriptor(), wire);
+  if (!result.status.ok()) return result;
+  // As deep as the JSON was (kMaxJsonDepth), past protobuf's default of 100 levels.
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()),
+                                            static_cast<int>(wire.size()));
+  in.SetRecursionLimit(std::numeric_limits<int>::max());
+  if (!message.MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
+    result.status = absl::InternalError(
+        StrCat("the JSON's wire form does not parse as ", message.GetDescriptor()->full_name()));
   }
   return result;
 }

@@ -37,10 +37,16 @@ struct JsonReadResult {
 // kept in a Struct is two or three.
 inline constexpr size_t kMaxJsonDepth = 256;
 
-// REQUIRES: `message` is empty. A message of type google.protobuf.Struct, Value or
-// ListValue takes any JSON of its kind; a union or list message what its form takes;
-// any other message a JSON object. JSON
-// nested deeper than kMaxJsonDepth is not read.
+// Appends to `out` the wire form of the `type` that `text` reads as, without building the
+// message: what the gRPC front sends. A type google.protobuf.Struct, Value or ListValue
+// takes any JSON of its kind; a union or list message what its form takes; any other
+// message a JSON object. JSON nested deeper than kMaxJsonDepth is not read. Fields come
+// in the JSON's order; a key kept in the extra field is one occurrence of it each (a
+// parser merges them), and a list is written unpacked (parsers take either).
+JsonReadResult ReadJsonWire(std::string_view text, const google::protobuf::Descriptor& type,
+                            std::string& out);
+
+// The same into `message`. REQUIRES: `message` is empty.
 JsonReadResult ReadJson(std::string_view text, google::protobuf::Message& message);
 
 }  // namespace oa::transcode
