@@ -1,5 +1,7 @@
 #include "grpc/websocket_call.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -43,14 +45,18 @@ constexpr absl::Duration kCloseWait = absl::Seconds(5);
 constexpr absl::Duration kCancelWait = absl::Seconds(1);
 constexpr absl::Duration kNow = absl::ZeroDuration();  // no wait: the connection closes
 
-// Whether `event`, a server event read from JSON, is OpenAI's error event ("type":
-// "error"), kept to explain a close that follows it.
-bool IsErrorEvent(const Message& event) {
-  const transcode::JsonShape& shape = transcode::ShapeOf(*event.GetDescriptor());
+// Whether `event`, the wire form of a server event of type `type` read from JSON, is
+// OpenAI's error event ("type": "error"), kept to explain a close that follows it: its
+// union's error variant is set.
+bool IsErrorEvent(const google::protobuf::Descriptor& type, std::string_view event) {
+  const transcode::JsonShape& shape = transcode::ShapeOf(type);
   if (shape.form != transcode::JsonShape::Form::kTaggedUnion) return false;
-  const auto& reflection = *event.GetReflection();
-  for (const auto& [tag, variant] : shape.variants) {
-    if (tag == "error" && reflection.HasField(event, variant)) return true;
+  const FieldDescriptor* error = shape.VariantForTag("error");
+  if (error == nullptr) return false;
+  google::protobuf::UnknownFieldSet fields;  // the top level's fields, read as numbers
+  if (!fields.ParseFromArray(event.data(), static_cast<int>(event.size()))) return false;
+  for (int i = 0; i < fields.field_count(); ++i) {
+    if (fields.field(i).number() == error->number()) return true;
   }
   return false;
 }
@@ -229,8 +235,8 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
              state_.route.rpc, text.size());
       continue;
     }
-    std::unique_ptr<Message> event(state_.context.messages.GetPrototype(&output)->New());
-    const transcode::JsonReadResult read = transcode::ReadJson(text, *event);
+    std::string bytes;
+    const transcode::JsonReadResult read = transcode::ReadJsonWire(text, output, bytes);
     if (!read.status.ok()) {
       SetStatus(grpc::Status(
           grpc::StatusCode::INTERNAL,
@@ -238,9 +244,7 @@ asio::awaitable<void> WebSocketCall::Downward(Session& session) {
       co_await End(session, ws::kCloseProtocolError, "an event that is not JSON", kNow, "gateway");
       break;
     }
-    if (IsErrorEvent(*event)) last_error_event_ = text;
-    std::string bytes;
-    event->SerializeToString(&bytes);
+    if (IsErrorEvent(output, bytes)) last_error_event_ = text;
     if (state_.transport->StartWrite(std::move(bytes))) continue;
     const bool written = co_await state_.write_done.Wait();
     if (!written) break;  // cancelled: WatchCancel ends the call
