@@ -566,62 +566,14 @@ class Reader {
         }
         return true;
       }
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t x = 0;
-        if (!AsInteger(v, x)) return false;
-        if (implicit && x == 0) return true;
-        if (field.type() == FieldDescriptor::TYPE_SFIXED32) {
-          out.Tag(field, WireOut::kFixed32);
-          out.Fixed(static_cast<uint32_t>(x), 4);
-        } else {
-          out.Tag(field, WireOut::kVarint);
-          out.Varint(field.type() == FieldDescriptor::TYPE_SINT32
-                         ? (static_cast<uint32_t>(x) << 1) ^ static_cast<uint32_t>(x >> 31)
-                         : static_cast<uint64_t>(static_cast<int64_t>(x)));
-        }
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t x = 0;
-        if (!AsInteger(v, x)) return false;
-        if (implicit && x == 0) return true;
-        if (field.type() == FieldDescriptor::TYPE_SFIXED64) {
-          out.Tag(field, WireOut::kFixed64);
-          out.Fixed(static_cast<uint64_t>(x), 8);
-        } else {
-          out.Tag(field, WireOut::kVarint);
-          out.Varint(field.type() == FieldDescriptor::TYPE_SINT64
-                         ? (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63)
-                         : static_cast<uint64_t>(x));
-        }
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t x = 0;
-        if (!AsInteger(v, x)) return false;
-        if (implicit && x == 0) return true;
-        if (field.type() == FieldDescriptor::TYPE_FIXED32) {
-          out.Tag(field, WireOut::kFixed32);
-          out.Fixed(x, 4);
-        } else {
-          out.Tag(field, WireOut::kVarint);
-          out.Varint(x);
-        }
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t x = 0;
-        if (!AsInteger(v, x)) return false;
-        if (implicit && x == 0) return true;
-        if (field.type() == FieldDescriptor::TYPE_FIXED64) {
-          out.Tag(field, WireOut::kFixed64);
-          out.Fixed(x, 8);
-        } else {
-          out.Tag(field, WireOut::kVarint);
-          out.Varint(x);
-        }
-        return true;
-      }
+      case FieldDescriptor::CPPTYPE_INT32:
+        return StoreInteger<int32_t>(field, v, out, implicit);
+      case FieldDescriptor::CPPTYPE_INT64:
+        return StoreInteger<int64_t>(field, v, out, implicit);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return StoreInteger<uint32_t>(field, v, out, implicit);
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return StoreInteger<uint64_t>(field, v, out, implicit);
       case FieldDescriptor::CPPTYPE_DOUBLE: {
         double x = 0;
         if (!AsDouble(v, x)) return false;
@@ -658,6 +610,42 @@ class Reader {
       }
     }
     return false;
+  }
+
+  // An integer field's value, as its type puts it on the wire: a varint (negative int32
+  // and int64 values sign-extended to ten bytes), zigzagged (sint), or fixed.
+  template <class Int>
+  static bool StoreInteger(const FieldDescriptor& field, const json::value& v, WireOut& out,
+                           bool implicit) {
+    Int x{};
+    if (!AsInteger(v, x)) return false;
+    if (implicit && x == 0) return true;
+    const auto bits = static_cast<uint64_t>(static_cast<int64_t>(x));
+    switch (field.type()) {
+      case FieldDescriptor::TYPE_FIXED32:
+      case FieldDescriptor::TYPE_SFIXED32:
+        out.Tag(field, WireOut::kFixed32);
+        out.Fixed(bits, 4);
+        break;
+      case FieldDescriptor::TYPE_FIXED64:
+      case FieldDescriptor::TYPE_SFIXED64:
+        out.Tag(field, WireOut::kFixed64);
+        out.Fixed(bits, 8);
+        break;
+      case FieldDescriptor::TYPE_SINT32:
+        out.Tag(field, WireOut::kVarint);
+        out.Varint((static_cast<uint32_t>(x) << 1) ^
+                   static_cast<uint32_t>(static_cast<int32_t>(x) >> 31));
+        break;
+      case FieldDescriptor::TYPE_SINT64:
+        out.Tag(field, WireOut::kVarint);
+        out.Varint((bits << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(x) >> 63));
+        break;
+      default:
+        out.Tag(field, WireOut::kVarint);
+        out.Varint(bits);
+    }
+    return true;
   }
 
   JsonReadResult& result_;

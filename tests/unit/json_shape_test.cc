@@ -30,6 +30,25 @@ constexpr char kFile[] = R"pb(
   dependency: [ "google/protobuf/struct.proto", "openai/v1/json.proto" ]
   syntax: "proto3"
   message_type {
+    name: "WireNumbers"
+    field { name: "i32" number: 1 label: LABEL_OPTIONAL type: TYPE_INT32 }
+    field { name: "s32" number: 2 label: LABEL_OPTIONAL type: TYPE_SINT32 }
+    field { name: "sf32" number: 3 label: LABEL_OPTIONAL type: TYPE_SFIXED32 }
+    field { name: "f32" number: 4 label: LABEL_OPTIONAL type: TYPE_FIXED32 }
+    field { name: "u32" number: 5 label: LABEL_OPTIONAL type: TYPE_UINT32 }
+    field { name: "i64" number: 6 label: LABEL_OPTIONAL type: TYPE_INT64 }
+    field { name: "s64" number: 7 label: LABEL_OPTIONAL type: TYPE_SINT64 }
+    field { name: "sf64" number: 8 label: LABEL_OPTIONAL type: TYPE_SFIXED64 }
+    field { name: "f64" number: 9 label: LABEL_OPTIONAL type: TYPE_FIXED64 }
+    field { name: "u64" number: 10 label: LABEL_OPTIONAL type: TYPE_UINT64 }
+    field { name: "fl" number: 11 label: LABEL_OPTIONAL type: TYPE_FLOAT }
+    field { name: "db" number: 12 label: LABEL_OPTIONAL type: TYPE_DOUBLE }
+    field { name: "b" number: 13 label: LABEL_OPTIONAL type: TYPE_BOOL }
+    field { name: "by" number: 14 label: LABEL_OPTIONAL type: TYPE_BYTES }
+    field { name: "rs32" number: 15 label: LABEL_REPEATED type: TYPE_SINT32 }
+    field { name: "big" number: 16000 label: LABEL_OPTIONAL type: TYPE_STRING }
+  }
+  message_type {
     name: "FunctionTool"
     field { name: "type" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
     field { name: "name" number: 2 label: LABEL_OPTIONAL type: TYPE_STRING }
@@ -473,6 +492,35 @@ TEST_F(JsonShapes, AFieldSetBesideTheSameKeyInExtraIsWrittenOnceFromTheField) {
                     "string_value: 'from-extra' } } fields { key: 'store' value { bool_value: "
                     "true } } }");
   EXPECT_EQ(WriteJson(*m), R"({"model":"from-field","store":true})");
+}
+
+TEST_F(JsonShapes, NumbersOfEveryWireTypeAreWrittenAsProtobufReadsThem) {
+  // ReadJson writes the wire form and parses it back: each value must come back as it
+  // was, whatever its encoding (varint, sign-extended, zigzag, fixed) and its extremes.
+  auto m = New("WireNumbers");
+  const JsonReadResult read =
+      ReadJson(R"({"i32":-5,"s32":-2147483648,"sf32":-7,"f32":4294967295,"u32":4294967295,)"
+               R"("i64":-9223372036854775808,"s64":-9223372036854775807,"sf64":-1,)"
+               R"("f64":18446744073709551615,"u64":18446744073709551615,"fl":1.5,"db":-2.25,)"
+               R"("b":true,"by":"AQID","rs32":[-1,0,1],"big":"a field numbered past 2^11"})",
+               *m);
+  ASSERT_TRUE(read.status.ok()) << read.status;
+  EXPECT_EQ(read.mismatched, 0) << read.first_mismatch;
+  EXPECT_EQ(
+      Text(*m),
+      "i32: -5 s32: -2147483648 sf32: -7 f32: 4294967295 u32: 4294967295 "
+      "i64: -9223372036854775808 s64: -9223372036854775807 sf64: -1 "
+      "f64: 18446744073709551615 u64: 18446744073709551615 fl: 1.5 db: -2.25 b: true "
+      "by: \"\\001\\002\\003\" rs32: -1 rs32: 0 rs32: 1 big: \"a field numbered past 2^11\" ");
+  // Zeros of fields without presence are left out, as protobuf's serializers leave them.
+  std::string wire;
+  ASSERT_TRUE(
+      ReadJsonWire(R"({"i32":0,"db":0,"b":false,"by":""})", *m->GetDescriptor(), wire).status.ok());
+  EXPECT_EQ(wire, "");
+  // A value out of its field's range does not fit: it is dropped and counted, never wrapped.
+  m = New("WireNumbers");
+  EXPECT_EQ(ReadJson(R"({"u32":-1,"i32":2147483648})", *m).mismatched, 2);
+  EXPECT_EQ(Text(*m), "");
 }
 
 TEST_F(JsonShapes, AmbiguousVariantsAreTriedButNotAtEveryLevel) {
