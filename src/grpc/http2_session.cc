@@ -14,9 +14,15 @@ namespace {
 namespace asio = net::asio;
 using net::Clock;
 
+// Reads start at 16 KiB and double, to kMaxReadBytes, after each read that filled the
+// buffer: a connection that carries an upload reads it in large pieces, a quiet one holds
+// little.
 constexpr size_t kReadBytes = size_t{16} * 1024;
-// What one write gathers from nghttp2 at most before it goes to the socket.
-constexpr size_t kWriteBytes = size_t{64} * 1024;
+constexpr size_t kMaxReadBytes = size_t{256} * 1024;
+// What one write gathers from nghttp2 at most before it goes to the socket. A gather
+// buffer grown past kKeptWriteBytes is given back once the writes catch up.
+constexpr size_t kWriteBytes = size_t{256} * 1024;
+constexpr size_t kKeptWriteBytes = size_t{16} * 1024;
 // A stream's receive window: what a client may send ahead of its call taking messages.
 // Large enough that an upload runs at the socket's speed across a loopback or LAN.
 constexpr int32_t kStreamWindow = 1024 * 1024;
@@ -200,7 +206,7 @@ void Http2Session::Serve(std::string_view already_read) {
   nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   if (context_.sessions.draining()) BeginDrain();
 
-  in_ = std::make_unique<uint8_t[]>(kReadBytes);
+  in_.resize(kReadBytes);
   if (!Receive(reinterpret_cast<const uint8_t*>(already_read.data()), already_read.size())) {
     Close();
     return;
@@ -212,15 +218,16 @@ void Http2Session::Serve(std::string_view already_read) {
 void Http2Session::Read() {
   if (closed_) return;
   stream_.async_read_some(
-      asio::buffer(in_.get(), kReadBytes),
+      asio::buffer(in_.data(), in_.size()),
       [self = shared_from_this()](const net::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void Http2Session::OnRead(const net::error_code& ec, size_t n) {
-  if (ec || !Receive(in_.get(), n)) {
+  if (ec || !Receive(in_.data(), n)) {
     Close();
     return;
   }
+  if (n == in_.size() && in_.size() < kMaxReadBytes) in_.resize(2 * in_.size());
   Flush();
   Read();
 }
@@ -253,6 +260,7 @@ void Http2Session::Flush() {
     out_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
   if (out_.empty()) {
+    if (out_.capacity() > kKeptWriteBytes) std::string().swap(out_);
     // Both sides said GOAWAY, or ours went and no stream is left: the connection is over.
     if (nghttp2_session_want_read(h2_) == 0 && nghttp2_session_want_write(h2_) == 0) Close();
     return;

@@ -27,6 +27,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "grpc/call.h"
 #include "grpc/local_services.h"
@@ -90,8 +91,8 @@ class Http2Session final : public std::enable_shared_from_this<Http2Session> {
   std::string peer_;
   nghttp2_session* h2_ = nullptr;
   std::unordered_map<int32_t, std::shared_ptr<StreamCall>> calls_;
-  std::unique_ptr<uint8_t[]> in_;
-  std::string out_;  // the write under way
+  std::vector<uint8_t> in_;  // what reads fill (kReadBytes, growing)
+  std::string out_;          // the write under way
   bool writing_ = false;
   bool receiving_ = false;  // inside nghttp2_session_mem_recv
   bool ending_ = false;     // a GOAWAY with an error is queued: close once it is written

@@ -19,7 +19,7 @@ using SystemClock = std::chrono::system_clock;
 
 constexpr size_t kPrefixBytes = 5;  // compressed flag, then the length, big-endian
 // Response bytes a call may leave for nghttp2 without waiting (StartWrite).
-constexpr size_t kOutBytes = size_t{16} * 1024;
+constexpr size_t kOutBytes = size_t{64} * 1024;
 // Smaller answers go uncompressed, whatever the call's encoding: gzip's framing alone is
 // 18 bytes, and the flag says which a message is.
 constexpr size_t kMinCompressedBytes = 1024;
