@@ -149,7 +149,6 @@ void StreamCall::OnRequestHead() {
       if (TrimAscii(listed) == encoding_) compress_ = true;
     }
   }
-  in_flight_ = observe::GaugeHold(observe::metrics().in_flight(observe::Front::kGrpc));
   if (!timeout_.empty()) {
     const std::optional<std::chrono::nanoseconds> timeout = ParseTimeout(timeout_);
     if (timeout) {
@@ -174,6 +173,8 @@ void StreamCall::OnRequestHead() {
     RefuseUnknown(*this, session_->peer(), authorization_, path_, call::UnknownMethod(path_));
     return;
   }
+  // In flight: the API's calls, as with grpc++ (not health checks, not unknown methods).
+  in_flight_ = observe::GaugeHold(observe::metrics().in_flight(observe::Front::kGrpc));
   context.calls.active_calls.fetch_add(1, std::memory_order_relaxed);
   counted_ = true;
   starting_ = std::make_shared<CallState>(this, *route, context.calls, context.worker);
