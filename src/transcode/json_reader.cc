@@ -26,7 +26,6 @@ namespace json = boost::json;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;
 
 bool DecodeBase64(std::string_view text, std::string& out) {
   std::string padded(text);
