@@ -15,8 +15,8 @@ namespace asio = net::asio;
 using net::Clock;
 
 // Reads start at 16 KiB and double, to kMaxReadBytes, after each read that filled the
-// buffer: a connection that carries an upload reads it in large pieces, a quiet one holds
-// little.
+// buffer, and go back to 16 KiB once no call is under way: a connection that carries an
+// upload reads it in large pieces, a quiet one holds little.
 constexpr size_t kReadBytes = size_t{16} * 1024;
 constexpr size_t kMaxReadBytes = size_t{256} * 1024;
 // What one write gathers from nghttp2 at most before it goes to the socket. A gather
@@ -227,7 +227,11 @@ void Http2Session::OnRead(const net::error_code& ec, size_t n) {
     Close();
     return;
   }
-  if (n == in_.size() && in_.size() < kMaxReadBytes) in_.resize(2 * in_.size());
+  if (n == in_.size() && in_.size() < kMaxReadBytes) {
+    in_.resize(2 * in_.size());
+  } else if (in_.size() > kReadBytes && calls_.empty()) {  // no call under way: give it back
+    std::vector<uint8_t>(kReadBytes).swap(in_);
+  }
   Flush();
   Read();
 }
