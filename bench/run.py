@@ -51,7 +51,7 @@ SCENARIOS = {
     "sse": (["sse"], ["sse on"]),
     "transfer": (["upload", "download"], ["upload on", "download on"]),
     "streams": (["streams"], ["streams"]),
-    "grpc": (["grpc", "grpc_transfer", "grpc_streams"], ["grpc"]),
+    "grpc": (["grpc", "grpc_first", "grpc_transfer", "grpc_streams"], ["grpc"]),
     "websocket": (["ws_echo", "ws_idle", "ws_large"], ["websocket"]),
 }
 
@@ -381,6 +381,73 @@ def open_streams(fleet, target, count, hold_s):
             "rss_before_mib": before / 1024,
             "rss_open_mib": during / 1024,
             "kib_per_stream": (during - before) / count if all_open else None}
+
+
+def first_event(target, rest, count):
+    """Time from a stream's request to its first event, `count` streams one after another
+    on one connection (the same Python client shape both ways, so its own cost is on both
+    sides): REST's SSE over HTTP/1.1, or gRPC's CreateChatCompletionStream over HTTP/2
+    (python3-h2). Returns the median and p99 in ms."""
+    times = []
+    sock = socket.create_connection(("127.0.0.1", target.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(10)
+    try:
+        if rest:
+            body = json.dumps(dict(CHAT, stream=True)).encode()
+            request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\n"
+                       b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                       % len(body) + body)
+            for _ in range(count):
+                start = time.perf_counter()
+                sock.sendall(request)
+                seen, first = b"", None
+                while not seen.endswith(b"\r\n0\r\n\r\n"):  # the chunked body's end
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise RuntimeError("the REST stream ended early")
+                    seen += chunk
+                    if first is None and b"data:" in seen:
+                        first = time.perf_counter() - start
+                times.append(first)
+        else:
+            import h2.config
+            import h2.connection
+            import h2.events
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            sock.sendall(conn.data_to_send())
+            message = grpc_message(True)
+            for _ in range(count):
+                stream = conn.get_next_available_stream_id()
+                start = time.perf_counter()
+                conn.send_headers(stream, [
+                    (":method", "POST"), (":scheme", "http"), (":authority", "bench"),
+                    (":path", GRPC_STREAM), ("content-type", "application/grpc"),
+                    ("te", "trailers"), ("authorization", f"Bearer {KEY}")])
+                conn.send_data(stream, message, end_stream=True)
+                sock.sendall(conn.data_to_send())
+                first, ended = None, False
+                while not ended:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise RuntimeError("the gRPC connection ended early")
+                    for event in conn.receive_data(data):
+                        if isinstance(event, h2.events.DataReceived):
+                            conn.acknowledge_received_data(event.flow_controlled_length,
+                                                           event.stream_id)
+                            if first is None and event.stream_id == stream:
+                                first = time.perf_counter() - start
+                        elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+                            ended = ended or event.stream_id == stream
+                    sock.sendall(conn.data_to_send())
+                times.append(first)
+    finally:
+        sock.close()
+    times.sort()
+    return {"streams": count, "first_event_p50_ms": statistics.median(times) * 1000,
+            "first_event_p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000}
 
 
 def grpc_streams(fleet, target, count, hold_s):
@@ -806,6 +873,15 @@ def report(results, args):
                        f" | {sum(r.get('succeeded', 0) for r in rows):,} of "
                        f"{sum(r['requests'] for r in rows):,} | "
                        f"{sum(r['upstream_calls'] for r in rows):,} |")
+        if results.get("grpc_first"):
+            out += ["", "Time to a stream's first event, streams one after another on one "
+                    "connection, the same Python client shape both ways (REST: SSE over "
+                    "HTTP/1.1; gRPC: python3-h2):", "",
+                    "| front | streams | first event p50 ms | p99 ms |", "|---|---:|---:|---:|"]
+            for name, rows in results["grpc_first"].items():
+                out.append(f"| {name} | {sum(r['streams'] for r in rows):,} | "
+                           f"{fmt(median_of(rows, 'first_event_p50_ms'), 3)} | "
+                           f"{fmt(median_of(rows, 'first_event_p99_ms'), 3)} |")
         if results.get("grpc_transfer"):
             out += ["", "Bodies both ways (REST: curl, as the transfer scenario; gRPC: h2load, "
                     "`CreateFileUpload` in 1 MiB messages and `DownloadFile`):", "",
@@ -1022,7 +1098,8 @@ def main():
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "targets": [],
                "command": command, "scenarios": [s for s in SCENARIOS if s in ran],
                "json": {}, "rate": {}, "sse": {}, "streams": {}, "upload": {}, "download": {},
-               "grpc": {}, "grpc_streams": {}, "grpc_transfer": {}, "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
+               "grpc": {}, "grpc_first": {}, "grpc_streams": {}, "grpc_transfer": {},
+               "ws_echo": {}, "ws_large": {}, "ws_idle": {}, "failures": []}
     try:
         targets = [fleet.upstream()]
         starters = {"oa-bypass": fleet.oa_bypass, "nginx": fleet.nginx, "portkey": fleet.portkey}
@@ -1091,6 +1168,17 @@ def main():
                             continue
                         log("grpc", key, json.dumps(r))
                         results["grpc"].setdefault(key, []).append(r)
+            # Time to a stream's first event, one stream at a time, each front in turn.
+            for _ in range(args.rounds):
+                for front, target, rest in fronts:
+                    key = f"first event · {front}"
+                    try:
+                        r = first_event(target, rest, 100 if args.quick else 500)
+                    except Exception as e:
+                        results["failures"].append(f"grpc {key}: {e}")
+                        continue
+                    log("grpc", key, json.dumps(r))
+                    results["grpc_first"].setdefault(key, []).append(r)
             # 100 MiB bodies each way, each front in turn: REST by curl, gRPC by h2load.
             for _ in range(args.rounds):
                 for direction in ("upload", "download"):
