@@ -1,5 +1,6 @@
-// Reads a request message out of gRPC's ByteBuffer, without a whole copy of it, and, when
-// the client compressed it, without inflating more than a limit.
+// Reads a request message out of the bytes a server received (grpc++'s ByteBuffer, or the
+// workers' StreamCall's), without a whole copy of it, and, when the client compressed
+// it, without inflating more than a limit.
 //
 // The gRPC front turns off gRPC's own decompression (GRPC_ARG_ENABLE_PER_MESSAGE_
 // DECOMPRESSION): gRPC 1.51 inflates a compressed message whole before it looks at its

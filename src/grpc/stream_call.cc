@@ -318,12 +318,9 @@ void StreamCall::Cancel() {
     s->write_ok = false;
     s->write_done.Notify();
   }
-  // Stops the client's stream now; the call's status has nowhere to go. A passed deadline
-  // waits for the call's own DEADLINE_EXCEEDED instead, which Finish sends.
-  if (session_ != nullptr && deadline_ > SystemClock::now()) {
-    nghttp2_submit_rst_stream(session_->h2(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
-    Resume();
-  }
+  // A reset or a lost connection (OnClose) leaves the status nowhere to go; a passed
+  // deadline (the only cancel while the stream is open) waits for the call's own
+  // DEADLINE_EXCEEDED, which Finish sends.
 }
 
 void StreamCall::AddInitialMetadata(std::string name, std::string value) {

@@ -69,7 +69,7 @@ JsonReadResult ReadEventWire(const SseEvent& event, const google::protobuf::Desc
 JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message) {
   std::string wire;
   JsonReadResult result = ReadEventWire(event, *message.GetDescriptor(), wire);
-  if (result.status.ok() && !message.ParsePartialFromString(wire)) {
+  if (result.status.ok() && !ParseWireForm(wire, message)) {
     result.status = absl::InternalError("an event's wire form does not parse");
   }
   return result;

@@ -1,4 +1,4 @@
-// One server-sent event -> one message of a streaming RPC's event type.
+// One server-sent event -> the wire form of one message of a streaming RPC's event type.
 //
 // Two shapes exist. Most streams send the event's object as `data` (its `type` inside),
 // which is read as the whole message. The Assistants streams name the event in the SSE
@@ -7,7 +7,8 @@
 //
 // Usage:
 //   if (IsEndOfStream(event)) continue;     // "data: [DONE]"
-//   JsonReadResult read = ReadEvent(event, *message);
+//   std::string wire;
+//   JsonReadResult read = ReadEventWire(event, *event_type, wire);
 //   if (!read.status.ok()) ...                // end the call with read.status
 #pragma once
 
@@ -31,7 +32,7 @@ bool IsErrorEvent(const SseEvent& event, const google::protobuf::Descriptor& d);
 JsonReadResult ReadEventWire(const SseEvent& event, const google::protobuf::Descriptor& d,
                              std::string& out);
 
-// The same into `message`. REQUIRES: `message` is empty.
+// The same into `message` (for tests). REQUIRES: `message` is empty.
 JsonReadResult ReadEvent(const SseEvent& event, google::protobuf::Message& message);
 
 }  // namespace oa::transcode

@@ -684,16 +684,19 @@ JsonReadResult ReadJsonWire(std::string_view text, const Descriptor& type, std::
   return result;
 }
 
-JsonReadResult ReadJson(std::string_view text, Message& message) {
-  OA_DCHECK(message.ByteSizeLong() == 0, "JSON read into a message that holds fields");
-  std::string wire;
-  JsonReadResult result = ReadJsonWire(text, *message.GetDescriptor(), wire);
-  if (!result.status.ok()) return result;
+bool ParseWireForm(std::string_view wire, Message& message) {
   // As deep as the JSON was (kMaxJsonDepth), past protobuf's default of 100 levels.
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()),
                                             static_cast<int>(wire.size()));
   in.SetRecursionLimit(std::numeric_limits<int>::max());
-  if (!message.MergePartialFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
+  return message.MergePartialFromCodedStream(&in) && in.ConsumedEntireMessage();
+}
+
+JsonReadResult ReadJson(std::string_view text, Message& message) {
+  OA_DCHECK(message.ByteSizeLong() == 0, "JSON read into a message that holds fields");
+  std::string wire;
+  JsonReadResult result = ReadJsonWire(text, *message.GetDescriptor(), wire);
+  if (result.status.ok() && !ParseWireForm(wire, message)) {
     result.status = absl::InternalError(
         StrCat("the JSON's wire form does not parse as ", message.GetDescriptor()->full_name()));
   }

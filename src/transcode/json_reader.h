@@ -1,4 +1,5 @@
-// OpenAI's JSON -> message: the answer half of the gRPC front's transcoding.
+// OpenAI's JSON -> the wire form of a message: the answer half of the gRPC front's
+// transcoding. No message is built: the gateway sends what this writes.
 //
 // Lenient by design: the upstream is OpenAI, which adds fields, union variants and
 // wider types before our protos do. A key no field takes, and a value whose JSON type
@@ -11,7 +12,8 @@
 // and lists are read as json.proto's options say (transcode/json_shape.h).
 //
 // Usage:
-//   JsonReadResult r = ReadJson(body, *message);
+//   std::string wire;
+//   JsonReadResult r = ReadJsonWire(body, *message_type, wire);
 //   if (!r.status.ok()) ...          // not JSON, or not of the message's JSON kind
 //   if (r.mismatched > 0) ...        // some values were dropped; r.first_mismatch names one
 #pragma once
@@ -46,7 +48,11 @@ inline constexpr size_t kMaxJsonDepth = 256;
 JsonReadResult ReadJsonWire(std::string_view text, const google::protobuf::Descriptor& type,
                             std::string& out);
 
-// The same into `message`. REQUIRES: `message` is empty.
+// The same into `message` (tests read what ReadJsonWire wrote this way). REQUIRES:
+// `message` is empty.
 JsonReadResult ReadJson(std::string_view text, google::protobuf::Message& message);
+
+// Parses a wire form ReadJsonWire wrote into the empty `message`, however deep.
+bool ParseWireForm(std::string_view wire, google::protobuf::Message& message);
 
 }  // namespace oa::transcode

@@ -1,9 +1,10 @@
 // Which front a new connection is for, told from its first bytes, before any front sees
 // it. In plaintext, HTTP/2 clients open with a fixed preface that no HTTP/1 request can
 // begin with. With TLS, the ClientHello's ALPN tells: a client that offers h2 but not
-// http/1.1 is a gRPC client, and gRPC does its TLS itself, so TLS is never terminated
-// twice. Every other client (http/1.1 offered, no ALPN, or no TLS at all) goes to the
-// HTTP/1 front, whose TLS handshake also refuses what is not TLS.
+// http/1.1 is a gRPC client, and the gRPC front does its TLS (grpc++'s own, or the
+// workers' HTTP/2 session's), so TLS is never terminated twice. Every other client (http/1.1
+// offered, no ALPN, or no TLS at all) goes to the HTTP/1 front, whose TLS handshake also refuses
+// what is not TLS.
 //
 //   FirstBytes first = co_await ReadFirstBytes(socket, tls, timeout);
 //   switch (first.protocol) { ... first.read goes along with the socket ... }
